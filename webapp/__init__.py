@@ -1,0 +1,154 @@
+"""Replenish: the recording-gap console. ``create_app`` builds the Flask app in small steps."""
+
+import logging
+import os
+
+from flask import Flask
+from flask import g
+from flask import request
+
+from . import config as config_mod
+from .extensions import csrf
+from .extensions import db
+from .extensions import login_manager
+from .extensions import migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure an app; tests pass a mapping that overrides the environment."""
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_path=os.environ.get("REPLENISH_INSTANCE") or None,
+        instance_relative_config=True,
+    )
+    configure(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, test_config: dict | None) -> None:
+    """Environment first, then the test mapping; a SECRET_KEY is generated once if absent."""
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(config_mod.from_environment(app.instance_path))
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="replenish_session",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in one hook below, skipped for bearer requests
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+    )
+    app.json.sort_keys = False  # keep the documented field order of gap objects
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config_mod.load_secret_key(app.instance_path)
+    uri = config_mod.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite"):
+        # Wait for a busy SQLite writer instead of failing at once; 503 if it lasts.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 10}}
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the module-level extensions to this app."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login_form"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+    from .sessions import EmbedAwareSessionInterface
+
+    app.session_interface = EmbedAwareSessionInterface()
+    from . import auth  # noqa: F401  (registers the user and key loaders)
+    from .auth import credentials  # noqa: F401
+    from .auth.unauthorized import install
+
+    install(login_manager)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            _sqlite_pragmas()
+
+
+def _sqlite_pragmas() -> None:
+    """WAL and foreign keys on every SQLite connection (cascades need foreign keys on)."""
+    from sqlalchemy import event
+
+    engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every blueprint."""
+    from .admin import bp as admin_bp
+    from .api import bp as api_bp
+    from .audit.views import bp as audit_bp
+    from .auth import bp as auth_bp
+    from .embed import bp as embed_bp
+    from .gaps import bp as gaps_bp
+    from .health import bp as health_bp
+
+    for bp in (auth_bp, gaps_bp, api_bp, audit_bp, admin_bp, embed_bp, health_bp):
+        app.register_blueprint(bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """JSON, htmx-inline or full-page errors (see webapp.errors)."""
+    from .errors import register_errorhandlers as install
+
+    install(app)
+
+
+def register_request_hooks(app: Flask) -> None:
+    """CSRF for session-cookie writes, and the security headers of SPEC §7 on every answer."""
+    from .auth.credentials import is_bearer_request
+    from .security import apply_security_headers
+
+    @app.before_request
+    def check_csrf():
+        if not app.config.get("WTF_CSRF_ENABLED", True):
+            return
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and not is_bearer_request():
+            csrf.protect()
+
+    @app.after_request
+    def headers(resp):
+        return apply_security_headers(resp)
+
+    @app.teardown_appcontext
+    def forget_bearer(_exc):
+        g.pop("bearer_auth", None)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Filters and globals the templates share."""
+    from . import presenters
+
+    presenters.install(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The ``flask`` command groups of SPEC §9."""
+    from .commands import install
+
+    install(app)

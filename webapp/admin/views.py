@@ -1,0 +1,146 @@
+"""Admin pages: list, create and edit cameras with their ANR settings and a URL preview."""
+
+from datetime import timedelta
+
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_required
+from sqlalchemy import select
+
+from .. import cameras as camera_settings
+from ..anr.replay import PLACEHOLDERS
+from ..anr.replay import ReplayUrlError
+from ..anr.replay import camera_replay_url
+from ..audit import record
+from ..auth.principal import camera_for
+from ..auth.principal import require
+from ..extensions import db
+from ..masking import mask_credentials
+from ..models import VENDORS
+from ..models import Camera
+from ..models import utcnow
+from . import bp
+
+
+@bp.before_request
+@login_required
+def authenticate():
+    """Camera management needs a signed-in admin."""
+    require("manage_cameras")
+
+
+@bp.get("/cameras")
+def cameras():
+    """Every camera in scope, with its ANR settings at a glance."""
+    query = select(Camera).order_by(Camera.id)
+    if current_user.scope is not None:
+        query = query.where(Camera.id.in_(list(current_user.scope)))
+    rows = db.session.execute(query).scalars().all()
+    return render_template("admin/cameras.html", cameras=rows)
+
+
+def _form(camera=None, values=None, errors=None, status=200):
+    values = (
+        values
+        if values is not None
+        else (
+            camera_settings.public_settings(camera)
+            if camera
+            else {
+                "timezone": "UTC",
+                "channel": 1,
+                "rtsp_port": 554,
+                "http_port": 80,
+                "segment_seconds": 60,
+                "enabled": True,
+                "vendor": "generic",
+            }
+        )
+    )
+    return render_template(
+        "admin/camera_form.html",
+        camera=camera,
+        values=values,
+        errors=errors or {},
+        vendors=VENDORS,
+        placeholders=PLACEHOLDERS,
+        preview=preview_url(camera) if camera else None,
+    ), status
+
+
+def preview_url(camera: Camera) -> str:
+    """The replay URL for a sample window (the last five minutes), credentials masked."""
+    end = utcnow().replace(microsecond=0)
+    try:
+        # The password is not decrypted for a preview: a placeholder shows where it would go.
+        url = camera_replay_url(camera, end - timedelta(minutes=5), end, password="secret")
+    except ReplayUrlError as exc:
+        return f"(no URL: {exc})"
+    return mask_credentials(url)
+
+
+def _submitted() -> dict:
+    data = request.form.to_dict()
+    data["anr_enabled"] = "anr_enabled" in request.form
+    data["enabled"] = "enabled" in request.form
+    return data
+
+
+@bp.get("/cameras/new")
+def new_camera():
+    """The empty camera form."""
+    return _form()
+
+
+@bp.post("/cameras/new")
+def create_camera():
+    """Create a camera; errors re-render the form and nothing is saved."""
+    data = _submitted()
+    clean, errors = camera_settings.validate(data, creating=True)
+    if errors:
+        data.pop("password", None)
+        return _form(values=data, errors=errors, status=422)
+    camera = camera_settings.save(None, clean)
+    db.session.flush()
+    record(
+        "camera_create",
+        "camera",
+        camera.id,
+        camera_id=camera.id,
+        detail=camera_settings.public_settings(camera),
+    )
+    db.session.commit()
+    flash(f"Camera {camera.name} created.")
+    return redirect(url_for(".edit_camera", camera_id=camera.id), 303)
+
+
+@bp.get("/cameras/<camera_id>")
+def edit_camera(camera_id: str):
+    """The camera's settings form, with the masked replay URL preview."""
+    camera = camera_for(current_user, camera_id, "manage_cameras")
+    return _form(camera)
+
+
+@bp.post("/cameras/<camera_id>")
+def update_camera(camera_id: str):
+    """Save a camera's settings; errors re-render the form and nothing is saved."""
+    camera = camera_for(current_user, camera_id, "manage_cameras")
+    data = _submitted()
+    clean, errors = camera_settings.validate(data, creating=False)
+    if errors:
+        data.pop("password", None)
+        return _form(camera, values=data, errors=errors, status=422)
+    before = camera_settings.public_settings(camera)
+    camera_settings.save(camera, clean)
+    after = camera_settings.public_settings(camera)
+    changed = {k: [before[k], after[k]] for k in after if before.get(k) != after[k]}
+    if "password" in clean or request.form.get("password"):
+        changed["password"] = ["***", "***"]
+    record("camera_update", "camera", camera.id, camera_id=camera.id, detail={"changed": changed})
+    db.session.commit()
+    flash(f"Camera {camera.name} saved.")
+    return redirect(url_for(".edit_camera", camera_id=camera.id), 303)

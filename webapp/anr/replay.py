@@ -1,0 +1,132 @@
+"""Replay URLs: the camera's template (or its vendor default) filled for a time window."""
+
+import re
+from datetime import UTC
+from datetime import datetime
+from string import Formatter
+from urllib.parse import quote
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
+from ..masking import mask_credentials
+
+ALLOWED_SCHEMES = ("rtsp", "rtsps", "http", "https")
+PLACEHOLDERS = {
+    "start": "window start, compact UTC (Hikvision style): 20260613T120000Z",
+    "end": "window end, compact UTC: 20260613T120500Z",
+    "start_iso": "window start, RFC 3339 UTC: 2026-06-13T12:00:00Z",
+    "end_iso": "window end, RFC 3339 UTC: 2026-06-13T12:05:00Z",
+    "start_epoch": "window start, Unix seconds: 1781352000",
+    "end_epoch": "window end, Unix seconds: 1781352300",
+    "start_dahua": "window start, Dahua style: 2026_06_13_12_00_00",
+    "end_dahua": "window end, Dahua style: 2026_06_13_12_05_00",
+    "seconds": "window length in whole seconds: 300",
+    "channel": "the camera's channel number: 1",
+}
+VENDOR_DEFAULTS = {
+    "hikvision": "rtsp://{host}:{port}/Streaming/tracks/{channel}01?starttime={start}&endtime={end}",
+    "dahua": "rtsp://{host}:{port}/cam/playback?channel={channel}&subtype=0"
+    "&starttime={start_dahua}&endtime={end_dahua}",
+}
+_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+class ReplayUrlError(ValueError):
+    """No replay URL can be built for this camera (the message says why)."""
+
+
+def check_template(template: str) -> str | None:
+    """Why a template cannot be saved, or None when it is acceptable."""
+    if _CONTROL.search(template):
+        return "must not contain spaces or control characters"
+    scheme = template.split("://", 1)[0].lower() if "://" in template else ""
+    if scheme not in ALLOWED_SCHEMES:
+        return f"must start with one of {', '.join(s + '://' for s in ALLOWED_SCHEMES)}"
+    try:
+        names = {name for _, name, _, _ in Formatter().parse(template) if name is not None}
+    except ValueError:
+        return "has an unbalanced { or }; write {{ or }} for a literal brace"
+    unknown = sorted(n for n in names if n not in PLACEHOLDERS)
+    if unknown:
+        return "unknown placeholder " + ", ".join("{" + n + "}" for n in unknown)
+    return None
+
+
+def _values(start: datetime, end: datetime, channel: int) -> dict:
+    start = start.astimezone(UTC)
+    end = end.astimezone(UTC)
+    return {
+        "start": start.strftime("%Y%m%dT%H%M%SZ"),
+        "end": end.strftime("%Y%m%dT%H%M%SZ"),
+        "start_iso": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end_iso": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "start_epoch": str(int(start.timestamp())),
+        "end_epoch": str(int(end.timestamp())),
+        "start_dahua": start.strftime("%Y_%m_%d_%H_%M_%S"),
+        "end_dahua": end.strftime("%Y_%m_%d_%H_%M_%S"),
+        "seconds": str(int((end - start).total_seconds())),
+        "channel": str(channel),
+    }
+
+
+def build_replay_url(
+    *,
+    vendor: str,
+    template: str | None,
+    address: str,
+    rtsp_port: int,
+    channel: int,
+    username: str,
+    password: str,
+    start: datetime,
+    end: datetime,
+) -> str:
+    """The replay URL for [start, end), credentials percent-encoded into the user-info.
+
+    Raises ReplayUrlError when the camera has no template and its vendor has no default, or the
+    template is not acceptable.
+    """
+    if template:
+        problem = check_template(template)
+        if problem:
+            raise ReplayUrlError(f"the replay URL template {problem}")
+        url = template.format(**_values(start, end, channel))
+    elif vendor in VENDOR_DEFAULTS:
+        if not address:
+            raise ReplayUrlError(f"camera has no address for the {vendor} replay URL")
+        url = VENDOR_DEFAULTS[vendor].format(
+            host=address, port=rtsp_port, **_values(start, end, channel)
+        )
+    else:
+        raise ReplayUrlError(
+            f"no replay URL: vendor '{vendor}' has no default; set a replay URL template"
+        )
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ALLOWED_SCHEMES or not parts.hostname:
+        raise ReplayUrlError("the replay URL has no host or a scheme that is not allowed")
+    if username and "@" not in parts.netloc:
+        userinfo = quote(username, safe="")
+        if password:
+            userinfo += ":" + quote(password, safe="")
+        url = urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+    return url
+
+
+def camera_replay_url(camera, start: datetime, end: datetime, password: str) -> str:
+    """``build_replay_url`` for a Camera row (the caller decrypts the password)."""
+    return build_replay_url(
+        vendor=camera.vendor,
+        template=camera.anr_replay_url_template,
+        address=camera.address,
+        rtsp_port=camera.rtsp_port,
+        channel=camera.channel,
+        username=camera.username,
+        password=password,
+        start=start,
+        end=end,
+    )
+
+
+def masked(url: str) -> str:
+    """The URL with its credentials hidden, fit for a log line or a page."""
+    return mask_credentials(url)

@@ -1,0 +1,189 @@
+"""JSON routes of SPEC §3: cameras, recording gaps (list, retry, stop, ingest) and holes."""
+
+from datetime import timedelta
+
+from flask import jsonify
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_required
+from sqlalchemy import select
+
+from .. import gapstate
+from ..audit import record
+from ..auth.principal import camera_for
+from ..auth.principal import can
+from ..auth.principal import require
+from ..errors import Problem
+from ..extensions import db
+from ..gaps.actions import queue_window
+from ..gaps.actions import retry_all_failed
+from ..gaps.actions import retry_one
+from ..gaps.actions import stop_one
+from ..gaps.actions import validate_window
+from ..gaps.queries import MAX_HOLES_WINDOW
+from ..gaps.queries import decode_cursor
+from ..gaps.queries import fleet_overview
+from ..gaps.queries import gap_row_json
+from ..gaps.queries import list_gaps
+from ..gaps.queries import parse_limit
+from ..gaps.queries import parse_state
+from ..gaps.queries import parse_time
+from ..models import RecordingGap
+from ..models import rfc3339
+from ..models import utcnow
+from . import bp
+
+
+@bp.before_request
+@login_required
+def authenticate():
+    """Every API route needs a session or a bearer key (401 with WWW-Authenticate otherwise)."""
+
+
+@bp.get("/cameras")
+def list_cameras():
+    """Cameras in scope with per-state gap counts."""
+    require("view")
+    return jsonify([fleet_row_json(row) for row in fleet_overview(current_user)])
+
+
+def fleet_row_json(row) -> dict:
+    cam = row.camera
+    return {
+        "id": cam.id,
+        "name": cam.name,
+        "site": cam.site,
+        "timezone": cam.timezone,
+        "vendor": cam.vendor,
+        "anr_enabled": cam.anr_enabled,
+        "enabled": cam.enabled,
+        "counts": row.counts,
+        "missing_seconds": row.missing_seconds,
+        "newest_gap_start": rfc3339(row.newest_gap_start),
+    }
+
+
+@bp.get("/cameras/<camera_id>/recording-gaps")
+def list_recording_gaps(camera_id: str):
+    """The camera's gaps, newest first, with a ``Link: rel="next"`` cursor when more remain."""
+    camera = camera_for(current_user, camera_id)
+    state = parse_state(request.args.get("state"))
+    limit = parse_limit(request.args.get("limit"))
+    page = list_gaps(camera.id, state, limit, decode_cursor(request.args.get("before")))
+    resp = jsonify([gap_row_json(r) for r in page.rows])
+    if page.next_cursor:
+        args = {"camera_id": camera.id, "limit": limit, "before": page.next_cursor}
+        if state:
+            args["state"] = state
+        link = url_for("api.list_recording_gaps", **args)
+        resp.headers["Link"] = f'<{link}>; rel="next"'
+    return resp
+
+
+@bp.post("/cameras/<camera_id>/recording-gaps/<gap_id>/retry")
+def retry_gap(camera_id: str, gap_id: str):
+    """Send one gap back to the fill queue (manager+)."""
+    camera = camera_for(current_user, camera_id, "retry")
+    gap = retry_one(camera, gap_id)
+    db.session.commit()
+    return jsonify(gap.to_json())
+
+
+@bp.post("/cameras/<camera_id>/recording-gaps/retry-failed")
+def retry_failed(camera_id: str):
+    """Send every failed, partial and expired gap of the camera back to the queue (manager+)."""
+    camera = camera_for(current_user, camera_id, "retry")
+    ids = retry_all_failed(camera)
+    db.session.commit()
+    return jsonify({"retried": len(ids)})
+
+
+@bp.post("/cameras/<camera_id>/recording-gaps/<gap_id>/stop")
+def stop_gap(camera_id: str, gap_id: str):
+    """Stop a running fill (manager+); the worker ends ffmpeg and marks the gap failed."""
+    camera = camera_for(current_user, camera_id, "control_fills")
+    gap = stop_one(camera, gap_id)
+    db.session.commit()
+    return jsonify(gap.to_json())
+
+
+@bp.post("/cameras/<camera_id>/recording-gaps")
+def report_gap(camera_id: str):
+    """Ingest a gap (integration/admin), or queue a chosen window (manager). Idempotent."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Problem(400, "send a JSON object with gap_start and gap_end", "invalid_json")
+    manual = body.get("manual") is True or not can(current_user, "ingest")
+    camera = camera_for(current_user, camera_id, "control_fills" if manual else "ingest")
+    start, end = validate_window(body.get("gap_start"), body.get("gap_end"))
+    if manual:
+        gap = queue_window(camera, start, end)
+        created = True
+    else:
+        previous_end = None
+        existing = db.session.execute(
+            select(RecordingGap.gap_end).where(
+                RecordingGap.camera_id == camera.id, RecordingGap.gap_start == start
+            )
+        ).scalar_one_or_none()
+        previous_end = existing
+        gap, created = gapstate.record_gap(camera.id, start, end)
+        if created or (previous_end is not None and end > previous_end):
+            record(
+                "anr_ingest_gap",
+                "recording_gap",
+                gap.id,
+                camera_id=camera.id,
+                detail={
+                    "camera_id": camera.id,
+                    "gap_start": rfc3339(start),
+                    "gap_end": rfc3339(gap.gap_end),
+                    "created": created,
+                },
+            )
+    db.session.commit()
+    resp = jsonify(gap.to_json())
+    resp.status_code = 201 if created else 200
+    if created:
+        resp.headers["Location"] = url_for(
+            "api.list_recording_gaps", camera_id=camera.id, before=None
+        )
+    return resp
+
+
+@bp.get("/cameras/<camera_id>/gaps")
+def coverage_gaps(camera_id: str):
+    """Holes in segment coverage over a window of at most 7 days (default: the last 24 h)."""
+    from ..gaps.queries import coverage_holes
+
+    camera = camera_for(current_user, camera_id)
+    now = utcnow()
+    fields = {}
+    end = parse_time(request.args["to"]) if request.args.get("to") else now
+    start = parse_time(request.args["from"]) if request.args.get("from") else None
+    if end is None:
+        fields["to"] = "must be an RFC 3339 time"
+    if request.args.get("from") and start is None:
+        fields["from"] = "must be an RFC 3339 time"
+    try:
+        min_seconds = float(request.args.get("min_seconds", "3"))
+        if min_seconds < 0 or min_seconds != min_seconds:
+            raise ValueError
+    except ValueError:
+        fields["min_seconds"] = "must be a number of seconds, 0 or more"
+    if fields:
+        raise Problem(400, "; ".join(f"{k} {v}" for k, v in fields.items()), "invalid_window")
+    if start is None:
+        start = end - timedelta(hours=24)
+    if end <= start:
+        raise Problem(400, "to must be later than from", "invalid_window")
+    if end - start > MAX_HOLES_WINDOW:
+        raise Problem(400, "the window may be at most 7 days", "invalid_window")
+    holes = coverage_holes(camera.id, start, end, min_seconds)
+    return jsonify(
+        [
+            {"start": rfc3339(a), "end": rfc3339(b), "seconds": round((b - a).total_seconds(), 3)}
+            for a, b in holes
+        ]
+    )

@@ -1,0 +1,151 @@
+"""The audit page (manager+): filters, keyset pages and CSV download, scoped to the viewer."""
+
+import csv
+import io
+import json
+
+from flask import Blueprint
+from flask import Response
+from flask import request
+from flask import stream_with_context
+from flask_login import current_user
+from flask_login import login_required
+from sqlalchemy import and_
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from ..auth.principal import require
+from ..extensions import db
+from ..gaps.queries import decode_cursor
+from ..gaps.queries import encode_cursor
+from ..gaps.queries import parse_time
+from ..models import AuditLog
+from ..models import rfc3339
+from ..rendering import render_page
+
+bp = Blueprint("audit", __name__)
+PAGE_ROWS = 50
+CSV_MAX_ROWS = 100_000
+
+
+@bp.before_request
+@login_required
+def authenticate():
+    """The audit log needs a signed-in manager or admin."""
+
+
+def audit_filters() -> dict:
+    """The filters of the request, cleaned (unknown or unparsable values are ignored)."""
+    return {
+        "camera": request.args.get("camera", "").strip()[:64],
+        "action": request.args.get("action", "").strip()[:64],
+        "actor": request.args.get("actor", "").strip()[:200],
+        "since": request.args.get("since", "").strip()[:40],
+        "until": request.args.get("until", "").strip()[:40],
+    }
+
+
+def audit_query(filters: dict):
+    """Newest-first audit rows the current principal may see, narrowed by ``filters``."""
+    query = select(AuditLog)
+    scope = current_user.scope
+    if scope is not None:
+        # Scoped readers see rows about their cameras only; fleet-level rows are hidden.
+        query = query.where(AuditLog.subject_camera_id.in_(list(scope)))
+    if filters["camera"]:
+        query = query.where(AuditLog.subject_camera_id == filters["camera"])
+    if filters["action"]:
+        query = query.where(AuditLog.action == filters["action"])
+    if filters["actor"]:
+        query = query.where(AuditLog.actor_name == filters["actor"])
+    since = parse_time(filters["since"]) if filters["since"] else None
+    until = parse_time(filters["until"]) if filters["until"] else None
+    if since:
+        query = query.where(AuditLog.created_at >= since)
+    if until:
+        query = query.where(AuditLog.created_at <= until)
+    return query.order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+
+
+@bp.get("/audit")
+def audit_log():
+    """The audit log page; htmx "Load more" gets only the next rows."""
+    require("read_audit")
+    filters = audit_filters()
+    query = audit_query(filters)
+    before = decode_cursor(request.args.get("before"))
+    if before:
+        when, row_id = before
+        query = query.where(
+            or_(AuditLog.created_at < when, and_(AuditLog.created_at == when, AuditLog.id < row_id))
+        )
+    rows = list(db.session.execute(query.limit(PAGE_ROWS + 1)).scalars())
+    next_cursor = None
+    if len(rows) > PAGE_ROWS:
+        rows = rows[:PAGE_ROWS]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+    actions = sorted(db.session.execute(select(AuditLog.action).distinct()).scalars())
+    return render_page(
+        "audit/log.html",
+        {"*": "audit_rows"} if before else {"audit-panel": "audit_panel"},
+        rows=rows,
+        filters=filters,
+        next_cursor=next_cursor,
+        actions=actions,
+    )
+
+
+@bp.get("/audit.csv")
+def audit_csv():
+    """Every audit row matching the filters, as CSV (streamed)."""
+    require("read_audit")
+    filters = audit_filters()
+    query = audit_query(filters).limit(CSV_MAX_ROWS)
+
+    def generate():
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(
+            [
+                "created_at",
+                "actor_name",
+                "role",
+                "action",
+                "target_type",
+                "target_id",
+                "camera_id",
+                "ip",
+                "detail",
+            ]
+        )
+        for row in db.session.execute(query.execution_options(yield_per=1000)).scalars():
+            writer.writerow(
+                [
+                    rfc3339(row.created_at),
+                    _cell(row.actor_name),
+                    row.role,
+                    row.action,
+                    row.target_type,
+                    row.target_id or "",
+                    row.subject_camera_id or "",
+                    row.ip or "",
+                    _cell(json.dumps(row.detail, sort_keys=True)),
+                ]
+            )
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+        yield buf.getvalue()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=replenish-audit.csv"},
+    )
+
+
+def _cell(value: str) -> str:
+    """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value

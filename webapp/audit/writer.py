@@ -1,0 +1,54 @@
+"""The single audit writer: one row per mutation, in the same transaction as the mutation."""
+
+from flask import has_request_context
+from flask import request
+from flask_login import current_user
+
+from ..extensions import db
+from ..models import AuditLog
+from ..models import utcnow
+
+
+class SystemActor:
+    """The actor of changes nobody asked for in a request (CLI, worker, indexer)."""
+
+    actor_id = "system"
+    actor_name = "system"
+    role = "system"
+
+
+SYSTEM = SystemActor()
+
+
+def record(
+    action: str,
+    target_type: str,
+    target_id: str | None = None,
+    *,
+    camera_id: str | None = None,
+    detail: dict | None = None,
+    actor=None,
+) -> AuditLog:
+    """Add the audit row for a change to the caller's session and flush it.
+
+    The flush makes a failing insert raise here, before the caller commits, so the mutation and
+    its audit row succeed or fail together. The caller commits.
+    """
+    if actor is None:
+        in_request = has_request_context() and current_user.is_authenticated
+        actor = current_user._get_current_object() if in_request else SYSTEM
+    row = AuditLog(
+        actor=actor.actor_id,
+        actor_name=actor.actor_name,
+        role=actor.role,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        subject_camera_id=camera_id,
+        detail=detail or {},
+        ip=request.remote_addr if has_request_context() else None,
+        created_at=utcnow(),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row

@@ -1,0 +1,104 @@
+"""Finding the principal of a request: the session's user, or an API key's bearer token."""
+
+import secrets
+from datetime import timedelta
+
+from flask import g
+from flask import request
+from flask import session
+from sqlalchemy import select
+
+from ..extensions import db
+from ..extensions import login_manager
+from ..models import ApiKey
+from ..models import LoginThrottle
+from ..models import User
+from ..models import utcnow
+
+LOCK_AFTER_FAILURES = 5
+LOCK_WINDOW = timedelta(minutes=15)
+
+
+@login_manager.user_loader
+def load_user(session_id: str):
+    """Load the session's user; a stale epoch (rotated at sign-in/out) loads nobody."""
+    user_id, _, epoch = session_id.partition(":")
+    user = db.session.get(User, user_id)
+    if user is None or str(user.session_epoch) != epoch or not user.active:
+        return None
+    embed_camera = session.get("embed_camera")
+    if embed_camera:
+        user.narrowed_to = [embed_camera]
+    return user
+
+
+@login_manager.request_loader
+def load_api_key(req):
+    """Authenticate ``Authorization: Bearer <token>`` as an API key (no session involved)."""
+    header = req.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    g.bearer_auth = True
+    key = db.session.execute(
+        select(ApiKey).where(ApiKey.token_sha256 == ApiKey.hash_token(token.strip()))
+    ).scalar_one_or_none()
+    if key is None or not key.is_active:
+        return None
+    return key
+
+
+def is_bearer_request() -> bool:
+    """True when the request carries a bearer token (CSRF does not apply to it)."""
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+
+
+def mint_api_key(name: str, role: str, cameras: list[str] | None, expires_at=None):
+    """Create an API key; returns (key, token). The token is shown once and never stored."""
+    token = "rpl_" + secrets.token_urlsafe(32)
+    key = ApiKey(
+        name=name,
+        role=role,
+        camera_scope=cameras,
+        token_sha256=ApiKey.hash_token(token),
+        prefix=token[:10],
+        expires_at=expires_at,
+    )
+    db.session.add(key)
+    return key, token
+
+
+def lock_state(username: str):
+    """Return the throttle row of a username (existing or not), or None."""
+    return db.session.get(LoginThrottle, User.normalise(username))
+
+
+def is_locked(username: str) -> bool:
+    row = lock_state(username)
+    return bool(row and row.locked_until and row.locked_until > utcnow())
+
+
+def note_failure(username: str) -> bool:
+    """Count a failed sign-in; returns True when this failure locks the username."""
+    key = User.normalise(username)[:150]
+    now = utcnow()
+    row = db.session.get(LoginThrottle, key)
+    if row is None:
+        row = LoginThrottle(username=key, failures=0, window_start=now)
+        db.session.add(row)
+    if now - row.window_start > LOCK_WINDOW:
+        row.failures = 0
+        row.window_start = now
+    row.failures += 1
+    if row.failures >= LOCK_AFTER_FAILURES:
+        row.locked_until = now + LOCK_WINDOW
+        row.failures = 0
+        row.window_start = now
+        return True
+    return False
+
+
+def clear_failures(username: str) -> None:
+    row = lock_state(username)
+    if row is not None:
+        db.session.delete(row)

@@ -1,0 +1,106 @@
+"""Sign-in and sign-out pages."""
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_required
+from flask_login import login_user
+from flask_login import logout_user
+from sqlalchemy import select
+
+from ..audit import record
+from ..extensions import db
+from ..models import User
+from ..models import utcnow
+from . import bp
+from .credentials import clear_failures
+from .credentials import is_locked
+from .credentials import note_failure
+
+FAILED = "Wrong username or password."
+LOCKED = "Too many failed sign-ins. This sign-in is locked for 15 minutes."
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return ``target`` only when it is a relative path on this site, else None.
+
+    Refuses absolute and scheme-relative URLs (``//evil``), backslash tricks and control chars.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+@bp.get("/login")
+def login_form():
+    """Show the sign-in form (or go on when already signed in)."""
+    if current_user.is_authenticated and not getattr(current_user, "token_sha256", None):
+        return redirect(safe_next(request.args.get("next")) or url_for("gaps.fleet"))
+    return render_template("auth/login.html", next=safe_next(request.args.get("next")))
+
+
+@bp.post("/login")
+def login():
+    """Check the password, apply the lock-out, rotate the session and sign the user in."""
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    next_url = safe_next(request.form.get("next"))
+    norm = User.normalise(username)
+    if not norm or not password:
+        return _refuse("Enter your username and password.", username, next_url)
+    if is_locked(norm):
+        return _refuse(LOCKED, username, next_url, status=429)
+    user = db.session.execute(select(User).where(User.username == norm)).scalar_one_or_none()
+    if user is None or not user.active or not user.check_password(password):
+        if note_failure(norm):
+            record(
+                "login_locked",
+                "user",
+                user.id if user else None,
+                detail={"username": norm[:150]},
+            )
+            db.session.commit()
+            return _refuse(LOCKED, username, next_url, status=429)
+        db.session.commit()
+        return _refuse(FAILED, username, next_url)
+    clear_failures(norm)
+    # Rotation: nothing of the pre-sign-in session survives, and a fresh nonce makes the
+    # signed cookie new even for a user signing in twice.
+    session.clear()
+    session["nonce"] = secrets.token_urlsafe(16)
+    user.last_login_at = utcnow()
+    db.session.commit()
+    login_user(user)
+    return redirect(next_url or url_for("gaps.fleet"))
+
+
+def _refuse(message: str, username: str, next_url: str | None, status: int = 401):
+    return render_template(
+        "auth/login.html", error=message, username=username, next=next_url
+    ), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Sign out; the epoch bump invalidates every copy of this user's session cookies."""
+    user = current_user._get_current_object()
+    if isinstance(user, User):
+        user.session_epoch = (user.session_epoch or 0) + 1
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("auth.login_form"))

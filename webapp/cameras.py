@@ -1,0 +1,142 @@
+"""Camera settings: validation and saving, shared by the CLI, the admin pages and the demo."""
+
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
+
+from . import gapstate
+from .anr.replay import check_template
+from .crypto import encrypt_secret
+from .extensions import db
+from .models import VENDORS
+from .models import Camera
+from .models import valid_camera_id
+
+VENDORS_CHOICES = VENDORS
+
+FIELDS = (
+    "name",
+    "site",
+    "timezone",
+    "vendor",
+    "address",
+    "rtsp_port",
+    "http_port",
+    "username",
+    "channel",
+    "anr_enabled",
+    "anr_replay_url_template",
+    "anr_max_gap_hours",
+    "segment_seconds",
+    "enabled",
+)
+
+
+def _int(value, low: int, high: int, name: str, errors: dict):
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        errors[name] = "must be a whole number"
+        return None
+    if not low <= number <= high:
+        errors[name] = f"must be between {low} and {high}"
+        return None
+    return number
+
+
+def _bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "on", "yes", "y"}
+
+
+def validate(data: dict, *, creating: bool) -> tuple[dict, dict]:
+    """Clean camera settings from a form or the CLI. Returns (clean values, errors by field)."""
+    errors: dict[str, str] = {}
+    clean: dict = {}
+    if creating:
+        cid = str(data.get("id", "")).strip()
+        if not valid_camera_id(cid):
+            errors["id"] = (
+                "use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+            )
+        elif db.session.get(Camera, cid) is not None:
+            errors["id"] = f"a camera with id '{cid}' already exists"
+        clean["id"] = cid
+    name = str(data.get("name", "")).strip()
+    if not name:
+        errors["name"] = "give the camera a name operators will recognise"
+    elif len(name) > 200:
+        errors["name"] = "at most 200 characters"
+    clean["name"] = name
+    clean["site"] = str(data.get("site", "") or "").strip()[:200]
+    tz = str(data.get("timezone", "") or "UTC").strip()
+    try:
+        ZoneInfo(tz)
+        clean["timezone"] = tz
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = "must be an IANA time zone such as Europe/Berlin or UTC"
+    vendor = str(data.get("vendor", "") or "generic").strip().lower()
+    if vendor not in VENDORS:
+        errors["vendor"] = f"must be one of {', '.join(VENDORS)}"
+    clean["vendor"] = vendor
+    address = str(data.get("address", "") or "").strip()
+    if any(c.isspace() or c in "/@?#" for c in address):
+        errors["address"] = "a host name or IP address only (no scheme, path or spaces)"
+    clean["address"] = address
+    clean["rtsp_port"] = _int(data.get("rtsp_port", 554) or 554, 1, 65535, "rtsp_port", errors)
+    clean["http_port"] = _int(data.get("http_port", 80) or 80, 1, 65535, "http_port", errors)
+    clean["channel"] = _int(data.get("channel", 1) or 1, 1, 256, "channel", errors)
+    clean["segment_seconds"] = _int(
+        data.get("segment_seconds", 60) or 60, 1, 3600, "segment_seconds", errors
+    )
+    clean["username"] = str(data.get("username", "") or "").strip()[:128]
+    clean["anr_enabled"] = _bool(data.get("anr_enabled", False))
+    clean["enabled"] = _bool(data.get("enabled", True))
+    template = str(data.get("anr_replay_url_template", "") or "").strip()
+    if template:
+        problem = check_template(template)
+        if problem:
+            errors["anr_replay_url_template"] = problem
+    clean["anr_replay_url_template"] = template or None
+    hours = str(data.get("anr_max_gap_hours", "") or "").strip()
+    if hours:
+        try:
+            clean["anr_max_gap_hours"] = float(hours)
+            if not 0 < clean["anr_max_gap_hours"] <= 24 * 365:
+                raise ValueError
+        except ValueError:
+            errors["anr_max_gap_hours"] = (
+                "hours between 0 and 8760, or empty for the global setting"
+            )
+    else:
+        clean["anr_max_gap_hours"] = None
+    if clean["anr_enabled"] and not template and vendor not in ("hikvision", "dahua"):
+        errors["anr_replay_url_template"] = (
+            f"vendor '{vendor}' has no default replay URL; a template is needed to turn ANR on"
+        )
+    password = data.get("password")
+    if password is not None and password != "":
+        clean["password"] = str(password)
+    return clean, errors
+
+
+def save(camera: Camera | None, clean: dict) -> Camera:
+    """Create (camera None) or update a camera from validated values; the caller commits."""
+    password = clean.pop("password", None)
+    if camera is None:
+        camera = Camera(id=clean.pop("id"))
+        db.session.add(camera)
+        gapstate.ensure_stat_rows(camera.id)
+    for name in FIELDS:
+        if name in clean:
+            setattr(camera, name, clean[name])
+    if password is not None:
+        camera.password_encrypted = encrypt_secret(password)
+    return camera
+
+
+def public_settings(camera: Camera) -> dict:
+    """Settings safe to show or audit: never the password."""
+    out = {name: getattr(camera, name) for name in FIELDS}
+    out["has_password"] = bool(camera.password_encrypted)
+    return out

@@ -1,0 +1,186 @@
+"""Command line of SPEC §9: ``flask --app wsgi users|apikeys|cameras|demo|anr ...``."""
+
+import secrets
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from . import cameras as camera_settings
+from .audit import record
+from .auth.credentials import mint_api_key
+from .extensions import db
+from .models import KEY_ROLES
+from .models import USER_ROLES
+from .models import Camera
+from .models import User
+
+users = AppGroup("users", help="Manage people who sign in.")
+apikeys = AppGroup("apikeys", help="Manage API keys for machine clients.")
+cameras = AppGroup("cameras", help="Manage cameras.")
+demo = AppGroup("demo", help="Demo data.")
+
+
+def _scope(raw: str | None) -> list[str] | None:
+    if not raw:
+        return None
+    ids = sorted({c.strip() for c in raw.split(",") if c.strip()})
+    return ids or None
+
+
+def create_user(
+    username: str,
+    role: str,
+    password: str,
+    cameras: list[str] | None = None,
+    display_name: str = "",
+) -> User:
+    """Create a user (the caller commits); raises click.UsageError on a bad name or role."""
+    norm = User.normalise(username)
+    if not norm or len(norm) > 150 or any(c.isspace() for c in norm):
+        raise click.UsageError("username must be 1-150 characters without spaces")
+    if role not in USER_ROLES:
+        raise click.UsageError(f"role must be one of {', '.join(USER_ROLES)}")
+    if db.session.execute(select(User).where(User.username == norm)).scalar_one_or_none():
+        raise click.UsageError(f"user '{norm}' already exists")
+    if len(password) < 8:
+        raise click.UsageError("password must be at least 8 characters")
+    user = User(
+        username=norm, display_name=display_name or username, role=role, camera_scope=cameras
+    )
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    record(
+        "user_create", "user", user.id, detail={"username": norm, "role": role, "cameras": cameras}
+    )
+    return user
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(USER_ROLES))
+@click.option("--cameras", "camera_list", help="Comma-separated camera ids (default: all).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(username, role, camera_list, password_stdin):
+    """Create a user; without --password-stdin a password is generated and printed once."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        generated = False
+    else:
+        password = secrets.token_urlsafe(12)
+        generated = True
+    user = create_user(username, role, password, _scope(camera_list))
+    db.session.commit()
+    click.echo(f"created user {user.username} ({user.role})")
+    if generated:
+        click.echo(f"password: {password}")
+
+
+@users.command("list")
+def users_list():
+    """List users with role, scope and last sign-in."""
+    for user in db.session.execute(select(User).order_by(User.username)).scalars():
+        scope = ",".join(user.camera_scope) if user.camera_scope else "all cameras"
+        state = "active" if user.active else "disabled"
+        last = user.last_login_at.isoformat() if user.last_login_at else "never"
+        click.echo(f"{user.username}\t{user.role}\t{scope}\t{state}\tlast sign-in {last}")
+
+
+@apikeys.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(KEY_ROLES))
+@click.option("--cameras", "camera_list", help="Comma-separated camera ids (default: all).")
+def apikeys_create(name, role, camera_list):
+    """Create an API key and print its token once (only its SHA-256 is stored)."""
+    key, token = mint_api_key(name, role, _scope(camera_list))
+    db.session.flush()
+    record(
+        "apikey_create",
+        "api_key",
+        key.id,
+        detail={"name": name, "role": role, "cameras": key.camera_scope},
+    )
+    db.session.commit()
+    click.echo(f"created API key {name} ({role}), prefix {key.prefix}")
+    click.echo(f"token: {token}")
+
+
+@cameras.command("add")
+@click.argument("camera_id")
+@click.option("--name", required=True)
+@click.option("--site", default="")
+@click.option("--timezone", "tz", default="UTC")
+@click.option("--vendor", default="generic", type=click.Choice(camera_settings.VENDORS_CHOICES))
+@click.option("--address", default="")
+@click.option("--username", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the camera password from stdin.")
+@click.option("--channel", default=1, type=int)
+@click.option("--anr/--no-anr", default=False)
+@click.option("--template", default="", help="Replay URL template (see the README).")
+def cameras_add(
+    camera_id, name, site, tz, vendor, address, username, password_stdin, channel, anr, template
+):
+    """Add a camera."""
+    data = dict(
+        id=camera_id,
+        name=name,
+        site=site,
+        timezone=tz,
+        vendor=vendor,
+        address=address,
+        username=username,
+        channel=channel,
+        anr_enabled=anr,
+        anr_replay_url_template=template,
+    )
+    if password_stdin:
+        data["password"] = sys.stdin.readline().rstrip("\r\n")
+    clean, errors = camera_settings.validate(data, creating=True)
+    if errors:
+        raise click.UsageError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    camera = camera_settings.save(None, clean)
+    db.session.flush()
+    record(
+        "camera_create",
+        "camera",
+        camera.id,
+        camera_id=camera.id,
+        detail=camera_settings.public_settings(camera),
+    )
+    db.session.commit()
+    click.echo(f"added camera {camera.id}")
+
+
+@cameras.command("list")
+def cameras_list():
+    """List cameras."""
+    for cam in db.session.execute(select(Camera).order_by(Camera.id)).scalars():
+        anr = "anr on" if cam.anr_enabled else "anr off"
+        click.echo(f"{cam.id}\t{cam.name}\t{cam.site}\t{cam.vendor}\t{anr}")
+
+
+@demo.command("seed")
+@click.option("--simcam-url", default=None, help="Base URL of the simulated camera.")
+def demo_seed(simcam_url):
+    """Create demo cameras, gaps in every state, segments, audit rows and users (idempotent)."""
+    from .demo import seed
+
+    base = simcam_url or current_app.config.get("SIMCAM_URL") or "http://127.0.0.1:8001"
+    logins = seed(base)
+    if logins:
+        click.echo("demo logins (shown once):")
+        for username, password, role in logins:
+            click.echo(f"  {username:8} {password}   ({role})")
+    else:
+        click.echo("demo data already present; nothing changed")
+
+
+def install(app) -> None:
+    """Register every command group on ``app.cli``."""
+    from .anr.cli import anr
+
+    for group in (users, apikeys, cameras, demo, anr):
+        app.cli.add_command(group)

@@ -1,0 +1,172 @@
+"""Demo data for ``make run``: cameras on the simulated camera, gaps in every state, users."""
+
+import random
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func
+from sqlalchemy import select
+
+from . import cameras as camera_settings
+from . import gapstate
+from .audit import record
+from .audit.writer import SYSTEM
+from .extensions import db
+from .models import Camera
+from .models import RecordingGap
+from .models import Segment
+from .models import utcnow
+
+DEMO_CAMERAS = (
+    ("lobby", "Lobby entrance", "HQ Berlin", "Europe/Berlin", True),
+    ("loading-dock", "Loading dock", "Warehouse Newark", "America/New_York", True),
+    ("parking-north", "Parking north", "HQ Berlin", "UTC", True),
+    ("server-room", "Server room", "Tokyo office", "Asia/Tokyo", True),
+    ("garden", "Garden gate", "HQ Berlin", "Europe/Berlin", False),
+)
+DEMO_USERS = (("admin", "admin"), ("manager", "manager"), ("viewer", "viewer"))
+# (state, hours ago the gap started, seconds long)
+DEMO_GAPS = (
+    ("pending", 0.6, 40),
+    ("pending", 2.5, 75),
+    ("filling", 1.2, 90),
+    ("filled", 3.0, 120),
+    ("filled", 7.5, 60),
+    ("filled", 20.0, 300),
+    ("partial", 5.0, 180),
+    ("failed", 9.0, 45),
+    ("failed", 30.0, 600),
+    ("expired", 80.0, 900),
+    ("expired", 100.0, 240),
+)
+
+
+def demo_template(base_url: str, camera_id: str) -> str:
+    """The replay URL template of a demo camera on the simulated camera."""
+    return f"{base_url.rstrip('/')}/replay/{camera_id}?start={{start_iso}}&end={{end_iso}}"
+
+
+def seed(base_url: str) -> list[tuple[str, str, str]]:
+    """Create the demo once; returns (username, password, role) of new users, [] if present."""
+    if db.session.execute(select(func.count()).select_from(Camera)).scalar():
+        return []
+    rng = random.Random(7)
+    now = utcnow().replace(microsecond=0)
+    for cam_id, name, site, tz, anr in DEMO_CAMERAS:
+        clean, errors = camera_settings.validate(
+            dict(
+                id=cam_id,
+                name=name,
+                site=site,
+                timezone=tz,
+                vendor="generic" if anr else "axis",
+                address="127.0.0.1",
+                username="demo",
+                password="demo-camera-pass",
+                anr_enabled=anr,
+                anr_replay_url_template=demo_template(base_url, cam_id) if anr else "",
+                segment_seconds=60,
+            ),
+            creating=True,
+        )
+        assert not errors, errors
+        camera = camera_settings.save(None, clean)
+        db.session.flush()
+        record(
+            "camera_create",
+            "camera",
+            camera.id,
+            camera_id=camera.id,
+            actor=SYSTEM,
+            detail=camera_settings.public_settings(camera),
+        )
+        _seed_gaps_and_segments(camera, now, rng, anr)
+    logins = []
+    from .commands import create_user
+
+    for username, role in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        create_user(username, role, password, display_name=username.title())
+        logins.append((username, password, role))
+    db.session.commit()
+    _remember_logins(logins)
+    return logins
+
+
+def _seed_gaps_and_segments(camera, now, rng, anr: bool) -> None:
+    windows = []
+    for state, hours_ago, seconds in DEMO_GAPS if anr else DEMO_GAPS[:4]:
+        start = now - timedelta(hours=hours_ago, seconds=rng.randint(0, 600))
+        start = start.replace(second=0)
+        end = start + timedelta(seconds=seconds)
+        gap, _ = gapstate.record_gap(camera.id, start, end)
+        _put_in_state(gap, state if anr else "pending", now, rng)
+        windows.append((start, end, state))
+    # Recorded segments for the last 26 hours, leaving the holes of gaps not (yet) filled.
+    holes = sorted((s, e) for s, e, st in windows if st != "filled")
+    t = now - timedelta(hours=26)
+    t = t.replace(second=0)
+    rows = []
+    while t + timedelta(seconds=60) <= now - timedelta(seconds=90):
+        seg_end = t + timedelta(seconds=60)
+        clash = next((h for h in holes if h[0] < seg_end and h[1] > t), None)
+        if clash:
+            t = max(seg_end, clash[1])
+            continue
+        rows.append(
+            Segment(
+                camera_id=camera.id,
+                path=f"demo/{t.strftime('%Y%m%d_%H%M%S')}.mp4",
+                start_time=t,
+                end_time=seg_end,
+                duration_s=60.0,
+                size_bytes=1_500_000,
+            )
+        )
+        t = seg_end
+    db.session.add_all(rows)
+
+
+def _put_in_state(gap: RecordingGap, state: str, now, rng) -> None:
+    """Walk a fresh gap through the state machine to ``state``, as the engine would have."""
+    attempted = now - timedelta(minutes=rng.randint(5, 300))
+    if state == "pending":
+        return
+    if state == "expired":
+        gapstate.change_state(gap, "expired")
+        return
+    gapstate.change_state(
+        gap, "filling", claimed_by="demo", lease_until=now, progress=0.4, last_attempt_at=attempted
+    )
+    if state == "filling":
+        gap.fill_attempts = 1
+        return
+    if state == "filled":
+        gapstate.change_state(
+            gap, "filled", fill_attempts=1, filled_at=attempted, recovered_seconds=gap.gap_seconds
+        )
+    elif state == "partial":
+        gapstate.change_state(
+            gap,
+            "partial",
+            fill_attempts=1,
+            recovered_seconds=round(gap.gap_seconds * 0.55, 1),
+            last_error="replay ended after 55% of the window",
+        )
+    elif state == "failed":
+        gapstate.change_state(
+            gap,
+            "failed",
+            fill_attempts=3,
+            last_error="Connection refused by rtsp://***@10.20.0.14:554 (camera offline)",
+        )
+
+
+def _remember_logins(logins) -> None:
+    """Keep the demo logins under instance/ (0600) so ``make run`` can show them again."""
+    path = Path(current_app.instance_path) / "demo-logins.txt"
+    text = "".join(f"  {u:8} {p}   ({r})\n" for u, p, r in logins)
+    path.write_text(text)
+    path.chmod(0o600)

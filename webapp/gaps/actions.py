@@ -1,0 +1,124 @@
+"""Gap actions shared by the JSON API and the pages: load, change state, audit.
+
+Each function changes rows and writes the audit row in the caller's session; the caller commits
+once, so a change and its audit row land together or not at all.
+"""
+
+from datetime import timedelta
+
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import gapstate
+from ..audit import record
+from ..errors import Problem
+from ..extensions import db
+from ..models import RecordingGap
+from ..models import rfc3339
+from ..models import utcnow
+from .queries import parse_time
+
+FUTURE_SKEW = timedelta(seconds=60)
+
+
+def gap_of(camera, gap_id: str, lock: bool = False) -> RecordingGap:
+    """The camera's gap ``gap_id``; a gap of another camera is as unknown as a missing one."""
+    query = select(RecordingGap).where(
+        RecordingGap.id == gap_id, RecordingGap.camera_id == camera.id
+    )
+    if lock:
+        query = query.with_for_update()
+    gap = db.session.execute(query).scalar_one_or_none()
+    if gap is None:
+        raise Problem(404, f"recording gap {gap_id[:64]} not found")
+    return gap
+
+
+def retry_one(camera, gap_id: str) -> RecordingGap:
+    """Retry one gap and write its audit row; the caller commits. Shared with the gap page."""
+    gap = gap_of(camera, gap_id, lock=True)
+    try:
+        previous = gapstate.retry(gap)
+    except gapstate.GapConflict as exc:
+        raise Problem(409, str(exc), "gap_state_conflict") from None
+    record(
+        "anr_retry_gap",
+        "recording_gap",
+        gap.id,
+        camera_id=camera.id,
+        detail={"camera_id": camera.id, "previous_state": previous},
+    )
+    return gap
+
+
+def retry_all_failed(camera) -> list[str]:
+    """Retry every failed/partial/expired gap with ONE audit row; the caller commits."""
+    ids = gapstate.retry_failed(camera.id)
+    if ids:
+        record(
+            "anr_retry_failed",
+            "camera",
+            camera.id,
+            camera_id=camera.id,
+            detail={"camera_id": camera.id, "count": len(ids), "gap_ids": ids},
+        )
+    return ids
+
+
+def stop_one(camera, gap_id: str) -> RecordingGap:
+    """Ask the worker to stop a running fill, with its audit row; the caller commits."""
+    gap = gap_of(camera, gap_id, lock=True)
+    try:
+        gapstate.request_stop(gap, current_user.actor_name)
+    except gapstate.GapConflict as exc:
+        raise Problem(409, str(exc), "gap_state_conflict") from None
+    record(
+        "anr_stop_fill",
+        "recording_gap",
+        gap.id,
+        camera_id=camera.id,
+        detail={"camera_id": camera.id},
+    )
+    return gap
+
+
+def validate_window(start_raw, end_raw) -> tuple:
+    """Check a gap window; 422 with per-field messages when it is not acceptable."""
+    fields = {}
+    start = parse_time(start_raw)
+    end = parse_time(end_raw)
+    if start is None:
+        fields["gap_start"] = "must be an RFC 3339 time such as 2026-06-13T12:00:00Z"
+    if end is None:
+        fields["gap_end"] = "must be an RFC 3339 time such as 2026-06-13T12:05:00Z"
+    if start and end:
+        if end <= start:
+            fields["gap_end"] = "must be later than gap_start"
+        elif (end - start).total_seconds() > gapstate.MAX_GAP_SECONDS:
+            fields["gap_end"] = "a gap may not be longer than 31 days"
+    if start and start > utcnow() + FUTURE_SKEW:
+        fields["gap_start"] = "must not be in the future"
+    if fields:
+        raise Problem(422, "the recording gap is not valid", fields=fields)
+    return start.replace(microsecond=0), end.replace(microsecond=0)
+
+
+def queue_window(camera, start, end):
+    """Queue an operator-chosen window as a manual gap; 409 naming an overlapping gap."""
+    clash = gapstate.overlapping_gap(camera.id, start, end)
+    if clash is not None:
+        raise Problem(
+            409,
+            f"the window overlaps recording gap {clash.id} "
+            f"({rfc3339(clash.gap_start)} to {rfc3339(clash.gap_end)}, {clash.fill_state})",
+            "gap_overlap",
+        )
+    gap, _ = gapstate.record_gap(camera.id, start, end, manual=True)
+    record(
+        "anr_manual_window",
+        "recording_gap",
+        gap.id,
+        camera_id=camera.id,
+        detail={"camera_id": camera.id, "gap_start": rfc3339(start), "gap_end": rfc3339(end)},
+    )
+    return gap

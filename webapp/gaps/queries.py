@@ -1,0 +1,246 @@
+"""Read queries shared by the JSON API and the pages: the gap list, counts and the fleet."""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import and_
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from ..errors import Problem
+from ..extensions import db
+from ..models import FILL_STATES
+from ..models import Camera
+from ..models import CameraGapStat
+from ..models import RecordingGap
+from ..models import Segment
+from ..models import rfc3339
+
+DEFAULT_LIMIT = 500
+MAX_LIMIT = 5000
+
+# Columns the list query fetches: the public fields only, so rows serialise without the ORM.
+LIST_COLUMNS = [getattr(RecordingGap, name) for name in RecordingGap.PUBLIC_FIELDS]
+
+
+def parse_state(raw: str | None) -> str | None:
+    """Validate the ``state`` filter: one of the six states, or absent/empty for all."""
+    if raw is None or raw == "":
+        return None
+    if raw not in FILL_STATES:
+        raise Problem(
+            400,
+            f"state '{raw[:40]}' is not valid; use one of: {', '.join(FILL_STATES)}",
+            "invalid_state",
+        )
+    return raw
+
+
+def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
+    """Validate ``limit``: an integer, clamped to 1..5000; anything else is a 400."""
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise Problem(400, f"limit must be an integer, got '{raw[:40]}'", "invalid_limit") from None
+    return max(1, min(MAX_LIMIT, value))
+
+
+def encode_cursor(gap_start: datetime, gap_id: str) -> str:
+    """The opaque keyset cursor of a row: its (gap_start, id)."""
+    raw = f"{rfc3339(gap_start)}|{gap_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(raw: str | None) -> tuple[datetime, str] | None:
+    """Read a cursor made by ``encode_cursor``; a damaged one is a 400."""
+    if not raw:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+        stamp, _, gap_id = text.partition("|")
+        when = parse_time(stamp)
+        if when is None or not gap_id:
+            raise ValueError
+        return when, gap_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Problem(400, "before is not a cursor this server issued", "invalid_cursor") from None
+
+
+def parse_time(raw) -> datetime | None:
+    """Parse an RFC 3339 / ISO 8601 time; naive times are taken as UTC. None when unparsable."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    text = raw.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+@dataclass
+class GapPage:
+    """One page of a camera's gaps and the cursor of the next page (None at the end)."""
+
+    rows: list
+    next_cursor: str | None
+
+
+def list_gaps(camera_id: str, state: str | None, limit: int, before=None) -> GapPage:
+    """A camera's gaps, newest ``gap_start`` first (ties by id), keyset-paged by ``before``."""
+    query = select(*LIST_COLUMNS).where(RecordingGap.camera_id == camera_id)
+    if state:
+        query = query.where(RecordingGap.fill_state == state)
+    if before:
+        when, gap_id = before
+        query = query.where(
+            or_(
+                RecordingGap.gap_start < when,
+                and_(RecordingGap.gap_start == when, RecordingGap.id < gap_id),
+            )
+        )
+    query = query.order_by(RecordingGap.gap_start.desc(), RecordingGap.id.desc()).limit(limit + 1)
+    rows = db.session.execute(query).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].gap_start, rows[-1].id)
+    return GapPage(rows, next_cursor)
+
+
+def gap_row_json(row) -> dict:
+    """A list row (from ``list_gaps``) as the API's gap object."""
+    out = row._asdict()
+    for key in ("gap_start", "gap_end", "last_attempt_at", "filled_at", "created_at"):
+        out[key] = rfc3339(out[key])
+    return out
+
+
+def state_counts(camera_ids: list[str]) -> dict[str, dict]:
+    """Per-camera counts and seconds by state, from the maintained statistics (O(cameras))."""
+    out = {
+        cid: {"counts": dict.fromkeys(FILL_STATES, 0), "seconds": dict.fromkeys(FILL_STATES, 0)}
+        for cid in camera_ids
+    }
+    if not camera_ids:
+        return out
+    rows = db.session.execute(
+        select(
+            CameraGapStat.camera_id,
+            CameraGapStat.fill_state,
+            CameraGapStat.gap_count,
+            CameraGapStat.gap_seconds,
+        ).where(CameraGapStat.camera_id.in_(camera_ids))
+    )
+    for cid, state, count, seconds in rows:
+        out[cid]["counts"][state] = count
+        out[cid]["seconds"][state] = seconds
+    return out
+
+
+ATTENTION_STATES = ("failed", "partial", "expired")
+
+
+@dataclass
+class FleetRow:
+    """One camera on the fleet overview."""
+
+    camera: object
+    counts: dict
+    missing_seconds: int
+    newest_gap_start: datetime | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def needs_attention(self) -> bool:
+        return any(self.counts[s] for s in ATTENTION_STATES)
+
+
+def fleet_overview(principal, needs_attention: bool = False) -> list[FleetRow]:
+    """Every camera in the principal's scope with its counts; cost O(cameras), not O(gaps)."""
+    cams = select(
+        Camera.id,
+        Camera.name,
+        Camera.site,
+        Camera.timezone,
+        Camera.vendor,
+        Camera.anr_enabled,
+        Camera.enabled,
+        Camera.newest_gap_start,
+    ).order_by(Camera.site, Camera.name, Camera.id)
+    if principal.scope is not None:
+        cams = cams.where(Camera.id.in_(list(principal.scope)))
+    cameras = db.session.execute(cams).all()
+    if principal.scope is None:
+        stats = _all_stats()
+    else:
+        stats = state_counts([c.id for c in cameras])
+    rows = []
+    for cam in cameras:
+        st = stats.get(cam.id) or {
+            "counts": dict.fromkeys(FILL_STATES, 0),
+            "seconds": dict.fromkeys(FILL_STATES, 0),
+        }
+        missing = sum(sec for state, sec in st["seconds"].items() if state != "filled")
+        rows.append(FleetRow(cam, st["counts"], missing, cam.newest_gap_start))
+    if needs_attention:
+        rows = [r for r in rows if r.needs_attention]
+    return rows
+
+
+def _all_stats() -> dict[str, dict]:
+    """Every camera's statistics in one scan (an unscoped fleet needs no IN list)."""
+    out: dict[str, dict] = {}
+    for cid, state, count, seconds in db.session.execute(
+        select(
+            CameraGapStat.camera_id,
+            CameraGapStat.fill_state,
+            CameraGapStat.gap_count,
+            CameraGapStat.gap_seconds,
+        )
+    ):
+        st = out.setdefault(
+            cid,
+            {"counts": dict.fromkeys(FILL_STATES, 0), "seconds": dict.fromkeys(FILL_STATES, 0)},
+        )
+        st["counts"][state] = count
+        st["seconds"][state] = seconds
+    return out
+
+
+MAX_HOLES_WINDOW = timedelta(days=7)
+
+
+def coverage_holes(camera_id: str, start: datetime, end: datetime, min_seconds: float) -> list:
+    """Computed absences of segments in [start, end) longer than ``min_seconds``."""
+    segs = db.session.execute(
+        select(Segment.start_time, Segment.end_time)
+        .where(
+            Segment.camera_id == camera_id,
+            Segment.start_time < end,
+            Segment.end_time > start,
+        )
+        .order_by(Segment.start_time)
+    ).all()
+    holes = []
+    cursor = start
+    for seg_start, seg_end in segs:
+        if seg_start > cursor and (seg_start - cursor).total_seconds() >= min_seconds:
+            holes.append((cursor, min(seg_start, end)))
+        cursor = max(cursor, seg_end)
+    if end > cursor and (end - cursor).total_seconds() >= min_seconds:
+        holes.append((cursor, end))
+    return holes

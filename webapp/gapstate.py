@@ -1,0 +1,247 @@
+"""The gap state machine: every change of a gap's ``fill_state`` goes through this module.
+
+API views, pages, the bulk retry, the indexer and the worker all call these functions, so the
+rules of SPEC §1 are written once. Each function changes rows in the caller's session and keeps
+the per-camera statistics (``camera_gap_stats``) in step; the caller commits, together with its
+audit row.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import update
+
+from .extensions import db
+from .models import FILL_STATES
+from .models import Camera
+from .models import CameraGapStat
+from .models import RecordingGap
+from .models import utcnow
+
+# Which state may follow which. ``pending -> pending`` is a retry of a queued gap (resets attempts).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"pending", "filling", "expired", "filled"}),
+    "filling": frozenset({"pending", "filled", "partial", "failed"}),
+    "filled": frozenset(),
+    "partial": frozenset({"pending", "filled"}),
+    "failed": frozenset({"pending", "filled"}),
+    "expired": frozenset({"pending", "filled"}),
+}
+RETRYABLE = ("pending", "failed", "partial", "expired")
+RETRY_FAILED_STATES = ("failed", "partial", "expired")
+MAX_GAP_SECONDS = 31 * 24 * 3600
+
+
+class GapConflict(Exception):
+    """The requested change does not fit the gap's current state (answered as 409)."""
+
+
+def _bump(camera_id: str, state: str, count: int, seconds: int) -> None:
+    """Add to one (camera, state) statistic row, creating it when missing."""
+    if not count and not seconds:
+        return
+    result = db.session.execute(
+        update(CameraGapStat)
+        .where(CameraGapStat.camera_id == camera_id, CameraGapStat.fill_state == state)
+        .values(
+            gap_count=CameraGapStat.gap_count + count,
+            gap_seconds=CameraGapStat.gap_seconds + seconds,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:
+        db.session.add(
+            CameraGapStat(
+                camera_id=camera_id, fill_state=state, gap_count=count, gap_seconds=seconds
+            )
+        )
+        db.session.flush()
+
+
+def ensure_stat_rows(camera_id: str) -> None:
+    """Create the six zeroed statistic rows of a new camera."""
+    for state in FILL_STATES:
+        db.session.add(CameraGapStat(camera_id=camera_id, fill_state=state))
+
+
+def change_state(gap: RecordingGap, new_state: str, **fields) -> str:
+    """Move ``gap`` to ``new_state`` (checked against TRANSITIONS), set ``fields``, keep stats.
+
+    Returns the previous state.
+    """
+    old = gap.fill_state
+    if new_state not in TRANSITIONS.get(old, ()):
+        raise GapConflict(f"recording gap {gap.id} cannot go from {old} to {new_state}")
+    for name, value in fields.items():
+        setattr(gap, name, value)
+    if new_state != "filling":
+        gap.progress = None
+        gap.claimed_by = None
+        gap.lease_until = None
+        gap.stop_requested_by = None
+    gap.fill_state = new_state
+    if old != new_state:
+        _bump(gap.camera_id, old, -1, -gap.gap_seconds)
+        _bump(gap.camera_id, new_state, 1, gap.gap_seconds)
+    return old
+
+
+def retry(gap: RecordingGap) -> str:
+    """Send a gap back to the fill queue as an operator's request; returns the previous state."""
+    if gap.fill_state == "filled":
+        raise GapConflict(f"recording gap {gap.id} is already filled; there is nothing to fetch")
+    if gap.fill_state == "filling":
+        raise GapConflict(f"recording gap {gap.id} is being filled right now")
+    return change_state(gap, "pending", **_RETRY_RESET)
+
+
+_RETRY_RESET = dict(
+    fill_attempts=0, last_attempt_at=None, filled_at=None, last_error=None, manual_retry=True
+)
+
+
+def retry_failed(camera_id: str) -> list[str]:
+    """Send every failed, partial and expired gap of a camera back to the queue; returns ids."""
+    rows = db.session.execute(
+        select(RecordingGap.id, RecordingGap.fill_state, RecordingGap.gap_seconds).where(
+            RecordingGap.camera_id == camera_id,
+            RecordingGap.fill_state.in_(RETRY_FAILED_STATES),
+        )
+    ).all()
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    for start in range(0, len(ids), 500):  # bounded IN lists for any database
+        db.session.execute(
+            update(RecordingGap)
+            .where(
+                RecordingGap.id.in_(ids[start : start + 500]),
+                RecordingGap.fill_state.in_(RETRY_FAILED_STATES),
+            )
+            .values(fill_state="pending", progress=None, **_RETRY_RESET)
+            .execution_options(synchronize_session="fetch")
+        )
+    moved: dict[str, list[int]] = {}
+    for r in rows:
+        total = moved.setdefault(r.fill_state, [0, 0])
+        total[0] += 1
+        total[1] += r.gap_seconds
+    for state, (count, seconds) in moved.items():
+        _bump(camera_id, state, -count, -seconds)
+        _bump(camera_id, "pending", count, seconds)
+    return ids
+
+
+def record_gap(
+    camera_id: str, gap_start: datetime, gap_end: datetime, *, manual: bool = False
+) -> tuple[RecordingGap, bool]:
+    """Persist a gap, idempotent on (camera, start): a later end extends it. Returns (gap, created).
+
+    ``manual`` marks an operator-chosen window (lifts the age limit, skips the fill window).
+    """
+    seconds = int((gap_end - gap_start).total_seconds())
+    gap = db.session.execute(
+        select(RecordingGap).where(
+            RecordingGap.camera_id == camera_id, RecordingGap.gap_start == gap_start
+        )
+    ).scalar_one_or_none()
+    if gap is not None:
+        if gap_end > gap.gap_end:
+            delta = seconds - gap.gap_seconds
+            gap.gap_end = gap_end
+            gap.gap_seconds = seconds
+            _bump(camera_id, gap.fill_state, 0, delta)
+        return gap, False
+    gap = RecordingGap(
+        camera_id=camera_id,
+        gap_start=gap_start,
+        gap_end=gap_end,
+        gap_seconds=seconds,
+        fill_state="pending",
+        fill_attempts=0,
+        manual_retry=manual,
+        created_at=utcnow(),
+    )
+    db.session.add(gap)
+    db.session.flush()
+    _bump(camera_id, "pending", 1, seconds)
+    db.session.execute(
+        update(Camera)
+        .where(
+            Camera.id == camera_id,
+            or_(Camera.newest_gap_start.is_(None), Camera.newest_gap_start < gap_start),
+        )
+        .values(newest_gap_start=gap_start)
+        .execution_options(synchronize_session=False)
+    )
+    return gap, True
+
+
+def overlapping_gap(camera_id: str, start: datetime, end: datetime) -> RecordingGap | None:
+    """The first gap of the camera whose window overlaps [start, end), if any."""
+    return db.session.execute(
+        select(RecordingGap)
+        .where(
+            RecordingGap.camera_id == camera_id,
+            and_(RecordingGap.gap_start < end, RecordingGap.gap_end > start),
+        )
+        .order_by(RecordingGap.gap_start)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def recount_stats(camera_ids: list[str] | None = None) -> None:
+    """Rebuild statistics and newest gap from the gaps themselves (after a bulk load or repair)."""
+    cams = select(Camera.id)
+    if camera_ids is not None:
+        cams = cams.where(Camera.id.in_(camera_ids))
+    ids = list(db.session.execute(cams).scalars())
+    stmt_del = db.delete(CameraGapStat)
+    if camera_ids is not None:
+        stmt_del = stmt_del.where(CameraGapStat.camera_id.in_(ids))
+    db.session.execute(stmt_del)
+    agg = select(
+        RecordingGap.camera_id,
+        RecordingGap.fill_state,
+        func.count(),
+        func.coalesce(func.sum(RecordingGap.gap_seconds), 0),
+    ).group_by(RecordingGap.camera_id, RecordingGap.fill_state)
+    if camera_ids is not None:
+        agg = agg.where(RecordingGap.camera_id.in_(ids))
+    have = {(c, s): (n, sec) for c, s, n, sec in db.session.execute(agg)}
+    db.session.add_all(
+        CameraGapStat(
+            camera_id=c,
+            fill_state=s,
+            gap_count=have.get((c, s), (0, 0))[0],
+            gap_seconds=int(have.get((c, s), (0, 0))[1]),
+        )
+        for c in ids
+        for s in FILL_STATES
+    )
+    newest = select(RecordingGap.camera_id, func.max(RecordingGap.gap_start)).group_by(
+        RecordingGap.camera_id
+    )
+    if camera_ids is not None:
+        newest = newest.where(RecordingGap.camera_id.in_(ids))
+    latest = dict(db.session.execute(newest).all())
+    for cam_id in ids:
+        db.session.execute(
+            update(Camera)
+            .where(Camera.id == cam_id)
+            .values(newest_gap_start=latest.get(cam_id))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def request_stop(gap: RecordingGap, requested_by: str) -> None:
+    """Flag a running fill to be stopped; the worker holding it ends ffmpeg and fails the gap."""
+    if gap.fill_state != "filling":
+        raise GapConflict(
+            f"recording gap {gap.id} is not being filled (it is {gap.fill_state}); "
+            "only a running fill can be stopped"
+        )
+    gap.stop_requested_by = requested_by[:200]

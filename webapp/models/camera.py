@@ -1,0 +1,72 @@
+"""Cameras and their per-state gap statistics."""
+
+import re
+from datetime import datetime
+
+from sqlalchemy import Boolean
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime
+from .types import utcnow
+
+CAMERA_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+VENDORS = ("hikvision", "dahua", "axis", "onvif", "generic")
+
+
+def valid_camera_id(value: str) -> bool:
+    """True when ``value`` is a camera slug; it becomes a folder name, so nothing else passes."""
+    return bool(value) and CAMERA_ID_RE.fullmatch(value) is not None
+
+
+class Camera(db.Model):
+    """An IP camera whose recordings the recorder archives and ANR replenishes."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    site: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    vendor: Mapped[str] = mapped_column(String(16), default="generic")
+    address: Mapped[str] = mapped_column(String(255), default="")
+    rtsp_port: Mapped[int] = mapped_column(Integer, default=554)
+    http_port: Mapped[int] = mapped_column(Integer, default=80)
+    username: Mapped[str] = mapped_column(String(128), default="")
+    # Fernet token of the password under a key derived from SECRET_KEY; see webapp.secrets.
+    password_encrypted: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[int] = mapped_column(Integer, default=1)
+    anr_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    anr_replay_url_template: Mapped[str | None] = mapped_column(Text, nullable=True)
+    anr_max_gap_hours: Mapped[float | None] = mapped_column(db.Float, nullable=True)
+    segment_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Newest gap_start of any gap: kept by the gap service so the fleet page never scans gaps.
+    newest_gap_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Camera {self.id}>"
+
+
+class CameraGapStat(db.Model):
+    """Count and total seconds of a camera's gaps in one state.
+
+    Changed by the gap service in the same transaction as the gap itself, so the fleet overview
+    costs O(cameras) whatever the number of gaps.
+    """
+
+    __tablename__ = "camera_gap_stats"
+
+    camera_id: Mapped[str] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True
+    )
+    fill_state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    gap_count: Mapped[int] = mapped_column(Integer, default=0)
+    gap_seconds: Mapped[int] = mapped_column(db.BigInteger, default=0)

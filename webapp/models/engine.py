@@ -1,0 +1,54 @@
+"""Engine bookkeeping: worker heartbeats, fill runs (for metrics) and used embed tokens."""
+
+from datetime import datetime
+
+from sqlalchemy import Float
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime
+from .types import utcnow
+
+
+class WorkerHeartbeat(db.Model):
+    """The last sign of life of each ANR worker process, reported by ``/readyz``."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    running: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FillRun(db.Model):
+    """One fill attempt and how it ended: the source of the fill metrics."""
+
+    __tablename__ = "fill_runs"
+    __table_args__ = (Index("ix_fill_runs_outcome", "outcome"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gap_id: Mapped[str] = mapped_column(String(36), index=True)
+    camera_id: Mapped[str] = mapped_column(String(64))
+    worker_id: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # filled | partial | failed | stopped | returned (worker shut down; not counted)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    recovered_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class UsedEmbedToken(db.Model):
+    """The id of each embed sign-on token already used, so a replay is refused."""
+
+    __tablename__ = "used_embed_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,141 @@
+"""People (users), machine credentials (API keys) and the sign-in throttle."""
+
+import hashlib
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import JSON
+from sqlalchemy import Boolean
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
+
+from ..extensions import db
+from .gap import new_id
+from .types import UTCDateTime
+from .types import utcnow
+
+USER_ROLES = ("viewer", "guard", "manager", "admin")
+KEY_ROLES = USER_ROLES + ("integration",)
+
+
+class Principal:
+    """What users and API keys share: a role, a camera scope and an audit identity."""
+
+    role: str
+    camera_scope: list | None
+    # Set for one request by an embed session that was minted for a single camera.
+    narrowed_to: list | None = None
+
+    @property
+    def scope(self) -> list | None:
+        """Camera ids this principal may see now (None = every camera)."""
+        if self.narrowed_to is None:
+            return self.camera_scope
+        if self.camera_scope is None:
+            return list(self.narrowed_to)
+        return [c for c in self.narrowed_to if c in self.camera_scope]
+
+    def in_scope(self, camera_id: str) -> bool:
+        """True when the principal may see ``camera_id``."""
+        scope = self.scope
+        return scope is None or camera_id in scope
+
+    @property
+    def actor_id(self) -> str:
+        return self.id
+
+    @property
+    def actor_name(self) -> str:
+        raise NotImplementedError
+
+
+class User(UserMixin, Principal, db.Model):
+    """A person who signs in with a username and password."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # Stored lower-cased, which makes the unique index case-insensitive on every database.
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    camera_scope: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Bumped at sign-out: every session cookie issued before stops matching (cookie sessions
+    # live in the browser, so this is how a signed-out cookie is made worthless).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+
+    @staticmethod
+    def normalise(username: str) -> str:
+        return (username or "").strip().lower()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str:  # Flask-Login: user id and epoch, so a rotated session is refused
+        return f"{self.id}:{self.session_epoch}"
+
+    @property
+    def actor_name(self) -> str:
+        return self.username
+
+
+class ApiKey(Principal, db.Model):
+    """A bearer token for a machine client; only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(150))
+    role: Mapped[str] = mapped_column(String(16))
+    camera_scope: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    # Flask-Login treats the loaded key as the current principal for this request only.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        now = utcnow()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def get_id(self) -> str:
+        return f"key:{self.id}"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @property
+    def actor_name(self) -> str:
+        return f"key:{self.name}"
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins per username (existing or not), for the 5-in-15-minutes lock-out."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(150), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,106 @@
+"""Template filters and globals: times in a camera's zone, durations in words, masking."""
+
+from datetime import UTC
+from datetime import datetime
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
+
+from flask import request
+from flask_login import current_user
+
+from .masking import mask_credentials
+from .models import FILL_STATES
+from .models import rfc3339
+from .models import utcnow
+
+STATE_LABELS = {
+    "pending": "Pending",
+    "filling": "Filling",
+    "filled": "Filled",
+    "partial": "Partial",
+    "failed": "Failed",
+    "expired": "Expired",
+}
+STATE_HELP = {
+    "pending": "Waiting in the fill queue",
+    "filling": "A worker is copying footage from the camera now",
+    "filled": "Footage recovered and written to the archive",
+    "partial": "The camera's replay ended early: only part recovered",
+    "failed": "Every attempt failed; press Retry to queue it again",
+    "expired": "Older than the camera's SD-card retention",
+}
+
+
+def zone(name: str | None):
+    """The IANA zone ``name``, or UTC when unknown."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def local_time(value: datetime | None, tz_name: str | None = "UTC", seconds: bool = True) -> str:
+    """``2026-06-13 14:00:00 +02:00`` in the camera's zone."""
+    if value is None:
+        return "—"
+    local = value.astimezone(zone(tz_name))
+    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    offset = local.strftime("%z")
+    return f"{local.strftime(fmt)} {offset[:3]}:{offset[3:]}"
+
+
+def duration_words(seconds) -> str:
+    """``1 h 5 min``, ``4 min 10 s``, ``45 s``; a day or more as ``2 d 3 h``."""
+    if seconds is None:
+        return "—"
+    total = int(round(float(seconds)))
+    if total < 60:
+        return f"{total} s"
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+
+
+def relative(value: datetime | None, now: datetime | None = None) -> str:
+    """``3 min ago`` / ``in 2 h``; ``never`` for None."""
+    if value is None:
+        return "never"
+    now = now or utcnow()
+    delta = (now - value).total_seconds()
+    words = duration_words(abs(delta)).split(" ")
+    short = " ".join(words[:2])
+    if abs(delta) < 5:
+        return "just now"
+    return f"{short} ago" if delta > 0 else f"in {short}"
+
+
+def install(app) -> None:
+    """Register filters and globals on the app's Jinja environment."""
+    app.jinja_env.filters.update(
+        local_time=local_time,
+        duration_words=duration_words,
+        relative=relative,
+        rfc3339=rfc3339,
+        masked=mask_credentials,
+    )
+    app.jinja_env.globals.update(
+        FILL_STATES=FILL_STATES,
+        STATE_LABELS=STATE_LABELS,
+        STATE_HELP=STATE_HELP,
+    )
+
+    @app.context_processor
+    def inject_principal():
+        from .auth.principal import can
+
+        embed = request.path.startswith("/embed/")
+        return {
+            "can": lambda cap: current_user.is_authenticated and can(current_user, cap),
+            "embed": embed,
+            "now": utcnow(),
+        }
