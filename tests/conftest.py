@@ -4,6 +4,7 @@ import os
 import re
 
 import pytest
+from flask import g
 
 from tests import factories
 from webapp import create_app
@@ -24,6 +25,10 @@ def _config(tmp_path, **extra) -> dict:
     return cfg
 
 
+def _forget_request_user() -> None:
+    g.pop("_login_user", None)
+
+
 @pytest.fixture
 def make_app(tmp_path, monkeypatch):
     """Build an app with config overrides; its tables are created on its database."""
@@ -31,6 +36,9 @@ def make_app(tmp_path, monkeypatch):
 
     def build(**extra):
         app = create_app(_config(tmp_path, **extra))
+        # Tests hold an app context across requests (the ``db`` fixture), and Flask reuses it
+        # for each request, so forget the previous request's user as a fresh context would.
+        app.before_request_funcs.setdefault(None, []).insert(0, _forget_request_user)
         with app.app_context():
             _db.create_all()
         return app
@@ -82,7 +90,9 @@ class Session:
 
     def token(self) -> str:
         if self.csrf is None:
-            self.csrf = csrf_token_from(self.client.get("/login").get_data(as_text=True))
+            # Sign-in rotates the session, so the token comes from a page seen after it.
+            page = self.client.get("/cameras")
+            self.csrf = csrf_token_from(page.get_data(as_text=True))
         return self.csrf
 
     def get(self, url, **kw):
@@ -95,8 +105,8 @@ class Session:
 
 
 @pytest.fixture
-def login_as(app, client):
-    """``login_as(role, cameras=None)``: a new user of that role signed in on ``client``.
+def login_as(app):
+    """``login_as(role, cameras=None)``: a new user of that role signed in on its own client.
 
     For ``integration`` (API keys only) it returns headers with a bearer token instead.
     """
@@ -111,6 +121,7 @@ def login_as(app, client):
             name = username or f"{role}{counter['n']}"
             user = factories.make_user(name, role, cameras, PASSWORD)
             user_id = user.id
+        client = app.test_client()
         page = client.get("/login").get_data(as_text=True)
         token = csrf_token_from(page)
         resp = client.post(
