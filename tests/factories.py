@@ -1,12 +1,15 @@
 """Test factories: cameras, gaps in any state, users and API keys, built through the real code."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 
 from webapp import cameras as camera_settings
 from webapp import gapstate
 from webapp.auth.credentials import mint_api_key
 from webapp.extensions import db
-from webapp.models import RecordingGap, User
+from webapp.models import RecordingGap
+from webapp.models import User
 
 BASE_TIME = datetime(2026, 6, 13, 12, 0, 0, tzinfo=timezone.utc)
 

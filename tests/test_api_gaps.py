@@ -4,8 +4,12 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import BASE_TIME, make_camera, make_gap, make_gaps
-from webapp.models import AuditLog, RecordingGap
+from tests.factories import BASE_TIME
+from tests.factories import make_camera
+from tests.factories import make_gap
+from tests.factories import make_gaps
+from webapp.models import AuditLog
+from webapp.models import RecordingGap
 
 LIST = "/api/v1/cameras/{}/recording-gaps"
 
@@ -71,7 +75,9 @@ def test_limit_is_clamped(cam, login_as, db, raw, expected):
 
 
 def test_default_limit_is_500_and_max_5000(cam, db, login_as):
-    from webapp.gaps.queries import DEFAULT_LIMIT, MAX_LIMIT, parse_limit
+    from webapp.gaps.queries import DEFAULT_LIMIT
+    from webapp.gaps.queries import MAX_LIMIT
+    from webapp.gaps.queries import parse_limit
 
     assert (DEFAULT_LIMIT, MAX_LIMIT) == (500, 5000)
     assert parse_limit(None) == 500 and parse_limit("123456") == 5000

@@ -5,7 +5,9 @@ from datetime import timedelta
 import pytest
 
 from tests.factories import make_camera
-from webapp.models import RecordingGap, Segment, utcnow
+from webapp.models import RecordingGap
+from webapp.models import Segment
+from webapp.models import utcnow
 
 URL = "/api/v1/cameras/cam1/recording-gaps"
 

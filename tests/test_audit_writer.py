@@ -5,8 +5,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from tests.factories import BASE_TIME, make_camera, make_gap
-from webapp.models import AuditLog, RecordingGap, utcnow
+from tests.factories import BASE_TIME
+from tests.factories import make_camera
+from tests.factories import make_gap
+from webapp.models import AuditLog
+from webapp.models import RecordingGap
+from webapp.models import utcnow
 
 
 @pytest.fixture

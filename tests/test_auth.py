@@ -4,8 +4,11 @@ import re
 
 import pytest
 
-from tests.conftest import PASSWORD, csrf_token_from
-from tests.factories import make_camera, make_gap, make_user
+from tests.conftest import PASSWORD
+from tests.conftest import csrf_token_from
+from tests.factories import make_camera
+from tests.factories import make_gap
+from tests.factories import make_user
 from webapp.auth.views import safe_next
 from webapp.models import AuditLog
 
@@ -69,7 +72,8 @@ def test_lock_expires_after_15_minutes(people):
     from datetime import timedelta
 
     from webapp.extensions import db
-    from webapp.models import LoginThrottle, utcnow
+    from webapp.models import LoginThrottle
+    from webapp.models import utcnow
 
     client = people.test_client()
     for _ in range(5):

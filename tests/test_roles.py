@@ -2,7 +2,9 @@
 
 import pytest
 
-from tests.factories import BASE_TIME, make_camera, make_gap
+from tests.factories import BASE_TIME
+from tests.factories import make_camera
+from tests.factories import make_gap
 
 ROLES = ("viewer", "guard", "manager", "admin", "integration")
 
@@ -121,7 +123,8 @@ def test_revoked_and_expired_keys_are_refused(world, app, client):
 
     from tests.factories import make_api_key
     from webapp.extensions import db
-    from webapp.models import ApiKey, utcnow
+    from webapp.models import ApiKey
+    from webapp.models import utcnow
 
     with app.app_context():
         revoked = make_api_key("integration", name="revoked")
