@@ -1,0 +1,125 @@
+"""The command line of SPEC §9, through Flask's CLI runner."""
+
+from webapp.extensions import db as _db
+from webapp.models import ApiKey
+from webapp.models import AuditLog
+from webapp.models import Camera
+from webapp.models import RecordingGap
+from webapp.models import Segment
+from webapp.models import User
+
+
+def test_users_create_with_password_stdin_and_list(runner, app):
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "Dora",
+            "--role",
+            "manager",
+            "--cameras",
+            "a,b",
+            "--password-stdin",
+        ],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "password:" not in result.output
+    with app.app_context():
+        user = _db.session.scalars(_db.select(User)).one()
+        assert user.username == "dora" and user.camera_scope == ["a", "b"]
+        assert user.check_password("a long enough password")
+        assert user.password_hash.startswith("scrypt:")
+    listing = runner.invoke(args=["users", "list"])
+    assert "dora\tmanager\ta,b\tactive" in listing.output
+
+
+def test_users_create_generates_a_password_once(runner, app):
+    result = runner.invoke(args=["users", "create", "eve", "--role", "viewer"])
+    assert result.exit_code == 0
+    password = result.output.split("password:")[1].strip()
+    with app.app_context():
+        assert _db.session.scalars(_db.select(User)).one().check_password(password)
+
+
+def test_users_create_refuses_duplicates_bad_roles_and_short_passwords(runner, app):
+    runner.invoke(args=["users", "create", "eve", "--role", "viewer"])
+    dup = runner.invoke(args=["users", "create", "EVE", "--role", "viewer"])
+    assert dup.exit_code != 0 and "already exists" in dup.output
+    bad_role = runner.invoke(args=["users", "create", "x", "--role", "integration"])
+    assert bad_role.exit_code != 0
+    short = runner.invoke(
+        args=["users", "create", "y", "--role", "viewer", "--password-stdin"], input="short\n"
+    )
+    assert short.exit_code != 0 and "at least 8" in short.output
+    with app.app_context():
+        assert _db.session.scalar(_db.select(_db.func.count()).select_from(User)) == 1
+
+
+def test_apikeys_create_prints_token_once_and_stores_only_its_hash(runner, app, client):
+    result = runner.invoke(args=["apikeys", "create", "vms", "--role", "integration"])
+    assert result.exit_code == 0
+    token = result.output.split("token:")[1].strip()
+    with app.app_context():
+        key = _db.session.scalars(_db.select(ApiKey)).one()
+        assert key.token_sha256 == ApiKey.hash_token(token) and token not in str(key.__dict__)
+        actions = [r.action for r in _db.session.scalars(_db.select(AuditLog))]
+        assert actions == ["apikey_create"]
+    resp = client.get("/api/v1/cameras", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200
+
+
+def test_cameras_add_and_list(runner, app):
+    result = runner.invoke(
+        args=[
+            "cameras",
+            "add",
+            "gate-1",
+            "--name",
+            "Gate",
+            "--vendor",
+            "hikvision",
+            "--address",
+            "10.0.0.5",
+            "--anr",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "gate-1\tGate" in runner.invoke(args=["cameras", "list"]).output
+    with app.app_context():
+        cam = _db.session.get(Camera, "gate-1")
+        assert cam.anr_enabled and cam.vendor == "hikvision"
+
+
+def test_cameras_add_rejects_bad_ids_and_templates(runner, app):
+    bad_id = runner.invoke(args=["cameras", "add", "../etc", "--name", "x"])
+    assert bad_id.exit_code != 0 and "id:" in bad_id.output
+    bad_tpl = runner.invoke(
+        args=["cameras", "add", "c2", "--name", "x", "--template", "ftp://host/{start}"]
+    )
+    assert bad_tpl.exit_code != 0
+    with app.app_context():
+        assert _db.session.scalar(_db.select(_db.func.count()).select_from(Camera)) == 0
+
+
+def test_demo_seed_is_idempotent_and_covers_every_state(runner, app):
+    first = runner.invoke(args=["demo", "seed"])
+    assert first.exit_code == 0, first.output
+    for name in ("admin", "manager", "viewer"):
+        assert name in first.output
+    second = runner.invoke(args=["demo", "seed"])
+    assert "already present" in second.output
+    with app.app_context():
+        states = {g.fill_state for g in _db.session.scalars(_db.select(RecordingGap))}
+        assert states == {"pending", "filling", "filled", "partial", "failed", "expired"}
+        assert _db.session.scalar(_db.select(_db.func.count()).select_from(Segment)) > 1000
+        assert _db.session.scalar(_db.select(_db.func.count()).select_from(User)) == 3
+        assert _db.session.scalar(_db.select(_db.func.count()).select_from(AuditLog)) > 0
+        cam = _db.session.get(Camera, "lobby")
+        assert "demo-camera-pass" not in cam.password_encrypted
+        from webapp.gaps.queries import state_counts
+        from webapp.gapstate import recount_stats
+
+        live = state_counts(["lobby"])["lobby"]
+        recount_stats()
+        assert state_counts(["lobby"])["lobby"] == live  # maintained counters are exact
