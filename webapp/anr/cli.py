@@ -1,5 +1,71 @@
 """``flask anr ...``: the engine's commands (worker, indexer, simulated camera)."""
 
+import logging
+import signal
+import threading
+
+import click
+from flask import current_app
 from flask.cli import AppGroup
 
 anr = AppGroup("anr", help="The ANR engine: worker, indexer, simulated camera.")
+log = logging.getLogger(__name__)
+
+
+def _on_shutdown_signals(handler) -> None:
+    """Route SIGTERM and SIGINT (Ctrl-C) to ``handler``: finish the step, then exit 0."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
+@anr.command("worker")
+@click.option("--once", is_flag=True, help="One sweep and claim, wait for those fills, exit.")
+def worker_command(once):
+    """Fill recording gaps from the cameras' SD cards until stopped (SIGTERM/SIGINT)."""
+    from .worker import Worker
+
+    worker = Worker(current_app._get_current_object())
+    _on_shutdown_signals(worker.request_shutdown)
+    raise SystemExit(worker.run(once=once))
+
+
+@anr.command("index")
+@click.option("--once", is_flag=True, help="Scan every camera folder once and exit.")
+def index_command(once):
+    """Index archive files into segments and gaps; rescans every ANR_INTERVAL_S."""
+    from .indexer import index_all
+
+    stop = threading.Event()
+    _on_shutdown_signals(lambda *_: stop.set())
+    while not stop.is_set():
+        for report in index_all():
+            if report.changed or report.gaps_created or report.gaps_filled:
+                click.echo(
+                    f"{report.camera_id}: +{report.added} ~{report.updated} -{report.removed} "
+                    f"segments, {report.gaps_created} new gaps, {report.gaps_filled} now filled"
+                )
+        if once:
+            break
+        stop.wait(float(current_app.config["ANR_INTERVAL_S"]))
+
+
+@anr.command("simcam")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only.")
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option(
+    "--speed",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Replay pace in times real time (0: as fast as possible).",
+)
+def simcam_command(host, port, speed):
+    """Run the simulated camera that serves generated footage for any window."""
+    from .simcam import SimCam
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise click.UsageError("the simulated camera listens on loopback only")
+    cam = SimCam(host, port, ffmpeg=current_app.config.get("ANR_FFMPEG_BIN", ""), speed=speed)
+    _on_shutdown_signals(lambda *_: threading.Thread(target=cam.server.shutdown).start())
+    click.echo(f"simulated camera on {cam.url} (GET /replay/<camera>?start=&end=)")
+    cam.serve_forever()

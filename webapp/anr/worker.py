@@ -1,0 +1,297 @@
+"""The ANR worker: sweeps the queue, claims gaps, runs their fills and records how each ended.
+
+One thread does all database work; ffmpeg children run beside it and are polled. A shutdown
+request (SIGTERM/SIGINT) stops claiming, ends the children, removes their ``.part`` files and
+returns their gaps to the queue without counting the attempt.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import select
+
+from .. import gapstate
+from ..crypto import decrypt_secret
+from ..extensions import db
+from ..models import Camera
+from ..models import FillRun
+from ..models import RecordingGap
+from ..models import Segment
+from ..models import WorkerHeartbeat
+from ..models import utcnow
+from . import queue
+from .fill import FillJob
+from .fill import FillResult
+from .replay import ReplayUrlError
+from .replay import camera_replay_url
+from .webhooks import Notifier
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.5
+HEARTBEAT_S = 5.0
+
+
+@dataclass
+class Running:
+    """A fill in progress and its FillRun row."""
+
+    job: FillJob
+    run_id: int
+    camera_id: str
+    began: float
+
+
+def new_worker_id() -> str:
+    """Host, pid and a random tail: unique across machines and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """``run()`` works the queue until asked to stop (or once, with ``once=True``)."""
+
+    def __init__(self, app: Flask, worker_id: str | None = None):
+        self.app = app
+        self.config = app.config
+        self.worker_id = worker_id or new_worker_id()
+        self.jobs: dict[str, Running] = {}
+        self.stopping = threading.Event()
+        self.notifier = Notifier.from_config(app.config)
+        self._next_sweep = 0.0
+        self._next_heartbeat = 0.0
+        self._renew_every = max(min(1.0, self.lease_seconds / 4), 0.1)
+        self._next_renew = 0.0
+
+    @property
+    def lease_seconds(self) -> float:
+        return float(self.config["ANR_LEASE_SECONDS"])
+
+    def request_shutdown(self, *_signal_args) -> None:
+        """Signal handler: finish the current step, then shut down cleanly."""
+        self.stopping.set()
+
+    def run(self, once: bool = False) -> int:
+        """Work the queue; with ``once``, one sweep and claim, then wait for those fills."""
+        with self.app.app_context():
+            self.beat()
+            log.info("ANR worker %s started", self.worker_id)
+            try:
+                self._loop(once)
+            finally:
+                self.shutdown()
+        return 0
+
+    def _loop(self, once: bool) -> None:
+        swept = False
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            try:
+                if now >= self._next_sweep and not (once and swept):
+                    swept = True
+                    self._next_sweep = now + float(self.config["ANR_INTERVAL_S"])
+                    self.sweep_and_claim()
+                self.poll()
+                if now >= self._next_heartbeat:
+                    self.beat()
+            except Exception:
+                # A busy or briefly unreachable database must not end the worker.
+                db.session.rollback()
+                log.exception("ANR worker step failed; trying again")
+            if once and swept and not self.jobs:
+                return
+            self.stopping.wait(POLL_S)
+
+    # --- queue ----------------------------------------------------------------------------
+    def sweep_and_claim(self) -> list[str]:
+        """Expire old gaps, take back lost leases, claim what the free slots allow and start."""
+        cfg = self.config
+        changed = queue.expire_old(float(cfg["ANR_MAX_GAP_HOURS"]))
+        changed += queue.reclaim_lost_leases(int(cfg["ANR_MAX_ATTEMPTS"]))
+        db.session.commit()
+        self.notifier.notify(changed)
+        if self.stopping.is_set():
+            return []
+        claimed = queue.claim(
+            self.worker_id,
+            int(cfg["ANR_CONCURRENCY"]) - len(self.jobs),
+            per_camera=int(cfg["ANR_PER_CAMERA"]),
+            lease_seconds=self.lease_seconds,
+            fill_window=cfg.get("ANR_FILL_WINDOW", ""),
+        )
+        runs = [
+            FillRun(gap_id=gap.id, camera_id=gap.camera_id, worker_id=self.worker_id)
+            for gap in claimed
+        ]
+        db.session.add_all(runs)
+        db.session.commit()
+        for run in runs:
+            self.start_fill(run.gap_id, run.id)
+        return [run.gap_id for run in runs]
+
+    def start_fill(self, gap_id: str, run_id: int) -> None:
+        """Start ffmpeg for a claimed gap, or finish at once when no run is needed or possible."""
+        gap = db.session.get(RecordingGap, gap_id)
+        camera = db.session.get(Camera, gap.camera_id)
+        password = decrypt_secret(camera.password_encrypted)
+        job = FillJob(
+            gap_id=gap.id,
+            folder=Path(self.config["ANR_RECORDINGS_DIR"]) / camera.id,
+            start=gap.gap_start,
+            seconds=gap.gap_seconds,
+            replay_url=lambda begin, end: camera_replay_url(camera, begin, end, password),
+            secrets=_secret_forms(password),
+            ffmpeg=self.config.get("ANR_FFMPEG_BIN", ""),
+            io_timeout_s=float(self.config.get("ANR_IO_TIMEOUT_S", 15.0)),
+            max_fill_seconds=float(self.config["ANR_MAX_FILL_SECONDS"]),
+        )
+        running = Running(job, run_id, camera.id, time.monotonic())
+        try:
+            early = job.start()
+        except ReplayUrlError as exc:
+            early = FillResult("failed", 0.0, f"no replay URL can be built: {exc}")
+        except OSError as exc:
+            early = FillResult("failed", 0.0, job.masked(f"ffmpeg could not be started: {exc}"))
+        if early is not None:
+            self.finish(running, early)
+        else:
+            self.jobs[gap_id] = running
+
+    # --- running fills --------------------------------------------------------------------
+    def poll(self) -> None:
+        """Renew leases, pass on progress, honour Stop, and finish fills whose ffmpeg ended."""
+        renew_now = time.monotonic() >= self._next_renew
+        if renew_now:
+            self._next_renew = time.monotonic() + self._renew_every
+        for gap_id, running in list(self.jobs.items()):
+            if not running.job.running():
+                del self.jobs[gap_id]
+                self.finish(running, None)
+                continue
+            if not renew_now:
+                continue
+            ours, stop_by = queue.renew(
+                gap_id, self.worker_id, self.lease_seconds, running.job.progress
+            )
+            db.session.commit()
+            if not ours:
+                log.warning("gap %s: claim lost to another worker; dropping the fill", gap_id)
+                running.job.abort()
+                del self.jobs[gap_id]
+                self._close_run(running, "lost", 0.0)
+            elif stop_by:
+                running.job.abort()
+                del self.jobs[gap_id]
+                self.stopped(running, stop_by)
+
+    def finish(self, running: Running, result: FillResult | None) -> None:
+        """Record a fill's outcome through the state machine, with its FillRun row."""
+        job = running.job
+        gap = queue.held_gap(job.gap_id, self.worker_id)
+        if gap is None:
+            job.abort()
+            db.session.rollback()
+            self._close_run(running, "lost", 0.0)
+            return
+        result = result or job.result()
+        fields = dict(recovered_seconds=result.recovered_seconds, last_error=result.error)
+        if result.outcome in ("filled", "partial"):
+            if result.outcome == "filled":
+                fields["filled_at"] = utcnow()
+            gapstate.change_state(gap, result.outcome, **fields)
+            if result.path is not None:
+                self._index_new_file(gap.camera_id, result.path, gap.gap_start, job)
+        else:
+            at_limit = gap.fill_attempts >= int(self.config["ANR_MAX_ATTEMPTS"])
+            gapstate.change_state(gap, "failed" if at_limit else "pending", **fields)
+        self._close_run(running, result.outcome, result.recovered_seconds, commit=False)
+        db.session.commit()
+        log.info(
+            "gap %s: %s (%.1f s recovered, attempt %d)%s",
+            gap.id,
+            gap.fill_state,
+            result.recovered_seconds,
+            gap.fill_attempts,
+            f": {result.error.splitlines()[-1]}" if result.error else "",
+        )
+        self.notifier.notify([gap])
+
+    def stopped(self, running: Running, stop_by: str) -> None:
+        """An operator's Stop: the gap fails with who stopped it (Retry queues it again)."""
+        gap = queue.held_gap(running.job.gap_id, self.worker_id)
+        if gap is not None:
+            gapstate.change_state(gap, "failed", last_error=f"stopped by {stop_by}")
+        self._close_run(running, "stopped", 0.0, commit=False)
+        db.session.commit()
+        log.info("gap %s: stopped by %s", running.job.gap_id, stop_by)
+        if gap is not None:
+            self.notifier.notify([gap])
+
+    def _index_new_file(self, camera_id: str, path: Path, gap_start, job: FillJob) -> None:
+        """Add the archive file as a segment now, so coverage shows it before the next index."""
+        from .indexer import segment_for
+
+        if db.session.execute(
+            select(Segment.id).where(Segment.camera_id == camera_id, Segment.path == path.name)
+        ).first():
+            return
+        segment = segment_for(camera_id, path, job.ffmpeg)
+        if segment is not None:
+            db.session.add(segment)
+
+    def _close_run(self, running: Running, outcome: str, recovered: float, commit=True) -> None:
+        run = db.session.get(FillRun, running.run_id)
+        if run is not None:
+            run.outcome = outcome
+            run.recovered_seconds = recovered
+            run.ended_at = utcnow()
+            run.duration_s = round(time.monotonic() - running.began, 3)
+        if commit:
+            db.session.commit()
+
+    # --- liveness and shutdown ------------------------------------------------------------
+    def beat(self) -> None:
+        """Upsert this worker's heartbeat row (``/readyz`` reports its age)."""
+        self._next_heartbeat = time.monotonic() + HEARTBEAT_S
+        row = db.session.get(WorkerHeartbeat, self.worker_id)
+        if row is None:
+            row = WorkerHeartbeat(
+                worker_id=self.worker_id, hostname=socket.gethostname(), pid=os.getpid()
+            )
+            db.session.add(row)
+        row.seen_at = utcnow()
+        row.running = len(self.jobs)
+        db.session.commit()
+
+    def shutdown(self) -> None:
+        """End every running fill, remove its ``.part``, give its gap back uncounted."""
+        db.session.rollback()
+        for gap_id, running in list(self.jobs.items()):
+            running.job.abort()
+            gap = queue.held_gap(gap_id, self.worker_id)
+            if gap is not None:
+                queue.give_back(gap)
+            self._close_run(running, "returned", 0.0, commit=False)
+            db.session.commit()
+            log.info("gap %s: returned to the queue (worker shutting down)", gap_id)
+        self.jobs.clear()
+        row = db.session.get(WorkerHeartbeat, self.worker_id)
+        if row is not None:
+            row.running = 0
+            row.seen_at = utcnow()
+            db.session.commit()
+        self.notifier.wait(timeout=5)
+        log.info("ANR worker %s stopped", self.worker_id)
+
+
+def _secret_forms(password: str) -> tuple[str, ...]:
+    """The password as typed and as percent-encoded in a URL: both must be masked."""
+    from urllib.parse import quote
+
+    return tuple({password, quote(password, safe="")} - {""})
