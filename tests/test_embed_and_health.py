@@ -1,0 +1,154 @@
+"""Embedding (signed single sign-on, framing policy, cookies) and health/metrics endpoints."""
+
+import pytest
+
+from tests.factories import make_api_key
+from tests.factories import make_camera
+from tests.factories import make_gap
+from tests.factories import make_user
+from webapp.models import AuditLog
+
+
+@pytest.fixture
+def embed_app(make_app):
+    app = make_app(ANR_EMBED_ORIGINS="https://vms.example https://console.example")
+    with app.app_context():
+        make_camera("cam1")
+        make_camera("cam2")
+        make_gap("cam1", state="failed")
+        make_user("op", "manager")
+        token = make_api_key("integration", name="vms")
+    app.config["TEST_KEY"] = {"Authorization": f"Bearer {token}"}
+    return app
+
+
+def _mint(app, client, **body):
+    return client.post("/api/v1/embed-sessions", json=body, headers=app.config["TEST_KEY"])
+
+
+def test_mint_and_redeem_narrowed_to_one_camera(embed_app):
+    client = embed_app.test_client()
+    resp = _mint(embed_app, client, username="op", camera_id="cam1", ttl_seconds=60)
+    assert resp.status_code == 201 and resp.json["url"].startswith("/embed/start?token=")
+    browser = embed_app.test_client()
+    landing = browser.get(resp.json["url"])
+    assert landing.status_code == 302 and landing.location.endswith("/embed/cameras/cam1/gaps")
+    cookie = landing.headers["Set-Cookie"]
+    assert "SameSite=None" in cookie and "Secure" in cookie and "Partitioned" in cookie
+    page = browser.get("/embed/cameras/cam1/gaps")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'class="embed"' in html and "topbar" not in html
+    # The session is narrowed to cam1: cam2 is out of scope, here and in the API.
+    assert browser.get("/embed/cameras/cam2/gaps").status_code == 403
+    assert [c["id"] for c in browser.get("/api/v1/cameras").json] == ["cam1"]
+    with embed_app.app_context():
+        from webapp.extensions import db
+
+        actions = [r.action for r in db.session.scalars(db.select(AuditLog))]
+        assert actions == ["embed_session_create"]
+
+
+def test_token_is_single_use(embed_app):
+    url = _mint(embed_app, embed_app.test_client(), username="op").json["url"]
+    assert embed_app.test_client().get(url).status_code == 302
+    replay = embed_app.test_client().get(url)
+    assert replay.status_code == 403 and "already used" in replay.get_data(as_text=True)
+
+
+def test_forged_and_expired_tokens_are_refused(embed_app, monkeypatch):
+    assert embed_app.test_client().get("/embed/start?token=forged").status_code == 403
+    url = _mint(embed_app, embed_app.test_client(), username="op", ttl_seconds=1).json["url"]
+    from datetime import timedelta
+
+    import webapp.embed.tokens as tokens
+
+    later = tokens.utcnow() + timedelta(seconds=5)
+    monkeypatch.setattr(tokens, "utcnow", lambda: later)
+    resp = embed_app.test_client().get(url)
+    assert resp.status_code == 403 and "expired" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "ghost"}, "username"),
+        ({}, "username"),
+        ({"username": "op", "ttl_seconds": 301}, "ttl_seconds"),
+        ({"username": "op", "ttl_seconds": "60"}, "ttl_seconds"),
+        ({"username": "op", "camera_id": 5}, "camera_id"),
+    ],
+)
+def test_mint_validation(embed_app, body, field):
+    resp = _mint(embed_app, embed_app.test_client(), **body)
+    assert resp.status_code == 422 and field in resp.json["fields"]
+
+
+def test_mint_needs_admin_or_integration(embed_app, login_as):
+    with embed_app.app_context():
+        token = make_api_key("manager")
+    resp = embed_app.test_client().post(
+        "/api/v1/embed-sessions",
+        json={"username": "op"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status_code == 403
+
+
+def test_framing_allowed_only_for_embed_pages_and_listed_origins(embed_app):
+    client = embed_app.test_client()
+    client.get(_mint(embed_app, client, username="op").json["url"])
+    embed = client.get("/embed/cameras").headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://vms.example https://console.example" in embed
+    full = client.get("/cameras").headers
+    assert "frame-ancestors 'self';" in full["Content-Security-Policy"] + ";"
+    assert full["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def test_embed_pages_link_inside_embed(embed_app):
+    client = embed_app.test_client()
+    client.get(_mint(embed_app, client, username="op").json["url"])
+    html = client.get("/embed/cameras").get_data(as_text=True)
+    assert 'href="/embed/cameras/cam1/gaps"' in html
+    assert 'href="/cameras/cam1/gaps"' not in html
+
+
+def test_embed_origins_meta_is_present_for_postmessage(embed_app):
+    client = embed_app.test_client()
+    client.get(_mint(embed_app, client, username="op", camera_id="cam1").json["url"])
+    html = client.get("/embed/cameras/cam1/gaps").get_data(as_text=True)
+    assert (
+        'name="replenish-embed-origins" content="https://vms.example https://console.example"'
+        in html
+    )
+
+
+def test_healthz_needs_no_auth_and_says_little(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200 and resp.json == {"status": "ok"}
+
+
+def test_readyz_reports_database_and_heartbeat_age(app, client):
+    from webapp.extensions import db
+    from webapp.models import WorkerHeartbeat
+    from webapp.models import utcnow
+
+    body = client.get("/readyz").json
+    assert body["database"] == "ok" and body["worker_heartbeat_age_s"] is None
+    with app.app_context():
+        db.session.add(WorkerHeartbeat(worker_id="w1", seen_at=utcnow()))
+        db.session.commit()
+    age = client.get("/readyz").json["worker_heartbeat_age_s"]
+    assert age is not None and 0 <= age < 5
+
+
+def test_metrics_need_admin_or_integration(app, client, login_as):
+    assert client.get("/metrics").status_code == 401
+    viewer = login_as("viewer")
+    assert viewer.get("/metrics").status_code == 403
+    key = login_as("integration")
+    resp = client.get("/metrics", headers=key)
+    assert resp.status_code == 200
+    text = resp.get_data(as_text=True)
+    assert 'replenish_gaps{state="pending"} 0' in text
+    assert "replenish_fill_duration_seconds_count 0" in text
