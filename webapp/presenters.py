@@ -88,7 +88,10 @@ def install(app) -> None:
         rfc3339=rfc3339,
         masked=mask_credentials,
     )
+    from .gaps.timeline import RANGE_LABELS
+
     app.jinja_env.globals.update(
+        TIMELINE_RANGE_LABELS=RANGE_LABELS,
         FILL_STATES=FILL_STATES,
         STATE_LABELS=STATE_LABELS,
         STATE_HELP=STATE_HELP,

@@ -48,6 +48,90 @@
     if (document.visibilityState === "visible") { tick(); }
   });
 
+  // Error answers that name their target (HX-Retarget / HX-Reswap: an inline message, a row
+  // with its conflict, a form with its errors) are meant to be shown; htmx skips 4xx otherwise.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var xhr = evt.detail.xhr;
+    if (xhr && xhr.status >= 400 &&
+        (xhr.getResponseHeader("HX-Retarget") || xhr.getResponseHeader("HX-Reswap"))) {
+      evt.detail.shouldSwap = true;
+      evt.detail.isError = false;
+    }
+  });
+
+  function showMessage(text) {
+    var box = document.getElementById("messages");
+    if (!box) { return; }
+    var p = document.createElement("p");
+    p.className = "flash error";
+    p.setAttribute("role", "alert");
+    p.textContent = text;
+    box.replaceChildren(p);
+  }
+  // A dropped connection must not look like a page that silently stopped updating.
+  document.addEventListener("htmx:sendError", function () {
+    showMessage("The server cannot be reached. The page will update again when it is back.");
+  });
+  document.addEventListener("htmx:responseError", function (evt) {
+    var xhr = evt.detail.xhr;
+    if (xhr && !xhr.getResponseHeader("HX-Retarget") && !xhr.getResponseHeader("HX-Redirect")) {
+      showMessage("The request failed (" + xhr.status + "). Reload the page to try again.");
+    }
+  });
+  // A successful answer clears a stale connection error.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var box = document.getElementById("messages");
+    if (evt.detail.successful && box && box.textContent.indexOf("cannot be reached") !== -1) {
+      box.replaceChildren();
+    }
+  });
+
+  // Refreshes re-render as many rows as "Load more" showed, so the scroll position stays.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var elt = evt.detail.elt;
+    var rows = elt && elt.getAttribute && elt.getAttribute("data-keep-rows");
+    if (rows) { evt.detail.parameters.shown = elt.querySelectorAll(rows).length; }
+  });
+
+  // Timeline: a click on a gap highlights its rows when they are on the page; otherwise the
+  // link loads the gap's state tab starting at that gap (the row is then the :target).
+  var highlighted = [];
+  function highlight(ids, scroll) {
+    document.querySelectorAll("tr.highlight, .tl-gap.selected").forEach(function (el) {
+      el.classList.remove("highlight", "selected");
+    });
+    var first = null;
+    ids.forEach(function (id) {
+      var row = document.getElementById("gap-" + id);
+      if (row) { row.classList.add("highlight"); first = first || row; }
+    });
+    document.querySelectorAll(".tl-gap").forEach(function (mark) {
+      var markIds = (mark.getAttribute("data-gap-ids") || "").split(" ");
+      if (markIds.some(function (id) { return ids.indexOf(id) !== -1; })) {
+        mark.classList.add("selected");
+      }
+    });
+    if (first && scroll) {
+      first.setAttribute("tabindex", "-1");
+      first.scrollIntoView({ block: "center", behavior: "smooth" });
+      first.focus({ preventScroll: true });
+    }
+    return first;
+  }
+  document.addEventListener("click", function (evt) {
+    var mark = evt.target.closest && evt.target.closest(".tl-gap");
+    if (!mark || evt.ctrlKey || evt.metaKey || evt.shiftKey) { return; }
+    var ids = (mark.getAttribute("data-gap-ids") || "").split(" ").filter(Boolean);
+    if (highlight(ids, true)) {
+      evt.preventDefault();
+      highlighted = ids;
+    }
+  });
+  // A refresh replaces the rows; keep the operator's highlight on the new ones.
+  document.addEventListener("htmx:afterSettle", function () {
+    if (highlighted.length) { highlight(highlighted, false); }
+  });
+
   // Embedded in a VMS console: tell the parent our height and notable events, allowed origins only.
   function embedOrigins() {
     var meta = document.querySelector('meta[name="replenish-embed-origins"]');

@@ -1,0 +1,269 @@
+"""The coverage timeline: recorded runs and gaps over a window, as geometry for a server SVG.
+
+The SVG uses percentage x/width and fixed pixel heights, so it scales to any width (1280 px page,
+600 px iframe) without distorting its text. Cost is bounded: segments are merged into runs in SQL
+(gaps-and-islands), then runs closer than one drawing unit are merged again in Python, and gaps
+that fall on the same drawing unit in the same state become one mark.
+"""
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import case
+from sqlalchemy import func
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import RecordingGap
+from ..models import Segment
+from ..models import utcnow
+from ..presenters import zone
+
+RANGES = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+RANGE_LABELS = {"1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d"}
+DEFAULT_RANGE = "24h"
+# Drawing resolution: the window is 2,000 units wide; anything narrower than a unit is invisible.
+UNITS = 2000
+MIN_MARK_PERCENT = 0.3  # a 5-second gap in 7 days must still be visible and clickable
+MAX_GAPS = 5000  # a camera that flaps all week: newest gaps first, the note says so
+# (tick step, label format) per range; ticks fall on round times in the camera's zone.
+TICKS = {
+    "1h": (timedelta(minutes=10), "%H:%M"),
+    "6h": (timedelta(hours=1), "%H:%M"),
+    "24h": (timedelta(hours=3), "%H:%M"),
+    "7d": (timedelta(days=1), "%a %d"),
+}
+# Severity decides the state of a mark that merges several gaps: the worst shows.
+SEVERITY = {"failed": 6, "expired": 5, "partial": 4, "filling": 3, "pending": 2, "filled": 1}
+
+
+def parse_range(raw: str | None) -> str:
+    """The requested range key, or the default for anything unknown."""
+    return raw if raw in RANGES else DEFAULT_RANGE
+
+
+@dataclass
+class Mark:
+    """One drawn gap (or several tiny ones merged), positioned in percent of the width."""
+
+    x: float
+    w: float
+    state: str
+    start: datetime
+    end: datetime
+    gap_ids: list = field(default_factory=list)
+    seconds: int = 0
+    last_start: datetime | None = None  # the newest gap's start: where its table page begins
+
+    @property
+    def gap_id(self) -> str | None:
+        """The gap's id when this mark is exactly one gap."""
+        return self.gap_ids[0] if len(self.gap_ids) == 1 else None
+
+
+@dataclass
+class Timeline:
+    """Everything the template draws for one camera and one window."""
+
+    range_key: str
+    start: datetime
+    end: datetime
+    runs: list  # [(x%, w%, start, end)]
+    marks: list  # [Mark]
+    ticks: list  # [(x%, label, anchor)]
+    recorded_seconds: float
+    gap_counts: dict
+    missing_seconds: int
+    truncated: bool
+    start_label: str = ""
+
+    @property
+    def coverage_percent(self) -> float:
+        """Share of the window covered by recorded segments."""
+        total = (self.end - self.start).total_seconds()
+        return 100.0 * self.recorded_seconds / total if total else 0.0
+
+
+def build(camera, range_key: str, now: datetime | None = None) -> Timeline:
+    """The timeline of ``camera`` over the last ``range_key`` (one of RANGES)."""
+    end = (now or utcnow()).replace(microsecond=0)
+    start = end - RANGES[range_key]
+    runs = recorded_runs(camera.id, start, end)
+    gaps = gaps_in_window(camera.id, start, end)
+    span = (end - start).total_seconds()
+
+    def pct(when: datetime) -> float:
+        return round(100.0 * (min(max(when, start), end) - start).total_seconds() / span, 3)
+
+    run_geometry = [(pct(a), round(pct(b) - pct(a), 3), a, b) for a, b in runs]
+    recorded = sum((min(b, end) - max(a, start)).total_seconds() for a, b in runs)
+    marks = merge_marks(gaps[:MAX_GAPS], pct)
+    counts: dict[str, int] = {}
+    missing = 0
+    for g in gaps:
+        counts[g.fill_state] = counts.get(g.fill_state, 0) + 1
+        if g.fill_state != "filled":
+            missing += int((min(g.gap_end, end) - max(g.gap_start, start)).total_seconds())
+    return Timeline(
+        range_key=range_key,
+        start=start,
+        end=end,
+        runs=run_geometry,
+        marks=marks,
+        ticks=ticks(range_key, start, end, camera.timezone, pct),
+        recorded_seconds=recorded,
+        gap_counts=counts,
+        missing_seconds=missing,
+        truncated=len(gaps) > MAX_GAPS,
+        start_label=start.astimezone(zone(camera.timezone)).strftime(
+            "%a %d %H:%M" if range_key == "7d" else "%H:%M"
+        ),
+    )
+
+
+def recorded_runs(camera_id: str, start: datetime, end: datetime) -> list[tuple]:
+    """Recorded footage in [start, end) as merged (start, end) runs, oldest first.
+
+    SQL merges touching or overlapping segments (gaps-and-islands with window functions, portable
+    to SQLite and PostgreSQL), so 7 days of 60 s segments come back as a handful of rows; Python
+    then merges runs separated by less than one drawing unit.
+    """
+    seg = (
+        select(
+            Segment.start_time,
+            Segment.end_time,
+            func.max(Segment.end_time)
+            .over(order_by=(Segment.start_time, Segment.id), rows=(None, -1))
+            .label("prev_end"),
+        )
+        .where(
+            Segment.camera_id == camera_id,
+            Segment.start_time < end,
+            Segment.end_time > start,
+        )
+        .subquery()
+    )
+    islands = select(
+        seg.c.start_time,
+        seg.c.end_time,
+        func.sum(
+            case(
+                (seg.c.prev_end.is_(None), 1),
+                (seg.c.start_time > seg.c.prev_end, 1),
+                else_=0,
+            )
+        )
+        .over(order_by=seg.c.start_time, rows=(None, 0))
+        .label("island"),
+    ).subquery()
+    rows = db.session.execute(
+        select(
+            func.min(islands.c.start_time).label("run_start"),
+            func.max(islands.c.end_time).label("run_end"),
+        )
+        .group_by(islands.c.island)
+        .order_by(func.min(islands.c.start_time))
+    ).all()
+    tolerance = (end - start).total_seconds() / UNITS
+    runs: list[list] = []
+    for run_start, run_end in rows:
+        run_start = _aware(run_start)
+        run_end = _aware(run_end)
+        if runs and (run_start - runs[-1][1]).total_seconds() <= tolerance:
+            runs[-1][1] = max(runs[-1][1], run_end)
+        else:
+            runs.append([run_start, run_end])
+    return [(max(a, start), min(b, end)) for a, b in runs]
+
+
+def _aware(value):
+    """MIN/MAX over the column may come back untyped on SQLite; make it an aware datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def gaps_in_window(camera_id: str, start: datetime, end: datetime) -> list:
+    """The camera's gaps overlapping [start, end), newest first, at most MAX_GAPS + 1."""
+    return db.session.execute(
+        select(
+            RecordingGap.id,
+            RecordingGap.gap_start,
+            RecordingGap.gap_end,
+            RecordingGap.gap_seconds,
+            RecordingGap.fill_state,
+        )
+        .where(
+            RecordingGap.camera_id == camera_id,
+            RecordingGap.gap_start < end,
+            RecordingGap.gap_end > start,
+        )
+        .order_by(RecordingGap.gap_start.desc(), RecordingGap.id.desc())
+        .limit(MAX_GAPS + 1)
+    ).all()
+
+
+def merge_marks(gaps, pct) -> list[Mark]:
+    """Gaps as marks, oldest first; gaps within one drawing unit of each other become one mark."""
+    marks: list[Mark] = []
+    unit = 100.0 / UNITS
+    for g in sorted(gaps, key=lambda r: (r.gap_start, r.id)):
+        x = pct(g.gap_start)
+        w = max(pct(g.gap_end) - x, MIN_MARK_PERCENT)
+        last = marks[-1] if marks else None
+        if last is not None and x <= last.x + last.w + unit and (w < 1 or last.w < 1):
+            last.w = round(max(last.x + last.w, x + w) - last.x, 3)
+            last.end = max(last.end, g.gap_end)
+            last.gap_ids.append(g.id)
+            last.last_start = g.gap_start
+            last.seconds += g.gap_seconds
+            if SEVERITY[g.fill_state] > SEVERITY[last.state]:
+                last.state = g.fill_state
+            continue
+        marks.append(
+            Mark(
+                x=x,
+                w=round(min(w, 100.0 - x), 3) if x < 100.0 else MIN_MARK_PERCENT,
+                state=g.fill_state,
+                start=g.gap_start,
+                end=g.gap_end,
+                gap_ids=[g.id],
+                seconds=g.gap_seconds,
+                last_start=g.gap_start,
+            )
+        )
+    return marks
+
+
+def ticks(range_key: str, start: datetime, end: datetime, tz_name: str, pct) -> list[tuple]:
+    """Axis ticks on round local times: (x%, label, text-anchor)."""
+    step, fmt = TICKS[range_key]
+    tz = zone(tz_name)
+    local = start.astimezone(tz)
+    if step >= timedelta(days=1):
+        first = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    else:
+        minutes = int(step.total_seconds() // 60)
+        base = local.replace(minute=0, second=0, microsecond=0)
+        first = base
+        while first <= local:
+            first += timedelta(minutes=minutes)
+    out = []
+    t = first
+    while t < end.astimezone(tz):
+        x = pct(t)
+        if 3.0 < x < 94.0:  # keep clear of the edge labels
+            out.append((x, t.strftime(fmt), "middle"))
+        # Wall-clock arithmetic in the zone: a DST change moves a tick, never duplicates one.
+        t = (t + step).astimezone(tz)
+        if step >= timedelta(days=1):
+            t = t.replace(hour=0, minute=0).astimezone(tz)
+    return out
