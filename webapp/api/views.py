@@ -22,9 +22,10 @@ from ..gaps.actions import retry_one
 from ..gaps.actions import stop_one
 from ..gaps.actions import validate_window
 from ..gaps.queries import MAX_HOLES_WINDOW
+from ..gaps.queries import RAW_LIST_COLUMNS
 from ..gaps.queries import decode_cursor
 from ..gaps.queries import fleet_overview
-from ..gaps.queries import gap_row_json
+from ..gaps.queries import gap_rows_json
 from ..gaps.queries import list_gaps
 from ..gaps.queries import parse_limit
 from ..gaps.queries import parse_state
@@ -70,8 +71,9 @@ def list_recording_gaps(camera_id: str):
     camera = camera_for(current_user, camera_id)
     state = parse_state(request.args.get("state"))
     limit = parse_limit(request.args.get("limit"))
-    page = list_gaps(camera.id, state, limit, decode_cursor(request.args.get("before")))
-    resp = jsonify([gap_row_json(r) for r in page.rows])
+    before = decode_cursor(request.args.get("before"))
+    page = list_gaps(camera.id, state, limit, before, columns=RAW_LIST_COLUMNS)
+    resp = jsonify(gap_rows_json(page.rows))
     if page.next_cursor:
         args = {"camera_id": camera.id, "limit": limit, "before": page.next_cursor}
         if state:

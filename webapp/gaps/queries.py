@@ -7,9 +7,11 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import String
 from sqlalchemy import and_
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import type_coerce
 
 from ..errors import Problem
 from ..extensions import db
@@ -25,6 +27,14 @@ MAX_LIMIT = 5000
 
 # Columns the list query fetches: the public fields only, so rows serialise without the ORM.
 LIST_COLUMNS = [getattr(RecordingGap, name) for name in RecordingGap.PUBLIC_FIELDS]
+TIME_FIELDS = ("gap_start", "gap_end", "last_attempt_at", "filled_at", "created_at")
+# The JSON list is the hot path (SPEC §11): timestamps come back as the driver gives them
+# (text on SQLite, datetime on PostgreSQL) and are formatted once, without parsing them first.
+RAW_LIST_COLUMNS = [
+    type_coerce(col, String()).label(col.key) if col.key in TIME_FIELDS else col
+    for col in LIST_COLUMNS
+]
+_TIME_INDEXES = tuple(RecordingGap.PUBLIC_FIELDS.index(name) for name in TIME_FIELDS)
 
 
 def parse_state(raw: str | None) -> str | None:
@@ -96,9 +106,11 @@ class GapPage:
     next_cursor: str | None
 
 
-def list_gaps(camera_id: str, state: str | None, limit: int, before=None) -> GapPage:
+def list_gaps(
+    camera_id: str, state: str | None, limit: int, before=None, columns=LIST_COLUMNS
+) -> GapPage:
     """A camera's gaps, newest ``gap_start`` first (ties by id), keyset-paged by ``before``."""
-    query = select(*LIST_COLUMNS).where(RecordingGap.camera_id == camera_id)
+    query = select(*columns).where(RecordingGap.camera_id == camera_id)
     if state:
         query = query.where(RecordingGap.fill_state == state)
     if before:
@@ -114,15 +126,34 @@ def list_gaps(camera_id: str, state: str | None, limit: int, before=None) -> Gap
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].gap_start, rows[-1].id)
+        last_start = rows[-1].gap_start
+        if isinstance(last_start, str):
+            last_start = parse_time(last_start)
+        next_cursor = encode_cursor(last_start, rows[-1].id)
     return GapPage(rows, next_cursor)
 
 
-def gap_row_json(row) -> dict:
-    """A list row (from ``list_gaps``) as the API's gap object."""
-    out = row._asdict()
-    for key in ("gap_start", "gap_end", "last_attempt_at", "filled_at", "created_at"):
-        out[key] = rfc3339(out[key])
+def stored_time_json(value) -> str | None:
+    """RFC 3339 ``Z`` text of a stored UTC time, given as driver text or a datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite: '2026-06-13 12:00:00.000000' (naive UTC)
+        text = value.replace(" ", "T", 1)
+        if text.endswith(".000000"):
+            text = text[:-7]
+        return text + "Z"
+    return rfc3339(value)
+
+
+def gap_rows_json(rows) -> list[dict]:
+    """Rows of ``list_gaps(..., columns=RAW_LIST_COLUMNS)`` as the API's gap objects."""
+    names = RecordingGap.PUBLIC_FIELDS
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in _TIME_INDEXES:
+            values[i] = stored_time_json(values[i])
+        out.append(dict(zip(names, values, strict=True)))
     return out
 
 
