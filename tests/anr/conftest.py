@@ -1,5 +1,8 @@
 """ANR fixtures: a simulated camera on loopback, an app with short engine timings, helpers."""
 
+import threading
+import time
+from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -71,9 +74,23 @@ def run_worker(app, **kw) -> Worker:
     return worker
 
 
+@contextmanager
+def background_worker(app):
+    """A worker running in a thread of this process until the block ends."""
+    worker = Worker(app)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        worker.request_shutdown()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the worker did not shut down"
+
+
 def gap_now(gap_id: str) -> RecordingGap:
-    """The gap as the database has it now (not a stale session copy)."""
-    _db.session.expire_all()
+    """The gap as the database has it now: ends the session's transaction, so no stale snapshot."""
+    _db.session.commit()
     return _db.session.get(RecordingGap, gap_id)
 
 
@@ -84,3 +101,14 @@ def archive_path(app, camera_id: str, start: datetime) -> Path:
 def playable_seconds(path: Path) -> float | None:
     """Seconds ffmpeg decodes from the file: proof that it plays."""
     return probe_duration(path, decode=True)
+
+
+def wait_for(predicate, timeout: float = 10.0, step: float = 0.1):
+    """Poll ``predicate`` until it returns something true; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"gave up after {timeout} s waiting for {predicate.__name__}")

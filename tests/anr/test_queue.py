@@ -1,0 +1,156 @@
+"""The fill queue: expiry, manual requests, fill windows, limits, newest first, lost leases."""
+
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+from tests import factories
+from tests.anr.conftest import gap_now
+from tests.anr.conftest import recent
+from tests.anr.conftest import run_worker
+from tests.anr.conftest import sim_camera
+from webapp import gapstate
+from webapp.anr import queue
+from webapp.models import utcnow
+
+
+def _claim(slots=4, per_camera=1, window=""):
+    claimed = queue.claim("w1", slots, per_camera=per_camera, lease_seconds=30, fill_window=window)
+    gapstate.db.session.commit()
+    return claimed
+
+
+def test_old_pending_gaps_expire_unless_manually_requested(anr_app, anr_db, simcam):
+    sim_camera(simcam)
+    old = factories.make_gap("cam1", recent(minutes_ago=80 * 60), seconds=30)
+    asked = factories.make_gap("cam1", recent(minutes_ago=90 * 60), seconds=30, manual_retry=True)
+    fresh = factories.make_gap("cam1", recent(minutes_ago=60), seconds=30)
+
+    expired = queue.expire_old(72.0)
+    anr_db.session.commit()
+
+    assert [g.id for g in expired] == [old.id]
+    assert gap_now(old.id).fill_state == "expired"
+    assert "72 h" in gap_now(old.id).last_error
+    assert gap_now(asked.id).fill_state == "pending"
+    assert gap_now(fresh.id).fill_state == "pending"
+    # The manually requested old gap is still claimed and filled.
+    assert [g.id for g in _claim(per_camera=2)] == [fresh.id, asked.id]
+
+
+def test_camera_retention_overrides_the_global_setting(anr_app, anr_db, simcam):
+    sim_camera(simcam, anr_max_gap_hours="1")
+    sim_camera(simcam, "cam2")
+    short = factories.make_gap("cam1", recent(minutes_ago=120), seconds=30)
+    kept = factories.make_gap("cam2", recent(minutes_ago=120), seconds=30)
+
+    queue.expire_old(72.0)
+    anr_db.session.commit()
+
+    assert gap_now(short.id).fill_state == "expired"
+    assert gap_now(kept.id).fill_state == "pending"
+
+
+def test_worker_expires_and_a_retry_brings_it_back(anr_app, anr_db, simcam):
+    sim_camera(simcam)
+    gap = factories.make_gap("cam1", recent(minutes_ago=100 * 60), seconds=6)
+
+    run_worker(anr_app)
+    assert gap_now(gap.id).fill_state == "expired"
+    assert simcam.requests == []
+
+    gapstate.retry(gap_now(gap.id))  # manual_retry lifts the age limit
+    anr_db.session.commit()
+    run_worker(anr_app)
+
+    assert gap_now(gap.id).fill_state == "filled"
+    assert len(simcam.requests) == 1
+
+
+def test_claims_newest_first_within_concurrency_and_per_camera_limits(anr_app, anr_db, simcam):
+    for cam in ("a", "b", "c"):
+        sim_camera(simcam, cam)
+    base = recent(minutes_ago=120)
+    gaps = {
+        (cam, i): factories.make_gap(cam, base + timedelta(minutes=i * 10 + n), seconds=30)
+        for n, cam in enumerate(("a", "b", "c"))
+        for i in range(3)
+    }
+
+    first = _claim(slots=4, per_camera=1)
+    assert [g.id for g in first] == [gaps[(c, 2)].id for c in ("c", "b", "a")]
+    assert _claim(slots=4, per_camera=1) == []  # every camera is at its limit
+
+    more = _claim(slots=2, per_camera=2)
+    assert [g.id for g in more] == [gaps[("c", 1)].id, gaps[("b", 1)].id]
+    assert {g.fill_state for g in more} == {"filling"}
+    assert all(g.fill_attempts == 1 and g.claimed_by == "w1" for g in more)
+
+
+def test_disabled_or_non_anr_cameras_are_not_claimed(anr_app, anr_db, simcam):
+    sim_camera(simcam, "off", anr_enabled=False)
+    sim_camera(simcam, "down", enabled=False)
+    factories.make_gap("off", recent(), seconds=30)
+    factories.make_gap("down", recent(), seconds=30)
+
+    assert _claim() == []
+
+
+def _window_excluding_now() -> str:
+    now = datetime.now(UTC)
+    start, end = now + timedelta(hours=2), now + timedelta(hours=3)
+    return f"{start:%H:%M}-{end:%H:%M}"
+
+
+def test_fill_window_holds_automatic_fills_but_not_manual_ones(anr_app, anr_db, simcam):
+    sim_camera(simcam)
+    auto = factories.make_gap("cam1", recent(minutes_ago=10), seconds=30)
+    manual = factories.make_gap("cam1", recent(minutes_ago=60), seconds=30, manual_retry=True)
+
+    claimed = _claim(per_camera=2, window=_window_excluding_now())
+    assert [g.id for g in claimed] == [manual.id]
+
+    now = datetime.now(UTC)
+    open_now = f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    assert [g.id for g in _claim(per_camera=2, window=open_now)] == [auto.id]
+
+
+def test_fill_window_is_read_in_camera_local_time():
+    window = queue.parse_fill_window("22:00-06:00")
+    noon_utc = datetime(2026, 6, 13, 12, 0, tzinfo=UTC)
+    assert not queue.in_fill_window(window, "UTC", noon_utc)
+    assert not queue.in_fill_window(window, "Asia/Tokyo", noon_utc)  # 21:00 JST
+    assert queue.in_fill_window(window, "America/Los_Angeles", noon_utc)  # 05:00 PDT
+    assert queue.in_fill_window(window, "Pacific/Auckland", noon_utc)  # 00:00 NZST
+    assert queue.in_fill_window(None, "UTC", noon_utc)
+
+
+def test_expired_lease_returns_the_gap_with_the_attempt_counted(anr_app, anr_db, simcam):
+    sim_camera(simcam)
+    gap = factories.make_gap("cam1", recent(), seconds=30)
+    _claim()
+    claimed = gap_now(gap.id)
+    claimed.lease_until = utcnow() - timedelta(seconds=1)
+    anr_db.session.commit()
+
+    moved = queue.reclaim_lost_leases(max_attempts=3)
+    anr_db.session.commit()
+
+    gap = gap_now(gap.id)
+    assert [g.id for g in moved] == [gap.id]
+    assert (gap.fill_state, gap.fill_attempts, gap.claimed_by) == ("pending", 1, None)
+    assert "lease expired" in gap.last_error
+
+
+def test_expired_lease_at_the_attempt_limit_fails_the_gap(anr_app, anr_db, simcam):
+    sim_camera(simcam)
+    gap = factories.make_gap("cam1", recent(), seconds=30, fill_attempts=2)
+    _claim()
+    claimed = gap_now(gap.id)
+    claimed.lease_until = utcnow() - timedelta(seconds=1)
+    anr_db.session.commit()
+
+    queue.reclaim_lost_leases(max_attempts=3)
+    anr_db.session.commit()
+
+    assert gap_now(gap.id).fill_state == "failed"
