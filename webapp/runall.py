@@ -1,0 +1,120 @@
+"""``make run``: upgrade the database, seed the demo once, run every part of Replenish together.
+
+The simulated camera, the ANR worker, the indexer and the web app run as child processes on
+loopback; Ctrl-C (or SIGTERM) stops all of them cleanly.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from flask_migrate import upgrade
+
+from . import create_app
+from .demo import seed
+
+HOST = "127.0.0.1"
+DEMO_INTERVAL_S = "3"  # the demo's worker looks for work every 3 s, so Retry answers quickly
+SIMCAM_SPEED = "4"  # replays run at 4x real time: long enough to watch the progress bar move
+STOP_GRACE_S = 15
+
+
+def _flask(*args: str) -> list[str]:
+    return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
+
+
+def prepare(simcam_url: str) -> str:
+    """Upgrade the schema and seed the demo on first run; returns the logins text to show."""
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        logins = seed(simcam_url)
+    if logins:
+        return "".join(f"  {user:8} {password}   ({role})\n" for user, password, role in logins)
+    saved = Path(app.instance_path) / "demo-logins.txt"
+    return saved.read_text() if saved.exists() else "  (demo logins were shown on the first run)\n"
+
+
+def children(port: int, simcam_port: int) -> dict[str, list[str]]:
+    """The processes ``make run`` starts, by name."""
+    return {
+        "simulated camera": _flask(
+            "anr", "simcam", "--port", str(simcam_port), "--speed", SIMCAM_SPEED
+        ),
+        "ANR worker": _flask("anr", "worker"),
+        "indexer": _flask("anr", "index"),
+        "web app": [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--bind",
+            f"{HOST}:{port}",
+            "--access-logfile",
+            "-",
+            "wsgi:app",
+        ],
+    }
+
+
+def stop_all(procs: dict[str, subprocess.Popen]) -> None:
+    """SIGTERM each child (the worker returns its claims), then SIGKILL what lingers."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for name, proc in procs.items():
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in {STOP_GRACE_S} s; killing it", flush=True)
+            proc.kill()
+            proc.wait()
+
+
+def main() -> int:
+    """Run the whole demo until Ctrl-C; exit status 0 on a clean stop."""
+    port = int(os.environ.get("PORT", "8000"))
+    simcam_url = os.environ.get("SIMCAM_URL", f"http://{HOST}:8001")
+    simcam_port = int(simcam_url.rsplit(":", 1)[-1].strip("/"))
+    logins = prepare(simcam_url)
+    env = {**os.environ, "ANR_INTERVAL_S": os.environ.get("ANR_INTERVAL_S", DEMO_INTERVAL_S)}
+    stopping = False
+
+    def on_signal(*_args):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    procs: dict[str, subprocess.Popen] = {}
+    for name, cmd in children(port, simcam_port).items():
+        # Own sessions: Ctrl-C reaches only this process, which stops the children in order.
+        procs[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
+    print(
+        f"\nReplenish is running on http://{HOST}:{port}\n"
+        f"simulated camera on {simcam_url}\n"
+        f"demo logins:\n{logins}"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    code = 0
+    while not stopping:
+        ended = [name for name, proc in procs.items() if proc.poll() is not None]
+        if ended:
+            print(f"{', '.join(ended)} stopped unexpectedly; stopping everything", flush=True)
+            code = 1
+            break
+        time.sleep(0.5)
+    print("stopping ...", flush=True)
+    stop_all(procs)
+    print("stopped.", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
