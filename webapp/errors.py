@@ -97,6 +97,13 @@ def register_errorhandlers(app) -> None:
         slug = getattr(exc, "slug", None)
         if slug is None and exc.__class__.__name__ == "CSRFError":
             slug = "csrf_failed"
+            # An expired session loses its CSRF token too: send the operator to sign in again
+            # (HX-Redirect for htmx) rather than show a token error they cannot act on.
+            from flask import current_app
+            from flask_login import current_user
+
+            if not wants_json() and not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
         message = exc.description or TITLES.get(exc.code, "Error")
         resp = error_response(exc.code or 500, message, slug, getattr(exc, "fields", None))
         if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:

@@ -49,6 +49,13 @@ def local_time(value: datetime | None, tz_name: str | None = "UTC", seconds: boo
     return f"{local.strftime(fmt)} {offset[:3]}:{offset[3:]}"
 
 
+def local_parts(value: datetime | None, tz_name: str | None = "UTC") -> tuple[str, str, str]:
+    """(``2026-06-13``, ``14:00:00``, ``+02:00``) in the camera's zone, for compact layouts."""
+    local = value.astimezone(zone(tz_name))
+    offset = local.strftime("%z")
+    return local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S"), f"{offset[:3]}:{offset[3:]}"
+
+
 def duration_words(seconds) -> str:
     """``1 h 5 min``, ``4 min 10 s``, ``45 s``; a day or more as ``2 d 3 h``."""
     if seconds is None:
@@ -83,6 +90,7 @@ def install(app) -> None:
     """Register filters and globals on the app's Jinja environment."""
     app.jinja_env.filters.update(
         local_time=local_time,
+        local_parts=local_parts,
         duration_words=duration_words,
         relative=relative,
         rfc3339=rfc3339,

@@ -1,6 +1,7 @@
 """Admin pages: list, create and edit cameras with their ANR settings and a URL preview."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from flask import flash
 from flask import redirect
@@ -44,6 +45,7 @@ def cameras():
 
 
 def _form(camera=None, values=None, errors=None, status=200):
+    """The camera form, filled with ``values`` (or the camera's settings), with its errors."""
     values = (
         values
         if values is not None
@@ -68,11 +70,11 @@ def _form(camera=None, values=None, errors=None, status=200):
         errors=errors or {},
         vendors=VENDORS,
         placeholders=PLACEHOLDERS,
-        preview=preview_url(camera) if camera else None,
+        preview=preview_from(values),
     ), status
 
 
-def preview_url(camera: Camera) -> str:
+def preview_url(camera) -> str:
     """The replay URL for a sample window (the last five minutes), credentials masked."""
     end = utcnow().replace(microsecond=0)
     try:
@@ -81,6 +83,33 @@ def preview_url(camera: Camera) -> str:
     except ReplayUrlError as exc:
         return f"(no URL: {exc})"
     return mask_credentials(url)
+
+
+PREVIEW_FIELDS = (
+    "vendor",
+    "anr_replay_url_template",
+    "address",
+    "rtsp_port",
+    "channel",
+    "username",
+)
+
+
+def preview_from(values: dict) -> str:
+    """The masked preview URL for form values (saved or not); the reason when none is possible."""
+    data = {name: values.get(name) for name in PREVIEW_FIELDS}
+    data["name"] = "preview"
+    clean, errors = camera_settings.validate(data, creating=False)
+    problem = next((errors[f] for f in PREVIEW_FIELDS if f in errors), None)
+    if problem:
+        return f"(no URL: {problem})"
+    return preview_url(SimpleNamespace(**{f: clean[f] for f in PREVIEW_FIELDS}))
+
+
+@bp.post("/replay-url-preview")
+def preview():
+    """The preview line for the form's current values (htmx, as the admin types)."""
+    return render_template("admin/_preview.html", preview=preview_from(request.form.to_dict()))
 
 
 def _submitted() -> dict:

@@ -15,11 +15,14 @@ from sqlalchemy import or_
 from sqlalchemy import select
 
 from ..auth.principal import require
+from ..auth.principal import scoped
+from ..errors import Problem
 from ..extensions import db
 from ..gaps.queries import decode_cursor
 from ..gaps.queries import encode_cursor
 from ..gaps.queries import parse_time
 from ..models import AuditLog
+from ..models import Camera
 from ..models import rfc3339
 from ..rendering import render_page
 
@@ -35,14 +38,25 @@ def authenticate():
 
 
 def audit_filters() -> dict:
-    """The filters of the request, cleaned (unknown or unparsable values are ignored)."""
-    return {
+    """The filters of the request, cleaned; a camera outside the reader's scope is a 403."""
+    filters = {
         "camera": request.args.get("camera", "").strip()[:64],
         "action": request.args.get("action", "").strip()[:64],
         "actor": request.args.get("actor", "").strip()[:200],
         "since": request.args.get("since", "").strip()[:40],
         "until": request.args.get("until", "").strip()[:40],
     }
+    if filters["camera"] and not current_user.in_scope(filters["camera"]):
+        raise Problem(403, f"camera '{filters['camera']}' is outside your camera scope")
+    return filters
+
+
+def _until(raw: str):
+    """The end of the time filter; a minute from a ``datetime-local`` input includes its seconds."""
+    until = parse_time(raw)
+    if until is not None and len(raw) == 16:  # 2026-06-13T12:00
+        until = until.replace(second=59, microsecond=999999)
+    return until
 
 
 def audit_query(filters: dict):
@@ -59,7 +73,7 @@ def audit_query(filters: dict):
     if filters["actor"]:
         query = query.where(AuditLog.actor_name == filters["actor"])
     since = parse_time(filters["since"]) if filters["since"] else None
-    until = parse_time(filters["until"]) if filters["until"] else None
+    until = _until(filters["until"]) if filters["until"] else None
     if since:
         query = query.where(AuditLog.created_at >= since)
     if until:
@@ -84,7 +98,7 @@ def audit_log():
     if len(rows) > PAGE_ROWS:
         rows = rows[:PAGE_ROWS]
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
-    actions = sorted(db.session.execute(select(AuditLog.action).distinct()).scalars())
+    actions = sorted(db.session.execute(scoped_actions()).scalars())
     return render_page(
         "audit/log.html",
         {"*": "audit_rows"} if before else {"audit-panel": "audit_panel"},
@@ -92,7 +106,18 @@ def audit_log():
         filters=filters,
         next_cursor=next_cursor,
         actions=actions,
+        cameras=db.session.execute(
+            scoped(select(Camera.id, Camera.name).order_by(Camera.name), Camera.id)
+        ).all(),
     )
+
+
+def scoped_actions():
+    """The distinct actions of the rows the reader may see (the action filter's choices)."""
+    query = select(AuditLog.action).distinct()
+    if current_user.scope is not None:
+        query = query.where(AuditLog.subject_camera_id.in_(list(current_user.scope)))
+    return query
 
 
 @bp.get("/audit.csv")

@@ -122,3 +122,27 @@ def queue_window(camera, start, end):
         detail={"camera_id": camera.id, "gap_start": rfc3339(start), "gap_end": rfc3339(end)},
     )
     return gap
+
+
+def ingest_gap(camera, start, end) -> tuple[RecordingGap, bool]:
+    """Record a reported gap (idempotent); audited when it is new or its end grows."""
+    before = db.session.execute(
+        select(RecordingGap.gap_end).where(
+            RecordingGap.camera_id == camera.id, RecordingGap.gap_start == start
+        )
+    ).scalar_one_or_none()
+    gap, created = gapstate.record_gap(camera.id, start, end)
+    if created or gap.gap_end != before:
+        record(
+            "anr_ingest_gap",
+            "recording_gap",
+            gap.id,
+            camera_id=camera.id,
+            detail={
+                "camera_id": camera.id,
+                "gap_start": rfc3339(start),
+                "gap_end": rfc3339(gap.gap_end),
+                "created": created,
+            },
+        )
+    return gap, created

@@ -1,0 +1,407 @@
+"""The camera gap page: full page vs htmx fragments, tabs, rows, buttons by role, row actions."""
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from tests.factories import BASE_TIME
+from tests.factories import make_camera
+from tests.factories import make_gap
+from tests.factories import make_gaps
+from webapp.models import AuditLog
+from webapp.models import RecordingGap
+from webapp.models import utcnow
+
+PAGE = "/cameras/cam1/gaps"
+HX = {"HX-Request": "true", "HX-Target": "gap-view", "HX-Current-URL": "http://localhost" + PAGE}
+
+
+@pytest.fixture
+def cam(db):
+    make_camera("cam1", name="Lobby <main>", timezone="Europe/Berlin")
+    make_camera("cam2", name="Other")
+    return "cam1"
+
+
+def gap_ids_in(html: str) -> list[str]:
+    return re.findall(r'<tr id="gap-([0-9a-f-]{36})"', html)
+
+
+def reload(db, gap_id):
+    db.session.expire_all()
+    return db.session.get(RecordingGap, gap_id)
+
+
+def test_full_page_has_layout_tabs_timeline_and_table(cam, login_as, db):
+    make_gap(cam, BASE_TIME, 600, "failed", last_error="rtsp://admin:hunter2@10.0.0.1/x timed out")
+    viewer = login_as("viewer")
+    resp = viewer.get(PAGE)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "<html" in html and 'id="gap-view"' in html and "<svg" in html
+    assert "Accept" not in resp.headers.get("Vary", "") and "HX-Request" in resp.headers["Vary"]
+    # The camera's name is escaped, never markup.
+    assert "Lobby &lt;main&gt;" in html
+    # Start in the camera's zone with its offset; the UTC time in <time datetime> and title.
+    assert '<time datetime="2026-06-13T12:00:00Z" title="2026-06-13T12:00:00Z (UTC)">' in html
+    assert "14:00:00" in html and "+02:00" in html
+    assert "10 min" in html  # duration in words
+    assert "Failed</span>" in html  # badge carries text, not colour alone
+    assert "hunter2" not in html and "rtsp://***@10.0.0.1/x" in html  # masked last error
+    for label in ("All", "Pending", "Filling", "Filled", "Partial", "Failed", "Expired"):
+        assert f">{label}" in html or f"{label} <span" in html
+
+
+def test_htmx_tab_answers_the_gap_view_only_and_keeps_the_filter(cam, login_as, db):
+    make_gap(cam, BASE_TIME, state="failed")
+    make_gap(cam, BASE_TIME + timedelta(hours=1), state="filled")
+    viewer = login_as("viewer")
+    resp = viewer.get(PAGE + "?state=failed&range=6h", headers=HX)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "<html" not in html and "<head" not in html
+    assert html.lstrip().startswith('<div id="gap-view"')
+    assert len(gap_ids_in(html)) == 1 and "Failed</span>" in html
+    # The fragment polls its own URL, so a refresh keeps the filter and the range.
+    assert 'hx-get="/cameras/cam1/gaps?state=failed&amp;range=6h"' in html
+    # Tabs carry the range, range links carry the state, both push the URL.
+    assert (
+        'id="tab-filled" class="state-filled" href="/cameras/cam1/gaps?state=filled&amp;range=6h"'
+        in html
+    )
+    assert 'href="/cameras/cam1/gaps?state=failed&amp;range=7d"' in html
+    assert html.count('hx-push-url="true"') == 7 + 4
+    assert 'aria-current="page">' in html
+
+
+def test_history_restore_request_gets_the_full_page(cam, login_as):
+    viewer = login_as("viewer")
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    html = viewer.get(PAGE + "?state=failed", headers=headers).get_data(as_text=True)
+    assert "<html" in html
+
+
+def test_tab_counts_come_from_statistics(cam, login_as, db):
+    make_gaps(cam, 3, "failed")
+    make_gap(cam, BASE_TIME - timedelta(days=1), state="filling", progress=0.5)
+    html = login_as("viewer").get(PAGE).get_data(as_text=True)
+    assert re.search(r'id="tab-failed".*?<span class="count">3</span>', html)
+    assert re.search(r'id="tab-all".*?<span class="count">4</span>', html)
+
+
+def test_bad_state_filter_is_a_400_page(cam, login_as):
+    resp = login_as("viewer").get(PAGE + "?state=nope")
+    assert resp.status_code == 400 and "<html" in resp.get_data(as_text=True)
+
+
+def test_filling_row_has_progress_bar_and_fast_refresh(cam, login_as, db):
+    make_gap(cam, BASE_TIME, state="filling", progress=0.42)
+    html = login_as("viewer").get(PAGE).get_data(as_text=True)
+    assert '<progress max="100" value="42"' in html
+    assert 'data-refresh-seconds="2"' in html
+
+
+def test_idle_page_refreshes_every_20_seconds(cam, login_as, db):
+    make_gap(cam, BASE_TIME, state="failed")
+    html = login_as("viewer").get(PAGE).get_data(as_text=True)
+    assert 'data-refresh-seconds="20"' in html
+    assert 'hx-trigger="refresh, gaps-changed from:body delay:300ms"' in html
+
+
+def test_recovered_seconds_shown(cam, login_as, db):
+    make_gap(cam, BASE_TIME, 600, "partial", recovered_seconds=250.0)
+    html = login_as("viewer").get(PAGE).get_data(as_text=True)
+    assert "4 min 10 s" in html and "250.0 s of 600 s" in html
+
+
+# --- who sees which button -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["viewer", "guard"])
+def test_viewers_and_guards_see_no_retry_stop_or_window_form(cam, login_as, db, role):
+    make_gap(cam, BASE_TIME, state="failed")
+    make_gap(cam, BASE_TIME + timedelta(hours=1), state="filling")
+    html = login_as(role).get(PAGE).get_data(as_text=True)
+    assert ">Retry<" not in html and "Retry all failed" not in html
+    assert ">Stop<" not in html and "Retrieve a chosen window" not in html
+
+
+@pytest.mark.parametrize("role", ["manager", "admin"])
+def test_managers_see_retry_disabled_on_filled_and_filling(cam, login_as, db, role):
+    failed = make_gap(cam, BASE_TIME, state="failed").id
+    filled = make_gap(cam, BASE_TIME + timedelta(hours=1), state="filled").id
+    filling = make_gap(cam, BASE_TIME + timedelta(hours=2), state="filling").id
+    html = login_as(role).get(PAGE).get_data(as_text=True)
+
+    def row(gap_id):
+        return re.search(rf'<tr id="gap-{gap_id}".*?</tr>', html, re.S).group(0)
+
+    assert re.search(r'class="small retry" >Retry<', row(failed))
+    assert re.search(r'class="small retry" disabled', row(filled))
+    assert re.search(r'class="small retry" disabled', row(filling))
+    assert ">Stop<" in row(filling) and ">Stop<" not in row(failed)
+    assert "Retry all failed (1)" in html and "Retrieve a chosen window" in html
+    assert 'hx-confirm="Send all 1 failed' in html
+
+
+def test_retry_all_failed_is_disabled_with_nothing_to_retry(cam, login_as, db):
+    make_gap(cam, BASE_TIME, state="filled")
+    html = login_as("manager").get(PAGE).get_data(as_text=True)
+    assert re.search(r'id="retry-all" disabled', html)
+
+
+# --- per-row retry ---------------------------------------------------------------------------
+
+
+def test_htmx_retry_swaps_only_its_row_and_is_audited(cam, login_as, db):
+    gap = make_gap(cam, BASE_TIME, state="failed", fill_attempts=3, last_error="boom")
+    manager = login_as("manager")
+    resp = manager.post(f"{PAGE}/{gap.id}/retry", headers={"HX-Request": "true"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert html.strip().startswith(f'<tr id="gap-{gap.id}"') and html.strip().endswith("</tr>")
+    assert "<html" not in html and "Pending</span>" in html and "boom" not in html
+    trigger = resp.headers["HX-Trigger"]
+    assert "gaps-changed" in trigger and "replenish:gap-retried" in trigger and gap.id in trigger
+    assert reload(db, gap.id).fill_state == "pending"
+    audit = db.session.scalars(db.select(AuditLog)).all()
+    assert [(a.action, a.target_id, a.subject_camera_id) for a in audit] == [
+        ("anr_retry_gap", gap.id, cam)
+    ]
+
+
+def test_plain_form_retry_redirects_back_with_a_message(cam, login_as, db):
+    gap = make_gap(cam, BASE_TIME, state="failed")
+    manager = login_as("manager")
+    resp = manager.post(f"{PAGE}/{gap.id}/retry")
+    assert resp.status_code == 303 and resp.location.endswith(PAGE)
+    html = manager.get(PAGE).get_data(as_text=True)
+    assert "back in the fill queue" in html
+
+
+def test_retry_of_filled_gap_shows_409_in_its_row(cam, login_as, db):
+    gap = make_gap(cam, BASE_TIME, state="filled")
+    resp = login_as("manager").post(f"{PAGE}/{gap.id}/retry", headers={"HX-Request": "true"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 409
+    assert resp.headers["HX-Retarget"] == f"#gap-{gap.id}"
+    assert resp.headers["HX-Reswap"] == "outerHTML"
+    assert 'class="row-error" role="alert"' in html and "already filled" in html
+    assert "<html" not in html and "HX-Trigger" not in resp.headers
+    assert db.session.scalars(db.select(AuditLog)).all() == []
+
+
+def test_viewer_retry_is_403_inline_in_the_message_area(cam, login_as, db):
+    gap = make_gap(cam, BASE_TIME, state="failed")
+    resp = login_as("viewer").post(f"{PAGE}/{gap.id}/retry", headers={"HX-Request": "true"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 403
+    assert resp.headers["HX-Retarget"] == "#messages"
+    assert "role &#39;viewer&#39; is not permitted to retry recording-gap fill" in html
+    assert "<html" not in html
+    assert reload(db, gap.id).fill_state == "failed"
+
+
+def test_retry_of_unknown_gap_is_404_inline(cam, login_as):
+    resp = login_as("manager").post(f"{PAGE}/nope/retry", headers={"HX-Request": "true"})
+    assert resp.status_code == 404 and resp.headers["HX-Retarget"] == "#messages"
+
+
+# --- stop a running fill ----------------------------------------------------------------------
+
+
+def test_stop_marks_the_fill_and_returns_its_row(cam, login_as, db):
+    gap = make_gap(cam, BASE_TIME, state="filling", progress=0.3)
+    resp = login_as("manager").post(f"{PAGE}/{gap.id}/stop", headers={"HX-Request": "true"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and html.strip().startswith(f'<tr id="gap-{gap.id}"')
+    assert "Stop requested by" in html
+    assert reload(db, gap.id).stop_requested_by
+    actions = db.session.scalars(db.select(AuditLog.action)).all()
+    assert actions == ["anr_stop_fill"]
+
+
+def test_stop_of_a_gap_not_filling_is_409_in_its_row(cam, login_as, db):
+    gap = make_gap(cam, BASE_TIME, state="failed")
+    resp = login_as("manager").post(f"{PAGE}/{gap.id}/stop", headers={"HX-Request": "true"})
+    assert resp.status_code == 409 and "only a running fill can be stopped" in resp.text
+    assert resp.headers["HX-Retarget"] == f"#gap-{gap.id}"
+
+
+def test_viewer_cannot_stop(cam, login_as, db):
+    gap = make_gap(cam, BASE_TIME, state="filling")
+    resp = login_as("viewer").post(f"{PAGE}/{gap.id}/stop", headers={"HX-Request": "true"})
+    assert resp.status_code == 403
+    assert "not permitted to stop fills or queue a chosen window" in resp.text
+
+
+# --- retry all failed -------------------------------------------------------------------------
+
+
+def test_retry_all_failed_answers_the_gap_view_with_a_notice(cam, login_as, db):
+    make_gap(cam, BASE_TIME, state="failed")
+    make_gap(cam, BASE_TIME + timedelta(hours=1), state="partial")
+    make_gap(cam, BASE_TIME + timedelta(hours=2), state="filled")
+    resp = login_as("manager").post(
+        f"{PAGE}/retry-failed?state=failed", headers={"HX-Request": "true"}
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<html" not in html
+    assert html.lstrip().startswith('<div id="gap-view"')
+    assert "2 gaps sent back to the fill queue." in html
+    assert "No failed recording gaps" in html  # the failed tab is now empty
+    audit = db.session.scalars(db.select(AuditLog)).all()
+    assert [a.action for a in audit] == ["anr_retry_failed"] and audit[0].detail["count"] == 2
+
+
+def test_retry_all_failed_without_htmx_redirects(cam, login_as, db):
+    make_gap(cam, BASE_TIME, state="failed")
+    resp = login_as("manager").post(f"{PAGE}/retry-failed")
+    assert resp.status_code == 303
+
+
+# --- load more (keyset) -----------------------------------------------------------------------
+
+
+def test_load_more_appends_the_next_rows_without_duplicates(cam, login_as, db):
+    make_gaps(cam, 120, "pending")
+    viewer = login_as("viewer")
+    first = viewer.get(PAGE).get_data(as_text=True)
+    ids = gap_ids_in(first)
+    assert len(ids) == 50
+    seen = list(ids)
+    html = first
+    while True:
+        more = re.search(r'<tr id="load-more-row".*?hx-get="([^"]+)"', html, re.S)
+        if not more:
+            break
+        url = more.group(1).replace("&amp;", "&")
+        html = viewer.get(
+            url, headers={"HX-Request": "true", "HX-Target": "load-more-row"}
+        ).get_data(as_text=True)
+        assert "<html" not in html and "<table" not in html and 'id="gap-view"' not in html
+        seen += gap_ids_in(html)
+    assert len(seen) == 120 and len(set(seen)) == 120
+
+
+def test_refresh_keeps_the_rows_load_more_showed(cam, login_as, db):
+    make_gaps(cam, 120, "pending")
+    html = login_as("viewer").get(PAGE + "?shown=100", headers=HX).get_data(as_text=True)
+    assert len(gap_ids_in(html)) == 100
+    html = login_as("viewer").get(PAGE + "?shown=99999", headers=HX).get_data(as_text=True)
+    assert len(gap_ids_in(html)) == 120
+
+
+def test_damaged_cursor_is_400(cam, login_as):
+    assert login_as("viewer").get(PAGE + "?before=%%%").status_code == 400
+
+
+# --- retrieve a chosen window -----------------------------------------------------------------
+
+
+def window(session, start, end, htmx=True):
+    headers = {"HX-Request": "true", "HX-Target": "window-form"} if htmx else {}
+    return session.post(f"{PAGE}/window", data={"start": start, "end": end}, headers=headers)
+
+
+def test_window_in_camera_time_is_queued_as_manual_gap(cam, login_as, db):
+    resp = window(login_as("manager"), "2026-06-13T14:00", "2026-06-13T14:05:30")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<html" not in html
+    assert html.lstrip().startswith('<details id="window-form"')
+    assert "Queued 2026-06-13 14:00:00 +02:00 to 2026-06-13 14:05:30 +02:00" in html
+    assert "gaps-changed" in resp.headers["HX-Trigger"]
+    gap = db.session.scalars(db.select(RecordingGap)).one()
+    assert gap.gap_start.isoformat() == "2026-06-13T12:00:00+00:00"  # Berlin summer time
+    assert gap.gap_seconds == 330 and gap.manual_retry
+    assert db.session.scalars(db.select(AuditLog.action)).all() == ["anr_manual_window"]
+
+
+def test_window_overlapping_a_gap_is_409_naming_it_in_the_form(cam, login_as, db):
+    gap = make_gap(cam, BASE_TIME, 600, "failed")
+    resp = window(login_as("manager"), "2026-06-13T14:05", "2026-06-13T14:20")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 409
+    assert resp.headers["HX-Retarget"] == "#window-form"
+    assert f"overlaps recording gap {gap.id}" in html and 'role="alert"' in html
+    assert 'value="2026-06-13T14:05"' in html  # what the operator typed is kept
+    assert db.session.scalars(db.select(RecordingGap)).all() == [gap]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field", "message"),
+    [
+        ("", "2026-06-13T14:00", "start", "enter a start date and time"),
+        ("2026-06-13T14:00", "garbage", "end", "enter an end date and time"),
+        ("2026-06-13T14:00", "2026-06-13T13:00", "end", "must be later than gap_start"),
+    ],
+)
+def test_window_validation_errors_are_422_beside_the_field(
+    cam, login_as, db, start, end, field, message
+):
+    resp = window(login_as("manager"), start, end)
+    assert resp.status_code == 422
+    assert f'id="w-{field}-error">{message}' in resp.get_data(as_text=True)
+    assert db.session.scalars(db.select(RecordingGap)).all() == []
+
+
+def test_window_in_the_future_is_refused(cam, login_as, db):
+    later = (utcnow() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    resp = window(login_as("manager"), later, later[:-2] + "59")
+    assert resp.status_code == 422 and "must not be in the future" in resp.text
+
+
+def test_window_plain_form_redirects(cam, login_as, db):
+    resp = window(login_as("manager"), "2026-06-13T14:00", "2026-06-13T14:05", htmx=False)
+    assert resp.status_code == 303
+
+
+def test_viewer_cannot_queue_a_window(cam, login_as, db):
+    resp = window(login_as("viewer"), "2026-06-13T14:00", "2026-06-13T14:05")
+    assert resp.status_code == 403
+    assert db.session.scalars(db.select(RecordingGap)).all() == []
+
+
+# --- scope ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", "/cameras/cam2/gaps"),
+        ("get", "/cameras/ghost/gaps"),  # does not exist: the same 403, no existence oracle
+        ("post", "/cameras/cam2/gaps/x/retry"),
+        ("post", "/cameras/cam2/gaps/x/stop"),
+        ("post", "/cameras/cam2/gaps/retry-failed"),
+        ("post", "/cameras/cam2/gaps/window"),
+        ("get", "/embed/cameras/cam2/gaps"),
+    ],
+)
+def test_out_of_scope_camera_is_403_everywhere(cam, login_as, method, url):
+    manager = login_as("manager", cameras=["cam1"])
+    resp = getattr(manager, method)(url)
+    assert resp.status_code == 403
+    assert "outside your camera scope" in resp.get_data(as_text=True)
+
+
+def test_unknown_camera_in_scope_is_404(cam, login_as):
+    assert login_as("viewer").get("/cameras/ghost/gaps").status_code == 404
+
+
+def test_embed_page_is_compact_and_links_stay_inside_embed(cam, login_as, db):
+    make_gap(cam, BASE_TIME, state="failed")
+    html = login_as("viewer").get("/embed/cameras/cam1/gaps").get_data(as_text=True)
+    assert 'class="embed"' in html and 'class="topbar"' not in html
+    assert 'href="/embed/cameras/cam1/gaps?state=failed' in html
+    assert 'href="/cameras/cam1/gaps' not in html
+
+
+def test_embed_row_actions_render_embed_links(cam, login_as, db):
+    make_gap(cam, BASE_TIME, state="failed")
+    headers = {
+        "HX-Request": "true",
+        "HX-Current-URL": "http://localhost/embed/cameras/cam1/gaps",
+    }
+    html = login_as("manager").post(f"{PAGE}/retry-failed", headers=headers).text
+    assert 'hx-get="/embed/cameras/cam1/gaps' in html and 'href="/cameras/' not in html
