@@ -162,3 +162,19 @@ def test_database_busy_is_503_with_retry_after(cam, login_as, app, monkeypatch):
     resp = viewer.get(URL)
     assert resp.status_code == 503
     assert resp.headers["Retry-After"] == "2" and resp.json["code"] == "db_busy"
+
+
+def test_ingest_audits_new_and_extended_gaps_but_not_repeats(cam, client, key, db):
+    from webapp.models import AuditLog
+
+    start = (utcnow() - timedelta(hours=1)).replace(microsecond=0)
+    body = {"gap_start": z(start), "gap_end": z(start + timedelta(seconds=30))}
+    client.post(URL, json=body, headers=key)
+    client.post(URL, json=body, headers=key)
+    client.post(URL, json=dict(body, gap_end=z(start + timedelta(seconds=45))), headers=key)
+    rows = db.session.scalars(db.select(AuditLog).order_by(AuditLog.created_at)).all()
+    assert [(r.action, r.detail["created"]) for r in rows] == [
+        ("anr_ingest_gap", True),
+        ("anr_ingest_gap", False),
+    ]
+    assert rows[0].actor_name == "key:integration-key" and rows[0].role == "integration"

@@ -7,15 +7,13 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
-from sqlalchemy import select
 
-from .. import gapstate
-from ..audit import record
 from ..auth.principal import camera_for
 from ..auth.principal import can
 from ..auth.principal import require
 from ..errors import Problem
 from ..extensions import db
+from ..gaps.actions import ingest_gap
 from ..gaps.actions import queue_window
 from ..gaps.actions import retry_all_failed
 from ..gaps.actions import retry_one
@@ -30,7 +28,6 @@ from ..gaps.queries import list_gaps
 from ..gaps.queries import parse_limit
 from ..gaps.queries import parse_state
 from ..gaps.queries import parse_time
-from ..models import RecordingGap
 from ..models import rfc3339
 from ..models import utcnow
 from . import bp
@@ -120,30 +117,9 @@ def report_gap(camera_id: str):
     camera = camera_for(current_user, camera_id, "control_fills" if manual else "ingest")
     start, end = validate_window(body.get("gap_start"), body.get("gap_end"))
     if manual:
-        gap = queue_window(camera, start, end)
-        created = True
+        gap, created = queue_window(camera, start, end), True
     else:
-        previous_end = None
-        existing = db.session.execute(
-            select(RecordingGap.gap_end).where(
-                RecordingGap.camera_id == camera.id, RecordingGap.gap_start == start
-            )
-        ).scalar_one_or_none()
-        previous_end = existing
-        gap, created = gapstate.record_gap(camera.id, start, end)
-        if created or (previous_end is not None and end > previous_end):
-            record(
-                "anr_ingest_gap",
-                "recording_gap",
-                gap.id,
-                camera_id=camera.id,
-                detail={
-                    "camera_id": camera.id,
-                    "gap_start": rfc3339(start),
-                    "gap_end": rfc3339(gap.gap_end),
-                    "created": created,
-                },
-            )
+        gap, created = ingest_gap(camera, start, end)
     db.session.commit()
     resp = jsonify(gap.to_json())
     resp.status_code = 201 if created else 200
