@@ -68,9 +68,14 @@ def mint_api_key(name: str, role: str, cameras: list[str] | None, expires_at=Non
     return key, token
 
 
+def _throttle_key(username: str) -> str:
+    """The throttle row key of a username: normalised and cut to the column's width."""
+    return User.normalise(username)[:150]
+
+
 def lock_state(username: str):
     """Return the throttle row of a username (existing or not), or None."""
-    return db.session.get(LoginThrottle, User.normalise(username))
+    return db.session.get(LoginThrottle, _throttle_key(username))
 
 
 def is_locked(username: str) -> bool:
@@ -80,7 +85,7 @@ def is_locked(username: str) -> bool:
 
 def note_failure(username: str) -> bool:
     """Count a failed sign-in; returns True when this failure locks the username."""
-    key = User.normalise(username)[:150]
+    key = _throttle_key(username)
     now = utcnow()
     row = db.session.get(LoginThrottle, key)
     if row is None:
