@@ -140,3 +140,20 @@ def public_settings(camera: Camera) -> dict:
     out = {name: getattr(camera, name) for name in FIELDS}
     out["has_password"] = bool(camera.password_encrypted)
     return out
+
+
+def create(clean: dict, actor=None) -> Camera:
+    """Create a camera from validated values with its ``camera_create`` audit row (no commit)."""
+    from .audit import record
+
+    camera = save(None, clean)
+    db.session.flush()
+    record(
+        "camera_create",
+        "camera",
+        camera.id,
+        camera_id=camera.id,
+        actor=actor,
+        detail=public_settings(camera),
+    )
+    return camera

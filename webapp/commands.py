@@ -141,15 +141,7 @@ def cameras_add(
     clean, errors = camera_settings.validate(data, creating=True)
     if errors:
         raise click.UsageError("; ".join(f"{k}: {v}" for k, v in errors.items()))
-    camera = camera_settings.save(None, clean)
-    db.session.flush()
-    record(
-        "camera_create",
-        "camera",
-        camera.id,
-        camera_id=camera.id,
-        detail=camera_settings.public_settings(camera),
-    )
+    camera = camera_settings.create(clean)
     db.session.commit()
     click.echo(f"added camera {camera.id}")
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from . import cameras as camera_settings
 from . import gapstate
-from .audit import record
 from .audit.writer import SYSTEM
 from .extensions import db
 from .models import Camera
@@ -72,16 +71,7 @@ def seed(base_url: str) -> list[tuple[str, str, str]]:
             creating=True,
         )
         assert not errors, errors
-        camera = camera_settings.save(None, clean)
-        db.session.flush()
-        record(
-            "camera_create",
-            "camera",
-            camera.id,
-            camera_id=camera.id,
-            actor=SYSTEM,
-            detail=camera_settings.public_settings(camera),
-        )
+        camera = camera_settings.create(clean, actor=SYSTEM)
         _seed_gaps_and_segments(camera, now, rng, anr)
     logins = []
     from .commands import create_user

@@ -34,21 +34,31 @@ def gap_of(camera, gap_id: str, lock: bool = False) -> RecordingGap:
     return gap
 
 
-def retry_one(camera, gap_id: str) -> RecordingGap:
-    """Retry one gap and write its audit row; the caller commits. Shared with the gap page."""
+def _change_gap(camera, gap_id: str, action: str, change) -> RecordingGap:
+    """Lock the camera's gap, apply ``change`` (409 on a state conflict), write the audit row.
+
+    ``change(gap)`` returns extra audit detail. The caller commits.
+    """
     gap = gap_of(camera, gap_id, lock=True)
     try:
-        previous = gapstate.retry(gap)
+        detail = change(gap)
     except gapstate.GapConflict as exc:
         raise Problem(409, str(exc), "gap_state_conflict") from None
     record(
-        "anr_retry_gap",
+        action,
         "recording_gap",
         gap.id,
         camera_id=camera.id,
-        detail={"camera_id": camera.id, "previous_state": previous},
+        detail={"camera_id": camera.id, **detail},
     )
     return gap
+
+
+def retry_one(camera, gap_id: str) -> RecordingGap:
+    """Send one gap back to the fill queue as an operator's request (audited)."""
+    return _change_gap(
+        camera, gap_id, "anr_retry_gap", lambda gap: {"previous_state": gapstate.retry(gap)}
+    )
 
 
 def retry_all_failed(camera) -> list[str]:
@@ -66,20 +76,13 @@ def retry_all_failed(camera) -> list[str]:
 
 
 def stop_one(camera, gap_id: str) -> RecordingGap:
-    """Ask the worker to stop a running fill, with its audit row; the caller commits."""
-    gap = gap_of(camera, gap_id, lock=True)
-    try:
+    """Ask the worker holding a running fill to stop it (audited)."""
+
+    def stop(gap):
         gapstate.request_stop(gap, current_user.actor_name)
-    except gapstate.GapConflict as exc:
-        raise Problem(409, str(exc), "gap_state_conflict") from None
-    record(
-        "anr_stop_fill",
-        "recording_gap",
-        gap.id,
-        camera_id=camera.id,
-        detail={"camera_id": camera.id},
-    )
-    return gap
+        return {}
+
+    return _change_gap(camera, gap_id, "anr_stop_fill", stop)
 
 
 def validate_window(start_raw, end_raw) -> tuple:
