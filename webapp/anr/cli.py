@@ -3,6 +3,7 @@
 import logging
 import signal
 import threading
+from contextlib import contextmanager
 
 import click
 from flask import current_app
@@ -12,10 +13,15 @@ anr = AppGroup("anr", help="The ANR engine: worker, indexer, simulated camera.")
 log = logging.getLogger(__name__)
 
 
-def _on_shutdown_signals(handler) -> None:
-    """Route SIGTERM and SIGINT (Ctrl-C) to ``handler``: finish the step, then exit 0."""
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, handler)
+@contextmanager
+def shutdown_signals(handler):
+    """Route SIGTERM and SIGINT (Ctrl-C) to ``handler`` while the command runs, then restore."""
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @anr.command("worker")
@@ -25,8 +31,9 @@ def worker_command(once):
     from .worker import Worker
 
     worker = Worker(current_app._get_current_object())
-    _on_shutdown_signals(worker.request_shutdown)
-    raise SystemExit(worker.run(once=once))
+    with shutdown_signals(worker.request_shutdown):
+        code = worker.run(once=once)
+    raise SystemExit(code)
 
 
 @anr.command("index")
@@ -36,17 +43,18 @@ def index_command(once):
     from .indexer import index_all
 
     stop = threading.Event()
-    _on_shutdown_signals(lambda *_: stop.set())
-    while not stop.is_set():
-        for report in index_all():
-            if report.changed or report.gaps_created or report.gaps_filled:
-                click.echo(
-                    f"{report.camera_id}: +{report.added} ~{report.updated} -{report.removed} "
-                    f"segments, {report.gaps_created} new gaps, {report.gaps_filled} now filled"
-                )
-        if once:
-            break
-        stop.wait(float(current_app.config["ANR_INTERVAL_S"]))
+    with shutdown_signals(lambda *_: stop.set()):
+        while not stop.is_set():
+            for report in index_all():
+                if report.changed or report.gaps_created or report.gaps_filled:
+                    click.echo(
+                        f"{report.camera_id}: +{report.added} ~{report.updated} "
+                        f"-{report.removed} segments, {report.gaps_created} new gaps, "
+                        f"{report.gaps_filled} now filled"
+                    )
+            if once:
+                break
+            stop.wait(float(current_app.config["ANR_INTERVAL_S"]))
 
 
 @anr.command("simcam")
@@ -66,6 +74,7 @@ def simcam_command(host, port, speed):
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise click.UsageError("the simulated camera listens on loopback only")
     cam = SimCam(host, port, ffmpeg=current_app.config.get("ANR_FFMPEG_BIN", ""), speed=speed)
-    _on_shutdown_signals(lambda *_: threading.Thread(target=cam.server.shutdown).start())
     click.echo(f"simulated camera on {cam.url} (GET /replay/<camera>?start=&end=)")
-    cam.serve_forever()
+    # shutdown() waits for serve_forever, so it must be called from another thread.
+    with shutdown_signals(lambda *_: threading.Thread(target=cam.server.shutdown).start()):
+        cam.serve_forever()
