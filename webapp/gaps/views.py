@@ -94,7 +94,9 @@ def _shown_rows() -> int:
     return max(PAGE_ROWS, min(shown, MAX_KEPT_ROWS))
 
 
-def gap_page_context(camera, state=None, range_key=None, before=None, limit=PAGE_ROWS, tl=True):
+def gap_page_context(
+    camera, state=None, range_key=None, before=None, limit=PAGE_ROWS, tl=True, cursor=None
+):
     """Everything the camera gap page (or one of its fragments) renders."""
     page = list_gaps(camera.id, state, limit, before)
     counts = state_counts([camera.id])[camera.id]["counts"]
@@ -115,6 +117,8 @@ def gap_page_context(camera, state=None, range_key=None, before=None, limit=PAGE
         window_values={},
         window_errors={},
         window_notice=None,
+        # A page that starts further back (a timeline link) keeps its start when it refreshes.
+        cursor=cursor,
     )
 
 
@@ -143,25 +147,30 @@ def tz_label(tz_name: str) -> str:
 
 # HX-Target -> block of gaps/camera.html. Tabs, range links and polls all answer with the whole
 # gap view (tabs, timeline, table): one URL, one poller, and no link can keep a stale filter.
-GAP_FRAGMENTS = {"gap-view": "gap_view", "window-form": "window_form"}
+GAP_FRAGMENTS = {
+    "gap-view": "gap_view",
+    "window-form": "window_form",
+    "load-more-row": "more_rows",
+}
 
 
 @bp.get("/cameras/<camera_id>/gaps")
 def camera_gaps(camera_id: str):
-    """The camera's gap page; htmx gets the table, the timeline, or only the next rows."""
+    """The camera's gap page; htmx gets the gap view, the window form, or only the next rows."""
     camera = camera_for(current_user, camera_id)
     state = parse_state(request.args.get("state"))
     before = decode_cursor(request.args.get("before"))
+    more_rows = is_htmx() and request.headers.get("HX-Target") == "load-more-row"
     ctx = gap_page_context(
         camera,
         state,
         request.args.get("range"),
         before,
-        limit=PAGE_ROWS if before else _shown_rows(),
-        tl=not before,  # "Load more" only appends rows: no timeline queries
+        limit=PAGE_ROWS if more_rows else _shown_rows(),
+        tl=not more_rows,  # "Load more" only appends rows: no timeline queries
+        cursor=request.args.get("before") if before else None,
     )
-    fragments = {"*": "more_rows"} if before else GAP_FRAGMENTS
-    return render_page("gaps/camera.html", fragments, **ctx)
+    return render_page("gaps/camera.html", GAP_FRAGMENTS, **ctx)
 
 
 def _row_response(camera, gap, status=200, row_error=None, event=None):

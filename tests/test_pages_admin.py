@@ -1,0 +1,159 @@
+"""Camera admin: list, create, edit, placeholders, masked preview, 422 with nothing saved."""
+
+import pytest
+
+from tests.factories import make_camera
+from webapp.models import AuditLog
+from webapp.models import Camera
+
+VALID = {
+    "id": "gate",
+    "name": "Gate",
+    "site": "HQ",
+    "timezone": "Europe/Berlin",
+    "vendor": "generic",
+    "address": "10.0.0.9",
+    "rtsp_port": "554",
+    "http_port": "80",
+    "channel": "1",
+    "username": "admin",
+    "password": "s3cret-pass",
+    "anr_enabled": "on",
+    "enabled": "on",
+    "anr_replay_url_template": "rtsp://10.0.0.9/replay?from={start_iso}&to={end_iso}",
+    "anr_max_gap_hours": "48",
+    "segment_seconds": "60",
+}
+
+
+@pytest.mark.parametrize("role", ["viewer", "guard", "manager"])
+def test_only_admins_manage_cameras(db, login_as, role):
+    make_camera("cam1")
+    session = login_as(role)
+    for url in ("/admin/cameras", "/admin/cameras/new", "/admin/cameras/cam1"):
+        resp = session.get(url)
+        assert resp.status_code == 403 and "not permitted to manage cameras" in resp.text
+    assert session.post("/admin/cameras/new", data=VALID).status_code == 403
+    assert db.session.get(Camera, "gate") is None
+
+
+def test_list_shows_cameras_with_masked_templates(db, login_as):
+    make_camera("cam1", anr_replay_url_template="rtsp://u:pw@10.0.0.1/r?s={start}")
+    html = login_as("admin").get("/admin/cameras").get_data(as_text=True)
+    assert "/admin/cameras/cam1" in html and "rtsp://***@10.0.0.1/r?s={start}" in html
+    assert "pw@" not in html
+
+
+def test_new_form_explains_every_placeholder(db, login_as):
+    html = login_as("admin").get("/admin/cameras/new").get_data(as_text=True)
+    for name in (
+        "start",
+        "end",
+        "start_iso",
+        "end_iso",
+        "start_epoch",
+        "end_epoch",
+        "start_dahua",
+        "end_dahua",
+        "seconds",
+        "channel",
+    ):
+        assert f"<code>{{{name}}}</code>" in html
+    assert 'hx-post="/admin/replay-url-preview"' in html
+
+
+def test_create_saves_audits_and_never_shows_the_password(db, login_as):
+    admin = login_as("admin")
+    resp = admin.post("/admin/cameras/new", data=VALID)
+    assert resp.status_code == 303 and resp.location.endswith("/admin/cameras/gate")
+    camera = db.session.get(Camera, "gate")
+    assert camera.anr_enabled and camera.timezone == "Europe/Berlin"
+    assert camera.password_encrypted and "s3cret" not in camera.password_encrypted
+    row = db.session.scalars(db.select(AuditLog)).one()
+    assert row.action == "camera_create" and "s3cret" not in str(row.detail)
+    html = admin.get("/admin/cameras/gate").get_data(as_text=True)
+    assert "s3cret" not in html and "A password is stored" in html
+    # The preview shows the URL for a sample window, credentials masked.
+    assert "rtsp://***@10.0.0.9/replay?from=" in html
+
+
+def test_invalid_create_is_422_with_messages_and_nothing_saved(db, login_as):
+    data = dict(VALID, id="Bad Id!", timezone="Mars/Olympus", anr_replay_url_template="ftp://x")
+    resp = login_as("admin").post("/admin/cameras/new", data=data)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "Nothing was saved: fix the 3 fields marked below." in html
+    assert 'id="e-id"' in html and 'id="e-timezone"' in html
+    assert 'id="e-anr_replay_url_template"' in html and 'aria-invalid="true"' in html
+    assert 'value="Gate"' in html  # the rest of what was typed is kept
+    assert "s3cret-pass" not in html  # the password is never sent back
+    assert db.session.scalars(db.select(Camera)).all() == []
+    assert db.session.scalars(db.select(AuditLog)).all() == []
+
+
+def test_anr_without_template_for_a_vendor_without_default_is_refused(db, login_as):
+    data = dict(VALID, vendor="axis", anr_replay_url_template="")
+    resp = login_as("admin").post("/admin/cameras/new", data=data)
+    assert resp.status_code == 422 and "a template is needed to turn ANR on" in resp.text
+
+
+def test_edit_saves_changes_and_audits_what_changed(db, login_as):
+    make_camera("cam1", name="Old name")
+    admin = login_as("admin")
+    data = dict(VALID, name="New name", password="")
+    data.pop("id")
+    resp = admin.post("/admin/cameras/cam1", data=data)
+    assert resp.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Camera, "cam1").name == "New name"
+    row = db.session.scalars(db.select(AuditLog)).one()
+    assert row.action == "camera_update" and row.detail["changed"]["name"] == [
+        "Old name",
+        "New name",
+    ]
+
+
+def test_invalid_edit_changes_nothing(db, login_as):
+    make_camera("cam1", name="Keep me")
+    data = dict(VALID, name="Changed", rtsp_port="99999")
+    data.pop("id")
+    resp = login_as("admin").post("/admin/cameras/cam1", data=data)
+    assert resp.status_code == 422 and "must be between 1 and 65535" in resp.text
+    db.session.expire_all()
+    camera = db.session.get(Camera, "cam1")
+    assert camera.name == "Keep me" and camera.rtsp_port == 554
+    assert db.session.scalars(db.select(AuditLog)).all() == []
+
+
+def test_live_preview_masks_credentials_and_explains_problems(db, login_as):
+    admin = login_as("admin")
+    ok = admin.post(
+        "/admin/replay-url-preview",
+        data={
+            "vendor": "hikvision",
+            "address": "10.1.1.1",
+            "rtsp_port": "554",
+            "channel": "2",
+            "username": "admin",
+            "anr_replay_url_template": "",
+        },
+        headers={"HX-Request": "true"},
+    )
+    html = ok.get_data(as_text=True)
+    assert ok.status_code == 200 and "<html" not in html and 'id="url-preview"' in html
+    assert "rtsp://***@10.1.1.1:554/Streaming/tracks/201?starttime=" in html
+    bad = admin.post(
+        "/admin/replay-url-preview",
+        data={"vendor": "generic", "anr_replay_url_template": "rtsp://x/{nope}"},
+        headers={"HX-Request": "true"},
+    )
+    assert "unknown placeholder {nope}" in bad.text
+
+
+def test_scoped_admin_cannot_edit_other_cameras(db, login_as):
+    make_camera("cam1")
+    make_camera("cam2")
+    admin = login_as("admin", cameras=["cam1"])
+    assert admin.get("/admin/cameras/cam2").status_code == 403
+    html = admin.get("/admin/cameras").get_data(as_text=True)
+    assert "/admin/cameras/cam1" in html and "/admin/cameras/cam2" not in html

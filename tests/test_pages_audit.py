@@ -1,0 +1,159 @@
+"""The audit page: manager+ only, scoped, filters, keyset pages, CSV of the filtered rows."""
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+
+from tests.factories import BASE_TIME
+from tests.factories import make_camera
+from webapp.audit import record
+from webapp.audit.writer import SYSTEM
+from webapp.models import AuditLog
+
+
+class Actor:
+    actor_id = "u-1"
+    role = "manager"
+
+    def __init__(self, name):
+        self.actor_name = name
+
+
+def add(db, action, camera_id, when, actor=SYSTEM, detail=None, target=None):
+    row = record(
+        action,
+        "recording_gap",
+        target or "g-" + action,
+        camera_id=camera_id,
+        actor=actor,
+        detail=detail or {"camera_id": camera_id},
+    )
+    row.created_at = when
+    db.session.commit()
+    return row
+
+
+@pytest.fixture
+def log(db):
+    make_camera("cam1")
+    make_camera("cam2")
+    add(db, "anr_retry_gap", "cam1", BASE_TIME, actor=Actor("alice"))
+    add(db, "anr_retry_failed", "cam2", BASE_TIME + timedelta(minutes=1), actor=Actor("bob"))
+    add(db, "camera_update", None, BASE_TIME + timedelta(minutes=2))
+    add(db, "anr_stop_fill", "cam1", BASE_TIME + timedelta(hours=2), actor=Actor("=cmd|evil"))
+
+
+def actions_in(html):
+    return re.findall(r'data-action="([a-z_]+)"', html)
+
+
+@pytest.mark.parametrize("role", ["viewer", "guard"])
+def test_viewers_and_guards_get_403(log, login_as, role):
+    resp = login_as(role).get("/audit")
+    assert resp.status_code == 403 and "not permitted to read the audit log" in resp.text
+    assert login_as(role).get("/audit.csv").status_code == 403
+
+
+def test_manager_sees_every_row_newest_first_in_the_layout(log, login_as):
+    resp = login_as("manager").get("/audit")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<html" in html
+    # Signing in writes no audit row; the four seeded rows, newest first.
+    assert actions_in(html) == [
+        "anr_stop_fill",
+        "camera_update",
+        "anr_retry_failed",
+        "anr_retry_gap",
+    ]
+    assert "&lt;" not in html or "=cmd|evil" in html
+
+
+def test_scoped_manager_sees_only_rows_about_their_cameras(log, login_as):
+    html = login_as("manager", cameras=["cam1"]).get("/audit").get_data(as_text=True)
+    assert actions_in(html) == ["anr_stop_fill", "anr_retry_gap"]  # no cam2, no fleet-level rows
+    assert "anr_retry_failed" not in html  # not even as a filter choice
+    assert ">cam2 (" not in html
+
+
+def test_scoped_manager_filtering_another_camera_is_403(log, login_as):
+    manager = login_as("manager", cameras=["cam1"])
+    assert manager.get("/audit?camera=cam2").status_code == 403
+    assert manager.get("/audit?camera=ghost").status_code == 403
+    assert manager.get("/audit.csv?camera=cam2").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("camera=cam1", ["anr_stop_fill", "anr_retry_gap"]),
+        ("action=anr_retry_failed", ["anr_retry_failed"]),
+        ("actor=alice", ["anr_retry_gap"]),
+        ("since=2026-06-13T12:01&until=2026-06-13T12:02", ["camera_update", "anr_retry_failed"]),
+        (
+            "since=not-a-time",
+            ["anr_stop_fill", "camera_update", "anr_retry_failed", "anr_retry_gap"],
+        ),
+    ],
+)
+def test_filters(log, login_as, query, expected):
+    html = login_as("manager").get("/audit?" + query).get_data(as_text=True)
+    assert actions_in(html) == expected
+
+
+def test_htmx_filter_answers_the_panel_with_a_matching_csv_link(log, login_as):
+    headers = {"HX-Request": "true", "HX-Target": "audit-panel"}
+    resp = login_as("manager").get("/audit?camera=cam1", headers=headers)
+    html = resp.get_data(as_text=True)
+    assert "<html" not in html and html.lstrip().startswith('<section id="audit-panel"')
+    assert 'href="/audit.csv?camera=cam1&amp;action=&amp;actor=&amp;since=&amp;until="' in html
+
+
+def test_keyset_pages_have_no_duplicates(db, login_as):
+    make_camera("cam1")
+    for i in range(120):
+        # Pairs share a timestamp: the cursor must order ties by id.
+        add(db, "anr_retry_gap", "cam1", BASE_TIME + timedelta(seconds=i // 2), target=f"t{i}")
+    manager = login_as("manager")
+    html = manager.get("/audit").get_data(as_text=True)
+    ids = re.findall(r'<div class="sub mono">([^<]*)</div>', html)
+    assert len(ids) == 50
+    while more := re.search(r'id="audit-more".*?hx-get="([^"]+)"', html, re.S):
+        html = manager.get(
+            more.group(1).replace("&amp;", "&"),
+            headers={"HX-Request": "true", "HX-Target": "audit-more"},
+        ).text
+        assert "<html" not in html and "<table" not in html
+        ids += re.findall(r'<div class="sub mono">([^<]*)</div>', html)
+    assert len(ids) == 120 and set(ids) == {f"t{i}" for i in range(120)}
+
+
+def test_csv_has_the_filtered_rows_with_formulas_neutralised(log, login_as):
+    resp = login_as("manager").get("/audit.csv?camera=cam1")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
+    assert rows[0][:4] == ["created_at", "actor_name", "role", "action"]
+    assert [r[3] for r in rows[1:]] == ["anr_stop_fill", "anr_retry_gap"]
+    assert rows[1][1] == "'=cmd|evil"  # a spreadsheet will not run it
+    assert rows[2][0] == "2026-06-13T12:00:00Z" and rows[2][6] == "cam1"
+
+
+def test_csv_is_scoped(log, login_as):
+    text = login_as("manager", cameras=["cam2"]).get("/audit.csv").get_data(as_text=True)
+    body = list(csv.reader(io.StringIO(text)))[1:]
+    assert [r[3] for r in body] == ["anr_retry_failed"]
+
+
+def test_page_retry_appears_in_the_audit_log(db, login_as):
+    from tests.factories import make_gap
+
+    make_camera("cam1")
+    gap = make_gap("cam1", BASE_TIME, state="failed")
+    manager = login_as("manager")
+    manager.post(f"/cameras/cam1/gaps/{gap.id}/retry", headers={"HX-Request": "true"})
+    html = manager.get("/audit?action=anr_retry_gap").get_data(as_text=True)
+    assert actions_in(html) == ["anr_retry_gap"] and gap.id in html
+    assert db.session.scalar(db.select(AuditLog.actor_name)).startswith("manager")

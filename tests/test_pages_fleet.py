@@ -1,0 +1,124 @@
+"""The fleet overview: counts per state, missing time, attention filter, polling and scope."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from tests.factories import BASE_TIME
+from tests.factories import make_camera
+from tests.factories import make_gap
+from tests.factories import make_gaps
+
+HX = {"HX-Request": "true", "HX-Target": "fleet"}
+
+
+@pytest.fixture
+def fleet(db):
+    make_camera(
+        "lobby",
+        name="Lobby",
+        site="HQ",
+        timezone="Europe/Berlin",
+        anr_enabled=True,
+        vendor="hikvision",
+    )
+    make_camera("dock", name="Dock", site="Warehouse")
+    make_camera("roof", name="Roof <b>", site="HQ")
+    make_gap("lobby", BASE_TIME, 600, "failed")
+    make_gap("lobby", BASE_TIME + timedelta(hours=1), 120, "filled")
+    make_gap("lobby", BASE_TIME + timedelta(hours=2), 60, "pending")
+    make_gap("dock", BASE_TIME, 60, "pending")
+
+
+def row_of(html, camera_id):
+    return re.search(
+        rf'<tr class="[^"]*">\s*<th scope="row"><a href="/cameras/{camera_id}/gaps">.*?</tr>',
+        html,
+        re.S,
+    ).group(0)
+
+
+def test_full_page_lists_counts_missing_time_newest_gap_and_anr(fleet, login_as):
+    resp = login_as("viewer").get("/cameras")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<html" in html
+    lobby = row_of(html, "lobby")
+    assert "ANR on" in lobby and "needs attention" in lobby
+    assert 'href="/cameras/lobby/gaps?state=failed"' in lobby  # counts link to the filtered tab
+    assert "11 min" in lobby  # missing: failed 10 min + pending 1 min; filled is not missing
+    assert '<time datetime="2026-06-13T14:00:00Z"' in lobby  # newest gap, UTC in datetime
+    assert "16:00:00" in lobby and "+02:00" in lobby  # shown in the camera's zone
+    assert "ANR off" in row_of(html, "dock") and "needs attention" not in row_of(html, "dock")
+    assert "Roof &lt;b&gt;" in html
+    assert "1</b> needs attention" in html
+
+
+def test_attention_filter_keeps_failed_partial_expired(fleet, login_as):
+    html = login_as("viewer").get("/cameras?attention=1").get_data(as_text=True)
+    assert "/cameras/lobby/gaps" in html
+    assert "/cameras/dock/gaps" not in html and "/cameras/roof/gaps" not in html
+    assert 'href="/cameras?attention=1" class="tab" aria-current="page"' in html
+
+
+def test_attention_filter_empty_says_so(db, login_as):
+    make_camera("dock")
+    html = login_as("viewer").get("/cameras?attention=1").get_data(as_text=True)
+    assert "No camera needs attention" in html
+
+
+def test_htmx_refresh_gets_only_the_table_and_keeps_the_filter(fleet, login_as):
+    resp = login_as("viewer").get("/cameras?attention=1", headers=HX)
+    html = resp.get_data(as_text=True)
+    assert "<html" not in html and html.lstrip().startswith('<section id="fleet"')
+    assert 'hx-get="/cameras?attention=1"' in html
+    assert 'hx-trigger="refresh" data-refresh-seconds="20"' in html
+    assert "HX-Request" in resp.headers["Vary"]
+
+
+def test_scope_limits_cameras_and_counts(fleet, login_as):
+    html = login_as("viewer", cameras=["dock"]).get("/cameras").get_data(as_text=True)
+    assert "/cameras/dock/gaps" in html and "/cameras/lobby/gaps" not in html
+    assert "Roof" not in html
+
+
+def test_cost_does_not_grow_with_gaps(db, login_as, app):
+    make_camera("a")
+    make_camera("b")
+    make_gaps("a", 5)
+    viewer = login_as("viewer")
+
+    def count_queries():
+        seen = []
+        engine = db.engine
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            viewer.get("/cameras")
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return seen
+
+    few = count_queries()
+    make_gaps("a", 200, start=BASE_TIME + timedelta(days=30))
+    many = count_queries()
+    assert len(few) == len(many)
+    assert not any("recording_gaps" in sql for sql in many)
+
+
+def test_embed_fleet_links_stay_inside_embed(fleet, login_as):
+    html = login_as("viewer").get("/embed/cameras").get_data(as_text=True)
+    assert 'href="/embed/cameras/lobby/gaps"' in html
+    assert 'href="/cameras/lobby/gaps"' not in html
+    assert 'class="topbar"' not in html
+
+
+def test_signed_out_visitor_goes_to_login(client, db):
+    resp = client.get("/cameras")
+    assert resp.status_code == 302 and "/login?next=/cameras" in resp.location
+
+
+def test_home_redirects_to_fleet(login_as, db):
+    resp = login_as("viewer").get("/")
+    assert resp.status_code == 302 and resp.location.endswith("/cameras")

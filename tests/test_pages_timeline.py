@@ -1,0 +1,140 @@
+"""The coverage timeline: merged runs, gap marks, axis in the camera's zone, and the SVG."""
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from tests.factories import make_camera
+from tests.factories import make_gap
+from webapp.gaps import timeline
+from webapp.models import Segment
+from webapp.models import utcnow
+
+NOW = utcnow().replace(second=0, microsecond=0)
+
+
+@pytest.fixture
+def cam(db):
+    return make_camera("cam1", timezone="Europe/Berlin")
+
+
+def add_segments(db, start, count, seconds=60, skip=()):
+    """``count`` back-to-back segments from ``start``, leaving out the indexes in ``skip``."""
+    rows = []
+    for i in range(count):
+        if i in skip:
+            continue
+        t = start + timedelta(seconds=i * seconds)
+        rows.append(
+            Segment(
+                camera_id="cam1",
+                path=f"{i:06d}.mp4",
+                start_time=t,
+                end_time=t + timedelta(seconds=seconds),
+                duration_s=seconds,
+            )
+        )
+    db.session.add_all(rows)
+    db.session.commit()
+
+
+def test_unknown_range_falls_back_to_24h():
+    assert timeline.parse_range("7d") == "7d"
+    assert timeline.parse_range("1y") == "24h" and timeline.parse_range(None) == "24h"
+
+
+def test_a_week_of_segments_is_one_run(cam, db):
+    start = NOW - timedelta(days=7)
+    add_segments(db, start, 7 * 24 * 60)
+    runs = timeline.recorded_runs("cam1", start, NOW)
+    assert runs == [(start, NOW)]
+
+
+def test_a_hole_splits_runs_and_sub_unit_holes_are_merged(cam, db):
+    start = NOW - timedelta(hours=24)
+    add_segments(db, start, 24 * 60, skip=set(range(600, 615)))  # a 15-minute hole
+    runs = timeline.recorded_runs("cam1", start, NOW)
+    assert len(runs) == 2
+    assert runs[0][1] == start + timedelta(minutes=600)
+    assert runs[1][0] == start + timedelta(minutes=615)
+    # Over 7 days one unit is ~5 min: a 1-minute hole is invisible and merged.
+    db.session.execute(db.delete(Segment))
+    add_segments(db, start, 24 * 60, skip={100})
+    week = timeline.recorded_runs("cam1", NOW - timedelta(days=7), NOW)
+    assert len(week) == 1
+
+
+def test_gap_geometry_states_and_summary(cam, db):
+    start = NOW - timedelta(hours=24)
+    add_segments(db, start, 24 * 60, skip=set(range(720, 750)))
+    gap = make_gap("cam1", start + timedelta(hours=12), 1800, "failed")
+    make_gap("cam1", start + timedelta(hours=20), 600, "filled")
+    tl = timeline.build(cam, "24h", now=NOW)
+    assert [m.state for m in tl.marks] == ["failed", "filled"]
+    mark = tl.marks[0]
+    assert mark.gap_id == gap.id
+    assert mark.x == pytest.approx(50.0) and mark.w == pytest.approx(100 * 1800 / 86400, abs=0.01)
+    assert tl.gap_counts == {"failed": 1, "filled": 1}
+    assert tl.missing_seconds == 1800  # filled gaps are not missing
+    assert tl.coverage_percent == pytest.approx(100 * (86400 - 1800) / 86400, abs=0.01)
+
+
+def test_tiny_gaps_side_by_side_merge_into_one_mark_showing_the_worst_state(cam, db):
+    start = NOW - timedelta(days=7)
+    make_gap("cam1", start + timedelta(days=3), 5, "filled")
+    make_gap("cam1", start + timedelta(days=3, seconds=30), 5, "failed")
+    make_gap("cam1", start + timedelta(days=3, seconds=60), 5, "pending")
+    tl = timeline.build(cam, "7d", now=NOW)
+    assert len(tl.marks) == 1
+    assert tl.marks[0].state == "failed" and len(tl.marks[0].gap_ids) == 3
+    assert tl.marks[0].w >= timeline.MIN_MARK_PERCENT
+    assert tl.marks[0].gap_id is None
+
+
+def test_ticks_fall_on_round_local_times(cam, db):
+    tl = timeline.build(cam, "6h", now=NOW)
+    labels = [label for _, label, _ in tl.ticks]
+    assert labels and all(re.fullmatch(r"\d\d:00", label) for label in labels)
+    week = timeline.build(cam, "7d", now=NOW)
+    assert all(re.fullmatch(r"[A-Z][a-z]{2} \d\d", label) for _, label, _ in week.ticks)
+
+
+def test_page_svg_is_bounded_patterned_and_titled(cam, db, login_as):
+    start = NOW - timedelta(days=7)
+    add_segments(db, start, 7 * 24 * 60, skip=set(range(5000, 5030)))
+    make_gap("cam1", start + timedelta(minutes=5000), 1800, "failed")
+    html = login_as("viewer").get("/cameras/cam1/gaps?range=7d").get_data(as_text=True)
+    svg = re.search(r'<svg class="tl".*?</svg>', html, re.S).group(0)
+    # 10,080 segments draw as two runs, not 10,080 rectangles.
+    assert svg.count('class="tl-rec"') == 2
+    for state in ("pending", "filling", "filled", "partial", "failed", "expired", "nodata"):
+        assert f'<pattern id="pat-{state}"' in svg
+    assert 'fill="url(#pat-failed)"' in svg
+    title = re.search(r'<a class="tl-gap state-failed".*?<title>(.*?)</title>', svg, re.S).group(1)
+    assert title.startswith("Failed gap: ") and ("+01:00" in title or "+02:00" in title)
+    assert "30 min" in title
+    assert 'role="img"' in svg and "style=" not in svg
+    assert "99.7 % recorded." in html
+
+
+def test_gap_mark_links_to_a_page_where_its_row_comes_first(cam, db, login_as):
+    gaps = [make_gap("cam1", NOW - timedelta(days=2, hours=i), 60, "pending") for i in range(80)]
+    target = gaps[70]  # far beyond the first 50 rows
+    viewer = login_as("viewer")
+    html = viewer.get("/cameras/cam1/gaps?range=7d").get_data(as_text=True)
+    assert f'id="gap-{target.id}"' not in html
+    href = re.search(rf'href="([^"]+#gap-{target.id})"', html).group(1).replace("&amp;", "&")
+    assert "state=pending" in href and "range=7d" in href
+    page = viewer.get(href.split("#")[0]).get_data(as_text=True)
+    first_row = re.search(r'<tr id="gap-([0-9a-f-]{36})"', page).group(1)
+    assert first_row == target.id
+
+
+def test_timeline_range_fragment_is_the_gap_view(cam, db, login_as):
+    resp = login_as("viewer").get(
+        "/cameras/cam1/gaps?range=1h", headers={"HX-Request": "true", "HX-Target": "gap-view"}
+    )
+    html = resp.get_data(as_text=True)
+    assert "<html" not in html and "Coverage, last 1 h" in html
+    assert re.search(r'id="range-1h"[^>]*aria-current="page"', html)
