@@ -34,8 +34,8 @@ def test_old_pending_gaps_expire_unless_manually_requested(anr_app, anr_db, simc
     assert "72 h" in gap_now(old.id).last_error
     assert gap_now(asked.id).fill_state == "pending"
     assert gap_now(fresh.id).fill_state == "pending"
-    # The manually requested old gap is still claimed and filled.
-    assert [g.id for g in _claim(per_camera=2)] == [fresh.id, asked.id]
+    # The manually requested old gap is still claimed, before automatic work.
+    assert [g.id for g in _claim(per_camera=2)] == [asked.id, fresh.id]
 
 
 def test_camera_retention_overrides_the_global_setting(anr_app, anr_db, simcam):
@@ -154,3 +154,14 @@ def test_expired_lease_at_the_attempt_limit_fails_the_gap(anr_app, anr_db, simca
     anr_db.session.commit()
 
     assert gap_now(gap.id).fill_state == "failed"
+
+
+def test_an_operator_request_goes_before_newer_automatic_work(anr_app, anr_db, simcam):
+    sim_camera(simcam)
+    newer = factories.make_gap("cam1", recent(minutes_ago=10), seconds=30)
+    older = factories.make_gap("cam1", recent(minutes_ago=300), seconds=30, state="failed")
+    gapstate.retry(gap_now(older.id))
+    anr_db.session.commit()
+
+    assert [g.id for g in _claim(per_camera=1)] == [older.id]
+    assert gap_now(newer.id).fill_state == "pending"

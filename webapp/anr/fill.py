@@ -82,6 +82,7 @@ class FillJob:
 
     @property
     def part(self) -> Path | None:
+        """Where ffmpeg writes until the footage is judged."""
         return self.target.with_name(self.target.name + ".part") if self.target else None
 
     def masked(self, text: str) -> str:

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
 CANDIDATES_PER_SLOT = 8
+# An operator's request (Retry, a chosen window) goes before automatic work, then newest first.
+QUEUE_ORDER = (RecordingGap.manual_retry.desc(), RecordingGap.gap_start.desc())
 LOST_LEASE_ERROR = "the worker running this fill stopped answering (lease expired)"
 
 
@@ -147,7 +149,7 @@ def claim(
     fill_window: str = "",
     now: datetime | None = None,
 ) -> list[RecordingGap]:
-    """Claim up to ``slots`` pending gaps, newest first, at most ``per_camera`` fills a camera.
+    """Claim up to ``slots`` pending gaps, operator requests then newest first, ``per_camera`` max.
 
     The caller commits (that releases the row locks).
     """
@@ -159,11 +161,11 @@ def claim(
     candidates = db.session.execute(
         select(RecordingGap.camera_id)
         .where(claimable, RecordingGap.camera_id.not_in(full))
-        .order_by(RecordingGap.gap_start.desc())
+        .order_by(*QUEUE_ORDER)
         .limit(slots * CANDIDATES_PER_SLOT)
     ).scalars()
     claimed: list[RecordingGap] = []
-    for camera_id in dict.fromkeys(candidates):  # distinct, newest gap's camera first
+    for camera_id in dict.fromkeys(candidates):  # distinct, in queue order
         if len(claimed) >= slots:
             break
         # Holding the camera row serialises claims for one camera across workers, so the count
@@ -185,7 +187,7 @@ def claim(
             _locked(
                 select(RecordingGap)
                 .where(claimable, RecordingGap.camera_id == camera_id)
-                .order_by(RecordingGap.gap_start.desc())
+                .order_by(*QUEUE_ORDER)
                 .limit(room)
             )
         ).scalars()

@@ -91,6 +91,7 @@ class SimCam:
 
     @property
     def url(self) -> str:
+        """Base URL of the server, e.g. ``http://127.0.0.1:8001``."""
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
@@ -105,21 +106,25 @@ class SimCam:
         return behaviour
 
     def behaviour(self, camera_id: str) -> Behaviour:
+        """How ``camera_id`` answers now."""
         with self._lock:
             return self.behaviours.get(camera_id) or Behaviour(speed=self.default_speed)
 
     def start(self) -> "SimCam":
+        """Serve in a daemon thread (tests); returns self."""
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
+        """Serve in this thread until ``server.shutdown()`` (the ``anr simcam`` command)."""
         try:
             self.server.serve_forever()
         finally:
             self.close()
 
     def stop(self) -> None:
+        """End stalled replays, stop serving and remove the generated footage."""
         self._closing.set()
         self.server.shutdown()
         if self._thread:
@@ -127,6 +132,7 @@ class SimCam:
         self.close()
 
     def close(self) -> None:
+        """Release the socket and the footage folder."""
         self._closing.set()
         self.server.server_close()
         self._workdir.cleanup()
@@ -140,6 +146,7 @@ class SimCam:
         return path
 
     def wait_closing(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True at once when the server is closing."""
         return self._closing.wait(seconds)
 
 

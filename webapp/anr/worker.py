@@ -29,6 +29,7 @@ from ..models import utcnow
 from . import queue
 from .fill import FillJob
 from .fill import FillResult
+from .indexer import segment_for
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
 from .webhooks import Notifier
@@ -43,7 +44,7 @@ HEARTBEAT_S = 5.0
 class Running:
     """A fill in progress and its FillRun row."""
 
-    job: FillJob
+    job: FillJob | None
     run_id: int
     camera_id: str
     began: float
@@ -71,6 +72,7 @@ class Worker:
 
     @property
     def lease_seconds(self) -> float:
+        """How long a claim holds without renewal."""
         return float(self.config["ANR_LEASE_SECONDS"])
 
     def request_shutdown(self, *_signal_args) -> None:
@@ -138,7 +140,10 @@ class Worker:
     def start_fill(self, gap_id: str, run_id: int) -> None:
         """Start ffmpeg for a claimed gap, or finish at once when no run is needed or possible."""
         gap = db.session.get(RecordingGap, gap_id)
-        camera = db.session.get(Camera, gap.camera_id)
+        camera = db.session.get(Camera, gap.camera_id) if gap is not None else None
+        if camera is None:  # the camera was deleted meanwhile, and its gaps with it
+            self._close_run(Running(None, run_id, "", time.monotonic()), "lost", 0.0)
+            return
         password = decrypt_secret(camera.password_encrypted)
         job = FillJob(
             gap_id=gap.id,
@@ -235,8 +240,6 @@ class Worker:
 
     def _index_new_file(self, camera_id: str, path: Path, gap_start, job: FillJob) -> None:
         """Add the archive file as a segment now, so coverage shows it before the next index."""
-        from .indexer import segment_for
-
         if db.session.execute(
             select(Segment.id).where(Segment.camera_id == camera_id, Segment.path == path.name)
         ).first():
