@@ -82,8 +82,9 @@ def seed_demo(now):
         elif state == "filled":
             extra = dict(fill_attempts=1, recovered_seconds=600.0, filled_at=now)
         gaps[state] = factories.make_gap("lobby", start, seconds, state, **extra).id
-    # Old pending gaps six days back: enough rows for "Load more".
-    factories.make_gaps("lobby", 60, "pending", step_s=1800, start=now - timedelta(days=6))
+    # Old pending gaps every two hours from six days back: enough rows for "Load more", and
+    # far enough apart to be separate marks on the 7-day timeline.
+    factories.make_gaps("lobby", 60, "pending", step_s=7200, start=now - timedelta(days=6))
     holes = [
         (g.gap_start, g.gap_end)
         for g in db.session.execute(db.select(RecordingGap)).scalars()

@@ -1,0 +1,178 @@
+"""The operator pages in real Chromium: sign-in, tabs, retry, roles, paging, timeline."""
+
+import re
+
+from playwright.sync_api import expect
+
+from .conftest import PASSWORD
+from .conftest import sign_in
+
+
+def gap_page(live, query=""):
+    return f"{live.url}/cameras/lobby/gaps{query}"
+
+
+def row_ids(page):
+    return page.eval_on_selector_all("tr.gap-row", "rows => rows.map(r => r.dataset.gapId)")
+
+
+def test_sign_in_lands_on_the_fleet(page, live):
+    page.goto(f"{live.url}/cameras")
+    expect(page).to_have_url(re.compile(r"/login\?next=/cameras"))
+    page.fill("#username", "manager")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{live.url}/cameras")
+    expect(page.locator("h1")).to_have_text("Cameras")
+    expect(page.locator("#fleet tbody tr")).to_have_count(2)
+    expect(page.locator("#fleet")).to_contain_text("needs attention")
+    assert not page.console_errors, page.console_errors
+
+
+def test_tabs_change_the_url_and_back_restores_the_filter(page, live):
+    sign_in(page, live, "viewer", "/cameras/lobby/gaps")
+    page.click("#tab-failed")
+    expect(page).to_have_url(gap_page(live, "?state=failed&range=24h"))
+    expect(page.locator("#tab-failed")).to_have_attribute("aria-current", "page")
+    expect(page.locator("tr.gap-row")).to_have_count(1)
+    expect(page.locator("tr.gap-row .badge")).to_have_text("Failed")
+    page.click("#range-7d")
+    expect(page).to_have_url(gap_page(live, "?state=failed&range=7d"))
+    expect(page.locator("#timeline h2")).to_have_text("Coverage, last 7 d")
+    page.click("#tab-filled")
+    expect(page).to_have_url(gap_page(live, "?state=filled&range=7d"))
+    expect(page.locator("tr.gap-row .badge")).to_have_text("Filled")
+    page.go_back()
+    expect(page).to_have_url(gap_page(live, "?state=failed&range=7d"))
+    expect(page.locator("#tab-failed")).to_have_attribute("aria-current", "page")
+    expect(page.locator("tr.gap-row .badge")).to_have_text("Failed")
+    page.go_back()
+    expect(page).to_have_url(gap_page(live, "?state=failed&range=24h"))
+    expect(page.locator("#timeline h2")).to_have_text("Coverage, last 24 h")
+    # A reload (or a shared link) keeps the filter too.
+    page.reload()
+    expect(page.locator("#tab-failed")).to_have_attribute("aria-current", "page")
+    assert not page.console_errors, page.console_errors
+
+
+def test_retry_updates_the_row_and_writes_an_audit_row(page, live):
+    gap_id = live.gaps["failed"]
+    sign_in(page, live, "manager", "/cameras/lobby/gaps")
+    row = page.locator(f"#gap-{gap_id}")
+    expect(row.locator(".badge")).to_have_text("Failed")
+    page.locator(f"#gap-{gap_id} button.retry").click()
+    expect(row.locator(".badge")).to_have_text("Pending")
+    expect(row).to_contain_text("manual")
+    expect(page.locator("#tab-failed .count")).to_have_text("0")  # the view refreshed its counts
+    page.goto(f"{live.url}/audit")
+    first = page.locator("tr.audit-row").first
+    expect(first).to_have_attribute("data-action", "anr_retry_gap")
+    expect(first).to_contain_text(gap_id)
+    expect(first).to_contain_text("manager")
+
+
+def test_a_conflict_shows_in_the_row_without_losing_the_page(page, live):
+    gap_id = live.gaps["failed"]
+    sign_in(page, live, "manager", "/cameras/lobby/gaps?state=failed")
+    # Someone else fills it meanwhile: the page still offers Retry, the server says 409.
+    with live.app.app_context():
+        from webapp import gapstate
+        from webapp.extensions import db
+        from webapp.models import RecordingGap
+
+        gapstate.change_state(db.session.get(RecordingGap, gap_id), "filled")
+        db.session.commit()
+    page.locator(f"#gap-{gap_id} button.retry").click()
+    expect(page.locator(f"#gap-{gap_id} .row-error")).to_contain_text("already filled")
+    expect(page.locator(f"#gap-{gap_id} .badge")).to_have_text("Filled")
+    expect(page.locator("#gap-view")).to_be_visible()
+    expect(page).to_have_url(gap_page(live, "?state=failed"))
+
+
+def test_retry_all_failed_asks_first(page, live):
+    sign_in(page, live, "manager", "/cameras/lobby/gaps")
+    messages = []
+    page.on("dialog", lambda d: (messages.append(d.message), d.accept()))
+    page.click("#retry-all")
+    expect(page.locator("#gap-panel .flash")).to_have_text("3 gaps sent back to the fill queue.")
+    assert messages and "failed, partial and expired" in messages[0]
+    expect(page.locator("#retry-all")).to_be_disabled()
+
+
+def test_a_viewer_sees_no_retry(page, live):
+    sign_in(page, live, "viewer", "/cameras/lobby/gaps")
+    expect(page.locator("tr.gap-row").first).to_be_visible()
+    expect(page.locator("button", has_text="Retry")).to_have_count(0)
+    expect(page.locator("button", has_text="Stop")).to_have_count(0)
+    expect(page.locator("#window-form")).to_have_count(0)
+
+
+def test_load_more_appends_without_duplicates(page, live):
+    sign_in(page, live, "viewer", "/cameras/lobby/gaps")
+    expect(page.locator("tr.gap-row")).to_have_count(50)
+    first = row_ids(page)
+    page.click("#load-more-row a")
+    expect(page.locator("tr.gap-row")).to_have_count(66)
+    ids = row_ids(page)
+    assert ids[:50] == first and len(set(ids)) == 66
+    expect(page.locator("#load-more-row")).to_have_count(0)
+    # A refresh (every 2 s here: a fill is running) keeps all 66 rows.
+    page.wait_for_timeout(2600)
+    expect(page.locator("tr.gap-row")).to_have_count(66)
+    assert len(set(row_ids(page))) == 66
+
+
+def test_timeline_gap_click_highlights_its_row(page, live):
+    gap_id = live.gaps["failed"]
+    sign_in(page, live, "viewer", "/cameras/lobby/gaps")
+    mark = page.locator(f'a.tl-gap[data-gap-ids="{gap_id}"]')
+    expect(mark.locator("title")).to_contain_text("Failed gap")
+    mark.click()
+    expect(page.locator(f"#gap-{gap_id}")).to_have_class(re.compile(r"\bhighlight\b"))
+    expect(mark).to_have_class(re.compile(r"\bselected\b"))
+    expect(page).to_have_url(gap_page(live))  # no navigation: the row was on the page
+    # The highlight survives the next refresh of the gap view.
+    page.wait_for_timeout(2600)
+    expect(page.locator(f"#gap-{gap_id}")).to_have_class(re.compile(r"\bhighlight\b"))
+
+
+def test_timeline_gap_whose_row_is_not_loaded_opens_a_filtered_view(page, live):
+    sign_in(page, live, "viewer", "/cameras/lobby/gaps?range=7d")
+    loaded = set(row_ids(page))
+    marks = page.eval_on_selector_all(
+        "a.tl-gap", "ms => ms.map(m => m.getAttribute('data-gap-ids'))"
+    )
+    target = next(m for m in marks if " " not in m and m not in loaded)
+    page.locator(f'a.tl-gap[data-gap-ids="{target}"]').click()
+    expect(page).to_have_url(re.compile(rf"state=pending.*#gap-{target}$"))
+    expect(page.locator("tr.gap-row").first).to_have_attribute("data-gap-id", target)
+    expect(page.locator(f"#gap-{target}")).to_be_in_viewport()
+
+
+def test_chosen_window_is_queued_and_an_overlap_is_named(page, live):
+    sign_in(page, live, "manager", "/cameras/lobby/gaps")
+    page.click("#window-form summary")
+    page.fill("#w-start", "2026-06-13T14:00:00")
+    page.fill("#w-end", "2026-06-13T14:05:00")
+    page.click("#window-form button")
+    expect(page.locator("#window-form .flash")).to_contain_text(
+        "Queued 2026-06-13 14:00:00 +02:00 to 2026-06-13 14:05:00 +02:00"
+    )
+    page.fill("#w-start", "2026-06-13T14:02:00")
+    page.fill("#w-end", "2026-06-13T14:10:00")
+    page.click("#window-form button")
+    expect(page.locator("#window-form .flash.error")).to_contain_text("overlaps recording gap")
+
+
+def test_expired_session_redirects_to_login_instead_of_swapping(page, live):
+    sign_in(page, live, "viewer", "/cameras/lobby/gaps")
+    page.context.clear_cookies()
+    page.click("#tab-failed")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    expect(page.locator("h1")).to_have_text("Sign in to Replenish")
+    expect(page.locator("#gap-view")).to_have_count(0)
+    # Signing in again goes back to where the operator was.
+    page.fill("#username", "viewer")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(gap_page(live))
