@@ -24,6 +24,7 @@ from ..models import RecordingGap
 from ..models import Segment
 from ..models import utcnow
 from .media import archive_start
+from .media import is_archive_name
 from .media import probe_duration
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def _archive_files(folder: Path) -> dict[str, os.stat_result]:
     files = {}
     with os.scandir(folder) as entries:
         for entry in entries:
-            if archive_start(entry.name) is not None and entry.is_file():
+            if is_archive_name(entry.name) and entry.is_file():
                 files[entry.name] = entry.stat()
     return files
 
