@@ -187,7 +187,8 @@ def test_retry_of_filled_gap_shows_409_in_its_row(cam, login_as, db):
     assert resp.status_code == 409
     assert resp.headers["HX-Retarget"] == f"#gap-{gap.id}"
     assert resp.headers["HX-Reswap"] == "outerHTML"
-    assert 'class="row-error" role="alert"' in html and "already filled" in html
+    assert 'class="row-error" role="alert"' in html
+    assert "Not retried: this gap is already filled; there is nothing to fetch." in html
     assert "<html" not in html and "HX-Trigger" not in resp.headers
     assert db.session.scalars(db.select(AuditLog)).all() == []
 

@@ -37,6 +37,12 @@
       var period = parseFloat(el.getAttribute("data-refresh-seconds")) * 1000;
       var last = lastRefresh.get(el) || now;
       if (!lastRefresh.has(el)) { lastRefresh.set(el, now); return; }
+      // A conflict shown in a row stays readable for a while before a refresh replaces it.
+      var notice = el.querySelector(".row-error");
+      if (notice) {
+        if (!notice.hasAttribute("data-seen")) { notice.setAttribute("data-seen", String(now)); }
+        if (now - parseFloat(notice.getAttribute("data-seen")) < 15000) { return; }
+      }
       if (now - last >= period) {
         lastRefresh.set(el, now);
         if (window.htmx) { window.htmx.trigger(el, "refresh"); }

@@ -151,8 +151,11 @@ def live(tmp_path, monkeypatch, browser):
 
 
 @pytest.fixture
-def page(browser, request):
-    """A fresh browser tab at 1280 px; its screenshot is saved when the test ends."""
+def page(browser, live, request):
+    """A fresh browser tab at 1280 px; its screenshot is saved when the test ends.
+
+    It depends on ``live`` so the screenshot is taken before the server stops.
+    """
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     tab = context.new_page()

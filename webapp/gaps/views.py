@@ -197,7 +197,10 @@ def _row_action(camera_id, gap_id, capability, action, done, event_name=None):
         db.session.rollback()
         if exc.code != 409 or not is_htmx():
             raise
-        return _row_response(camera, gap_of(camera, gap_id), 409, row_error=exc.description)
+        # The row says it about itself: "this gap", not its id.
+        message = exc.description.replace(f"recording gap {gap_id}", "this gap")
+        verb = "Not retried" if capability == "retry" else "Not stopped"
+        return _row_response(camera, gap_of(camera, gap_id), 409, row_error=f"{verb}: {message}.")
     db.session.commit()
     if is_htmx():
         event = {event_name: {"gap_id": gap.id}} if event_name else None
