@@ -128,12 +128,10 @@ def _busy_cameras() -> dict[str, int]:
 
 def _claimable(window: tuple[time, time] | None, now: datetime):
     """The WHERE clause of a claimable gap: pending, on an enabled ANR camera, in its window."""
-    cameras = db.session.execute(
-        select(Camera.id, Camera.timezone).where(Camera.enabled, Camera.anr_enabled)
-    ).all()
-    ids = [c.id for c in cameras]
-    clause = and_(RecordingGap.fill_state == "pending", RecordingGap.camera_id.in_(ids))
+    eligible = select(Camera.id).where(Camera.enabled, Camera.anr_enabled)
+    clause = and_(RecordingGap.fill_state == "pending", RecordingGap.camera_id.in_(eligible))
     if window is not None:
+        cameras = db.session.execute(eligible.add_columns(Camera.timezone)).all()
         open_now = [c.id for c in cameras if in_fill_window(window, c.timezone, now)]
         # Manual requests start at once; automatic ones wait for the camera's fill window.
         clause = and_(clause, or_(RecordingGap.manual_retry, RecordingGap.camera_id.in_(open_now)))
