@@ -55,7 +55,13 @@ def browser():
 def seed_demo(now):
     """Cameras, a day of segments with holes, gaps in every state, and users of each role."""
     factories.make_camera(
-        "lobby", name="Lobby entrance", site="HQ Berlin", timezone="Europe/Berlin"
+        "lobby",
+        name="Lobby entrance",
+        site="HQ Berlin",
+        timezone="Europe/Berlin",
+        vendor="hikvision",
+        address="10.0.0.7",
+        anr_enabled=True,
     )
     factories.make_camera("dock", name="Loading dock", site="Newark", timezone="America/New_York")
     gaps = {}
@@ -80,7 +86,12 @@ def seed_demo(now):
         elif state == "partial":
             extra = dict(fill_attempts=1, recovered_seconds=250.0, last_attempt_at=now)
         elif state == "filled":
-            extra = dict(fill_attempts=1, recovered_seconds=600.0, filled_at=now)
+            extra = dict(
+                fill_attempts=1,
+                recovered_seconds=600.0,
+                filled_at=now - timedelta(hours=2),
+                last_attempt_at=now - timedelta(hours=2),
+            )
         gaps[state] = factories.make_gap("lobby", start, seconds, state, **extra).id
     # Old pending gaps every two hours from six days back: enough rows for "Load more", and
     # far enough apart to be separate marks on the 7-day timeline.

@@ -1,5 +1,7 @@
 """Screenshots of the pages an operator lives in, at 1280 px and in a 600 px iframe width."""
 
+from playwright.sync_api import expect
+
 from .conftest import SCREENSHOTS
 from .conftest import sign_in
 
@@ -14,6 +16,12 @@ def test_fleet_and_camera_pages_render_cleanly(page, live):
     page.wait_for_selector("svg.tl .tl-gap")
     page.screenshot(path=str(SCREENSHOTS / "camera-gaps.png"), full_page=True)
     page.screenshot(path=str(SCREENSHOTS / "camera-gaps-top.png"))
+    # The README picture: a failed gap picked on the timeline, its row highlighted.
+    page.locator(f'a.tl-gap[data-gap-ids="{live.gaps["failed"]}"]').click()
+    page.wait_for_timeout(600)  # the smooth scroll to the row
+    page.evaluate("window.scrollTo(0, 0)")
+    page.mouse.move(5, 5)
+    page.screenshot(path=str(SCREENSHOTS / "camera-gaps-readme.png"))
     assert not page.console_errors, page.console_errors
 
 
@@ -33,5 +41,24 @@ def test_embedded_camera_page_fits_600px(browser, live):
         # Nothing overflows the iframe sideways (the table may scroll inside its own wrapper).
         width = tab.evaluate("document.documentElement.scrollWidth")
         assert width <= 600, width
+    finally:
+        context.close()
+
+
+def test_dark_control_room_audit_and_admin_pages(browser, live):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    try:
+        tab = context.new_page()
+        sign_in(tab, live, "admin", "/cameras/lobby/gaps")
+        tab.wait_for_selector("svg.tl .tl-gap")
+        tab.screenshot(path=str(SCREENSHOTS / "camera-gaps-dark.png"))
+        tab.goto(f"{live.url}/audit")
+        tab.wait_for_selector("#audit-panel")
+        tab.screenshot(path=str(SCREENSHOTS / "audit-dark.png"))
+        tab.goto(f"{live.url}/admin/cameras/lobby")
+        tab.fill("#f-anr_replay_url_template", "rtsp://{nope}")
+        # The preview follows what the admin types.
+        expect(tab.locator("#url-preview")).to_contain_text("unknown placeholder {nope}")
+        tab.screenshot(path=str(SCREENSHOTS / "admin-camera-dark.png"), full_page=True)
     finally:
         context.close()
