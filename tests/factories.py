@@ -36,8 +36,7 @@ def make_gap(
     gap, _ = gapstate.record_gap(camera_id, start, start + timedelta(seconds=seconds))
     if state != "pending":
         # Tests need gaps in any state without running a worker: move the counters by hand.
-        gapstate._bump(camera_id, "pending", -1, -gap.gap_seconds)
-        gapstate._bump(camera_id, state, 1, gap.gap_seconds)
+        gapstate._bump(camera_id, ("pending", -1, -gap.gap_seconds), (state, 1, gap.gap_seconds))
         gap.fill_state = state
     for name, value in fields.items():
         setattr(gap, name, value)

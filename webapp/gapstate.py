@@ -12,6 +12,7 @@ from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy import update
 
 from .extensions import db
@@ -39,26 +40,38 @@ class GapConflict(Exception):
     """The requested change does not fit the gap's current state (answered as 409)."""
 
 
-def _bump(camera_id: str, state: str, count: int, seconds: int) -> None:
-    """Add to one (camera, state) statistic row, creating it when missing."""
-    if not count and not seconds:
+# One plain statement run for every (camera, state) row a change touches: the statistics are
+# written on every state change, so this is the hottest write in the app (SPEC §11 queue figures).
+_BUMP_SQL = text(
+    "UPDATE camera_gap_stats SET gap_count = gap_count + :count,"
+    " gap_seconds = gap_seconds + :seconds WHERE camera_id = :camera_id AND fill_state = :state"
+)
+
+
+def _bump(camera_id: str, *changes: tuple[str, int, int]) -> None:
+    """Add (state, count, seconds) deltas to a camera's statistic rows, creating missing rows."""
+    params = [
+        {"camera_id": camera_id, "state": state, "count": count, "seconds": seconds}
+        for state, count, seconds in changes
+        if count or seconds
+    ]
+    if not params:
         return
-    result = db.session.execute(
-        update(CameraGapStat)
-        .where(CameraGapStat.camera_id == camera_id, CameraGapStat.fill_state == state)
-        .values(
-            gap_count=CameraGapStat.gap_count + count,
-            gap_seconds=CameraGapStat.gap_seconds + seconds,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 0:
-        db.session.add(
-            CameraGapStat(
-                camera_id=camera_id, fill_state=state, gap_count=count, gap_seconds=seconds
+    result = db.session.execute(_BUMP_SQL, params)
+    if result.rowcount == len(params):
+        return
+    for p in params:  # a row is missing (a camera made before its statistics): add it
+        exists = db.session.get(CameraGapStat, (camera_id, p["state"]))
+        if exists is None:
+            db.session.add(
+                CameraGapStat(
+                    camera_id=camera_id,
+                    fill_state=p["state"],
+                    gap_count=p["count"],
+                    gap_seconds=p["seconds"],
+                )
             )
-        )
-        db.session.flush()
+            db.session.flush()
 
 
 def ensure_stat_rows(camera_id: str) -> None:
@@ -84,8 +97,7 @@ def change_state(gap: RecordingGap, new_state: str, **fields) -> str:
         gap.stop_requested_by = None
     gap.fill_state = new_state
     if old != new_state:
-        _bump(gap.camera_id, old, -1, -gap.gap_seconds)
-        _bump(gap.camera_id, new_state, 1, gap.gap_seconds)
+        _bump(gap.camera_id, (old, -1, -gap.gap_seconds), (new_state, 1, gap.gap_seconds))
     return old
 
 
@@ -129,9 +141,13 @@ def retry_failed(camera_id: str) -> list[str]:
         total = moved.setdefault(r.fill_state, [0, 0])
         total[0] += 1
         total[1] += r.gap_seconds
-    for state, (count, seconds) in moved.items():
-        _bump(camera_id, state, -count, -seconds)
-        _bump(camera_id, "pending", count, seconds)
+    total_count = sum(count for count, _ in moved.values())
+    total_seconds = sum(seconds for _, seconds in moved.values())
+    _bump(
+        camera_id,
+        *((state, -count, -seconds) for state, (count, seconds) in moved.items()),
+        ("pending", total_count, total_seconds),
+    )
     return ids
 
 
@@ -153,7 +169,7 @@ def record_gap(
             delta = seconds - gap.gap_seconds
             gap.gap_end = gap_end
             gap.gap_seconds = seconds
-            _bump(camera_id, gap.fill_state, 0, delta)
+            _bump(camera_id, (gap.fill_state, 0, delta))
         return gap, False
     gap = RecordingGap(
         camera_id=camera_id,
@@ -167,7 +183,7 @@ def record_gap(
     )
     db.session.add(gap)
     db.session.flush()
-    _bump(camera_id, "pending", 1, seconds)
+    _bump(camera_id, ("pending", 1, seconds))
     db.session.execute(
         update(Camera)
         .where(
