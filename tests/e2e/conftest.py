@@ -180,6 +180,9 @@ def page(browser, live, request):
         tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     finally:
         context.close()
+    # Whatever the test did, nothing on the page may have needed an inline script or style.
+    violations = [e for e in errors if "Content Security Policy" in e]
+    assert not violations, violations
 
 
 def sign_in(page, live, username: str, next_path: str = "/cameras"):
