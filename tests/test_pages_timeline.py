@@ -138,3 +138,9 @@ def test_timeline_range_fragment_is_the_gap_view(cam, db, login_as):
     html = resp.get_data(as_text=True)
     assert "<html" not in html and "Coverage, last 1 h" in html
     assert re.search(r'id="range-1h"[^>]*aria-current="page"', html)
+
+
+def test_a_gap_that_just_began_is_visible_at_the_right_edge(cam, db):
+    make_gap("cam1", NOW - timedelta(seconds=5), 5, "pending")
+    mark = timeline.build(cam, "7d", now=NOW).marks[0]
+    assert mark.w >= timeline.MIN_MARK_PERCENT and mark.x + mark.w <= 100.0

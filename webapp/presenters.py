@@ -51,9 +51,9 @@ def local_time(value: datetime | None, tz_name: str | None = "UTC", seconds: boo
 
 def local_parts(value: datetime | None, tz_name: str | None = "UTC") -> tuple[str, str, str]:
     """(``2026-06-13``, ``14:00:00``, ``+02:00``) in the camera's zone, for compact layouts."""
-    local = value.astimezone(zone(tz_name))
-    offset = local.strftime("%z")
-    return local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S"), f"{offset[:3]}:{offset[3:]}"
+    # One strftime per value: a page of 50 rows formats a few hundred times.
+    day, clock, offset = value.astimezone(zone(tz_name)).strftime("%Y-%m-%d %H:%M:%S %z").split()
+    return day, clock, f"{offset[:3]}:{offset[3:]}"
 
 
 def duration_words(seconds) -> str:

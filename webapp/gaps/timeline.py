@@ -12,9 +12,9 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
-from sqlalchemy import case
-from sqlalchemy import func
+from sqlalchemy import String
 from sqlalchemy import select
+from sqlalchemy import type_coerce
 
 from ..extensions import db
 from ..models import RecordingGap
@@ -132,63 +132,41 @@ def build(camera, range_key: str, now: datetime | None = None) -> Timeline:
 def recorded_runs(camera_id: str, start: datetime, end: datetime) -> list[tuple]:
     """Recorded footage in [start, end) as merged (start, end) runs, oldest first.
 
-    SQL merges touching or overlapping segments (gaps-and-islands with window functions, portable
-    to SQLite and PostgreSQL), so 7 days of 60 s segments come back as a handful of rows; Python
-    then merges runs separated by less than one drawing unit.
+    Segments closer than one drawing unit merge, so 7 days of 60 s segments become a handful of
+    runs. One pass in Python over the raw, naive-UTC column values (Core, no ORM row objects,
+    no per-value type processing): measured several times faster than window functions on
+    SQLite. Only run boundaries become aware datetimes.
     """
-    seg = (
+    stmt = (
         select(
-            Segment.start_time,
-            Segment.end_time,
-            func.max(Segment.end_time)
-            .over(order_by=(Segment.start_time, Segment.id), rows=(None, -1))
-            .label("prev_end"),
+            type_coerce(Segment.start_time, String),
+            type_coerce(Segment.end_time, String),
         )
         .where(
             Segment.camera_id == camera_id,
             Segment.start_time < end,
             Segment.end_time > start,
         )
-        .subquery()
+        .order_by(Segment.start_time)
     )
-    islands = select(
-        seg.c.start_time,
-        seg.c.end_time,
-        func.sum(
-            case(
-                (seg.c.prev_end.is_(None), 1),
-                (seg.c.start_time > seg.c.prev_end, 1),
-                else_=0,
-            )
-        )
-        .over(order_by=seg.c.start_time, rows=(None, 0))
-        .label("island"),
-    ).subquery()
-    rows = db.session.execute(
-        select(
-            func.min(islands.c.start_time).label("run_start"),
-            func.max(islands.c.end_time).label("run_end"),
-        )
-        .group_by(islands.c.island)
-        .order_by(func.min(islands.c.start_time))
-    ).all()
-    tolerance = (end - start).total_seconds() / UNITS
+    tolerance = timedelta(seconds=(end - start).total_seconds() / UNITS)
     runs: list[list] = []
-    for run_start, run_end in rows:
-        run_start = _aware(run_start)
-        run_end = _aware(run_end)
-        if runs and (run_start - runs[-1][1]).total_seconds() <= tolerance:
-            runs[-1][1] = max(runs[-1][1], run_end)
-        else:
-            runs.append([run_start, run_end])
-    return [(max(a, start), min(b, end)) for a, b in runs]
+    last_end = None
+    for raw_start, raw_end in db.session.connection().execute(stmt):
+        seg_start = _naive(raw_start)
+        seg_end = _naive(raw_end)
+        if last_end is not None and seg_start - last_end <= tolerance:
+            if seg_end > last_end:
+                runs[-1][1] = last_end = seg_end
+            continue
+        last_end = seg_end
+        runs.append([seg_start, seg_end])
+    return [(max(a.replace(tzinfo=UTC), start), min(b.replace(tzinfo=UTC), end)) for a, b in runs]
 
 
-def _aware(value):
-    """MIN/MAX over the column may come back untyped on SQLite; make it an aware datetime."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _naive(value) -> datetime:
+    """A stored time as a naive UTC datetime (SQLite hands back text, PostgreSQL datetimes)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def gaps_in_window(camera_id: str, start: datetime, end: datetime) -> list:
@@ -218,6 +196,7 @@ def merge_marks(gaps, pct) -> list[Mark]:
     for g in sorted(gaps, key=lambda r: (r.gap_start, r.id)):
         x = pct(g.gap_start)
         w = max(pct(g.gap_end) - x, MIN_MARK_PERCENT)
+        x = round(min(x, 100.0 - w), 3)  # a gap that just began stays visible at the right edge
         last = marks[-1] if marks else None
         if last is not None and x <= last.x + last.w + unit and (w < 1 or last.w < 1):
             last.w = round(max(last.x + last.w, x + w) - last.x, 3)
@@ -231,7 +210,7 @@ def merge_marks(gaps, pct) -> list[Mark]:
         marks.append(
             Mark(
                 x=x,
-                w=round(min(w, 100.0 - x), 3) if x < 100.0 else MIN_MARK_PERCENT,
+                w=round(w, 3),
                 state=g.fill_state,
                 start=g.gap_start,
                 end=g.gap_end,
