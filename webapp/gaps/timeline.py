@@ -1,9 +1,9 @@
 """The coverage timeline: recorded runs and gaps over a window, as geometry for a server SVG.
 
 The SVG uses percentage x/width and fixed pixel heights, so it scales to any width (1280 px page,
-600 px iframe) without distorting its text. Cost is bounded: segments are merged into runs in SQL
-(gaps-and-islands), then runs closer than one drawing unit are merged again in Python, and gaps
-that fall on the same drawing unit in the same state become one mark.
+600 px iframe) without distorting its text. Cost is bounded: segments closer than one drawing unit
+(1/2000 of the window) merge into runs in one pass, so the SVG draws a handful of runs, never one
+element per segment; gaps within one drawing unit of each other become one mark (worst state).
 """
 
 from dataclasses import dataclass
