@@ -89,7 +89,7 @@ def test_tiny_gaps_side_by_side_merge_into_one_mark_showing_the_worst_state(cam,
     assert len(tl.marks) == 1
     assert tl.marks[0].state == "failed" and len(tl.marks[0].gap_ids) == 3
     assert tl.marks[0].w >= timeline.MIN_MARK_PERCENT
-    assert tl.marks[0].gap_id is None
+    assert tl.marks[0].gap_id is None and tl.marks[0].mixed
 
 
 def test_ticks_fall_on_round_local_times(cam, db):

@@ -62,6 +62,7 @@ class Mark:
     gap_ids: list = field(default_factory=list)
     seconds: int = 0
     last_start: datetime | None = None  # the newest gap's start: where its table page begins
+    mixed: bool = False  # merged gaps of different states (the link then shows every state)
 
     @property
     def gap_id(self) -> str | None:
@@ -204,6 +205,8 @@ def merge_marks(gaps, pct) -> list[Mark]:
             last.gap_ids.append(g.id)
             last.last_start = g.gap_start
             last.seconds += g.gap_seconds
+            if g.fill_state != last.state:
+                last.mixed = True
             if SEVERITY[g.fill_state] > SEVERITY[last.state]:
                 last.state = g.fill_state
             continue

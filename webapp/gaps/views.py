@@ -132,7 +132,7 @@ def mark_href(camera, mark, range_key: str) -> str:
     url = url_for(
         page_endpoint("camera_gaps"),
         camera_id=camera.id,
-        state=mark.state,
+        state=None if mark.mixed else mark.state,
         range=range_key,
         before=cursor,
     )
