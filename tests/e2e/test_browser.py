@@ -116,9 +116,13 @@ def test_load_more_appends_without_duplicates(page, live):
     ids = row_ids(page)
     assert ids[:50] == first and len(set(ids)) == 66
     expect(page.locator("#load-more-row")).to_have_count(0)
-    # A refresh (every 2 s here: a fill is running) keeps all 66 rows.
-    page.wait_for_timeout(2600)
+    # A refresh (every 2 s here: a fill is running) keeps all 66 rows and the scroll position.
+    page.evaluate("window.scrollTo(0, 1500)")
+    stamp = page.locator(".refreshed time")
+    before = stamp.get_attribute("datetime")
+    expect(stamp).not_to_have_attribute("datetime", before, timeout=6000)
     expect(page.locator("tr.gap-row")).to_have_count(66)
+    assert page.evaluate("window.scrollY") == 1500
     assert len(set(row_ids(page))) == 66
 
 
