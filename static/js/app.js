@@ -16,10 +16,12 @@
   // Polling: elements with data-refresh-seconds get a "refresh" event on that period, only while
   // the tab is visible, never while the operator is mid-action (a request of theirs is running).
   var busy = 0;
+  var busySince = 0;
   document.addEventListener("htmx:beforeRequest", function (evt) {
     if (!evt.detail.requestConfig || evt.detail.requestConfig.triggeringEvent === undefined ||
         (evt.detail.requestConfig.triggeringEvent && evt.detail.requestConfig.triggeringEvent.type !== "refresh")) {
       busy += 1;
+      busySince = Date.now();
     }
   });
   document.addEventListener("htmx:afterRequest", function (evt) {
@@ -31,6 +33,8 @@
 
   var lastRefresh = new WeakMap();
   function tick() {
+    // A request whose end was never reported must not stop the page updating for good.
+    if (busy > 0 && Date.now() - busySince > 30000) { busy = 0; }
     if (document.visibilityState !== "visible" || busy > 0) { return; }
     var now = Date.now();
     document.querySelectorAll("[data-refresh-seconds]").forEach(function (el) {
