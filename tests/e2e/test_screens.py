@@ -29,7 +29,7 @@ def test_embedded_camera_page_fits_600px(browser, live):
     context = browser.new_context(viewport={"width": 600, "height": 900})
     try:
         tab = context.new_page()
-        sign_in(tab, live, "viewer")
+        sign_in(tab, live, "manager")
         tab.goto(f"{live.url}/embed/cameras/lobby/gaps")
         tab.wait_for_selector("svg.tl")
         assert tab.locator("header.topbar").count() == 0
