@@ -14,6 +14,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
 from .models import FILL_STATES
@@ -46,6 +47,9 @@ _BUMP_SQL = text(
     "UPDATE camera_gap_stats SET gap_count = gap_count + :count,"
     " gap_seconds = gap_seconds + :seconds WHERE camera_id = :camera_id AND fill_state = :state"
 )
+
+
+_MOVE_SQL = text("UPDATE recording_gaps SET fill_state = :new WHERE id = :id AND fill_state = :old")
 
 
 def _bump(camera_id: str, *changes: tuple[str, int, int]) -> None:
@@ -88,6 +92,14 @@ def change_state(gap: RecordingGap, new_state: str, **fields) -> str:
     old = gap.fill_state
     if new_state not in TRANSITIONS.get(old, ()):
         raise GapConflict(f"recording gap {gap.id} cannot go from {old} to {new_state}")
+    # Compare-and-set on the stored state: a change based on a stale read (another worker,
+    # the indexer or an operator got there first) fails here instead of overwriting theirs.
+    moved = db.session.execute(_MOVE_SQL, {"id": gap.id, "old": old, "new": new_state}).rowcount
+    if moved != 1:
+        raise GapConflict(
+            f"recording gap {gap.id} changed while this request was running; reload and try again"
+        )
+    set_committed_value(gap, "fill_state", new_state)
     for name, value in fields.items():
         setattr(gap, name, value)
     if new_state != "filling":
@@ -95,10 +107,23 @@ def change_state(gap: RecordingGap, new_state: str, **fields) -> str:
         gap.claimed_by = None
         gap.lease_until = None
         gap.stop_requested_by = None
-    gap.fill_state = new_state
     if old != new_state:
         _bump(gap.camera_id, (old, -1, -gap.gap_seconds), (new_state, 1, gap.gap_seconds))
     return old
+
+
+def change_state_if_current(gap: RecordingGap, new_state: str, **fields) -> bool:
+    """``change_state`` for sweeps, where losing a race to another writer just means skip."""
+    try:
+        change_state(gap, new_state, **fields)
+    except GapConflict:
+        return False
+    return True
+
+
+def skip_locked(query):
+    """Row-lock gaps for a change; other workers skip them. SQLite renders no lock (one worker)."""
+    return query.with_for_update(skip_locked=True, of=RecordingGap)
 
 
 def retry(gap: RecordingGap) -> str:

@@ -2,8 +2,9 @@
 
 import re
 
-# scheme://user:pass@host  or  scheme://user@host  ->  scheme://***@host
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]*)@")
+# scheme://user:pass@host  or  scheme://user@host  ->  scheme://***@host. Greedy up to the LAST
+# "@" before the path, so a password with a raw "@" in it is hidden whole.
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/\s?#]*)@")
 # password-like query parameters: ?password=secret&...
 _SECRET_PARAM = re.compile(
     r"(?P<key>[?&;](?:password|passwd|pwd|pass|token|auth|secret|key)=)(?P<value>[^&;\s#]*)",

@@ -9,6 +9,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..extensions import db
+
 anr = AppGroup("anr", help="The ANR engine: worker, indexer, simulated camera.")
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,13 @@ def index_command(once):
     stop = threading.Event()
     with shutdown_signals(lambda *_: stop.set()):
         while not stop.is_set():
-            for report in index_all():
+            try:
+                reports = index_all()
+            except Exception:  # an unreachable database: try again next cycle, keep running
+                db.session.rollback()
+                log.exception("index pass failed; trying again")
+                reports = []
+            for report in reports:
                 if report.changed or report.gaps_created or report.gaps_filled:
                     click.echo(
                         f"{report.camera_id}: +{report.added} ~{report.updated} "

@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import gapstate
 from ..extensions import db
@@ -157,23 +158,29 @@ def _reconcile_gaps(camera_id: str, min_gap_s: float, report: IndexReport) -> No
     if not spans:
         return
     slack = timedelta(seconds=min_gap_s)
-    gaps = db.session.execute(
-        select(RecordingGap).where(
-            RecordingGap.camera_id == camera_id,
-            RecordingGap.fill_state.in_(COVERABLE_STATES),
-            RecordingGap.gap_start >= spans[0][0] - slack,
-            RecordingGap.gap_end <= spans[-1][1] + slack,
-        )
-    ).scalars()
-    for gap in gaps:
-        if any(s <= gap.gap_start + slack and e >= gap.gap_end - slack for s, e in spans):
-            gapstate.change_state(
-                gap,
-                "filled",
-                filled_at=utcnow(),
-                recovered_seconds=float(gap.gap_seconds),
-                last_error=None,
+    gaps = (
+        db.session.execute(
+            gapstate.skip_locked(
+                select(RecordingGap).where(
+                    RecordingGap.camera_id == camera_id,
+                    RecordingGap.fill_state.in_(COVERABLE_STATES),
+                    RecordingGap.gap_start >= spans[0][0] - slack,
+                    RecordingGap.gap_end <= spans[-1][1] + slack,
+                )
             )
+        )
+        .scalars()
+        .all()
+    )
+    for gap in gaps:
+        covered = any(s <= gap.gap_start + slack and e >= gap.gap_end - slack for s, e in spans)
+        if covered and gapstate.change_state_if_current(
+            gap,
+            "filled",
+            filled_at=utcnow(),
+            recovered_seconds=float(gap.gap_seconds),
+            last_error=None,
+        ):
             report.gaps_filled += 1
 
 
@@ -193,7 +200,8 @@ def index_all(now: float | None = None) -> list[IndexReport]:
                     now=now,
                 )
             )
-        except OSError as exc:
+        except (OSError, SQLAlchemyError) as exc:
+            # One camera's unreadable folder or a busy database must not stop the others.
             db.session.rollback()
             log.error("camera %s: folder could not be indexed: %s", camera.id, exc)
     return reports

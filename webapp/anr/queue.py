@@ -60,11 +60,6 @@ def in_fill_window(window: tuple[time, time] | None, timezone: str, now: datetim
     return local >= start or local < end  # the window spans midnight
 
 
-def _locked(query):
-    """Row locks that other workers skip; SQLite renders none and needs none (one worker)."""
-    return query.with_for_update(skip_locked=True, of=RecordingGap)
-
-
 def expire_old(max_gap_hours: float, now: datetime | None = None) -> list[RecordingGap]:
     """Expire pending gaps older than their camera's edge retention, unless manually requested."""
     now = now or utcnow()
@@ -76,44 +71,56 @@ def expire_old(max_gap_hours: float, now: datetime | None = None) -> list[Record
     expired = []
     for hours, camera_rule in rules:
         cameras = select(Camera.id).where(camera_rule)
-        gaps = db.session.execute(
-            _locked(
-                select(RecordingGap)
-                .where(
-                    RecordingGap.fill_state == "pending",
-                    not_(RecordingGap.manual_retry),
-                    RecordingGap.gap_start < now - timedelta(hours=hours),
-                    RecordingGap.camera_id.in_(cameras),
+        gaps = (
+            db.session.execute(
+                gapstate.skip_locked(
+                    select(RecordingGap)
+                    .where(
+                        RecordingGap.fill_state == "pending",
+                        not_(RecordingGap.manual_retry),
+                        RecordingGap.gap_start < now - timedelta(hours=hours),
+                        RecordingGap.camera_id.in_(cameras),
+                    )
+                    .limit(SWEEP_BATCH)
                 )
-                .limit(SWEEP_BATCH)
             )
-        ).scalars()
+            .scalars()
+            .all()
+        )
         for gap in gaps:
-            gapstate.change_state(
+            if gapstate.change_state_if_current(
                 gap,
                 "expired",
                 last_error=f"older than the camera's {hours:g} h edge retention",
-            )
-            expired.append(gap)
+            ):
+                expired.append(gap)
     return expired
 
 
 def reclaim_lost_leases(max_attempts: int, now: datetime | None = None) -> list[RecordingGap]:
     """Gaps whose worker died: back to pending (the attempt was counted at claim) or failed."""
     now = now or utcnow()
-    gaps = db.session.execute(
-        _locked(
-            select(RecordingGap)
-            .where(RecordingGap.fill_state == "filling", RecordingGap.lease_until < now)
-            .limit(SWEEP_BATCH)
+    gaps = (
+        db.session.execute(
+            gapstate.skip_locked(
+                select(RecordingGap)
+                .where(RecordingGap.fill_state == "filling", RecordingGap.lease_until < now)
+                .limit(SWEEP_BATCH)
+            )
         )
-    ).scalars()
+        .scalars()
+        .all()
+    )
     moved = []
     for gap in gaps:
-        state = "failed" if gap.fill_attempts >= max_attempts else "pending"
+        if gap.stop_requested_by:  # an operator's Stop outlives the worker that lost the gap
+            state, error = "failed", f"stopped by {gap.stop_requested_by}"
+        else:
+            state = "failed" if gap.fill_attempts >= max_attempts else "pending"
+            error = LOST_LEASE_ERROR
         log.warning("gap %s: lease of %s expired; now %s", gap.id, gap.claimed_by, state)
-        gapstate.change_state(gap, state, last_error=LOST_LEASE_ERROR)
-        moved.append(gap)
+        if gapstate.change_state_if_current(gap, state, last_error=error):
+            moved.append(gap)
     return moved
 
 
@@ -181,16 +188,20 @@ def claim(
         room = min(per_camera - running, slots - len(claimed))
         if room <= 0:
             continue
-        gaps = db.session.execute(
-            _locked(
-                select(RecordingGap)
-                .where(claimable, RecordingGap.camera_id == camera_id)
-                .order_by(*QUEUE_ORDER)
-                .limit(room)
+        gaps = (
+            db.session.execute(
+                gapstate.skip_locked(
+                    select(RecordingGap)
+                    .where(claimable, RecordingGap.camera_id == camera_id)
+                    .order_by(*QUEUE_ORDER)
+                    .limit(room)
+                )
             )
-        ).scalars()
+            .scalars()
+            .all()
+        )
         for gap in gaps:
-            gapstate.change_state(
+            if gapstate.change_state_if_current(
                 gap,
                 "filling",
                 claimed_by=worker_id,
@@ -198,8 +209,8 @@ def claim(
                 progress=0.0,
                 fill_attempts=gap.fill_attempts + 1,
                 last_attempt_at=now,
-            )
-            claimed.append(gap)
+            ):
+                claimed.append(gap)
     return claimed
 
 

@@ -43,9 +43,14 @@ def check_template(template: str) -> str | None:
     if scheme not in ALLOWED_SCHEMES:
         return f"must start with one of {', '.join(s + '://' for s in ALLOWED_SCHEMES)}"
     try:
-        names = {name for _, name, _, _ in Formatter().parse(template) if name is not None}
+        fields = [
+            (n, spec, conv) for _, n, spec, conv in Formatter().parse(template) if n is not None
+        ]
     except ValueError:
         return "has an unbalanced { or }; write {{ or }} for a literal brace"
+    if any(spec or conv for _, spec, conv in fields):
+        return "placeholders take no format (write {start}, not {start:...} or {start!r})"
+    names = {name for name, _, _ in fields}
     unknown = sorted(n for n in names if n not in PLACEHOLDERS)
     if unknown:
         return "unknown placeholder " + ", ".join("{" + n + "}" for n in unknown)
@@ -101,8 +106,13 @@ def build_replay_url(
         raise ReplayUrlError(
             f"no replay URL: vendor '{vendor}' has no default; set a replay URL template"
         )
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ALLOWED_SCHEMES or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError as exc:
+        raise ReplayUrlError(f"the replay URL is not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ALLOWED_SCHEMES or not host:
         raise ReplayUrlError("the replay URL has no host or a scheme that is not allowed")
     if username and "@" not in parts.netloc:
         userinfo = quote(username, safe="")

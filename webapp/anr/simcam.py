@@ -10,6 +10,7 @@ import logging
 import subprocess
 import tempfile
 import threading
+from collections import deque
 from dataclasses import asdict
 from dataclasses import dataclass
 from datetime import UTC
@@ -81,7 +82,8 @@ class SimCam:
         self.ffmpeg = ffmpeg
         self.default_speed = speed
         self.behaviours: dict[str, Behaviour] = dict(behaviours or {})
-        self.requests: list[tuple[str, str]] = []  # (camera_id, mode) served, for tests
+        # (camera_id, mode) of the latest replays served, for tests; bounded for long demos.
+        self.requests: deque[tuple[str, str]] = deque(maxlen=1000)
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._workdir = tempfile.TemporaryDirectory(prefix="simcam-")

@@ -1,13 +1,15 @@
 """Failure alerts: a signed JSON POST to each ``ANR_WEBHOOK_URLS`` receiver, off the fill path.
 
-Deliveries run in daemon threads with back-off, so a slow or failing receiver never holds up a
-fill; each outcome is logged (receiver URLs masked, like every URL in a log line).
+Each receiver has one daemon thread and a bounded queue: a slow or failing receiver delays only
+its own alerts (back-off), never a fill or another receiver, and memory stays bounded. Each
+outcome is logged (receiver URLs masked, like every URL in a log line).
 """
 
 import hashlib
 import hmac
 import json
 import logging
+import queue
 import threading
 import time
 import urllib.error
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 ALERT_STATES = ("failed", "partial", "expired")
 SIGNATURE_HEADER = "X-Replenish-Signature"
 DELIVERY_TIMEOUT_S = 10
+QUEUE_LIMIT = 1000  # alerts waiting per receiver
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -49,7 +52,8 @@ class Notifier:
         self.secret = secret or ""
         self.attempts = attempts
         self.backoff_s = backoff_s
-        self.threads: list[threading.Thread] = []
+        self.queues: dict[str, queue.Queue] = {}
+        self.lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config) -> "Notifier":
@@ -69,11 +73,36 @@ class Notifier:
                 continue
             body = alert_body(gap)
             for url in self.urls:
-                thread = threading.Thread(
-                    target=self.deliver, args=(url, body), name="anr-webhook", daemon=True
-                )
-                thread.start()
-                self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+                try:
+                    self._queue_for(url).put_nowait(body)
+                except queue.Full:
+                    log.error(
+                        "webhook %s: %d alerts waiting; dropping one for gap %s",
+                        mask_credentials(url),
+                        QUEUE_LIMIT,
+                        gap.id,
+                    )
+
+    def _queue_for(self, url: str) -> queue.Queue:
+        """The receiver's queue, with its delivery thread started on first use."""
+        with self.lock:
+            if url not in self.queues:
+                self.queues[url] = queue.Queue(maxsize=QUEUE_LIMIT)
+                threading.Thread(
+                    target=self._drain,
+                    args=(url, self.queues[url]),
+                    name="anr-webhook",
+                    daemon=True,
+                ).start()
+            return self.queues[url]
+
+    def _drain(self, url: str, pending: queue.Queue) -> None:
+        while True:
+            body = pending.get()
+            try:
+                self.deliver(url, body)
+            finally:
+                pending.task_done()
 
     def deliver(self, url: str, body: bytes) -> bool:
         """POST ``body`` until the receiver answers 2xx or the attempts run out."""
@@ -100,5 +129,7 @@ class Notifier:
     def wait(self, timeout: float = 30.0) -> None:
         """Let pending deliveries finish (a worker shutting down, or a test)."""
         deadline = time.monotonic() + timeout
-        for thread in self.threads:
-            thread.join(max(deadline - time.monotonic(), 0))
+        while time.monotonic() < deadline:
+            if all(q.unfinished_tasks == 0 for q in list(self.queues.values())):
+                return
+            time.sleep(0.05)

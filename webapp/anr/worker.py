@@ -163,6 +163,9 @@ class Worker:
             early = FillResult("failed", 0.0, f"no replay URL can be built: {exc}")
         except OSError as exc:
             early = FillResult("failed", 0.0, job.masked(f"ffmpeg could not be started: {exc}"))
+        except Exception as exc:  # anything else is this attempt's failure, not the worker's
+            log.exception("gap %s: fill could not start", gap_id)
+            early = FillResult("failed", 0.0, job.masked(f"fill could not start: {exc}"))
         if early is not None:
             self.finish(running, early)
         else:
@@ -177,7 +180,13 @@ class Worker:
         for gap_id, running in list(self.jobs.items()):
             if not running.job.running():
                 del self.jobs[gap_id]
-                self.finish(running, None)
+                try:
+                    self.finish(running, None)
+                except Exception:
+                    # The lease runs out and the gap is taken back with the attempt counted.
+                    db.session.rollback()
+                    running.job.abort()
+                    log.exception("gap %s: outcome could not be recorded", gap_id)
                 continue
             if not renew_now:
                 continue
@@ -275,14 +284,20 @@ class Worker:
     def shutdown(self) -> None:
         """End every running fill, remove its ``.part``, give its gap back uncounted."""
         db.session.rollback()
-        for gap_id, running in list(self.jobs.items()):
+        # Every child first, so a database error below cannot leave ffmpeg or a .part behind.
+        for running in self.jobs.values():
             running.job.abort()
-            gap = queue.held_gap(gap_id, self.worker_id)
-            if gap is not None:
-                queue.give_back(gap)
-            self._close_run(running, "returned", 0.0, commit=False)
-            db.session.commit()
-            log.info("gap %s: returned to the queue (worker shutting down)", gap_id)
+        for gap_id, running in list(self.jobs.items()):
+            try:
+                gap = queue.held_gap(gap_id, self.worker_id)
+                if gap is not None:
+                    queue.give_back(gap)
+                self._close_run(running, "returned", 0.0, commit=False)
+                db.session.commit()
+                log.info("gap %s: returned to the queue (worker shutting down)", gap_id)
+            except Exception:
+                db.session.rollback()
+                log.exception("gap %s: could not be returned; its lease will run out", gap_id)
         self.jobs.clear()
         row = db.session.get(WorkerHeartbeat, self.worker_id)
         if row is not None:
