@@ -6,9 +6,14 @@ from jinja2_fragments.flask import render_block
 
 
 def is_htmx() -> bool:
-    """True for an htmx request that wants a fragment (not a boosted full navigation)."""
-    return bool(request.headers.get("HX-Request")) and not request.headers.get(
-        "HX-History-Restore-Request"
+    """True for an htmx request that wants a fragment.
+
+    A history restore (Back with an empty htmx cache) and a boosted navigation replace the whole
+    page, so they get the whole page.
+    """
+    headers = request.headers
+    return bool(headers.get("HX-Request")) and not (
+        headers.get("HX-History-Restore-Request") or headers.get("HX-Boosted")
     )
 
 
