@@ -152,3 +152,30 @@ def test_metrics_need_admin_or_integration(app, client, login_as):
     text = resp.get_data(as_text=True)
     assert 'replenish_gaps{state="pending"} 0' in text
     assert "replenish_fill_duration_seconds_count 0" in text
+
+
+def test_a_scoped_key_mints_sessions_no_wider_than_itself(embed_app):
+    from webapp.extensions import db
+    from webapp.models import User
+
+    with embed_app.app_context():
+        token = make_api_key("integration", cameras=["cam1"], name="narrow")
+        make_user("boss", "admin")
+    key = {"Authorization": f"Bearer {token}"}
+    client = embed_app.test_client()
+    refused = client.post("/api/v1/embed-sessions", json={"username": "boss"}, headers=key)
+    assert refused.status_code == 403  # an integration key cannot sign in an admin
+    url = client.post("/api/v1/embed-sessions", json={"username": "op"}, headers=key).json["url"]
+    browser = embed_app.test_client()
+    browser.get(url)
+    assert [c["id"] for c in browser.get("/api/v1/cameras").json] == ["cam1"]
+    assert browser.get("/api/v1/cameras/cam2/recording-gaps").status_code == 403
+    with embed_app.app_context():
+        assert db.session.scalars(db.select(User).where(User.username == "op")).one().scope is None
+
+
+def test_metrics_refuse_scoped_keys(app, client):
+    with app.app_context():
+        token = make_api_key("integration", cameras=["cam1"])
+    resp = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 403

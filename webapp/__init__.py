@@ -122,7 +122,20 @@ def register_errorhandlers(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     """CSRF for session-cookie writes, and the security headers of SPEC §7 on every answer."""
     from .auth.credentials import is_bearer_request
+    from .errors import Problem
     from .security import apply_security_headers
+
+    def raise_nul():
+        raise Problem(400, "the request contains a NUL character", "invalid_characters")
+
+    @app.before_request
+    def refuse_nul_bytes():
+        # No text the app stores or matches may hold NUL (PostgreSQL refuses it outright).
+        fields = list(request.args.items(multi=True))
+        if request.mimetype == "application/x-www-form-urlencoded":
+            fields += request.form.items(multi=True)
+        if "\x00" in request.path or any("\x00" in k + v for k, v in fields):
+            raise_nul()
 
     @app.before_request
     def check_csrf():

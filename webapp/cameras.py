@@ -7,6 +7,7 @@ from . import gapstate
 from .anr.replay import check_template
 from .crypto import encrypt_secret
 from .extensions import db
+from .masking import mask_credentials
 from .models import VENDORS
 from .models import Camera
 from .models import valid_camera_id
@@ -138,6 +139,7 @@ def save(camera: Camera | None, clean: dict) -> Camera:
 def public_settings(camera: Camera) -> dict:
     """Settings safe to show or audit: never the password."""
     out = {name: getattr(camera, name) for name in FIELDS}
+    out["anr_replay_url_template"] = mask_credentials(camera.anr_replay_url_template)
     out["has_password"] = bool(camera.password_encrypted)
     return out
 

@@ -6,6 +6,7 @@ from flask import jsonify
 from flask import make_response
 from flask import render_template
 from flask import request
+from sqlalchemy.exc import DataError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -94,6 +95,7 @@ def register_errorhandlers(app) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException):
+        db.session.rollback()
         slug = getattr(exc, "slug", None)
         if slug is None and exc.__class__.__name__ == "CSRFError":
             slug = "csrf_failed"
@@ -109,6 +111,12 @@ def register_errorhandlers(app) -> None:
         if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
             resp.headers["Allow"] = ", ".join(exc.valid_methods)
         return resp
+
+    @app.errorhandler(DataError)
+    def handle_bad_value(exc: DataError):
+        # A value the database cannot store (a NUL in JSON text, an out-of-range number).
+        db.session.rollback()
+        return error_response(400, "a value in the request cannot be stored", "invalid_value")
 
     @app.errorhandler(OperationalError)
     def handle_db_busy(exc: OperationalError):

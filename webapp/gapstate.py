@@ -14,6 +14,8 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sq_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
@@ -21,6 +23,7 @@ from .models import FILL_STATES
 from .models import Camera
 from .models import CameraGapStat
 from .models import RecordingGap
+from .models import new_id
 from .models import utcnow
 
 # Which state may follow which. ``pending -> pending`` is a retry of a queued gap (resets attempts).
@@ -182,21 +185,12 @@ def record_gap(
     """Persist a gap, idempotent on (camera, start): a later end extends it. Returns (gap, created).
 
     ``manual`` marks an operator-chosen window (lifts the age limit, skips the fill window).
+    Safe under concurrent reports of the same gap: the insert yields to an existing row
+    (ON CONFLICT DO NOTHING) instead of failing on the unique key.
     """
     seconds = int((gap_end - gap_start).total_seconds())
-    gap = db.session.execute(
-        select(RecordingGap).where(
-            RecordingGap.camera_id == camera_id, RecordingGap.gap_start == gap_start
-        )
-    ).scalar_one_or_none()
-    if gap is not None:
-        if gap_end > gap.gap_end:
-            delta = seconds - gap.gap_seconds
-            gap.gap_end = gap_end
-            gap.gap_seconds = seconds
-            _bump(camera_id, (gap.fill_state, 0, delta))
-        return gap, False
-    gap = RecordingGap(
+    values = dict(
+        id=new_id(),
         camera_id=camera_id,
         gap_start=gap_start,
         gap_end=gap_end,
@@ -206,19 +200,36 @@ def record_gap(
         manual_retry=manual,
         created_at=utcnow(),
     )
-    db.session.add(gap)
-    db.session.flush()
-    _bump(camera_id, ("pending", 1, seconds))
-    db.session.execute(
-        update(Camera)
-        .where(
-            Camera.id == camera_id,
-            or_(Camera.newest_gap_start.is_(None), Camera.newest_gap_start < gap_start),
+    dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sq_insert
+    inserted = db.session.execute(
+        dialect_insert(RecordingGap.__table__)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["camera_id", "gap_start"])
+        .returning(RecordingGap.__table__.c.id)
+    ).first()
+    created = inserted is not None
+    gap = db.session.execute(
+        select(RecordingGap)
+        .where(RecordingGap.camera_id == camera_id, RecordingGap.gap_start == gap_start)
+        .with_for_update()
+    ).scalar_one()
+    if created:
+        _bump(camera_id, ("pending", 1, seconds))
+        db.session.execute(
+            update(Camera)
+            .where(
+                Camera.id == camera_id,
+                or_(Camera.newest_gap_start.is_(None), Camera.newest_gap_start < gap_start),
+            )
+            .values(newest_gap_start=gap_start)
+            .execution_options(synchronize_session=False)
         )
-        .values(newest_gap_start=gap_start)
-        .execution_options(synchronize_session=False)
-    )
-    return gap, True
+    elif gap_end > gap.gap_end:
+        delta = seconds - gap.gap_seconds
+        gap.gap_end = gap_end
+        gap.gap_seconds = seconds
+        _bump(camera_id, (gap.fill_state, 0, delta))
+    return gap, created
 
 
 def overlapping_gap(camera_id: str, start: datetime, end: datetime) -> RecordingGap | None:

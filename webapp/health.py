@@ -4,6 +4,7 @@ from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 from flask_login import current_user
+from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
@@ -45,11 +46,11 @@ FILL_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1800, 3600)
 def metrics():
     """Prometheus text: gaps by state, fills by outcome, fill durations, worker heartbeat."""
     if not current_app.config.get("METRICS_PUBLIC"):
-        if not current_user.is_authenticated or current_user.role not in ("admin", "integration"):
-            raise Problem(
-                401 if not current_user.is_authenticated else 403,
-                "metrics need an admin or integration API key",
-            )
+        if not current_user.is_authenticated:
+            raise Problem(401, "metrics need an admin or integration API key")
+        if current_user.role not in ("admin", "integration") or current_user.scope is not None:
+            # Fleet-wide totals: a principal limited to some cameras may not read them.
+            raise Problem(403, "metrics need an unscoped admin or integration key")
     lines = [
         "# HELP replenish_gaps Recording gaps by fill state.",
         "# TYPE replenish_gaps gauge",
@@ -72,22 +73,25 @@ def metrics():
         .group_by(FillRun.outcome)
     ):
         lines.append(f'replenish_fills_total{{outcome="{outcome}"}} {n}')
-    durations = [
-        d
-        for (d,) in db.session.execute(
-            select(FillRun.duration_s).where(FillRun.duration_s.is_not(None))
-        )
-    ]
+    # The histogram is counted by the database: fill_runs only grows.
+    done = FillRun.duration_s.is_not(None)
+    buckets = db.session.execute(
+        select(
+            *(func.sum(case((FillRun.duration_s <= b, 1), else_=0)) for b in FILL_BUCKETS),
+            func.count(),
+            func.coalesce(func.sum(FillRun.duration_s), 0.0),
+        ).where(done)
+    ).one()
+    *below, total, seconds = buckets
     lines += [
         "# HELP replenish_fill_duration_seconds Wall time of finished fills.",
         "# TYPE replenish_fill_duration_seconds histogram",
     ]
-    for bound in FILL_BUCKETS:
-        n = sum(1 for d in durations if d <= bound)
-        lines.append(f'replenish_fill_duration_seconds_bucket{{le="{bound}"}} {n}')
-    lines.append(f'replenish_fill_duration_seconds_bucket{{le="+Inf"}} {len(durations)}')
-    lines.append(f"replenish_fill_duration_seconds_sum {sum(durations):.3f}")
-    lines.append(f"replenish_fill_duration_seconds_count {len(durations)}")
+    for bound, n in zip(FILL_BUCKETS, below, strict=True):
+        lines.append(f'replenish_fill_duration_seconds_bucket{{le="{bound}"}} {int(n or 0)}')
+    lines.append(f'replenish_fill_duration_seconds_bucket{{le="+Inf"}} {total}')
+    lines.append(f"replenish_fill_duration_seconds_sum {float(seconds):.3f}")
+    lines.append(f"replenish_fill_duration_seconds_count {total}")
     seen = db.session.execute(select(func.max(WorkerHeartbeat.seen_at))).scalar()
     lines += [
         "# HELP replenish_worker_heartbeat_age_seconds Seconds since the newest worker heartbeat.",

@@ -165,7 +165,7 @@ def test_existing_archive_file_is_never_overwritten(anr_app, anr_db, simcam):
 
     assert gap_now(gap.id).fill_state == "filled"
     assert path.read_bytes() == before
-    assert simcam.requests == []
+    assert list(simcam.requests) == []
 
 
 def test_retry_of_a_partial_fetches_only_the_rest(anr_app, anr_db, simcam):

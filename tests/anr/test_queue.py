@@ -57,7 +57,7 @@ def test_worker_expires_and_a_retry_brings_it_back(anr_app, anr_db, simcam):
 
     run_worker(anr_app)
     assert gap_now(gap.id).fill_state == "expired"
-    assert simcam.requests == []
+    assert list(simcam.requests) == []
 
     gapstate.retry(gap_now(gap.id))  # manual_retry lifts the age limit
     anr_db.session.commit()

@@ -110,11 +110,14 @@ def stop_gap(camera_id: str, gap_id: str):
 @bp.post("/cameras/<camera_id>/recording-gaps")
 def report_gap(camera_id: str):
     """Ingest a gap (integration/admin), or queue a chosen window (manager). Idempotent."""
+    if not can(current_user, "control_fills"):
+        require("ingest")  # 403 naming the missing permission before anything else
+    camera = camera_for(current_user, camera_id)  # scope (403), then existence (404)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Problem(400, "send a JSON object with gap_start and gap_end", "invalid_json")
     manual = body.get("manual") is True or not can(current_user, "ingest")
-    camera = camera_for(current_user, camera_id, "control_fills" if manual else "ingest")
+    require("control_fills" if manual else "ingest")
     start, end = validate_window(body.get("gap_start"), body.get("gap_end"))
     if manual:
         gap, created = queue_window(camera, start, end), True

@@ -21,14 +21,20 @@ LOCK_WINDOW = timedelta(minutes=15)
 
 @login_manager.user_loader
 def load_user(session_id: str):
-    """Load the session's user; a stale epoch (rotated at sign-in/out) loads nobody."""
+    """Load the session's user; a stale epoch (rotated at sign-in/out) loads nobody.
+
+    A request that carries a bearer token is that key's alone: its cookie is ignored, so a
+    cookie plus any Authorization header can never stand in for the CSRF-checked session.
+    """
+    if is_bearer_request():
+        return None
     user_id, _, epoch = session_id.partition(":")
     user = db.session.get(User, user_id)
     if user is None or str(user.session_epoch) != epoch or not user.active:
         return None
-    embed_camera = session.get("embed_camera")
-    if embed_camera:
-        user.narrowed_to = [embed_camera]
+    embed_scope = session.get("embed_scope")
+    if embed_scope is not None:
+        user.narrowed_to = list(embed_scope)
     return user
 
 

@@ -47,11 +47,12 @@ def camera_for(principal, camera_id: str, capability: str = "view") -> Camera:
     an existence oracle.
     """
     require(capability, principal)
+    shown = camera_id[:64]  # never echo an unbounded id back
     if not principal.in_scope(camera_id):
-        raise Problem(403, f"camera '{camera_id}' is outside your camera scope")
+        raise Problem(403, f"camera '{shown}' is outside your camera scope")
     camera = db.session.get(Camera, camera_id) if valid_camera_id(camera_id) else None
     if camera is None:
-        raise Problem(404, f"camera {camera_id} not found")
+        raise Problem(404, f"camera {shown} not found")
     return camera
 
 

@@ -20,11 +20,16 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
 
 
-def mint(user_id: str, camera_id: str | None, ttl_seconds: int) -> tuple[str, str]:
-    """A token that signs ``user_id`` in once within ``ttl_seconds``; returns (token, jti)."""
+def mint(
+    user_id: str, camera_id: str | None, ttl_seconds: int, scope: list | None
+) -> tuple[str, str]:
+    """A token that signs ``user_id`` in once within ``ttl_seconds``, narrowed to ``scope``.
+
+    Returns (token, jti).
+    """
     jti = secrets.token_urlsafe(16)
     expires = int((utcnow() + timedelta(seconds=ttl_seconds)).timestamp())
-    payload = {"u": user_id, "c": camera_id, "exp": expires, "jti": jti}
+    payload = {"u": user_id, "c": camera_id, "s": scope, "exp": expires, "jti": jti}
     return _serializer().dumps(payload), jti
 
 

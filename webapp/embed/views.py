@@ -44,8 +44,8 @@ def start():
     db.session.commit()
     session.clear()
     session["embed"] = True
-    if payload.get("c"):
-        session["embed_camera"] = payload["c"]
+    if payload.get("s") is not None:
+        session["embed_scope"] = payload["s"]
     login_user(user)
     if payload.get("c"):
         return redirect(url_for(".camera_gaps", camera_id=payload["c"]))
@@ -92,12 +92,16 @@ def create_embed_session():
         fields["ttl_seconds"] = f"must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}"
     if fields:
         raise Problem(422, "the embed session request is not valid", fields=fields)
+    if user.role == "admin" and current_user.role != "admin":
+        raise Problem(403, "only an admin may mint an embed session for an admin")
     if camera_id:
         # The minting key must see the camera, and so must the user it signs in.
         camera_for(current_user, camera_id)
         if not user.in_scope(camera_id):
-            raise Problem(403, f"user '{username}' may not see camera '{camera_id}'")
-    token, jti = mint(user.id, camera_id, ttl)
+            raise Problem(403, f"user '{username}' may not see camera '{camera_id[:64]}'")
+    # The session never sees more than the key that minted it: its scope travels in the token.
+    scope = [camera_id] if camera_id else current_user.scope
+    token, jti = mint(user.id, camera_id, ttl, scope)
     record(
         "embed_session_create",
         "user",

@@ -88,8 +88,11 @@ def stop_one(camera, gap_id: str) -> RecordingGap:
 def validate_window(start_raw, end_raw) -> tuple:
     """Check a gap window; 422 with per-field messages when it is not acceptable."""
     fields = {}
+    # Whole seconds, as stored; truncating first means a sub-second window is refused below.
     start = parse_time(start_raw)
     end = parse_time(end_raw)
+    start = start.replace(microsecond=0) if start else None
+    end = end.replace(microsecond=0) if end else None
     if start is None:
         fields["gap_start"] = "must be an RFC 3339 time such as 2026-06-13T12:00:00Z"
     if end is None:
@@ -103,7 +106,7 @@ def validate_window(start_raw, end_raw) -> tuple:
         fields["gap_start"] = "must not be in the future"
     if fields:
         raise Problem(422, "the recording gap is not valid", fields=fields)
-    return start.replace(microsecond=0), end.replace(microsecond=0)
+    return start, end
 
 
 def queue_window(camera, start, end):

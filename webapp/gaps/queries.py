@@ -82,6 +82,11 @@ def decode_cursor(raw: str | None) -> tuple[datetime, str] | None:
         raise Problem(400, "before is not a cursor this server issued", "invalid_cursor") from None
 
 
+# Times outside these bounds are refused, so window arithmetic (+/- days) never overflows.
+_EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
 def parse_time(raw) -> datetime | None:
     """Parse an RFC 3339 / ISO 8601 time; naive times are taken as UTC. None when unparsable."""
     if not isinstance(raw, str) or not raw.strip():
@@ -91,11 +96,12 @@ def parse_time(raw) -> datetime | None:
         text = text[:-1] + "+00:00"
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return value if _EARLIEST <= value <= _LATEST else None
 
 
 @dataclass
