@@ -75,6 +75,19 @@ def test_htmx_tab_answers_the_gap_view_only_and_keeps_the_filter(cam, login_as, 
     assert 'aria-current="page">' in html
 
 
+def test_tab_click_swaps_only_the_table_and_refreshes_range_links_out_of_band(cam, login_as, db):
+    make_gap(cam, BASE_TIME, state="failed")
+    headers = dict(HX, **{"HX-Target": "gap-panel"})
+    html = login_as("viewer").get(PAGE + "?state=failed&range=6h", headers=headers).text
+    assert "<html" not in html and "<svg" not in html and 'id="gap-view"' not in html
+    assert (
+        '<nav id="range-nav" class="ranges" aria-label="Timeline range" hx-swap-oob="true">' in html
+    )
+    assert 'id="range-7d" href="/cameras/cam1/gaps?state=failed&amp;range=7d"' in html
+    assert '<section id="gap-panel"' in html and len(gap_ids_in(html)) == 1
+    assert 'hx-target="#gap-panel"' in html  # the tabs keep swapping only the table
+
+
 def test_history_restore_request_gets_the_full_page(cam, login_as):
     viewer = login_as("viewer")
     headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}

@@ -96,10 +96,16 @@
     }
   });
 
-  // Refreshes re-render as many rows as "Load more" showed, so the scroll position stays.
+  // A view marked data-follow-url refreshes from the address bar (the filter the operator chose
+  // last, pushed by tabs and range links), and re-renders as many rows as "Load more" showed so
+  // the scroll position stays.
   document.addEventListener("htmx:configRequest", function (evt) {
     var elt = evt.detail.elt;
-    var rows = elt && elt.getAttribute && elt.getAttribute("data-keep-rows");
+    if (!elt || !elt.hasAttribute) { return; }
+    if (elt.hasAttribute("data-follow-url")) {
+      evt.detail.path = window.location.pathname + window.location.search;
+    }
+    var rows = elt.getAttribute("data-keep-rows");
     if (rows) { evt.detail.parameters.shown = elt.querySelectorAll(rows).length; }
   });
 

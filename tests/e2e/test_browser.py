@@ -33,11 +33,23 @@ def test_sign_in_lands_on_the_fleet(page, live):
 
 def test_tabs_change_the_url_and_back_restores_the_filter(page, live):
     sign_in(page, live, "viewer", "/cameras/lobby/gaps")
+    timeline = page.locator("#timeline")
+    timeline.evaluate("el => el.classList.add('seen-before')")
     page.click("#tab-failed")
     expect(page).to_have_url(gap_page(live, "?state=failed&range=24h"))
+    # Only the table was swapped: the timeline is the same element, its links carry the filter.
+    expect(timeline).to_have_class(re.compile(r"\bseen-before\b"))
+    expect(page.locator("#range-7d")).to_have_attribute(
+        "href", "/cameras/lobby/gaps?state=failed&range=7d"
+    )
     expect(page.locator("#tab-failed")).to_have_attribute("aria-current", "page")
     expect(page.locator("tr.gap-row")).to_have_count(1)
     expect(page.locator("tr.gap-row .badge")).to_have_text("Failed")
+    # The next refresh (every 2 s: a fill is running) follows the filter in the address bar.
+    stamp = page.locator(".refreshed time")
+    expect(stamp).not_to_have_attribute("datetime", stamp.get_attribute("datetime"), timeout=6000)
+    expect(page.locator("tr.gap-row .badge")).to_have_text("Failed")
+    expect(page.locator("#tab-failed")).to_have_attribute("aria-current", "page")
     page.click("#range-7d")
     expect(page).to_have_url(gap_page(live, "?state=failed&range=7d"))
     expect(page.locator("#timeline h2")).to_have_text("Coverage, last 7 d")

@@ -149,6 +149,7 @@ def tz_label(tz_name: str) -> str:
 # gap view (tabs, timeline, table): one URL, one poller, and no link can keep a stale filter.
 GAP_FRAGMENTS = {
     "gap-view": "gap_view",
+    "gap-panel": "gap_panel",
     "window-form": "window_form",
     "load-more-row": "more_rows",
 }
@@ -160,16 +161,19 @@ def camera_gaps(camera_id: str):
     camera = camera_for(current_user, camera_id)
     state = parse_state(request.args.get("state"))
     before = decode_cursor(request.args.get("before"))
-    more_rows = is_htmx() and request.headers.get("HX-Target") == "load-more-row"
+    target = request.headers.get("HX-Target") if is_htmx() else None
     ctx = gap_page_context(
         camera,
         state,
         request.args.get("range"),
         before,
-        limit=PAGE_ROWS if more_rows else _shown_rows(),
-        tl=not more_rows,  # "Load more" only appends rows: no timeline queries
+        limit=PAGE_ROWS if target == "load-more-row" else _shown_rows(),
+        # A tab swaps only the table and "Load more" only appends rows: no timeline queries.
+        tl=target not in ("load-more-row", "gap-panel"),
         cursor=request.args.get("before") if before else None,
     )
+    # A tab changes the filter the range links carry: they come along out of band.
+    ctx["oob_range_nav"] = target == "gap-panel"
     return render_page("gaps/camera.html", GAP_FRAGMENTS, **ctx)
 
 
