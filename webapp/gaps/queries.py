@@ -163,25 +163,31 @@ def gap_rows_json(rows) -> list[dict]:
     return out
 
 
-def state_counts(camera_ids: list[str]) -> dict[str, dict]:
-    """Per-camera counts and seconds by state, from the maintained statistics (O(cameras))."""
-    out = {
-        cid: {"counts": dict.fromkeys(FILL_STATES, 0), "seconds": dict.fromkeys(FILL_STATES, 0)}
-        for cid in camera_ids
-    }
-    if not camera_ids:
-        return out
-    rows = db.session.execute(
-        select(
-            CameraGapStat.camera_id,
-            CameraGapStat.fill_state,
-            CameraGapStat.gap_count,
-            CameraGapStat.gap_seconds,
-        ).where(CameraGapStat.camera_id.in_(camera_ids))
+def _zero_stats() -> dict:
+    return {"counts": dict.fromkeys(FILL_STATES, 0), "seconds": dict.fromkeys(FILL_STATES, 0)}
+
+
+def state_counts(camera_ids: list[str] | None) -> dict[str, dict]:
+    """Per-camera counts and seconds by state, from the maintained statistics (O(cameras)).
+
+    ``None`` reads every camera in one scan (an unscoped fleet needs no IN list).
+    """
+    query = select(
+        CameraGapStat.camera_id,
+        CameraGapStat.fill_state,
+        CameraGapStat.gap_count,
+        CameraGapStat.gap_seconds,
     )
-    for cid, state, count, seconds in rows:
-        out[cid]["counts"][state] = count
-        out[cid]["seconds"][state] = seconds
+    out: dict[str, dict] = {}
+    if camera_ids is not None:
+        out = {cid: _zero_stats() for cid in camera_ids}
+        if not camera_ids:
+            return out
+        query = query.where(CameraGapStat.camera_id.in_(camera_ids))
+    for cid, state, count, seconds in db.session.execute(query):
+        stats = out.setdefault(cid, _zero_stats())
+        stats["counts"][state] = count
+        stats["seconds"][state] = seconds
     return out
 
 
@@ -221,41 +227,15 @@ def fleet_overview(principal, needs_attention: bool = False) -> list[FleetRow]:
     if principal.scope is not None:
         cams = cams.where(Camera.id.in_(list(principal.scope)))
     cameras = db.session.execute(cams).all()
-    if principal.scope is None:
-        stats = _all_stats()
-    else:
-        stats = state_counts([c.id for c in cameras])
+    stats = state_counts(None if principal.scope is None else [c.id for c in cameras])
     rows = []
     for cam in cameras:
-        st = stats.get(cam.id) or {
-            "counts": dict.fromkeys(FILL_STATES, 0),
-            "seconds": dict.fromkeys(FILL_STATES, 0),
-        }
+        st = stats.get(cam.id) or _zero_stats()
         missing = sum(sec for state, sec in st["seconds"].items() if state != "filled")
         rows.append(FleetRow(cam, st["counts"], missing, cam.newest_gap_start))
     if needs_attention:
         rows = [r for r in rows if r.needs_attention]
     return rows
-
-
-def _all_stats() -> dict[str, dict]:
-    """Every camera's statistics in one scan (an unscoped fleet needs no IN list)."""
-    out: dict[str, dict] = {}
-    for cid, state, count, seconds in db.session.execute(
-        select(
-            CameraGapStat.camera_id,
-            CameraGapStat.fill_state,
-            CameraGapStat.gap_count,
-            CameraGapStat.gap_seconds,
-        )
-    ):
-        st = out.setdefault(
-            cid,
-            {"counts": dict.fromkeys(FILL_STATES, 0), "seconds": dict.fromkeys(FILL_STATES, 0)},
-        )
-        st["counts"][state] = count
-        st["seconds"][state] = seconds
-    return out
 
 
 MAX_HOLES_WINDOW = timedelta(days=7)
