@@ -145,8 +145,8 @@ def tz_label(tz_name: str) -> str:
     return f"{tz_name}, UTC{offset[:3]}:{offset[3:]}"
 
 
-# HX-Target -> block of gaps/camera.html. Tabs, range links and polls all answer with the whole
-# gap view (tabs, timeline, table): one URL, one poller, and no link can keep a stale filter.
+# HX-Target -> block of gaps/camera.html. A tab swaps the table (gap-panel); a range link and the
+# refresh swap the gap view (timeline and table), which follows the URL the tabs pushed.
 GAP_FRAGMENTS = {
     "gap-view": "gap_view",
     "gap-panel": "gap_panel",
