@@ -2,10 +2,12 @@
 
 from datetime import UTC
 from datetime import datetime
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 from flask import request
+from flask import url_for
 from flask_login import current_user
 
 from .masking import mask_credentials
@@ -51,9 +53,9 @@ def local_time(value: datetime | None, tz_name: str | None = "UTC", seconds: boo
 
 def local_parts(value: datetime | None, tz_name: str | None = "UTC") -> tuple[str, str, str]:
     """(``2026-06-13``, ``14:00:00``, ``+02:00``) in the camera's zone, for compact layouts."""
-    # One strftime per value: a page of 50 rows formats a few hundred times.
-    day, clock, offset = value.astimezone(zone(tz_name)).strftime("%Y-%m-%d %H:%M:%S %z").split()
-    return day, clock, f"{offset[:3]}:{offset[3:]}"
+    # isoformat is the cheapest formatter (pages format thousands of times): 2026-06-13T14:00:00+02:00
+    iso = value.astimezone(zone(tz_name)).isoformat(timespec="seconds")
+    return iso[:10], iso[11:19], iso[19:]
 
 
 def duration_words(seconds) -> str:
@@ -86,6 +88,27 @@ def relative(value: datetime | None, now: datetime | None = None) -> str:
     return f"{short} ago" if delta > 0 else f"in {short}"
 
 
+_URL_SHAPES: dict[tuple, str] = {}
+
+
+def cached_url_for(endpoint: str, **values) -> str:
+    """``url_for`` for template loops: each URL shape is built once, then only filled in.
+
+    ``url_for`` costs about 60 µs, and the fleet page needs several links per camera; a
+    thousand cameras made that the page's main cost. Values are percent-encoded like url_for
+    does; ``None`` values are left out, as url_for leaves them out.
+    """
+    present = {k: v for k, v in values.items() if v is not None}
+    key = (request.script_root, endpoint, tuple(sorted(present)))
+    shape = _URL_SHAPES.get(key)
+    if shape is None:
+        shape = url_for(endpoint, **{k: f"__{k}__" for k in present})
+        _URL_SHAPES[key] = shape
+    for name, value in present.items():
+        shape = shape.replace(f"__{name}__", quote(str(value), safe=""), 1)
+    return shape
+
+
 def install(app) -> None:
     """Register filters and globals on the app's Jinja environment."""
     app.jinja_env.filters.update(
@@ -103,7 +126,11 @@ def install(app) -> None:
         FILL_STATES=FILL_STATES,
         STATE_LABELS=STATE_LABELS,
         STATE_HELP=STATE_HELP,
+        cached_url_for=cached_url_for,
     )
+    from .gaps.fleet_rows import fleet_rows_html
+
+    app.jinja_env.globals["fleet_rows_html"] = fleet_rows_html
 
     @app.context_processor
     def inject_principal():

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import String
 from sqlalchemy import and_
+from sqlalchemy import case
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import type_coerce
@@ -139,6 +141,19 @@ def list_gaps(
     return GapPage(rows, next_cursor)
 
 
+def stored_time(value) -> datetime | None:
+    """A stored UTC time given as driver text (SQLite) or a naive datetime, made aware.
+
+    For hot lists: ``datetime.fromisoformat`` is several times cheaper than the generic
+    SQLite DateTime result processor.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
+
+
 def stored_time_json(value) -> str | None:
     """RFC 3339 ``Z`` text of a stored UTC time, given as driver text or a datetime."""
     if value is None:
@@ -185,7 +200,9 @@ def state_counts(camera_ids: list[str] | None) -> dict[str, dict]:
             return out
         query = query.where(CameraGapStat.camera_id.in_(camera_ids))
     for cid, state, count, seconds in db.session.execute(query):
-        stats = out.setdefault(cid, _zero_stats())
+        stats = out.get(cid)
+        if stats is None:
+            stats = out[cid] = _zero_stats()
         stats["counts"][state] = count
         stats["seconds"][state] = seconds
     return out
@@ -213,26 +230,42 @@ class FleetRow:
 
 
 def fleet_overview(principal, needs_attention: bool = False) -> list[FleetRow]:
-    """Every camera in the principal's scope with its counts; cost O(cameras), not O(gaps)."""
-    cams = select(
-        Camera.id,
-        Camera.name,
-        Camera.site,
-        Camera.timezone,
-        Camera.vendor,
-        Camera.anr_enabled,
-        Camera.enabled,
-        Camera.newest_gap_start,
-    ).order_by(Camera.site, Camera.name, Camera.id)
+    """Every camera in the principal's scope with its counts; cost O(cameras), not O(gaps).
+
+    One query: the cameras joined to their maintained statistics and pivoted by state, so the
+    database returns one row per camera.
+    """
+    stat = CameraGapStat
+    per_state = [
+        func.coalesce(func.sum(case((stat.fill_state == s, stat.gap_count), else_=0)), 0)
+        for s in FILL_STATES
+    ]
+    missing = func.coalesce(
+        func.sum(case((stat.fill_state != "filled", stat.gap_seconds), else_=0)), 0
+    )
+    query = (
+        select(
+            Camera.id,
+            Camera.name,
+            Camera.site,
+            Camera.timezone,
+            Camera.vendor,
+            Camera.anr_enabled,
+            Camera.enabled,
+            type_coerce(Camera.newest_gap_start, String()).label("newest_gap_start"),
+            missing,
+            *per_state,
+        )
+        .outerjoin(stat, stat.camera_id == Camera.id)
+        .group_by(Camera.id)
+        .order_by(Camera.site, Camera.name, Camera.id)
+    )
     if principal.scope is not None:
-        cams = cams.where(Camera.id.in_(list(principal.scope)))
-    cameras = db.session.execute(cams).all()
-    stats = state_counts(None if principal.scope is None else [c.id for c in cameras])
+        query = query.where(Camera.id.in_(list(principal.scope)))
     rows = []
-    for cam in cameras:
-        st = stats.get(cam.id) or _zero_stats()
-        missing = sum(sec for state, sec in st["seconds"].items() if state != "filled")
-        rows.append(FleetRow(cam, st["counts"], missing, cam.newest_gap_start))
+    for row in db.session.execute(query):
+        counts = dict(zip(FILL_STATES, (int(n) for n in row[9:]), strict=True))
+        rows.append(FleetRow(row, counts, int(row[8]), stored_time(row.newest_gap_start)))
     if needs_attention:
         rows = [r for r in rows if r.needs_attention]
     return rows

@@ -36,10 +36,11 @@ class UTCDateTime(TypeDecorator):
 
 
 def rfc3339(value: datetime | None) -> str | None:
-    """Format a UTC timestamp as RFC 3339 with ``Z`` (``2026-06-13T12:00:00Z``)."""
+    """Format a UTC timestamp as RFC 3339 with ``Z`` (``2026-06-13T12:00:00Z``).
+
+    Microseconds appear only when present. isoformat, not strftime: this runs for every time on
+    every page and JSON answer.
+    """
     if value is None:
         return None
-    value = value.astimezone(UTC)
-    if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
