@@ -53,7 +53,7 @@ def local_time(value: datetime | None, tz_name: str | None = "UTC", seconds: boo
 
 def local_parts(value: datetime | None, tz_name: str | None = "UTC") -> tuple[str, str, str]:
     """(``2026-06-13``, ``14:00:00``, ``+02:00``) in the camera's zone, for compact layouts."""
-    # isoformat is the cheapest formatter (pages format thousands of times): 2026-06-13T14:00:00+02:00
+    # isoformat is the cheapest formatter (pages format thousands of times).
     iso = value.astimezone(zone(tz_name)).isoformat(timespec="seconds")
     return iso[:10], iso[11:19], iso[19:]
 

@@ -133,15 +133,7 @@ def create_camera():
     if errors:
         data.pop("password", None)
         return _form(values=data, errors=errors, status=422)
-    camera = camera_settings.save(None, clean)
-    db.session.flush()
-    record(
-        "camera_create",
-        "camera",
-        camera.id,
-        camera_id=camera.id,
-        detail=camera_settings.public_settings(camera),
-    )
+    camera = camera_settings.create(clean)
     db.session.commit()
     flash(f"Camera {camera.name} created.")
     return redirect(url_for(".edit_camera", camera_id=camera.id), 303)

@@ -89,8 +89,12 @@ _EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
-def parse_time(raw) -> datetime | None:
-    """Parse an RFC 3339 / ISO 8601 time; naive times are taken as UTC. None when unparsable."""
+def parse_time(raw, naive_zone=UTC) -> datetime | None:
+    """Parse an RFC 3339 / ISO 8601 time as UTC; None when unparsable or out of range.
+
+    A time without an offset is read in ``naive_zone`` (UTC for the API; the camera's zone for
+    the page's window form).
+    """
     if not isinstance(raw, str) or not raw.strip():
         return None
     text = raw.strip()
@@ -99,7 +103,7 @@ def parse_time(raw) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
         if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
+            value = value.replace(tzinfo=naive_zone)
         value = value.astimezone(UTC)
     except (ValueError, OverflowError):
         return None

@@ -35,6 +35,7 @@ from .queries import encode_cursor
 from .queries import fleet_overview
 from .queries import list_gaps
 from .queries import parse_state
+from .queries import parse_time
 from .queries import state_counts
 
 PAGE_ROWS = 50
@@ -256,13 +257,7 @@ def retry_failed_page(camera_id: str):
 
 def parse_local(raw: str, tz_name: str) -> datetime | None:
     """A ``datetime-local`` value read in the camera's zone, as UTC; None when unparsable."""
-    try:
-        value = datetime.fromisoformat((raw or "").strip())
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone(tz_name))
-    return value.astimezone(UTC)
+    return parse_time(raw, naive_zone=zone(tz_name))
 
 
 @bp.post("/cameras/<camera_id>/gaps/window")
