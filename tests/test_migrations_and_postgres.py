@@ -100,6 +100,11 @@ def test_postgres_list_paging_retry_and_counts(pg_app):
         link = resp.headers.get("Link")
         url = link[1 : link.index(">")] if link else None
     assert len(seen) == 12 and set(seen) == ids
+    # Times come back as UTC RFC 3339 whatever the server's own zone.
+    first = client.get("/api/v1/cameras/cam1/recording-gaps?state=filled").json[0]
+    assert (
+        first["gap_start"] == "2026-06-12T12:00:00Z" and first["gap_end"] == "2026-06-12T12:01:00Z"
+    )
     one = sorted(ids)[0]
     retried = client.post(f"/api/v1/cameras/cam1/recording-gaps/{one}/retry")
     assert retried.status_code == 200 and retried.json["fill_state"] == "pending"

@@ -36,7 +36,6 @@ RAW_LIST_COLUMNS = [
     type_coerce(col, String()).label(col.key) if col.key in TIME_FIELDS else col
     for col in LIST_COLUMNS
 ]
-_TIME_INDEXES = tuple(RecordingGap.PUBLIC_FIELDS.index(name) for name in TIME_FIELDS)
 
 
 def parse_state(raw: str | None) -> str | None:
@@ -138,10 +137,7 @@ def list_gaps(
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        last_start = rows[-1].gap_start
-        if isinstance(last_start, str):
-            last_start = parse_time(last_start)
-        next_cursor = encode_cursor(last_start, rows[-1].id)
+        next_cursor = encode_cursor(stored_time(rows[-1].gap_start), rows[-1].id)
     return GapPage(rows, next_cursor)
 
 
@@ -159,27 +155,55 @@ def stored_time(value) -> datetime | None:
 
 
 def stored_time_json(value) -> str | None:
-    """RFC 3339 ``Z`` text of a stored UTC time, given as driver text or a datetime."""
+    """RFC 3339 ``Z`` text of a stored UTC time, given as driver text or a naive datetime."""
     if value is None:
         return None
     if isinstance(value, str):  # SQLite: '2026-06-13 12:00:00.000000' (naive UTC)
         text = value.replace(" ", "T", 1)
-        if text.endswith(".000000"):
-            text = text[:-7]
-        return text + "Z"
+        return (text[:-7] if text.endswith(".000000") else text) + "Z"
+    if value.tzinfo is None:  # PostgreSQL: a naive datetime, already UTC
+        return value.isoformat() + "Z"
     return rfc3339(value)
 
 
 def gap_rows_json(rows) -> list[dict]:
     """Rows of ``list_gaps(..., columns=RAW_LIST_COLUMNS)`` as the API's gap objects."""
-    names = RecordingGap.PUBLIC_FIELDS
-    out = []
-    for row in rows:
-        values = list(row)
-        for i in _TIME_INDEXES:
-            values[i] = stored_time_json(values[i])
-        out.append(dict(zip(names, values, strict=True)))
-    return out
+    t = stored_time_json
+    # Unpacked in PUBLIC_FIELDS order: the hot loop of the JSON list (SPEC §11).
+    return [
+        {
+            "id": gid,
+            "camera_id": camera_id,
+            "gap_start": t(start),
+            "gap_end": t(end),
+            "gap_seconds": seconds,
+            "fill_state": state,
+            "fill_attempts": attempts,
+            "last_attempt_at": t(attempted),
+            "filled_at": t(filled),
+            "created_at": t(created),
+            "last_error": error,
+            "recovered_seconds": recovered,
+            "progress": progress,
+            "manual_retry": bool(manual),
+        }
+        for (
+            gid,
+            camera_id,
+            start,
+            end,
+            seconds,
+            state,
+            attempts,
+            attempted,
+            filled,
+            created,
+            error,
+            recovered,
+            progress,
+            manual,
+        ) in rows
+    ]
 
 
 def _zero_stats() -> dict:
