@@ -129,8 +129,12 @@ def install(app) -> None:
         cached_url_for=cached_url_for,
     )
     from .gaps.fleet_rows import fleet_rows_html
+    from .gaps.gap_rows import gap_row_html
+    from .gaps.gap_rows import gap_rows_html
 
-    app.jinja_env.globals["fleet_rows_html"] = fleet_rows_html
+    app.jinja_env.globals.update(
+        fleet_rows_html=fleet_rows_html, gap_row_html=gap_row_html, gap_rows_html=gap_rows_html
+    )
 
     @app.context_processor
     def inject_principal():

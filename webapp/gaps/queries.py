@@ -29,6 +29,8 @@ MAX_LIMIT = 5000
 
 # Columns the list query fetches: the public fields only, so rows serialise without the ORM.
 LIST_COLUMNS = [getattr(RecordingGap, name) for name in RecordingGap.PUBLIC_FIELDS]
+# The page also shows who asked to stop a running fill.
+PAGE_COLUMNS = [*LIST_COLUMNS, RecordingGap.stop_requested_by]
 TIME_FIELDS = ("gap_start", "gap_end", "last_attempt_at", "filled_at", "created_at")
 # The JSON list is the hot path (SPEC §11): timestamps come back as the driver gives them
 # (text on SQLite, datetime on PostgreSQL) and are formatted once, without parsing them first.
@@ -118,7 +120,7 @@ class GapPage:
 
 
 def list_gaps(
-    camera_id: str, state: str | None, limit: int, before=None, columns=LIST_COLUMNS
+    camera_id: str, state: str | None, limit: int, before=None, columns=PAGE_COLUMNS
 ) -> GapPage:
     """A camera's gaps, newest ``gap_start`` first (ties by id), keyset-paged by ``before``."""
     query = select(*columns).where(RecordingGap.camera_id == camera_id)
