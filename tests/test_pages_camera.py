@@ -419,3 +419,13 @@ def test_embed_row_actions_render_embed_links(cam, login_as, db):
     }
     html = login_as("manager").post(f"{PAGE}/retry-failed", headers=headers).text
     assert 'hx-get="/embed/cameras/cam1/gaps' in html and 'href="/cameras/' not in html
+
+
+def test_table_rows_say_who_asked_to_stop_a_running_fill(cam, login_as, db):
+    gap = make_gap(cam, BASE_TIME, state="filling", progress=0.3, stop_requested_by="boss")
+    manager = login_as("manager")
+    html = manager.get(f"/cameras/{cam}/gaps").get_data(as_text=True)
+    row = html[html.index(f'id="gap-{gap.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "Stop requested by boss" in row
+    assert re.search(r'class="small danger stop" disabled title="Stop already requested"', row)
