@@ -119,6 +119,10 @@ def install(app) -> None:
         rfc3339=rfc3339,
         masked=mask_credentials,
     )
+    # Imported here: these modules build on the helpers above.
+    from .gaps.fleet_rows import fleet_rows_html
+    from .gaps.gap_rows import gap_row_html
+    from .gaps.gap_rows import gap_rows_html
     from .gaps.timeline import RANGE_LABELS
 
     app.jinja_env.globals.update(
@@ -127,13 +131,9 @@ def install(app) -> None:
         STATE_LABELS=STATE_LABELS,
         STATE_HELP=STATE_HELP,
         cached_url_for=cached_url_for,
-    )
-    from .gaps.fleet_rows import fleet_rows_html
-    from .gaps.gap_rows import gap_row_html
-    from .gaps.gap_rows import gap_rows_html
-
-    app.jinja_env.globals.update(
-        fleet_rows_html=fleet_rows_html, gap_row_html=gap_row_html, gap_rows_html=gap_rows_html
+        fleet_rows_html=fleet_rows_html,
+        gap_row_html=gap_row_html,
+        gap_rows_html=gap_rows_html,
     )
 
     @app.context_processor
