@@ -259,3 +259,17 @@ def test_openapi_describes_every_route(login_as, app):
         if str(r.rule).startswith("/api/v1")
     }
     assert api_rules == documented
+
+
+def test_times_in_the_list_match_the_python_formatter(cam, login_as, db):
+    from datetime import timedelta
+
+    from webapp.models import rfc3339
+
+    exact = BASE_TIME + timedelta(seconds=3)
+    fine = BASE_TIME + timedelta(seconds=7, microseconds=120)
+    gap = make_gap(cam, state="failed", last_attempt_at=fine, filled_at=exact)
+    body = login_as("viewer").get(LIST.format(cam)).json[0]
+    assert body["last_attempt_at"] == rfc3339(fine) == "2026-06-13T12:00:07.000120Z"
+    assert body["filled_at"] == rfc3339(exact) == "2026-06-13T12:00:03Z"
+    assert body["created_at"] == rfc3339(gap.created_at)

@@ -85,7 +85,12 @@ def test_postgres_list_paging_retry_and_counts(pg_app):
     with pg_app.app_context():
         make_camera("cam1")
         made = make_gaps("cam1", 12, state="failed")
-        make_gap("cam1", BASE_TIME - timedelta(days=1), state="filled")
+        make_gap(
+            "cam1",
+            BASE_TIME - timedelta(days=1),
+            state="filled",
+            filled_at=BASE_TIME + timedelta(microseconds=120),
+        )
         make_user("pgm", "manager")
         ids = {g.id for g in made}
     client = pg_app.test_client()

@@ -23,6 +23,7 @@ from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import Segment
 from ..models import rfc3339
+from ..models.types import rfc3339_text
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
@@ -32,11 +33,9 @@ LIST_COLUMNS = [getattr(RecordingGap, name) for name in RecordingGap.PUBLIC_FIEL
 # The page also shows who asked to stop a running fill.
 PAGE_COLUMNS = [*LIST_COLUMNS, RecordingGap.stop_requested_by]
 TIME_FIELDS = ("gap_start", "gap_end", "last_attempt_at", "filled_at", "created_at")
-# The JSON list is the hot path (SPEC §11): timestamps come back as the driver gives them
-# (text on SQLite, datetime on PostgreSQL) and are formatted once, without parsing them first.
+# The JSON list is the hot path (SPEC §11): the database formats the times as RFC 3339 text.
 RAW_LIST_COLUMNS = [
-    type_coerce(col, String()).label(col.key) if col.key in TIME_FIELDS else col
-    for col in LIST_COLUMNS
+    rfc3339_text(col).label(col.key) if col.key in TIME_FIELDS else col for col in LIST_COLUMNS
 ]
 
 
@@ -156,34 +155,21 @@ def stored_time(value) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def stored_time_json(value) -> str | None:
-    """RFC 3339 ``Z`` text of a stored UTC time, given as driver text or a naive datetime."""
-    if value is None:
-        return None
-    if isinstance(value, str):  # SQLite: '2026-06-13 12:00:00.000000' (naive UTC)
-        text = value.replace(" ", "T", 1)
-        return (text[:-7] if text.endswith(".000000") else text) + "Z"
-    if value.tzinfo is None:  # PostgreSQL: a naive datetime, already UTC
-        return value.isoformat() + "Z"
-    return rfc3339(value)
-
-
 def gap_rows_json(rows) -> list[dict]:
     """Rows of ``list_gaps(..., columns=RAW_LIST_COLUMNS)`` as the API's gap objects."""
-    t = stored_time_json
     # Unpacked in PUBLIC_FIELDS order: the hot loop of the JSON list (SPEC §11).
     return [
         {
             "id": gid,
             "camera_id": camera_id,
-            "gap_start": t(start),
-            "gap_end": t(end),
+            "gap_start": start,
+            "gap_end": end,
             "gap_seconds": seconds,
             "fill_state": state,
             "fill_attempts": attempts,
-            "last_attempt_at": t(attempted),
-            "filled_at": t(filled),
-            "created_at": t(created),
+            "last_attempt_at": attempted,
+            "filled_at": filled,
+            "created_at": created,
             "last_error": error,
             "recovered_seconds": recovered,
             "progress": progress,
