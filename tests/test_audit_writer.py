@@ -1,5 +1,6 @@
 """Every mutation writes its audit row in the same transaction; refused ones write none."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -86,18 +87,25 @@ def test_refused_mutations_write_no_audit_row(cam, db, login_as, client):
     assert _actions(db) == []
 
 
-def test_failing_audit_insert_rolls_the_retry_back(cam, db, login_as):
-    gap = make_gap(cam, state="failed", fill_attempts=3, last_error="camera said no")
-    manager = login_as("manager")
+@contextmanager
+def failing_audit_inserts():
+    """Every audit insert fails while the block runs (a broken audit table)."""
 
     def boom(*_args):
         raise RuntimeError("audit table unavailable")
 
     event.listen(AuditLog, "before_insert", boom)
     try:
-        resp = manager.post(f"/api/v1/cameras/{cam}/recording-gaps/{gap.id}/retry")
+        yield
     finally:
         event.remove(AuditLog, "before_insert", boom)
+
+
+def test_failing_audit_insert_rolls_the_retry_back(cam, db, login_as):
+    gap = make_gap(cam, state="failed", fill_attempts=3, last_error="camera said no")
+    manager = login_as("manager")
+    with failing_audit_inserts():
+        resp = manager.post(f"/api/v1/cameras/{cam}/recording-gaps/{gap.id}/retry")
     assert resp.status_code == 500 and resp.json["code"] == "internal_error"
     db.session.expire_all()
     again = db.session.get(RecordingGap, gap.id)
@@ -112,15 +120,8 @@ def test_failing_audit_insert_rolls_the_bulk_retry_back(cam, db, login_as):
     make_gap(cam, BASE_TIME, state="failed")
     make_gap(cam, BASE_TIME + timedelta(hours=1), state="expired")
     manager = login_as("manager")
-
-    def boom(*_args):
-        raise RuntimeError("audit table unavailable")
-
-    event.listen(AuditLog, "before_insert", boom)
-    try:
+    with failing_audit_inserts():
         resp = manager.post(f"/api/v1/cameras/{cam}/recording-gaps/retry-failed")
-    finally:
-        event.remove(AuditLog, "before_insert", boom)
     assert resp.status_code == 500
     db.session.expire_all()
     states = sorted(g.fill_state for g in db.session.scalars(db.select(RecordingGap)))

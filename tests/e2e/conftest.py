@@ -43,7 +43,7 @@ def browser():
     if not os.path.exists(CHROMIUM):
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail(f"REQUIRE_BROWSER=1 but {CHROMIUM} is not installed")
-        pytest.skip(f"{CHROMIUM} not installed (browser tests)")
+        pytest.skip(f"chromium not installed at {CHROMIUM} (browser tests)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
