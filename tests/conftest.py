@@ -134,6 +134,21 @@ def login_as(app):
     return login
 
 
+def walk_link_pages(get, url: str, max_pages: int = 50) -> tuple[list[str], int]:
+    """Follow ``Link: rel="next"`` from ``url``; returns (every gap id seen, pages read)."""
+    seen: list[str] = []
+    pages = 0
+    while url:
+        resp = get(url)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        seen += [g["id"] for g in resp.json]
+        link = resp.headers.get("Link")
+        url = link[1 : link.index(">")] if link else None
+        pages += 1
+        assert pages <= max_pages, "the cursor never ends"
+    return seen, pages
+
+
 @pytest.fixture
 def require_postgres():
     """The PostgreSQL URL for tests that need it; skipped without one unless CI demands it."""

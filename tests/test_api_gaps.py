@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.conftest import walk_link_pages
 from tests.factories import BASE_TIME
 from tests.factories import make_camera
 from tests.factories import make_gap
@@ -88,17 +89,7 @@ def test_cursor_paging_has_no_duplicates_or_holes(cam, login_as, db):
     # Two gaps with the same start on the same camera cannot exist (unique), so ties by id are
     # exercised through equal-start rows of other tests; here: walk all pages.
     viewer = login_as("viewer")
-    url = LIST.format(cam) + "?limit=5"
-    seen = []
-    pages = 0
-    while url:
-        resp = viewer.get(url)
-        assert resp.status_code == 200
-        seen += [g["id"] for g in resp.json]
-        link = resp.headers.get("Link")
-        url = link[1 : link.index(">")] if link else None
-        pages += 1
-        assert pages < 10
+    seen, pages = walk_link_pages(viewer.get, LIST.format(cam) + "?limit=5")
     assert pages == 5
     assert len(seen) == len(set(seen)) == 23
     assert set(seen) == {g.id for g in made}

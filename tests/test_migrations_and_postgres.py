@@ -80,6 +80,7 @@ def pg_app(pg_url, make_app):
 def test_postgres_list_paging_retry_and_counts(pg_app):
     from tests.conftest import PASSWORD
     from tests.conftest import csrf_token_from
+    from tests.conftest import walk_link_pages
     from tests.factories import make_user
 
     with pg_app.app_context():
@@ -97,13 +98,7 @@ def test_postgres_list_paging_retry_and_counts(pg_app):
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
     client.post("/login", data={"username": "pgm", "password": PASSWORD, "csrf_token": token})
     url = "/api/v1/cameras/cam1/recording-gaps?state=failed&limit=5"
-    seen = []
-    while url:
-        resp = client.get(url)
-        assert resp.status_code == 200
-        seen += [g["id"] for g in resp.json]
-        link = resp.headers.get("Link")
-        url = link[1 : link.index(">")] if link else None
+    seen, _ = walk_link_pages(client.get, url)
     assert len(seen) == 12 and set(seen) == ids
     # Times come back as UTC RFC 3339 whatever the server's own zone.
     first = client.get("/api/v1/cameras/cam1/recording-gaps?state=filled").json[0]
