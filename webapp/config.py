@@ -24,6 +24,17 @@ ANR_DEFAULTS = {
     "ANR_IO_TIMEOUT_S": 15.0,
 }
 
+# Request limits, the proxy setting, the database busy timeout and the sign-in throttle.
+SECURITY_DEFAULTS = {
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB: the largest legitimate body is a camera form
+    "MAX_FORM_MEMORY_SIZE": 512 * 1024,  # one non-file form field
+    "MAX_FORM_PARTS": 200,  # the camera form, the largest, has about 20 fields
+    "MAX_JSON_DEPTH": 32,
+    "TRUSTED_PROXIES": 0,  # reverse proxies whose X-Forwarded-For is believed (ProxyFix x_for)
+    "DB_BUSY_TIMEOUT_S": 2.0,
+    "BULK_RETRY_SYNC_LIMIT": 20000,
+}
+
 
 def _coerce(default, raw):
     """Turn an environment string into the type of its default."""
@@ -63,6 +74,9 @@ def from_environment(instance_path: str) -> dict:
         "METRICS_PUBLIC": _coerce(False, os.environ.get("METRICS_PUBLIC", "0")),
         "SESSION_COOKIE_SECURE": _coerce(False, os.environ.get("SESSION_COOKIE_SECURE", "0")),
     }
+    for name, default in SECURITY_DEFAULTS.items():
+        raw = os.environ.get(name)
+        cfg[name] = default if raw is None or raw == "" else _coerce(default, raw)
     for name, default in ANR_DEFAULTS.items():
         raw = os.environ.get(name)
         cfg[name] = default if raw is None or raw == "" else _coerce(default, raw)

@@ -7,6 +7,8 @@ from flask import make_response
 from flask import render_template
 from flask import request
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -34,7 +36,9 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Too large",
     422: "Check the form",
+    429: "Slow down",
     500: "Something went wrong",
     503: "Busy",
 }
@@ -90,6 +94,39 @@ def error_response(status: int, message: str, slug: str | None = None, fields=No
     return resp
 
 
+RETRY_AFTER_S = 5
+PLAIN_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>{status} {title}</title>"
+    "<h1>{title}</h1><p>{message}</p></html>"
+)
+
+
+def database_unavailable(exc: Exception):
+    """503 + Retry-After for a database that is locked, stopped or gone, whatever the route.
+
+    The page is plain HTML: the site layout asks the database who is signed in.
+    """
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is already gone; nothing left to roll back
+        log.debug("rollback after a database failure failed", exc_info=True)
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if "locked" in text or "busy" in text or "could not obtain lock" in text:
+        message, slug = "the database is busy; try again in a moment", "db_busy"
+    else:
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exc)
+        message, slug = "the database cannot be reached; try again in a moment", "db_unavailable"
+    if wants_json() or request.headers.get("HX-Request"):
+        resp = jsonify({"error": message, "code": slug})
+        resp.status_code = 503
+    else:
+        html = PLAIN_PAGE.format(status=503, title="Temporarily unavailable", message=message)
+        resp = make_response(html, 503)
+        resp.mimetype = "text/html"
+    resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return resp
+
+
 def register_errorhandlers(app) -> None:
     """Install the handlers for HTTP errors, a busy database and unexpected failures."""
 
@@ -119,18 +156,14 @@ def register_errorhandlers(app) -> None:
         return error_response(400, "a value in the request cannot be stored", "invalid_value")
 
     @app.errorhandler(OperationalError)
-    def handle_db_busy(exc: OperationalError):
-        db.session.rollback()
-        text = str(exc.orig).lower() if exc.orig else ""
-        if "locked" in text or "busy" in text or "could not obtain lock" in text:
-            resp = error_response(503, "the database is busy; try again in a moment", "db_busy")
-            resp.headers["Retry-After"] = "2"
-            return resp
-        log.exception("database error")
-        return error_response(500, "the server failed to complete the request")
+    @app.errorhandler(InterfaceError)
+    def handle_db_unavailable(exc: DBAPIError):
+        return database_unavailable(exc)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
+        if isinstance(exc.__cause__ or exc.__context__, OperationalError | InterfaceError):
+            return database_unavailable(exc)
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "the server failed to complete the request")
