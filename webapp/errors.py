@@ -144,7 +144,10 @@ def register_errorhandlers(app) -> None:
             if not wants_json() and not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()
         message = exc.description or TITLES.get(exc.code, "Error")
-        resp = error_response(exc.code or 500, message, slug, getattr(exc, "fields", None))
+        try:
+            resp = error_response(exc.code or 500, message, slug, getattr(exc, "fields", None))
+        except (OperationalError, InterfaceError) as db_exc:  # the error page's layout needs it
+            return database_unavailable(db_exc)
         if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
             resp.headers["Allow"] = ", ".join(exc.valid_methods)
         return resp
