@@ -10,9 +10,7 @@ from sqlalchemy import select
 
 from . import cameras as camera_settings
 from .audit import record
-from .auth.credentials import mint_api_key
 from .extensions import db
-from .models import KEY_ROLES
 from .models import USER_ROLES
 from .models import Camera
 from .models import User
@@ -89,25 +87,6 @@ def users_list():
         click.echo(f"{user.username}\t{user.role}\t{scope}\t{state}\tlast sign-in {last}")
 
 
-@apikeys.command("create")
-@click.argument("name")
-@click.option("--role", required=True, type=click.Choice(KEY_ROLES))
-@click.option("--cameras", "camera_list", help="Comma-separated camera ids (default: all).")
-def apikeys_create(name, role, camera_list):
-    """Create an API key and print its token once (only its SHA-256 is stored)."""
-    key, token = mint_api_key(name, role, _scope(camera_list))
-    db.session.flush()
-    record(
-        "apikey_create",
-        "api_key",
-        key.id,
-        detail={"name": name, "role": role, "cameras": key.camera_scope},
-    )
-    db.session.commit()
-    click.echo(f"created API key {name} ({role}), prefix {key.prefix}")
-    click.echo(f"token: {token}")
-
-
 @cameras.command("add")
 @click.argument("camera_id")
 @click.option("--name", required=True)
@@ -172,6 +151,7 @@ def demo_seed(simcam_url):
 
 def install(app) -> None:
     """Register every command group on ``app.cli``."""
+    from . import account_commands  # noqa: F401  (adds the lifecycle commands to the groups)
     from .anr.cli import anr
 
     for group in (users, apikeys, cameras, demo, anr):

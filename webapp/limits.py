@@ -14,7 +14,6 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-
 # Strings are dropped before counting brackets, so a "[" inside a string does not count.
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
@@ -37,7 +36,7 @@ def json_depth(data: bytes | str) -> int:
 
 
 class DepthLimitedJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, refusing documents nested deeper than ``MAX_JSON_DEPTH`` (a ValueError: 400)."""
+    """Flask's JSON, refusing documents nested deeper than ``MAX_JSON_DEPTH`` (400)."""
 
     sort_keys = False  # keep the documented field order of gap objects
 

@@ -1,7 +1,6 @@
 """Finding the principal of a request: the session's user, or an API key's bearer token."""
 
 import secrets
-from datetime import timedelta
 
 from flask import g
 from flask import request
@@ -11,12 +10,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..extensions import login_manager
 from ..models import ApiKey
-from ..models import LoginThrottle
 from ..models import User
-from ..models import utcnow
-
-LOCK_AFTER_FAILURES = 5
-LOCK_WINDOW = timedelta(minutes=15)
 
 
 @login_manager.user_loader
@@ -72,44 +66,3 @@ def mint_api_key(name: str, role: str, cameras: list[str] | None, expires_at=Non
     )
     db.session.add(key)
     return key, token
-
-
-def _throttle_key(username: str) -> str:
-    """The throttle row key of a username: normalised and cut to the column's width."""
-    return User.normalise(username)[:150]
-
-
-def lock_state(username: str):
-    """Return the throttle row of a username (existing or not), or None."""
-    return db.session.get(LoginThrottle, _throttle_key(username))
-
-
-def is_locked(username: str) -> bool:
-    row = lock_state(username)
-    return bool(row and row.locked_until and row.locked_until > utcnow())
-
-
-def note_failure(username: str) -> bool:
-    """Count a failed sign-in; returns True when this failure locks the username."""
-    key = _throttle_key(username)
-    now = utcnow()
-    row = db.session.get(LoginThrottle, key)
-    if row is None:
-        row = LoginThrottle(username=key, failures=0, window_start=now)
-        db.session.add(row)
-    if now - row.window_start > LOCK_WINDOW:
-        row.failures = 0
-        row.window_start = now
-    row.failures += 1
-    if row.failures >= LOCK_AFTER_FAILURES:
-        row.locked_until = now + LOCK_WINDOW
-        row.failures = 0
-        row.window_start = now
-        return True
-    return False
-
-
-def clear_failures(username: str) -> None:
-    row = lock_state(username)
-    if row is not None:
-        db.session.delete(row)

@@ -11,6 +11,9 @@ from .engine import WorkerHeartbeat
 from .gap import FILL_STATES
 from .gap import RecordingGap
 from .gap import new_id
+from .security import JOB_STATES
+from .security import Job
+from .security import LoginAttempt
 from .segment import Segment
 from .types import UTCDateTime
 from .types import rfc3339
@@ -18,12 +21,12 @@ from .types import utcnow
 from .user import KEY_ROLES
 from .user import USER_ROLES
 from .user import ApiKey
-from .user import LoginThrottle
 from .user import Principal
 from .user import User
 
 __all__ = [
     "FILL_STATES",
+    "JOB_STATES",
     "KEY_ROLES",
     "USER_ROLES",
     "VENDORS",
@@ -32,7 +35,8 @@ __all__ = [
     "Camera",
     "CameraGapStat",
     "FillRun",
-    "LoginThrottle",
+    "Job",
+    "LoginAttempt",
     "Principal",
     "RecordingGap",
     "Segment",
