@@ -11,6 +11,7 @@ from ..extensions import db
 from ..extensions import login_manager
 from ..models import ApiKey
 from ..models import User
+from ..models.user import EMBED_ROLES
 
 
 @login_manager.user_loader
@@ -26,9 +27,13 @@ def load_user(session_id: str):
     user = db.session.get(User, user_id)
     if user is None or str(user.session_epoch) != epoch or not user.active:
         return None
+    # Set every request (the loaded object may be reused): an embed session's scope, role cap
+    # and minting key; nothing for an ordinary session.
     embed_scope = session.get("embed_scope")
-    if embed_scope is not None:
-        user.narrowed_to = list(embed_scope)
+    user.narrowed_to = list(embed_scope) if embed_scope is not None else None
+    embedded = bool(session.get("embed"))
+    user.role_ceiling = (session.get("embed_role") or EMBED_ROLES[-1]) if embedded else None
+    user.via_key = session.get("embed_via") if embedded else None
     return user
 
 

@@ -62,6 +62,11 @@ class Principal:
         return self.id
 
     @property
+    def via_name(self) -> str | None:
+        """The key name an embed session minted by this principal carries (None for a person)."""
+        return None
+
+    @property
     def actor_name(self) -> str:
         raise NotImplementedError
 
@@ -147,3 +152,7 @@ class ApiKey(Principal, db.Model):
     @property
     def actor_name(self) -> str:
         return f"key:{self.name}"
+
+    @property
+    def via_name(self) -> str | None:
+        return self.name
