@@ -19,6 +19,7 @@ from ..anr.replay import camera_replay_url
 from ..audit import record
 from ..auth.principal import camera_for
 from ..auth.principal import require
+from ..errors import Problem
 from ..extensions import db
 from ..masking import mask_credentials
 from ..models import VENDORS
@@ -129,6 +130,10 @@ def new_camera():
 def create_camera():
     """Create a camera; errors re-render the form and nothing is saved."""
     data = _submitted()
+    # Scope before existence, as everywhere: a scoped admin may only add ids in their scope, and
+    # learns nothing from "already exists" about the cameras outside it.
+    if not current_user.in_scope(str(data.get("id", "")).strip()):
+        raise Problem(403, f"camera '{str(data.get('id'))[:64]}' is outside your camera scope")
     clean, errors = camera_settings.validate(data, creating=True)
     if errors:
         data.pop("password", None)
@@ -151,7 +156,7 @@ def update_camera(camera_id: str):
     """Save a camera's settings; errors re-render the form and nothing is saved."""
     camera = camera_for(current_user, camera_id, "manage_cameras")
     data = _submitted()
-    clean, errors = camera_settings.validate(data, creating=False)
+    clean, errors = camera_settings.validate(data, creating=False, current=camera)
     if errors:
         data.pop("password", None)
         return _form(camera, values=data, errors=errors, status=422)

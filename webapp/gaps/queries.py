@@ -17,6 +17,7 @@ from sqlalchemy import type_coerce
 
 from ..errors import Problem
 from ..extensions import db
+from ..masking import mask_credentials
 from ..models import FILL_STATES
 from ..models import Camera
 from ..models import CameraGapStat
@@ -171,7 +172,7 @@ def gap_rows_json(rows) -> list[dict]:
             "last_attempt_at": attempted,
             "filled_at": filled,
             "created_at": created,
-            "last_error": error,
+            "last_error": mask_credentials(error) if error else error,
             "recovered_seconds": recovered,
             "progress": progress,
             "manual_retry": bool(manual),
