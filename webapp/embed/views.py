@@ -18,11 +18,11 @@ from ..auth.principal import require
 from ..errors import Problem
 from ..extensions import db
 from ..gaps import views as gap_views
-from ..models import UsedEmbedToken
 from ..models import USER_ROLES
+from ..models import UsedEmbedToken
 from ..models import User
-from ..models.user import EMBED_ROLES
 from ..models import utcnow
+from ..models.user import EMBED_ROLES
 from . import bp
 from .tokens import MAX_TTL_SECONDS
 from .tokens import TokenRefused
