@@ -49,9 +49,7 @@ def _form_values(session, camera_id):
 
 
 @pytest.mark.parametrize("template", [LEGACY_TEMPLATE, QUERY_TEMPLATE])
-def test_edit_form_saved_unchanged_or_changed_keeps_template_and_password(
-    db, login_as, template
-):
+def test_edit_form_saved_unchanged_or_changed_keeps_template_and_password(db, login_as, template):
     make_camera("cam1", username="admin")
     camera = db.session.get(Camera, "cam1")
     # Stored as an earlier build allowed: credentials inside the template.

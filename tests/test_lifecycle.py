@@ -151,9 +151,10 @@ def test_embed_session_never_acts_as_admin(embed_world, login_as):
     browser.get(resp.json["url"])
     assert browser.get("/admin/cameras").status_code == 403
     with embed_world.app_context():
-        assert db.session.execute(
-            db.select(User.role).where(User.username == "boss")
-        ).scalar_one() == "admin"
+        assert (
+            db.session.execute(db.select(User.role).where(User.username == "boss")).scalar_one()
+            == "admin"
+        )
 
 
 def test_embed_scope_is_capped_by_the_key(embed_world):

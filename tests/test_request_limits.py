@@ -120,7 +120,5 @@ def test_json_at_depth_32_is_still_parsed(app, login_as):
 
 def test_too_many_form_parts_is_413(client):
     body = "&".join(f"f{i}=x" for i in range(5000))
-    resp = client.post(
-        "/login", data=body, content_type="application/x-www-form-urlencoded"
-    )
+    resp = client.post("/login", data=body, content_type="application/x-www-form-urlencoded")
     assert resp.status_code == 413

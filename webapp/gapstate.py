@@ -143,42 +143,6 @@ _RETRY_RESET = dict(
 )
 
 
-def retry_failed(camera_id: str) -> list[str]:
-    """Send every failed, partial and expired gap of a camera back to the queue; returns ids."""
-    rows = db.session.execute(
-        select(RecordingGap.id, RecordingGap.fill_state, RecordingGap.gap_seconds).where(
-            RecordingGap.camera_id == camera_id,
-            RecordingGap.fill_state.in_(RETRY_FAILED_STATES),
-        )
-    ).all()
-    if not rows:
-        return []
-    ids = [r.id for r in rows]
-    for start in range(0, len(ids), 500):  # bounded IN lists for any database
-        db.session.execute(
-            update(RecordingGap)
-            .where(
-                RecordingGap.id.in_(ids[start : start + 500]),
-                RecordingGap.fill_state.in_(RETRY_FAILED_STATES),
-            )
-            .values(fill_state="pending", progress=None, **_RETRY_RESET)
-            .execution_options(synchronize_session="fetch")
-        )
-    moved: dict[str, list[int]] = {}
-    for r in rows:
-        total = moved.setdefault(r.fill_state, [0, 0])
-        total[0] += 1
-        total[1] += r.gap_seconds
-    total_count = sum(count for count, _ in moved.values())
-    total_seconds = sum(seconds for _, seconds in moved.values())
-    _bump(
-        camera_id,
-        *((state, -count, -seconds) for state, (count, seconds) in moved.items()),
-        ("pending", total_count, total_seconds),
-    )
-    return ids
-
-
 def record_gap(
     camera_id: str, gap_start: datetime, gap_end: datetime, *, manual: bool = False
 ) -> tuple[RecordingGap, bool]:

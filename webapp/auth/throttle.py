@@ -74,9 +74,7 @@ def _reserve(rule: Rule, username: str, address: str) -> int:
             select(LoginAttempt.failures, LoginAttempt.blocked_until).where(LoginAttempt.key == key)
         ).first()
         if row is None:
-            db.session.add(
-                LoginAttempt(key=key, username=user_col, address=addr_col, failures=0)
-            )
+            db.session.add(LoginAttempt(key=key, username=user_col, address=addr_col, failures=0))
             try:
                 db.session.commit()
             except IntegrityError:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask_login import current_user
 from sqlalchemy import select
 
+from .. import bulk_retry
 from .. import gapstate
 from ..audit import record
 from ..errors import Problem
@@ -61,18 +62,9 @@ def retry_one(camera, gap_id: str) -> RecordingGap:
     )
 
 
-def retry_all_failed(camera) -> list[str]:
-    """Retry every failed/partial/expired gap with ONE audit row; the caller commits."""
-    ids = gapstate.retry_failed(camera.id)
-    if ids:
-        record(
-            "anr_retry_failed",
-            "camera",
-            camera.id,
-            camera_id=camera.id,
-            detail={"camera_id": camera.id, "count": len(ids), "gap_ids": ids},
-        )
-    return ids
+def retry_all_failed(camera) -> bulk_retry.Retried:
+    """Retry every failed/partial/expired gap with ONE audit row (or a job); the caller commits."""
+    return bulk_retry.retry_failed(camera)
 
 
 def stop_one(camera, gap_id: str) -> RecordingGap:

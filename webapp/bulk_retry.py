@@ -1,0 +1,189 @@
+"""Bulk retry at any size: set-based batches that keep the statistics right, one bounded audit row.
+
+Retry-failed moves every failed, partial and expired gap of a camera back to the queue with
+``UPDATE ... WHERE id IN (SELECT ... LIMIT n) AND fill_state = s RETURNING ...`` per state, so the
+database does the work in batches of ``BATCH`` rows and the statistics move by what each batch
+really changed. Up to ``BULK_RETRY_SYNC_LIMIT`` gaps this runs inside the request; more becomes a
+job (see ``webapp.jobs``) and the request answers 202 at once. Either way ONE audit row records
+the count, the filter and at most the first ``AUDIT_IDS`` ids.
+"""
+
+from dataclasses import dataclass
+from dataclasses import field
+
+from flask import current_app
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+
+from . import jobs
+from .audit import record
+from .extensions import db
+from .gapstate import RETRY_FAILED_STATES
+from .gapstate import RETRYABLE
+from .gapstate import _bump
+from .models import CameraGapStat
+from .models import Job
+from .models import RecordingGap
+
+BATCH = 5000
+AUDIT_IDS = 1000
+ID_CHUNK = 1000  # ids bound per statement: far below every database's parameter limit
+JOB_KIND = "retry_failed"
+
+# What an operator's retry resets (the seed state of a gap), written once for every batch.
+RESET = dict(
+    fill_state="pending",
+    fill_attempts=0,
+    last_attempt_at=None,
+    filled_at=None,
+    last_error=None,
+    manual_retry=True,
+    progress=None,
+    claimed_by=None,
+    lease_until=None,
+    stop_requested_by=None,
+)
+
+
+@dataclass
+class Retried:
+    """What a bulk retry did: how many gaps moved, the first ids, and a job when it runs later."""
+
+    count: int = 0
+    ids: list[str] = field(default_factory=list)
+    job: Job | None = None
+    skipped: int = 0
+
+    def note(self, rows) -> None:
+        self.count += len(rows)
+        room = AUDIT_IDS - len(self.ids)
+        if room > 0:
+            self.ids.extend(r.id for r in rows[:room])
+
+
+def _move(camera_id: str, state: str, limit: int | None, ids: list[str] | None):
+    """One set-based UPDATE of the camera's gaps in ``state``; returns the moved (id, seconds)."""
+    where = [RecordingGap.camera_id == camera_id, RecordingGap.fill_state == state]
+    if ids is not None:
+        where.append(RecordingGap.id.in_(ids))
+    if limit is not None:
+        # The subquery picks a batch through the (camera, state) index; the outer condition on
+        # the state is checked again on each row, so a gap another writer moved meanwhile is left.
+        where.append(RecordingGap.id.in_(select(RecordingGap.id).where(*where).limit(limit)))
+    rows = db.session.execute(
+        update(RecordingGap)
+        .where(*where)
+        .values(**RESET)
+        .returning(RecordingGap.id, RecordingGap.gap_seconds)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if rows and state != "pending":
+        seconds = sum(r.gap_seconds for r in rows)
+        _bump(camera_id, (state, -len(rows), -seconds), ("pending", len(rows), seconds))
+    return rows
+
+
+def retry_batch(camera_id: str, result: Retried, limit: int = BATCH) -> int:
+    """Retry up to ``limit`` failed, partial or expired gaps of a camera; returns how many."""
+    moved = 0
+    for state in RETRY_FAILED_STATES:
+        if moved >= limit:
+            break
+        rows = _move(camera_id, state, limit - moved, None)
+        result.note(rows)
+        moved += len(rows)
+    return moved
+
+
+def retryable_count(camera_id: str) -> int:
+    """How many gaps retry-failed would move, from the per-camera statistics (no scan)."""
+    return int(
+        db.session.execute(
+            select(func.coalesce(func.sum(CameraGapStat.gap_count), 0)).where(
+                CameraGapStat.camera_id == camera_id,
+                CameraGapStat.fill_state.in_(RETRY_FAILED_STATES),
+            )
+        ).scalar()
+    )
+
+
+def _audit(action: str, camera, result: Retried, **extra) -> None:
+    record(
+        action,
+        "camera",
+        camera.id,
+        camera_id=camera.id,
+        detail={
+            "camera_id": camera.id,
+            "count": result.count,
+            **extra,
+            "gap_ids": result.ids,
+            "gap_ids_shown": len(result.ids),
+        },
+    )
+
+
+def retry_failed(camera) -> Retried:
+    """Retry every failed/partial/expired gap of a camera, now or as a job; the caller commits.
+
+    Returns the count and first ids, or (above ``BULK_RETRY_SYNC_LIMIT``) the queued job.
+    """
+    total = retryable_count(camera.id)
+    filter_ = {"states": list(RETRY_FAILED_STATES)}
+    if total > current_app.config["BULK_RETRY_SYNC_LIMIT"]:
+        job = jobs.running(JOB_KIND, camera.id) or jobs.create(JOB_KIND, camera.id, total)
+        result = Retried(count=total, job=job)
+        result.ids = list(
+            db.session.execute(
+                select(RecordingGap.id)
+                .where(
+                    RecordingGap.camera_id == camera.id,
+                    RecordingGap.fill_state.in_(RETRY_FAILED_STATES),
+                )
+                .limit(AUDIT_IDS)
+            ).scalars()
+        )
+        _audit("anr_retry_failed", camera, result, filter=filter_, job_id=job.id)
+        return result
+    result = Retried()
+    while retry_batch(camera.id, result):
+        pass
+    if result.count:
+        _audit("anr_retry_failed", camera, result, filter=filter_)
+    return result
+
+
+def run_retry_failed(job: Job) -> None:
+    """The job's work: batches until nothing is left, each committed with the job's progress."""
+    while True:
+        moved = retry_batch(job.camera_id, Retried())
+        if not moved:
+            return
+        jobs.progress(job, moved)
+
+
+def retry_selected(camera, ids: list[str]) -> Retried:
+    """Retry the chosen gaps of a camera in batches; filled and filling ones are skipped.
+
+    One audit row ``anr_retry_selected`` with the count and the first ids; the caller commits.
+    """
+    wanted = list(dict.fromkeys(str(i)[:64] for i in ids))
+    result = Retried()
+    for start in range(0, len(wanted), ID_CHUNK):
+        chunk = wanted[start : start + ID_CHUNK]
+        for state in RETRYABLE:
+            result.note(_move(camera.id, state, None, chunk))
+    result.skipped = len(wanted) - result.count
+    if result.count:
+        _audit(
+            "anr_retry_selected",
+            camera,
+            result,
+            filter={"ids": len(wanted), "states": list(RETRYABLE)},
+            skipped=result.skipped,
+        )
+    return result
+
+
+jobs.register(JOB_KIND, run_retry_failed)
