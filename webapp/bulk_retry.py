@@ -1,9 +1,9 @@
 """Bulk retry at any size: set-based batches that keep the statistics right, one bounded audit row.
 
-Retry-failed moves every failed, partial and expired gap of a camera back to the queue with
-``UPDATE ... WHERE id IN (SELECT ... LIMIT n) AND fill_state = s RETURNING ...`` per state, so the
-database does the work in batches of ``BATCH`` rows and the statistics move by what each batch
-really changed. Up to ``BULK_RETRY_SYNC_LIMIT`` gaps this runs inside the request; more becomes a
+Retry-failed moves every failed, partial and expired gap of a camera back to the queue in batches
+of ``BATCH``: the batch's ids come from the (camera, state) index, then ``UPDATE ... WHERE id IN
+(...) AND fill_state = s RETURNING ...`` moves them (an id list rather than a subquery, so every
+planner uses the primary key), and the statistics move by what each batch really changed. Up to ``BULK_RETRY_SYNC_LIMIT`` gaps this runs inside the request; more becomes a
 job (see ``webapp.jobs``) and the request answers 202 at once. Either way ONE audit row records
 the count, the filter and at most the first ``AUDIT_IDS`` ids.
 """
@@ -62,26 +62,43 @@ class Retried:
             self.ids.extend(r.id for r in rows[:room])
 
 
-def _move(camera_id: str, state: str, limit: int | None, ids: list[str] | None):
-    """One set-based UPDATE of the camera's gaps in ``state``; returns the moved (id, seconds)."""
-    where = [RecordingGap.camera_id == camera_id, RecordingGap.fill_state == state]
-    if ids is not None:
-        where.append(RecordingGap.id.in_(ids))
-    if limit is not None:
-        # The subquery picks a batch through the (camera, state) index; the outer condition on
-        # the state is checked again on each row, so a gap another writer moved meanwhile is left.
-        where.append(RecordingGap.id.in_(select(RecordingGap.id).where(*where).limit(limit)))
-    rows = db.session.execute(
-        update(RecordingGap)
-        .where(*where)
-        .values(**RESET)
-        .returning(RecordingGap.id, RecordingGap.gap_seconds)
-        .execution_options(synchronize_session=False)
-    ).all()
+def _move(camera_id: str, state: str, ids: list[str]):
+    """Move the camera's gaps among ``ids`` that are in ``state``; returns (id, seconds) rows.
+
+    The state is checked again on each row by the UPDATE itself, so a gap another writer moved
+    meanwhile is left alone and the statistics move by exactly what changed.
+    """
+    gaps = RecordingGap.__table__  # Core statements: no ORM bookkeeping for plain columns
+    rows = []
+    for start in range(0, len(ids), ID_CHUNK):
+        rows += db.session.connection().execute(
+            update(gaps)
+            .where(
+                gaps.c.id.in_(ids[start : start + ID_CHUNK]),
+                gaps.c.camera_id == camera_id,
+                gaps.c.fill_state == state,
+            )
+            .values(**RESET)
+            .returning(gaps.c.id, gaps.c.gap_seconds)
+        ).all()
     if rows and state != "pending":
         seconds = sum(r.gap_seconds for r in rows)
         _bump(camera_id, (state, -len(rows), -seconds), ("pending", len(rows), seconds))
     return rows
+
+
+def _batch_ids(camera_id: str, state: str, limit: int) -> list[str]:
+    """The next ``limit`` gap ids of a camera in ``state``, through the (camera, state) index."""
+    gaps = RecordingGap.__table__
+    return list(
+        db.session.connection()
+        .execute(
+            select(gaps.c.id)
+            .where(gaps.c.camera_id == camera_id, gaps.c.fill_state == state)
+            .limit(limit)
+        )
+        .scalars()
+    )
 
 
 def retry_batch(camera_id: str, result: Retried, limit: int = BATCH) -> int:
@@ -90,7 +107,7 @@ def retry_batch(camera_id: str, result: Retried, limit: int = BATCH) -> int:
     for state in RETRY_FAILED_STATES:
         if moved >= limit:
             break
-        rows = _move(camera_id, state, limit - moved, None)
+        rows = _move(camera_id, state, _batch_ids(camera_id, state, limit - moved))
         result.note(rows)
         moved += len(rows)
     return moved
@@ -170,10 +187,8 @@ def retry_selected(camera, ids: list[str]) -> Retried:
     """
     wanted = list(dict.fromkeys(str(i)[:64] for i in ids))
     result = Retried()
-    for start in range(0, len(wanted), ID_CHUNK):
-        chunk = wanted[start : start + ID_CHUNK]
-        for state in RETRYABLE:
-            result.note(_move(camera.id, state, None, chunk))
+    for state in RETRYABLE:
+        result.note(_move(camera.id, state, wanted))
     result.skipped = len(wanted) - result.count
     if result.count:
         _audit(

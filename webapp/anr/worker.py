@@ -29,6 +29,7 @@ from ..models import utcnow
 from . import queue
 from .fill import FillJob
 from .fill import FillResult
+from .indexer import add_segment
 from .indexer import segment_for
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
@@ -255,7 +256,7 @@ class Worker:
             return
         segment = segment_for(camera_id, path, job.ffmpeg)
         if segment is not None:
-            db.session.add(segment)
+            add_segment(segment)  # the indexer may have added it meanwhile: then this is skipped
 
     def _close_run(self, running: Running, outcome: str, recovered: float, commit=True) -> None:
         run = db.session.get(FillRun, running.run_id)
