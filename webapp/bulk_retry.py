@@ -1,11 +1,12 @@
-"""Bulk retry at any size: set-based batches that keep the statistics right, one bounded audit row.
+"""Bulk retry at any size: set-based batches, right statistics, one bounded audit row.
 
 Retry-failed moves every failed, partial and expired gap of a camera back to the queue in batches
-of ``BATCH``: the batch's ids come from the (camera, state) index, then ``UPDATE ... WHERE id IN
+of ``BATCH``: a batch's ids come from the (camera, state) index, then ``UPDATE ... WHERE id IN
 (...) AND fill_state = s RETURNING ...`` moves them (an id list rather than a subquery, so every
-planner uses the primary key), and the statistics move by what each batch really changed. Up to ``BULK_RETRY_SYNC_LIMIT`` gaps this runs inside the request; more becomes a
-job (see ``webapp.jobs``) and the request answers 202 at once. Either way ONE audit row records
-the count, the filter and at most the first ``AUDIT_IDS`` ids.
+planner uses the primary key) and the statistics move by what the batch really changed. Up to
+``BULK_RETRY_SYNC_LIMIT`` gaps this runs inside the request; more becomes a job (``webapp.jobs``)
+and the request answers 202 at once. Either way ONE audit row records the count, the filter and
+at most the first ``AUDIT_IDS`` ids.
 """
 
 from dataclasses import dataclass

@@ -5,7 +5,6 @@ from datetime import timedelta
 from tests.factories import BASE_TIME
 from tests.factories import make_camera
 from webapp.anr.indexer import add_segment
-from webapp.extensions import db
 from webapp.models import Segment
 
 
