@@ -72,16 +72,20 @@ def _move(camera_id: str, state: str, ids: list[str]):
     gaps = RecordingGap.__table__  # Core statements: no ORM bookkeeping for plain columns
     rows = []
     for start in range(0, len(ids), ID_CHUNK):
-        rows += db.session.connection().execute(
-            update(gaps)
-            .where(
-                gaps.c.id.in_(ids[start : start + ID_CHUNK]),
-                gaps.c.camera_id == camera_id,
-                gaps.c.fill_state == state,
+        rows += (
+            db.session.connection()
+            .execute(
+                update(gaps)
+                .where(
+                    gaps.c.id.in_(ids[start : start + ID_CHUNK]),
+                    gaps.c.camera_id == camera_id,
+                    gaps.c.fill_state == state,
+                )
+                .values(**RESET)
+                .returning(gaps.c.id, gaps.c.gap_seconds)
             )
-            .values(**RESET)
-            .returning(gaps.c.id, gaps.c.gap_seconds)
-        ).all()
+            .all()
+        )
     if rows and state != "pending":
         seconds = sum(r.gap_seconds for r in rows)
         _bump(camera_id, (state, -len(rows), -seconds), ("pending", len(rows), seconds))
