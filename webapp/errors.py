@@ -94,7 +94,8 @@ def error_response(status: int, message: str, slug: str | None = None, fields=No
     return resp
 
 
-RETRY_AFTER_S = 5
+RETRY_AFTER_BUSY_S = 2  # a lock is usually gone within the busy timeout
+RETRY_AFTER_DOWN_S = 5  # a database that is down or gone takes longer to come back
 PLAIN_PAGE = (
     "<!doctype html><html lang=en><meta charset=utf-8><title>{status} {title}</title>"
     "<h1>{title}</h1><p>{message}</p></html>"
@@ -111,11 +112,13 @@ def database_unavailable(exc: Exception):
     except Exception:  # the connection is already gone; nothing left to roll back
         log.debug("rollback after a database failure failed", exc_info=True)
     text = str(getattr(exc, "orig", None) or exc).lower()
+    retry_after = RETRY_AFTER_BUSY_S
     if "locked" in text or "busy" in text or "could not obtain lock" in text:
         message, slug = "the database is busy; try again in a moment", "db_busy"
     else:
         log.error("database unavailable on %s %s: %s", request.method, request.path, exc)
         message, slug = "the database cannot be reached; try again in a moment", "db_unavailable"
+        retry_after = RETRY_AFTER_DOWN_S
     if wants_json() or request.headers.get("HX-Request"):
         resp = jsonify({"error": message, "code": slug})
         resp.status_code = 503
@@ -123,7 +126,7 @@ def database_unavailable(exc: Exception):
         html = PLAIN_PAGE.format(status=503, title="Temporarily unavailable", message=message)
         resp = make_response(html, 503)
         resp.mimetype = "text/html"
-    resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+    resp.headers["Retry-After"] = str(retry_after)
     return resp
 
 
