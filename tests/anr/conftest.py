@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests import factories
+from tests.rtsp.server import RtspCamera
+from tests.rtsp.server import gstreamer_missing
+from tests.rtsp.server import skip_or_fail
 from webapp.anr.media import probe_duration
 from webapp.anr.simcam import SimCam
 from webapp.anr.worker import Worker
@@ -38,6 +41,35 @@ def simcam():
     cam = SimCam("127.0.0.1", 0).start()
     yield cam
     cam.stop()
+
+
+@pytest.fixture(scope="session")
+def _gstreamer_missing():
+    return gstreamer_missing()
+
+
+@pytest.fixture
+def rtsp_camera(_gstreamer_missing, tmp_path):
+    """Start GStreamer RTSP test cameras on 127.0.0.1: ``rtsp_camera(auth="digest", ...)``.
+
+    Skipped with a reason where GStreamer is missing (a failure under REQUIRE_RTSP=1).
+    """
+    if _gstreamer_missing:
+        skip_or_fail(_gstreamer_missing)
+    started = []
+
+    def start(auth="none", user=CAMERA_USER, password=CAMERA_PASSWORD, **control):
+        folder = tmp_path / f"rtsp{len(started)}"
+        folder.mkdir()
+        cam = RtspCamera(folder, auth, user, password)
+        started.append(cam)
+        if control:
+            cam.set(**control)
+        return cam
+
+    yield start
+    for cam in started:
+        cam.stop()
 
 
 @pytest.fixture
