@@ -94,6 +94,16 @@ def sim_camera(simcam, camera_id: str = "cam1", **fields):
     return factories.make_camera(camera_id, **fields)
 
 
+def rtsp_camera_row(cam, vendor: str, camera_id: str = "cam1", **fields):
+    """A camera row pointing at an RTSP test camera with the vendor's default replay URL."""
+    fields.setdefault("username", CAMERA_USER)
+    fields.setdefault("password", CAMERA_PASSWORD)
+    fields.setdefault("anr_enabled", True)
+    return factories.make_camera(
+        camera_id, vendor=vendor, address="127.0.0.1", rtsp_port=cam.port, **fields
+    )
+
+
 def recent(minutes_ago: float = 30) -> datetime:
     """A whole-second UTC time inside the cameras' edge retention."""
     return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).replace(microsecond=0)

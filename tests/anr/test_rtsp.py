@@ -20,6 +20,7 @@ from tests.anr.conftest import archive_path
 from tests.anr.conftest import gap_now
 from tests.anr.conftest import playable_seconds
 from tests.anr.conftest import recent
+from tests.anr.conftest import rtsp_camera_row
 from tests.anr.conftest import run_worker
 from webapp.anr.media import ffmpeg_bin
 from webapp.anr.media import probe_duration
@@ -37,15 +38,6 @@ def rtsp_app(make_app):
     app = make_app(**{**FAST_ENGINE, "ANR_IO_TIMEOUT_S": IO_TIMEOUT_S, "ANR_LEASE_SECONDS": 10})
     with app.app_context():
         yield app
-
-
-def rtsp_camera_row(cam, vendor: str, camera_id: str = "cam1", **fields):
-    """A camera row pointing at the RTSP test camera with the vendor's default replay URL."""
-    fields.setdefault("username", CAMERA_USER)
-    fields.setdefault("password", CAMERA_PASSWORD)
-    return factories.make_camera(
-        camera_id, vendor=vendor, address="127.0.0.1", rtsp_port=cam.port, anr_enabled=True, **fields
-    )
 
 
 def streams(path: Path) -> str:

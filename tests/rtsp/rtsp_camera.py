@@ -2,7 +2,7 @@
 
 Run by ``/usr/bin/python3`` (the GStreamer bindings are Debian packages, not in the venv):
 
-    rtsp_camera.py --control FILE --log FILE [--port 0 --auth digest|basic|none --user U --password P]
+    rtsp_camera.py --control FILE --log FILE [--port N] [--auth digest|basic --user U --password P]
 
 It serves the Hikvision ``/Streaming/tracks/<channel>01?starttime=20260613T120000Z&endtime=...``
 and Dahua ``/cam/playback?channel=1&subtype=0&starttime=2026_06_13_12_00_00&endtime=...`` shapes,
