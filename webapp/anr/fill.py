@@ -35,7 +35,7 @@ from .media import probe_duration
 
 log = logging.getLogger(__name__)
 
-FILLED_RATIO = 0.95  # this much of the window recovered counts as filled (docs/design.md)
+FILLED_RATIO = 0.95  # this much of the window recovered counts as filled
 JOB_TIMEOUT_MARGIN_S = 60
 STDERR_LINES = 12
 MAX_ERROR_CHARS = 2000
@@ -192,7 +192,7 @@ class FillJob:
         return self.target.with_name(self.target.name + ".final" + PART_SUFFIX)
 
     def masked(self, text: str) -> str:
-        """``text`` with the camera's credentials hidden (everywhere, docs/design.md)."""
+        """``text`` with the camera's credentials hidden (logs, errors, pages: everywhere)."""
         return mask_credentials(text, self.secrets)
 
     # --- lifecycle --------------------------------------------------------------------------
