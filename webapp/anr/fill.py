@@ -342,8 +342,8 @@ class FillJob:
             if waited > TERMINATE_GRACE_S:
                 self.proc.kill()  # the fragments already written survive SIGKILL
             elif waited > SECOND_SIGNAL_S and not self._signalled_twice:
-                # ffmpeg aborts a blocking read (a hung camera) only at its second signal; it
-                # still closes the file properly.
+                # ffmpeg aborts a blocking read (a hung camera) only at its second signal; the
+                # fragments on disk stay, only the one being built (at most half a second) is lost.
                 self._signalled_twice = True
                 self._signal(signal.SIGTERM)
             return
