@@ -67,23 +67,27 @@ def claim_loop(url: str, worker_id: str, seconds: float, ready, go, result) -> N
 
     change_state = dataset.gap_service("change_state")
     app = app_for(url)
+
+    def claim_and_fill() -> int:
+        gaps = queue.claim(worker_id, 4, per_camera=1, lease_seconds=60)
+        db.session.commit()
+        now = utcnow()
+        for gap in gaps:
+            change_state(gap, "filled", filled_at=now, recovered_seconds=float(gap.gap_seconds))
+        db.session.commit()
+        return len(gaps)
+
     claimed = 0
     with app.app_context():
-        db.session.execute(text("SELECT 1"))  # connected before the clock starts
-        db.session.commit()
+        claim_and_fill()  # connected and every statement compiled before the clock starts
         ready.put(worker_id)
-        go.wait(60)
+        go.wait(120)
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
-            gaps = queue.claim(worker_id, 4, per_camera=1, lease_seconds=60)
-            db.session.commit()
-            if not gaps:
+            done = claim_and_fill()
+            if not done:
                 break
-            now = utcnow()
-            for gap in gaps:
-                change_state(gap, "filled", filled_at=now, recovered_seconds=float(gap.gap_seconds))
-            db.session.commit()
-            claimed += len(gaps)
+            claimed += done
         db.engine.dispose()
     result.put(claimed)
 

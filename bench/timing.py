@@ -30,9 +30,12 @@ def median_ms(fn, runs: int) -> float:
     return paired(fn, lambda: None, runs)[0]
 
 
+STARTED = time.perf_counter()
+
+
 def note(text: str) -> None:
     """Progress for the person waiting; on stderr, so stdout is the table alone."""
-    print(f"  .. {text}", file=sys.stderr, flush=True)
+    print(f"  .. {time.perf_counter() - STARTED:5.0f} s  {text}", file=sys.stderr, flush=True)
 
 
 class Table:
