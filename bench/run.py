@@ -53,7 +53,7 @@ class Sizes:
 
 QUICK = Sizes(
     cameras=100, gaps_per_camera=600, fleet_cameras=1000, runs=15, fleet_runs=8,
-    load_seconds=8.0, claim_runs=1, claim_seconds=2.0, retry_gaps=10_000, retry_runs=1,
+    load_seconds=8.0, claim_runs=1, claim_seconds=3.0, retry_gaps=10_000, retry_runs=1,
     retry_timeout=60.0, index_files=10_000, fill_runs=1,
 )
 
