@@ -91,15 +91,14 @@ def web_figures(table: Table, s: Sizes, workdir: Path) -> None:
     client = dataset.signed_in_client(app)
     con = sqlite3.connect(db_path)
     cam = cams[len(cams) // 2]
-    page = {}
 
     def json_list():
         a, b = web.json_list(client, con, cam, s.runs)
         ratio_line(table, "JSON list of 500 gaps through the app", a, b, "driver + json.dumps", 2.0)
 
     def gap_page():
-        page["ms"], b = web.gap_page(client, con, cam, s.runs)
-        ratio_line(table, "camera gap page (50 rows, tabs with counts, timeline)", page["ms"], b,
+        a, b = web.gap_page(client, con, cam, s.runs)
+        ratio_line(table, "camera gap page (50 rows, tabs with counts, timeline)", a, b,
                    "app's JSON for the rows and counts", 3.0)
 
     note("JSON list and gap page")
