@@ -5,7 +5,6 @@ with the secondary indexes dropped during the load and rebuilt once; the per-cam
 the pages read are then rebuilt by the app's own recount, so the app sees a consistent database.
 """
 
-import importlib
 import random
 import time
 import uuid
@@ -15,6 +14,7 @@ from datetime import timezone
 
 from sqlalchemy import insert
 
+from webapp.domain import gapstate
 from webapp.extensions import db
 from webapp.models import Camera
 from webapp.models import RecordingGap
@@ -27,25 +27,9 @@ GAP_COLUMNS = (
 )
 # Gaps are laid out backwards from here, one per 10-minute slot, so the newest are recent.
 T_END = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-# The gap service is moving into a domain layer: look its functions up where they live now.
-SERVICE_HOMES = ("webapp.gapstate", "webapp.domain.gapstate", "webapp.domain.gaps", "webapp.domain")
-
-
-def gap_service(name: str):
-    """The app's own gap-service function ``name`` (``recount_stats``, ``change_state``)."""
-    for home in SERVICE_HOMES:
-        try:
-            fn = getattr(importlib.import_module(home), name, None)
-        except ImportError:
-            continue
-        if fn:
-            return fn
-    raise RuntimeError(f"{name} not found in any of {SERVICE_HOMES}")
-
-
 def recount_stats(camera_ids: list[str] | None = None) -> None:
     """Rebuild the per-camera statistics with the app's own recount, then commit."""
-    gap_service("recount_stats")(camera_ids)
+    gapstate.recount_stats(camera_ids)
     db.session.commit()
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from bench import dataset
 from webapp import create_app
 from webapp.config import normalise_database_url
+from webapp.domain import gapstate
 from webapp.extensions import db
 from webapp.models import RecordingGap
 from webapp.models import Segment
@@ -65,7 +66,7 @@ def claim_loop(url: str, worker_id: str, seconds: float, ready, go, result) -> N
     """Once ``go`` is set, claim and finish gaps with a no-op fill for ``seconds``; report count."""
     from webapp.anr import queue
 
-    change_state = dataset.gap_service("change_state")
+    change_state = gapstate.change_state
     app = app_for(url)
 
     def claim_and_fill() -> int:
