@@ -13,12 +13,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import Flask
 from sqlalchemy import select
 
-from .. import gapstate
 from ..crypto import decrypt_secret
+from ..domain import gapstate
 from ..extensions import db
 from ..models import Camera
 from ..models import FillRun
@@ -319,6 +320,4 @@ class Worker:
 
 def _secret_forms(password: str) -> tuple[str, ...]:
     """The password as typed and as percent-encoded in a URL: both must be masked."""
-    from urllib.parse import quote
-
     return tuple({password, quote(password, safe="")} - {""})
