@@ -11,8 +11,8 @@ from sqlalchemy import select
 from tests.factories import BASE_TIME
 from tests.factories import make_camera
 from tests.factories import make_gap
-from webapp import bulk_retry
-from webapp import gapstate
+from webapp.domain import bulk_retry
+from webapp.domain import gapstate
 from webapp.extensions import db
 from webapp.models import AuditLog
 from webapp.models import CameraGapStat
@@ -155,7 +155,7 @@ def test_retry_selected_skips_filled_and_keeps_statistics(db, app):
 def test_jobs_of_cameras_out_of_scope_are_not_found(db, app, login_as):
     make_camera("cam1")
     with app.test_request_context():
-        from webapp import jobs
+        from webapp.domain import jobs
 
         job = jobs.create("retry_failed", "cam1", 10)
         db.session.commit()

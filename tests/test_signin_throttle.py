@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.factories import make_user
-from webapp.auth import throttle
+from webapp.domain import throttle
 from webapp.extensions import db
 from webapp.models import AuditLog
 from webapp.models import LoginAttempt

@@ -5,10 +5,10 @@ import sys
 import click
 from sqlalchemy import select
 
-from . import accounts
 from .commands import _scope
 from .commands import apikeys
 from .commands import users
+from .domain import accounts
 from .extensions import db
 from .models import KEY_ROLES
 from .models import ApiKey

@@ -1,4 +1,4 @@
-"""Command line of SPEC §9: ``flask --app wsgi users|apikeys|cameras|demo|anr ...``."""
+"""The command line: ``flask --app wsgi users|apikeys|cameras|demo|anr ...`` (see the README)."""
 
 import secrets
 import sys
@@ -8,8 +8,11 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from . import cameras as camera_settings
-from .audit import record
+from .anr.cli import anr
+from .demo import seed
+from .domain import cameras as camera_settings
+from .domain.users import UserRefused
+from .domain.users import create_user
 from .extensions import db
 from .models import USER_ROLES
 from .models import Camera
@@ -28,35 +31,6 @@ def _scope(raw: str | None) -> list[str] | None:
     return ids or None
 
 
-def create_user(
-    username: str,
-    role: str,
-    password: str,
-    cameras: list[str] | None = None,
-    display_name: str = "",
-) -> User:
-    """Create a user (the caller commits); raises click.UsageError on a bad name or role."""
-    norm = User.normalise(username)
-    if not norm or len(norm) > 150 or any(c.isspace() for c in norm):
-        raise click.UsageError("username must be 1-150 characters without spaces")
-    if role not in USER_ROLES:
-        raise click.UsageError(f"role must be one of {', '.join(USER_ROLES)}")
-    if db.session.execute(select(User).where(User.username == norm)).scalar_one_or_none():
-        raise click.UsageError(f"user '{norm}' already exists")
-    if len(password) < 8:
-        raise click.UsageError("password must be at least 8 characters")
-    user = User(
-        username=norm, display_name=display_name or username, role=role, camera_scope=cameras
-    )
-    user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
-    record(
-        "user_create", "user", user.id, detail={"username": norm, "role": role, "cameras": cameras}
-    )
-    return user
-
-
 @users.command("create")
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(USER_ROLES))
@@ -70,7 +44,10 @@ def users_create(username, role, camera_list, password_stdin):
     else:
         password = secrets.token_urlsafe(12)
         generated = True
-    user = create_user(username, role, password, _scope(camera_list))
+    try:
+        user = create_user(username, role, password, _scope(camera_list))
+    except UserRefused as exc:
+        raise click.UsageError(str(exc)) from None
     db.session.commit()
     click.echo(f"created user {user.username} ({user.role})")
     if generated:
@@ -87,42 +64,102 @@ def users_list():
         click.echo(f"{user.username}\t{user.role}\t{scope}\t{state}\tlast sign-in {last}")
 
 
-@cameras.command("add")
-@click.argument("camera_id")
-@click.option("--name", required=True)
-@click.option("--site", default="")
-@click.option("--timezone", "tz", default="UTC")
-@click.option("--vendor", default="generic", type=click.Choice(camera_settings.VENDORS_CHOICES))
-@click.option("--address", default="")
-@click.option("--username", default="")
-@click.option("--password-stdin", is_flag=True, help="Read the camera password from stdin.")
-@click.option("--channel", default=1, type=int)
-@click.option("--anr/--no-anr", default=False)
-@click.option("--template", default="", help="Replay URL template (see the README).")
-def cameras_add(
-    camera_id, name, site, tz, vendor, address, username, password_stdin, channel, anr, template
-):
-    """Add a camera."""
-    data = dict(
-        id=camera_id,
-        name=name,
-        site=site,
-        timezone=tz,
-        vendor=vendor,
-        address=address,
-        username=username,
-        channel=channel,
-        anr_enabled=anr,
-        anr_replay_url_template=template,
-    )
+# Camera settings shared by ``cameras add`` and ``cameras edit``: (option, field, click kwargs).
+# Unset options are None: ``add`` takes the defaults, ``edit`` keeps the camera's value.
+CAMERA_OPTIONS = (
+    ("--name", "name", {}),
+    ("--site", "site", {}),
+    ("--timezone", "timezone", {"help": "IANA zone, e.g. Europe/Berlin (default UTC)."}),
+    ("--vendor", "vendor", {"type": click.Choice(camera_settings.VENDORS_CHOICES)}),
+    ("--address", "address", {"help": "Host name or IP address."}),
+    ("--rtsp-port", "rtsp_port", {"type": int, "help": "Default 554."}),
+    ("--http-port", "http_port", {"type": int, "help": "Default 80."}),
+    ("--channel", "channel", {"type": int, "help": "Default 1."}),
+    ("--username", "username", {}),
+    (
+        "--clock",
+        "replay_clock",
+        {
+            "type": click.Choice(camera_settings.REPLAY_CLOCKS),
+            "help": "Zone the camera reads replay times in (default: local for dahua, else utc).",
+        },
+    ),
+    ("--retention-hours", "anr_max_gap_hours", {"help": "SD-card retention; '' = global."}),
+    (
+        "--method",
+        "fill_method",
+        {"type": click.Choice(camera_settings.FILL_METHODS), "help": "Default auto."},
+    ),
+    ("--template", "anr_replay_url_template", {"help": "Replay URL template (see the README)."}),
+)
+
+
+def camera_options(command):
+    """Add the camera setting options, ``--anr/--no-anr`` and ``--password-stdin``."""
+    for option, field, kwargs in reversed(CAMERA_OPTIONS):
+        command = click.option(option, field, default=None, **kwargs)(command)
+    command = click.option("--anr/--no-anr", "anr_enabled", default=None)(command)
+    return click.option(
+        "--password-stdin", is_flag=True, help="Read the camera password from stdin."
+    )(command)
+
+
+def _camera_data(options: dict, password_stdin: bool) -> dict:
+    data = {name: value for name, value in options.items() if value is not None}
     if password_stdin:
         data["password"] = sys.stdin.readline().rstrip("\r\n")
+    return data
+
+
+def _usage_error(errors: dict) -> click.UsageError:
+    return click.UsageError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def _existing_camera(camera_id: str) -> Camera:
+    camera = db.session.get(Camera, camera_id)
+    if camera is None:
+        raise click.UsageError(f"no camera with id '{camera_id}' (see `cameras list`)")
+    return camera
+
+
+@cameras.command("add")
+@click.argument("camera_id")
+@camera_options
+def cameras_add(camera_id, password_stdin, **options):
+    """Add a camera (--name is required)."""
+    data = _camera_data(options, password_stdin)
+    data["id"] = camera_id
     clean, errors = camera_settings.validate(data, creating=True)
     if errors:
-        raise click.UsageError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        raise _usage_error(errors)
     camera = camera_settings.create(clean)
     db.session.commit()
     click.echo(f"added camera {camera.id}")
+
+
+@cameras.command("edit")
+@click.argument("camera_id")
+@camera_options
+def cameras_edit(camera_id, password_stdin, **options):
+    """Change a camera's settings; options not given keep their value."""
+    camera = _existing_camera(camera_id)
+    data = {**camera_settings.editable_values(camera), **_camera_data(options, password_stdin)}
+    clean, errors = camera_settings.validate(data, creating=False)
+    if errors:
+        raise _usage_error(errors)
+    changed = camera_settings.update(camera, clean)
+    db.session.commit()
+    click.echo(f"updated camera {camera.id}: {', '.join(sorted(changed)) or 'nothing changed'}")
+
+
+@cameras.command("remove")
+@click.argument("camera_id")
+def cameras_remove(camera_id):
+    """Remove a camera with its gaps and segments (audited); its archive files stay on disk."""
+    camera = _existing_camera(camera_id)
+    camera_settings.remove(camera)
+    db.session.commit()
+    click.echo(f"removed camera {camera_id}; its archive files were left in place")
 
 
 @cameras.command("list")
@@ -137,8 +174,6 @@ def cameras_list():
 @click.option("--simcam-url", default=None, help="Base URL of the simulated camera.")
 def demo_seed(simcam_url):
     """Create demo cameras, gaps in every state, segments, audit rows and users (idempotent)."""
-    from .demo import seed
-
     base = simcam_url or current_app.config.get("SIMCAM_URL") or "http://127.0.0.1:8001"
     logins = seed(base)
     if logins:
@@ -151,8 +186,9 @@ def demo_seed(simcam_url):
 
 def install(app) -> None:
     """Register every command group on ``app.cli``."""
-    from . import account_commands  # noqa: F401  (adds the lifecycle commands to the groups)
-    from .anr.cli import anr
-
     for group in (users, apikeys, cameras, demo, anr):
         app.cli.add_command(group)
+
+
+# The lifecycle commands add themselves to the groups above (users, apikeys).
+from . import account_commands  # noqa: E402,F401

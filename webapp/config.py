@@ -4,7 +4,7 @@ import os
 import secrets
 from pathlib import Path
 
-# Every setting of SPEC §8 with its default; the README's configuration table mirrors this.
+# Every setting with its default; the README's configuration table mirrors this.
 ANR_DEFAULTS = {
     "ANR_FFMPEG_BIN": "",  # empty: the ffmpeg binary shipped in the imageio-ffmpeg wheel
     "ANR_INTERVAL_S": 30.0,
@@ -22,6 +22,8 @@ ANR_DEFAULTS = {
     "ANR_WEBHOOK_BACKOFF_S": 2.0,
     "ANR_EMBED_ORIGINS": "",
     "ANR_IO_TIMEOUT_S": 15.0,
+    "ANR_AUDIO": "aac",  # aac: transcode the camera's audio (G.711 cannot go into MP4); drop
+    "ANR_CHUNK_SECONDS": 1800,
 }
 
 # Request limits, the proxy setting, the database busy timeout and the sign-in throttle.

@@ -1,7 +1,7 @@
 """security round two: sign-in attempt counters, jobs, API key embed role ceiling
 
 Revision ID: 0003_security
-Revises: 0001
+Revises: 0002_real_cameras
 Create Date: 2026-11-25 17:10:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_security"
-down_revision = "0001"
+down_revision = "0002_real_cameras"
 branch_labels = None
 depends_on = None
 

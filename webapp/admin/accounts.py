@@ -6,7 +6,6 @@ unscoped one. A new password or token is shown once, on the answer to the form t
 
 import secrets
 
-import click
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -15,8 +14,9 @@ from flask import url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import accounts
-from ..commands import create_user
+from ..domain import accounts
+from ..domain.users import UserRefused
+from ..domain.users import create_user
 from ..errors import Problem
 from ..extensions import db
 from ..models import KEY_ROLES
@@ -73,9 +73,9 @@ def create_user_page():
             password,
             _cameras(request.form.get("cameras", "")),
         )
-    except click.UsageError as exc:
+    except UserRefused as exc:
         db.session.rollback()
-        return _users_page(422, error=exc.message, form=request.form)
+        return _users_page(422, error=str(exc), form=request.form)
     db.session.commit()
     return _users_page(shown_password=(user.username, password))
 

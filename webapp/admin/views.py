@@ -12,16 +12,17 @@ from flask_login import current_user
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import cameras as camera_settings
 from ..anr.replay import PLACEHOLDERS
 from ..anr.replay import ReplayUrlError
 from ..anr.replay import camera_replay_url
-from ..audit import record
-from ..auth.principal import camera_for
-from ..auth.principal import require
+from ..domain import cameras as camera_settings
+from ..domain.principal import camera_for
+from ..domain.principal import require
 from ..errors import Problem
 from ..extensions import db
 from ..masking import mask_credentials
+from ..models import FILL_METHODS
+from ..models import REPLAY_CLOCKS
 from ..models import VENDORS
 from ..models import Camera
 from ..models import utcnow
@@ -71,6 +72,8 @@ def _form(camera=None, values=None, errors=None, status=200):
         errors=errors or {},
         vendors=VENDORS,
         placeholders=PLACEHOLDERS,
+        clocks=REPLAY_CLOCKS,
+        methods=FILL_METHODS,
         preview=preview_from(values),
     ), status
 
@@ -93,6 +96,8 @@ PREVIEW_FIELDS = (
     "rtsp_port",
     "channel",
     "username",
+    "timezone",
+    "replay_clock",
 )
 
 
@@ -160,13 +165,7 @@ def update_camera(camera_id: str):
     if errors:
         data.pop("password", None)
         return _form(camera, values=data, errors=errors, status=422)
-    before = camera_settings.public_settings(camera)
-    camera_settings.save(camera, clean)
-    after = camera_settings.public_settings(camera)
-    changed = {k: [before[k], after[k]] for k in after if before.get(k) != after[k]}
-    if "password" in clean or request.form.get("password"):
-        changed["password"] = ["***", "***"]
-    record("camera_update", "camera", camera.id, camera_id=camera.id, detail={"changed": changed})
+    camera_settings.update(camera, clean)
     db.session.commit()
     flash(f"Camera {camera.name} saved.")
     return redirect(url_for(".edit_camera", camera_id=camera.id), 303)

@@ -15,12 +15,13 @@ from flask_login import login_user
 from flask_login import logout_user
 from sqlalchemy import select
 
-from ..audit import record
+from ..domain import throttle
+from ..domain.audit import record
 from ..extensions import db
+from ..forms import LoginForm
 from ..models import User
 from ..models import utcnow
 from . import bp
-from . import throttle
 
 FAILED = "Wrong username or password."
 THROTTLED = "Too many failed sign-ins from here. Try again in {seconds} seconds."
@@ -52,9 +53,10 @@ def login_form():
 @bp.post("/login")
 def login():
     """Reserve an attempt (throttle), check the password, rotate the session and sign in."""
-    username = request.form.get("username", "")
-    password = request.form.get("password", "")
-    next_url = safe_next(request.form.get("next"))
+    form = LoginForm()
+    username = form.username.data or ""
+    password = form.password.data or ""
+    next_url = safe_next(form.next.data)
     norm = User.normalise(username)[:150]
     if not norm or not password:
         return _refuse("Enter your username and password.", username, next_url)

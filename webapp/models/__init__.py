@@ -1,14 +1,16 @@
-"""The data model of SPEC §1: one module per aggregate."""
+"""The data model: one module per aggregate (docs/design.md)."""
 
 from .audit import AuditLog
+from .camera import FILL_METHODS
+from .camera import REPLAY_CLOCKS
 from .camera import VENDORS
 from .camera import Camera
 from .camera import CameraGapStat
+from .camera import default_replay_clock
 from .camera import valid_camera_id
 from .engine import FillRun
 from .engine import UsedEmbedToken
 from .engine import WorkerHeartbeat
-from .gap import FILL_STATES
 from .gap import RecordingGap
 from .gap import new_id
 from .security import JOB_STATES
@@ -25,9 +27,10 @@ from .user import Principal
 from .user import User
 
 __all__ = [
-    "FILL_STATES",
+    "FILL_METHODS",
     "JOB_STATES",
     "KEY_ROLES",
+    "REPLAY_CLOCKS",
     "USER_ROLES",
     "VENDORS",
     "ApiKey",
@@ -44,6 +47,7 @@ __all__ = [
     "UsedEmbedToken",
     "User",
     "WorkerHeartbeat",
+    "default_replay_clock",
     "new_id",
     "rfc3339",
     "utcnow",

@@ -3,6 +3,8 @@
 import hashlib
 from datetime import datetime
 
+from flask import current_app
+from flask import has_app_context
 from flask_login import UserMixin
 from sqlalchemy import JSON
 from sqlalchemy import Boolean
@@ -21,7 +23,13 @@ from .types import utcnow
 USER_ROLES = ("viewer", "guard", "manager", "admin")
 # What an embed session may act as, lowest first: never admin, whatever the user or key.
 EMBED_ROLES = ("viewer", "guard", "manager")
-PASSWORD_METHOD = "scrypt"
+
+
+def password_method() -> str:
+    """The hash method for new passwords: full-strength scrypt, or a cheap one tests configure."""
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    return "scrypt"
 KEY_ROLES = USER_ROLES + ("integration",)
 
 
@@ -95,7 +103,7 @@ class User(UserMixin, Principal, db.Model):
         return (username or "").strip().lower()
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+        self.password_hash = generate_password_hash(password, method=password_method())
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -18,10 +18,10 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import select
 
-from .extensions import db
-from .masking import mask_credentials
-from .models import Job
-from .models import utcnow
+from ..extensions import db
+from ..masking import mask_credentials
+from ..models import Job
+from ..models import utcnow
 
 log = logging.getLogger(__name__)
 

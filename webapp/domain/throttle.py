@@ -23,7 +23,7 @@ from werkzeug.security import generate_password_hash
 from ..extensions import db
 from ..models import LoginAttempt
 from ..models import utcnow
-from ..models.user import PASSWORD_METHOD
+from ..models.user import password_method
 
 FIRST_DELAY_S = 1
 MAX_DELAY_S = 15 * 60
@@ -139,14 +139,14 @@ def unlock(username: str) -> int:
     return result.rowcount
 
 
-@lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    return generate_password_hash("not a password anyone has", method=PASSWORD_METHOD)
+@lru_cache(maxsize=4)
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash("not a password anyone has", method=method)
 
 
 def check_password(user, password: str) -> bool:
     """Check a password with the same work whether or not the user exists (no timing oracle)."""
     if user is None:
-        check_password_hash(_dummy_hash(), password)
+        check_password_hash(_dummy_hash(password_method()), password)
         return False
     return user.check_password(password)

@@ -8,15 +8,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from ..auth.credentials import mint_api_key
+from ..extensions import db
+from ..models import KEY_ROLES
+from ..models import ApiKey
+from ..models import User
+from ..models import utcnow
+from ..models.user import EMBED_ROLES
+from . import throttle
 from .audit import record
-from .auth import throttle
-from .auth.credentials import mint_api_key
-from .extensions import db
-from .models import KEY_ROLES
-from .models import ApiKey
-from .models import User
-from .models import utcnow
-from .models.user import EMBED_ROLES
 
 MIN_PASSWORD = 8
 MAX_EXPIRES_DAYS = 3650

@@ -17,15 +17,18 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 
+from ..extensions import db
+from ..models import CameraGapStat
+from ..models import Job
+from ..models import RecordingGap
 from . import jobs
 from .audit import record
-from .extensions import db
-from .gapstate import RETRY_FAILED_STATES
-from .gapstate import RETRYABLE
 from .gapstate import _bump
-from .models import CameraGapStat
-from .models import Job
-from .models import RecordingGap
+from .states import ATTENTION
+from .states import OPERATOR
+from .states import PENDING
+from .states import RETRYABLE
+from .states import may_move
 
 BATCH = 5000
 AUDIT_IDS = 1000
@@ -34,7 +37,7 @@ JOB_KIND = "retry_failed"
 
 # What an operator's retry resets (the seed state of a gap), written once for every batch.
 RESET = dict(
-    fill_state="pending",
+    fill_state=PENDING,
     fill_attempts=0,
     last_attempt_at=None,
     filled_at=None,
@@ -86,9 +89,9 @@ def _move(camera_id: str, state: str, ids: list[str]):
             )
             .all()
         )
-    if rows and state != "pending":
+    if rows and state != PENDING:
         seconds = sum(r.gap_seconds for r in rows)
-        _bump(camera_id, (state, -len(rows), -seconds), ("pending", len(rows), seconds))
+        _bump(camera_id, (state, -len(rows), -seconds), (PENDING, len(rows), seconds))
     return rows
 
 
@@ -109,7 +112,7 @@ def _batch_ids(camera_id: str, state: str, limit: int) -> list[str]:
 def retry_batch(camera_id: str, result: Retried, limit: int = BATCH) -> int:
     """Retry up to ``limit`` failed, partial or expired gaps of a camera; returns how many."""
     moved = 0
-    for state in RETRY_FAILED_STATES:
+    for state in ATTENTION:
         if moved >= limit:
             break
         rows = _move(camera_id, state, _batch_ids(camera_id, state, limit - moved))
@@ -124,7 +127,7 @@ def retryable_count(camera_id: str) -> int:
         db.session.execute(
             select(func.coalesce(func.sum(CameraGapStat.gap_count), 0)).where(
                 CameraGapStat.camera_id == camera_id,
-                CameraGapStat.fill_state.in_(RETRY_FAILED_STATES),
+                CameraGapStat.fill_state.in_(ATTENTION),
             )
         ).scalar()
     )
@@ -152,7 +155,7 @@ def retry_failed(camera) -> Retried:
     Returns the count and first ids, or (above ``BULK_RETRY_SYNC_LIMIT``) the queued job.
     """
     total = retryable_count(camera.id)
-    filter_ = {"states": list(RETRY_FAILED_STATES)}
+    filter_ = {"states": list(ATTENTION)}
     if total > current_app.config["BULK_RETRY_SYNC_LIMIT"]:
         job = jobs.running(JOB_KIND, camera.id) or jobs.create(JOB_KIND, camera.id, total)
         result = Retried(count=total, job=job)
@@ -161,7 +164,7 @@ def retry_failed(camera) -> Retried:
                 select(RecordingGap.id)
                 .where(
                     RecordingGap.camera_id == camera.id,
-                    RecordingGap.fill_state.in_(RETRY_FAILED_STATES),
+                    RecordingGap.fill_state.in_(ATTENTION),
                 )
                 .limit(AUDIT_IDS)
             ).scalars()
@@ -207,3 +210,4 @@ def retry_selected(camera, ids: list[str]) -> Retried:
 
 
 jobs.register(JOB_KIND, run_retry_failed)
+assert all(may_move(s, PENDING, OPERATOR) for s in RETRYABLE), "bulk retry bypasses the table"
