@@ -111,3 +111,17 @@ def test_scoped_admin_learns_nothing_from_already_exists(db, login_as):
     assert taken.status_code == free.status_code == 403
     assert "already exists" not in taken.get_data(as_text=True)
     assert admin.post("/admin/cameras/new", data={**base, "id": "new-one"}).status_code == 303
+
+
+def test_cli_edit_keeps_a_stored_template_with_credentials(db, app, runner):
+    make_camera("cam1")
+    camera = db.session.get(Camera, "cam1")
+    camera.anr_replay_url_template = LEGACY_TEMPLATE
+    db.session.commit()
+    result = runner.invoke(args=["cameras", "edit", "cam1", "--name", "Renamed"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    camera = db.session.get(Camera, "cam1")
+    assert camera.name == "Renamed" and camera.anr_replay_url_template == LEGACY_TEMPLATE
+    typed = runner.invoke(args=["cameras", "edit", "cam1", "--template", "rtsp://a:b@h/x?s={start}"])
+    assert typed.exit_code != 0 and "Username and Password fields" in typed.output

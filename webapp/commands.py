@@ -144,7 +144,7 @@ def cameras_edit(camera_id, password_stdin, **options):
     """Change a camera's settings; options not given keep their value."""
     camera = _existing_camera(camera_id)
     data = {**camera_settings.editable_values(camera), **_camera_data(options, password_stdin)}
-    clean, errors = camera_settings.validate(data, creating=False)
+    clean, errors = camera_settings.validate(data, creating=False, current=camera)
     if errors:
         raise _usage_error(errors)
     changed = camera_settings.update(camera, clean)

@@ -118,8 +118,9 @@ def validate(data: dict, *, creating: bool, current: Camera | None = None) -> tu
     clean["enabled"] = _bool(data.get("enabled", True))
     template = str(data.get("anr_replay_url_template", "") or "").strip()
     stored = current.anr_replay_url_template if current is not None else None
-    if template and stored and template == mask_credentials(stored):
-        template = stored  # the form showed the stored template masked: keep it as it is
+    if template and stored and template in (stored, mask_credentials(stored)):
+        # Unchanged (the CLI sends the stored value, the form shows it masked): keep it as it is.
+        template = stored
     elif template:
         problem = check_template(template) or _credentials_problem(template)
         if problem:
