@@ -12,6 +12,7 @@ from sqlalchemy import event
 from . import commands
 from . import config as config_mod
 from . import errors
+from . import limits
 from . import presenters
 from .admin import bp as admin_bp
 from .api import bp as api_bp
@@ -83,9 +84,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
 
 def register_limits(app: Flask) -> None:
     """Body size, form parts, JSON depth and the trusted-proxy setting (see webapp.limits)."""
-    from .limits import install
-
-    install(app)
+    limits.install(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -1,13 +1,14 @@
-"""``flask users disable|enable|set-password|unlock`` and ``flask apikeys list|revoke|create``."""
+"""``flask users disable|enable|set-password|unlock`` and ``flask apikeys list|revoke|create``.
+
+``webapp.commands`` adds them to its ``users`` and ``apikeys`` groups (USER_COMMANDS, KEY_COMMANDS).
+"""
 
 import sys
 
 import click
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from .commands import _scope
-from .commands import apikeys
-from .commands import users
 from .domain import accounts
 from .extensions import db
 from .models import KEY_ROLES
@@ -26,7 +27,8 @@ def _done(action):
     return result
 
 
-@users.command("disable")
+@click.command("disable")
+@with_appcontext
 @click.argument("username")
 def users_disable(username):
     """Disable a user: their sessions end now and they cannot sign in."""
@@ -34,7 +36,8 @@ def users_disable(username):
     click.echo(f"disabled {user.username}")
 
 
-@users.command("enable")
+@click.command("enable")
+@with_appcontext
 @click.argument("username")
 def users_enable(username):
     """Enable a disabled user."""
@@ -48,7 +51,8 @@ def _set_active(username: str, active: bool):
     return user
 
 
-@users.command("set-password")
+@click.command("set-password")
+@with_appcontext
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_set_password(username, password_stdin):
@@ -67,7 +71,8 @@ def users_set_password(username, password_stdin):
     click.echo(f"password set for {user.username}; their sessions have ended")
 
 
-@users.command("unlock")
+@click.command("unlock")
+@with_appcontext
 @click.argument("username")
 def users_unlock(username):
     """Lift the sign-in delays on a username."""
@@ -75,7 +80,8 @@ def users_unlock(username):
     click.echo(f"unlocked {username.strip().lower()} ({removed} counters cleared)")
 
 
-@apikeys.command("list")
+@click.command("list")
+@with_appcontext
 def apikeys_list():
     """List API keys: name, prefix, role, scope, state, expiry and embed role ceiling."""
     query = select(ApiKey).order_by(ApiKey.name, ApiKey.created_at)
@@ -88,7 +94,8 @@ def apikeys_list():
         )
 
 
-@apikeys.command("revoke")
+@click.command("revoke")
+@with_appcontext
 @click.argument("name")
 def apikeys_revoke(name):
     """Revoke the key(s) with this name; their next request is a 401."""
@@ -97,7 +104,8 @@ def apikeys_revoke(name):
         click.echo(f"revoked {key.name} ({key.prefix})")
 
 
-@apikeys.command("create")
+@click.command("create")
+@with_appcontext
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(KEY_ROLES))
 @click.option("--cameras", "camera_list", help="Comma-separated camera ids (default: all).")
@@ -113,9 +121,13 @@ def apikeys_create(name, role, camera_list, expires_days, embed_role_ceiling):
     """Create an API key and print its token once (only its SHA-256 is stored)."""
     key, token = _done(
         lambda: accounts.create_key(
-            name, role, _scope(camera_list), expires_days, embed_role_ceiling
+            name, role, accounts.parse_cameras(camera_list), expires_days, embed_role_ceiling
         )
     )
     expires = f", expires {key.expires_at.isoformat()}" if key.expires_at else ""
     click.echo(f"created API key {name} ({role}), prefix {key.prefix}{expires}")
     click.echo(f"token: {token}")
+
+
+USER_COMMANDS = (users_disable, users_enable, users_set_password, users_unlock)
+KEY_COMMANDS = (apikeys_list, apikeys_revoke, apikeys_create)

@@ -8,6 +8,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .account_commands import KEY_COMMANDS
+from .account_commands import USER_COMMANDS
 from .anr.cli import anr
 from .demo import seed
 from .domain import cameras as camera_settings
@@ -20,6 +22,10 @@ from .models import User
 
 users = AppGroup("users", help="Manage people who sign in.")
 apikeys = AppGroup("apikeys", help="Manage API keys for machine clients.")
+for _command in USER_COMMANDS:
+    users.add_command(_command)
+for _command in KEY_COMMANDS:
+    apikeys.add_command(_command)
 cameras = AppGroup("cameras", help="Manage cameras.")
 demo = AppGroup("demo", help="Demo data.")
 
@@ -188,7 +194,3 @@ def install(app) -> None:
     """Register every command group on ``app.cli``."""
     for group in (users, apikeys, cameras, demo, anr):
         app.cli.add_command(group)
-
-
-# The lifecycle commands add themselves to the groups above (users, apikeys).
-from . import account_commands  # noqa: E402,F401

@@ -32,11 +32,6 @@ def _require_unscoped_admin() -> None:
         raise Problem(403, "a camera-scoped admin may not manage users and API keys")
 
 
-def _cameras(raw: str) -> list[str] | None:
-    ids = sorted({c.strip() for c in (raw or "").split(",") if c.strip()})
-    return ids or None
-
-
 def _users_page(status: int = 200, **extra):
     users = db.session.execute(select(User).order_by(User.username)).scalars().all()
     return render_template("admin/users.html", users=users, roles=USER_ROLES, **extra), status
@@ -71,7 +66,7 @@ def create_user_page():
             request.form.get("username", ""),
             request.form.get("role", ""),
             password,
-            _cameras(request.form.get("cameras", "")),
+            accounts.parse_cameras(request.form.get("cameras", "")),
         )
     except UserRefused as exc:
         db.session.rollback()
@@ -140,7 +135,7 @@ def create_api_key():
         key, token = accounts.create_key(
             request.form.get("name", ""),
             request.form.get("role", ""),
-            _cameras(request.form.get("cameras", "")),
+            accounts.parse_cameras(request.form.get("cameras", "")),
             days,
             request.form.get("embed_role_ceiling") or "manager",
         )

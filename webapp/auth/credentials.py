@@ -1,6 +1,5 @@
 """Finding the principal of a request: the session's user, or an API key's bearer token."""
 
-import secrets
 
 from flask import g
 from flask import request
@@ -56,18 +55,3 @@ def load_api_key(req):
 def is_bearer_request() -> bool:
     """True when the request carries a bearer token (CSRF does not apply to it)."""
     return request.headers.get("Authorization", "").lower().startswith("bearer ")
-
-
-def mint_api_key(name: str, role: str, cameras: list[str] | None, expires_at=None):
-    """Create an API key; returns (key, token). The token is shown once and never stored."""
-    token = "rpl_" + secrets.token_urlsafe(32)
-    key = ApiKey(
-        name=name,
-        role=role,
-        camera_scope=cameras,
-        token_sha256=ApiKey.hash_token(token),
-        prefix=token[:10],
-        expires_at=expires_at,
-    )
-    db.session.add(key)
-    return key, token

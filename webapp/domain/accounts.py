@@ -4,11 +4,11 @@ Shared by the ``flask users`` / ``flask apikeys`` commands and the admin pages. 
 changes rows and writes its audit row in the caller's session; the caller commits.
 """
 
+import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from ..auth.credentials import mint_api_key
 from ..extensions import db
 from ..models import KEY_ROLES
 from ..models import ApiKey
@@ -72,6 +72,27 @@ def unlock(username: str) -> int:
     user = db.session.execute(select(User.id).where(User.username == norm)).scalar()
     record("user_unlock", "user", user, detail={"username": norm, "counters": removed})
     return removed
+
+
+def mint_api_key(name: str, role: str, cameras: list[str] | None, expires_at=None):
+    """Create an API key; returns (key, token). The token is shown once and never stored."""
+    token = "rpl_" + secrets.token_urlsafe(32)
+    key = ApiKey(
+        name=name,
+        role=role,
+        camera_scope=cameras,
+        token_sha256=ApiKey.hash_token(token),
+        prefix=token[:10],
+        expires_at=expires_at,
+    )
+    db.session.add(key)
+    return key, token
+
+
+def parse_cameras(raw: str | None) -> list[str] | None:
+    """A comma-separated camera list as a sorted scope; None (all cameras) when empty."""
+    ids = sorted({c.strip() for c in (raw or "").split(",") if c.strip()})
+    return ids or None
 
 
 def key_state(key: ApiKey) -> str:
