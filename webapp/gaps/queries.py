@@ -7,6 +7,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import String
 from sqlalchemy import and_
 from sqlalchemy import case
@@ -15,6 +16,9 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import type_coerce
 
+from ..domain.recording_health import RECORDING_ATTENTION
+from ..domain.recording_health import recording_status
+from ..domain.recording_health import stale_after
 from ..errors import Problem
 from ..extensions import db
 from ..models import FILL_STATES
@@ -23,6 +27,7 @@ from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import Segment
 from ..models import rfc3339
+from ..models import utcnow
 from ..models.types import rfc3339_text
 
 DEFAULT_LIMIT = 500
@@ -236,6 +241,8 @@ class FleetRow:
     counts: dict
     missing_seconds: int
     newest_gap_start: datetime | None
+    last_segment_end: datetime | None = None
+    recording_status: str = "ok"
 
     @property
     def total(self) -> int:
@@ -243,7 +250,9 @@ class FleetRow:
 
     @property
     def needs_attention(self) -> bool:
-        return any(self.counts[s] for s in ATTENTION_STATES)
+        return self.recording_status in RECORDING_ATTENTION or any(
+            self.counts[s] for s in ATTENTION_STATES
+        )
 
 
 def fleet_overview(principal, needs_attention: bool = False) -> list[FleetRow]:
@@ -270,6 +279,7 @@ def fleet_overview(principal, needs_attention: bool = False) -> list[FleetRow]:
             Camera.anr_enabled,
             Camera.enabled,
             type_coerce(Camera.newest_gap_start, String()).label("newest_gap_start"),
+            type_coerce(Camera.last_segment_end, String()).label("last_segment_end"),
             missing,
             *per_state,
         )
@@ -280,9 +290,21 @@ def fleet_overview(principal, needs_attention: bool = False) -> list[FleetRow]:
     if principal.scope is not None:
         query = query.where(Camera.id.in_(list(principal.scope)))
     rows = []
+    now = utcnow()
+    limit = stale_after(current_app.config)
     for row in db.session.connection().execute(query):  # Core rows, as in list_gaps
-        counts = dict(zip(FILL_STATES, (int(n) for n in row[9:]), strict=True))
-        rows.append(FleetRow(row, counts, int(row[8]), stored_time(row.newest_gap_start)))
+        counts = dict(zip(FILL_STATES, (int(n) for n in row[10:]), strict=True))
+        last = stored_time(row.last_segment_end)
+        rows.append(
+            FleetRow(
+                row,
+                counts,
+                int(row[9]),
+                stored_time(row.newest_gap_start),
+                last,
+                recording_status(row.enabled, last, now, limit),
+            )
+        )
     if needs_attention:
         rows = [r for r in rows if r.needs_attention]
     return rows

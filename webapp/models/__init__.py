@@ -11,6 +11,8 @@ from .engine import WorkerHeartbeat
 from .gap import FILL_STATES
 from .gap import RecordingGap
 from .gap import new_id
+from .outbox import OUTBOX_STATES
+from .outbox import WebhookDelivery
 from .segment import Segment
 from .types import UTCDateTime
 from .types import rfc3339
@@ -25,6 +27,7 @@ from .user import User
 __all__ = [
     "FILL_STATES",
     "KEY_ROLES",
+    "OUTBOX_STATES",
     "USER_ROLES",
     "VENDORS",
     "ApiKey",
@@ -39,6 +42,7 @@ __all__ = [
     "UTCDateTime",
     "UsedEmbedToken",
     "User",
+    "WebhookDelivery",
     "WorkerHeartbeat",
     "new_id",
     "rfc3339",
