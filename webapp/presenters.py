@@ -32,6 +32,16 @@ STATE_HELP = {
     "expired": "Older than the camera's SD-card retention",
 }
 
+# The legend's words: visible on the page, not only in tooltips.
+STATE_HELP_SHORT = {
+    "pending": "queued to be filled",
+    "filling": "being copied now",
+    "filled": "recovered, nothing to do",
+    "partial": "only part recovered",
+    "failed": "every try failed: Retry",
+    "expired": "gone from the SD card",
+}
+
 
 def zone(name: str | None):
     """The IANA zone ``name``, or UTC when unknown."""
@@ -114,7 +124,8 @@ def install(app) -> None:
     app.jinja_env.filters.update(
         local_time=local_time,
         local_parts=local_parts,
-        duration_words=duration_words,
+        # On a page a duration never wraps inside itself ("1 min 30 s" stays on one line).
+        duration_words=lambda seconds: duration_words(seconds).replace(" ", "\u00a0"),
         relative=relative,
         rfc3339=rfc3339,
         masked=mask_credentials,
@@ -130,6 +141,7 @@ def install(app) -> None:
         FILL_STATES=FILL_STATES,
         STATE_LABELS=STATE_LABELS,
         STATE_HELP=STATE_HELP,
+        STATE_HELP_SHORT=STATE_HELP_SHORT,
         cached_url_for=cached_url_for,
         fleet_rows_html=fleet_rows_html,
         gap_row_html=gap_row_html,
