@@ -7,9 +7,12 @@ from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 from flask import request
+from flask import session
 from flask import url_for
 from flask_login import current_user
 
+from .domain.recording_health import RECORDING_HELP
+from .domain.recording_health import RECORDING_LABELS
 from .masking import mask_credentials
 from .models import FILL_STATES
 from .models import rfc3339
@@ -142,6 +145,8 @@ def install(app) -> None:
         STATE_LABELS=STATE_LABELS,
         STATE_HELP=STATE_HELP,
         STATE_HELP_SHORT=STATE_HELP_SHORT,
+        RECORDING_LABELS=RECORDING_LABELS,
+        RECORDING_HELP=RECORDING_HELP,
         cached_url_for=cached_url_for,
         fleet_rows_html=fleet_rows_html,
         gap_row_html=gap_row_html,
@@ -153,7 +158,10 @@ def install(app) -> None:
         from .auth.principal import can
 
         embed = request.path.startswith("/embed/")
+        # An embed session that is not narrowed to one camera may go back to its camera list.
+        scope = session.get("embed_scope")
         return {
+            "embed_fleet": embed and (scope is None or len(scope) != 1),
             "can": lambda cap: current_user.is_authenticated and can(current_user, cap),
             "embed": embed,
             "now": utcnow(),

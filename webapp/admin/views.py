@@ -3,6 +3,7 @@
 from datetime import timedelta
 from types import SimpleNamespace
 
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -19,6 +20,9 @@ from ..anr.replay import camera_replay_url
 from ..audit import record
 from ..auth.principal import camera_for
 from ..auth.principal import require
+from ..domain.alerts import receiver_statuses
+from ..domain.recording_health import recording_status
+from ..domain.recording_health import stale_after
 from ..extensions import db
 from ..masking import mask_credentials
 from ..models import VENDORS
@@ -41,7 +45,16 @@ def cameras():
     if current_user.scope is not None:
         query = query.where(Camera.id.in_(list(current_user.scope)))
     rows = db.session.execute(query).scalars().all()
-    return render_template("admin/cameras.html", cameras=rows)
+    now = utcnow()
+    limit = stale_after(current_app.config)
+    status = {c.id: recording_status(c.enabled, c.last_segment_end, now, limit) for c in rows}
+    return render_template(
+        "admin/cameras.html",
+        cameras=rows,
+        status=status,
+        receivers=receiver_statuses(),
+        stale_minutes=limit.total_seconds() / 60,
+    )
 
 
 def _form(camera=None, values=None, errors=None, status=200):
