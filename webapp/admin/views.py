@@ -13,14 +13,14 @@ from flask_login import current_user
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import cameras as camera_settings
 from ..anr.replay import PLACEHOLDERS
 from ..anr.replay import ReplayUrlError
 from ..anr.replay import camera_replay_url
-from ..audit import record
-from ..auth.principal import camera_for
-from ..auth.principal import require
+from ..domain import cameras as camera_settings
 from ..domain.alerts import receiver_statuses
+from ..domain.audit import record
+from ..domain.principal import camera_for
+from ..domain.principal import require
 from ..domain.recording_health import recording_status
 from ..domain.recording_health import stale_after
 from ..extensions import db

@@ -17,9 +17,9 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from .. import gapstate
 from ..crypto import decrypt_secret
 from ..domain import alerts
+from ..domain import gapstate
 from ..domain import recording_health
 from ..extensions import db
 from ..models import Camera

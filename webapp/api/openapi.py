@@ -2,8 +2,8 @@
 
 from flask import jsonify
 
-from ..domain.recording_health import RECORDING_STATUSES
-from ..models import FILL_STATES
+from ..domain.states import FILL_STATES
+from ..domain.states import RECORDING_STATUSES
 from . import bp
 
 _ERR = {"$ref": "#/components/responses/Error"}

@@ -20,9 +20,10 @@ from ..models import RecordingGap
 from ..models import WebhookDelivery
 from ..models import rfc3339
 from ..models import utcnow
+from .states import ATTENTION
 
-# Gap states an operator must hear about.
-ALERT_STATES = ("failed", "partial", "expired")
+# Gap states an operator must hear about: the attention states.
+ALERT_STATES = ATTENTION
 
 
 def receivers(config=None) -> list[str]:

@@ -16,10 +16,8 @@ from sqlalchemy import update
 
 from ..extensions import db
 from ..models import Camera
+from .states import RECORDING_ATTENTION
 
-RECORDING_STATUSES = ("ok", "stale", "never", "off")
-# Statuses that put a camera in "needs attention" beside its failed/partial/expired gaps.
-RECORDING_ATTENTION = frozenset({"stale", "never"})
 RECORDING_LABELS = {
     "ok": "Recording",
     "stale": "Stale",

@@ -8,7 +8,6 @@ from .camera import valid_camera_id
 from .engine import FillRun
 from .engine import UsedEmbedToken
 from .engine import WorkerHeartbeat
-from .gap import FILL_STATES
 from .gap import RecordingGap
 from .gap import new_id
 from .outbox import OUTBOX_STATES
@@ -25,7 +24,6 @@ from .user import Principal
 from .user import User
 
 __all__ = [
-    "FILL_STATES",
     "KEY_ROLES",
     "OUTBOX_STATES",
     "USER_ROLES",

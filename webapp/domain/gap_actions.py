@@ -9,14 +9,14 @@ from datetime import timedelta
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import gapstate
-from ..audit import record
 from ..errors import Problem
 from ..extensions import db
 from ..models import RecordingGap
 from ..models import rfc3339
 from ..models import utcnow
-from .queries import parse_time
+from . import gapstate
+from .audit import record
+from .times import parse_time
 
 FUTURE_SKEW = timedelta(seconds=60)
 

@@ -3,14 +3,15 @@
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
+from ..anr.replay import check_template
+from ..crypto import encrypt_secret
+from ..extensions import db
+from ..masking import mask_credentials
+from ..models import VENDORS
+from ..models import Camera
+from ..models import valid_camera_id
 from . import gapstate
-from .anr.replay import check_template
-from .crypto import encrypt_secret
-from .extensions import db
-from .masking import mask_credentials
-from .models import VENDORS
-from .models import Camera
-from .models import valid_camera_id
+from .audit import record
 
 VENDORS_CHOICES = VENDORS
 
@@ -146,8 +147,6 @@ def public_settings(camera: Camera) -> dict:
 
 def create(clean: dict, actor=None) -> Camera:
     """Create a camera from validated values with its ``camera_create`` audit row (no commit)."""
-    from .audit import record
-
     camera = save(None, clean)
     db.session.flush()
     record(
