@@ -25,6 +25,7 @@ from ..models import AuditLog
 from ..models import Camera
 from ..models import rfc3339
 from ..rendering import render_page
+from .present import present
 
 bp = Blueprint("audit", __name__)
 PAGE_ROWS = 50
@@ -102,6 +103,7 @@ def audit_log():
     return render_page(
         "audit/log.html",
         {"*": "audit_rows"} if before else {"audit-panel": "audit_panel"},
+        present_audit=present,
         rows=rows,
         filters=filters,
         next_cursor=next_cursor,
