@@ -46,7 +46,7 @@ def test_full_page_has_layout_tabs_timeline_and_table(cam, login_as, db):
     # Start in the camera's zone with its offset; the UTC time in <time datetime> and title.
     assert '<time datetime="2026-06-13T12:00:00Z" title="2026-06-13T12:00:00Z (UTC)">' in html
     assert "14:00:00" in html and "+02:00" in html
-    assert "10 min" in html  # duration in words
+    assert "10\u00a0min" in html  # duration in words
     assert "Failed</span>" in html  # badge carries text, not colour alone
     assert "hunter2" not in html and "rtsp://***@10.0.0.1/x" in html  # masked last error
     for label in ("All", "Pending", "Filling", "Filled", "Partial", "Failed", "Expired"):
@@ -125,7 +125,7 @@ def test_idle_page_refreshes_every_20_seconds(cam, login_as, db):
 def test_recovered_seconds_shown(cam, login_as, db):
     make_gap(cam, BASE_TIME, 600, "partial", recovered_seconds=250.0)
     html = login_as("viewer").get(PAGE).get_data(as_text=True)
-    assert "4 min 10 s" in html and "250.0 s of 600 s" in html
+    assert "4\u00a0min\u00a010\u00a0s" in html and "250.0 s of 600 s" in html
 
 
 # --- who sees which button -------------------------------------------------------------------

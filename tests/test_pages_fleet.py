@@ -50,9 +50,12 @@ def test_full_page_lists_counts_missing_time_newest_gap_and_anr(fleet, login_as)
     lobby = row_of(html, "lobby")
     assert "ANR on" in lobby and "needs attention" in lobby
     assert 'href="/cameras/lobby/gaps?state=failed"' in lobby  # counts link to the filtered tab
-    assert "11 min" in lobby  # missing: failed 10 min + pending 1 min; filled is not missing
+    assert "11\u00a0min" in lobby  # missing: failed 10 min + pending 1 min; filled is not missing
     assert '<time datetime="2026-06-13T14:00:00Z"' in lobby  # newest gap, UTC in datetime
-    assert "16:00:00" in lobby and "+02:00" in lobby  # shown in the camera's zone
+    # One zone for the column (UTC, as its header says); the camera's own time is the title.
+    assert "14:00:00" in lobby and "+00:00" in lobby
+    assert 'title="Camera time: 2026-06-13 16:00:00 +02:00"' in lobby
+    assert "open gaps, all time" in html  # the Missing column says its period
     assert "ANR off" in row_of(html, "dock") and "needs attention" not in row_of(html, "dock")
     assert "Roof &lt;b&gt;" in html
     assert "1</b> needs attention" in html

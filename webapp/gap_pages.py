@@ -24,6 +24,9 @@ from .domain.principal import require
 from .domain.states import ATTENTION
 from .domain.times import parse_time
 from .domain.times import zone
+from .presenters import RowRights
+from .presenters import fleet_rows
+from .presenters import gap_rows
 from .rendering import is_htmx
 from .rendering import render_page
 
@@ -57,7 +60,7 @@ def fleet_page():
         rows=rows,
         attention=attention,
         attention_total=sum(1 for r in rows if r.needs_attention),
-        camera_endpoint=page_endpoint("camera_gaps"),
+        table_rows=fleet_rows(rows, page_endpoint("camera_gaps")),
         fleet_endpoint=page_endpoint("fleet"),
     )
 
@@ -76,6 +79,7 @@ def gap_page_context(
 ):
     """Everything the camera gap page (or one of its fragments) renders."""
     page = list_gaps(camera.id, state, limit, before)
+    rights = RowRights()
     counts = state_counts([camera.id])[camera.id]["counts"]
     range_key = timeline_mod.parse_range(range_key)
     return dict(
@@ -83,6 +87,8 @@ def gap_page_context(
         state=state,
         range_key=range_key,
         page=page,
+        rows=gap_rows(page.rows, camera, rights),
+        rights=rights,
         counts=counts,
         total=sum(counts.values()),
         retryable=sum(counts[s] for s in ATTENTION),

@@ -26,7 +26,7 @@ from .media import probe_duration
 
 log = logging.getLogger(__name__)
 
-FILLED_RATIO = 0.95  # SPEC §5: this much of the window recovered counts as filled
+FILLED_RATIO = 0.95  # this much of the window recovered counts as filled (docs/design.md)
 JOB_TIMEOUT_MARGIN_S = 60
 STDERR_LINES = 12
 MAX_ERROR_CHARS = 2000
@@ -86,7 +86,7 @@ class FillJob:
         return self.target.with_name(self.target.name + ".part") if self.target else None
 
     def masked(self, text: str) -> str:
-        """``text`` with the camera's credentials hidden (SPEC §5: everywhere)."""
+        """``text`` with the camera's credentials hidden (everywhere, see docs/design.md)."""
         return mask_credentials(text, self.secrets)
 
     def start(self) -> FillResult | None:
