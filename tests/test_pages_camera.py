@@ -54,8 +54,10 @@ def test_full_page_has_layout_tabs_timeline_and_table(cam, login_as, db):
 
 
 def test_htmx_tab_answers_the_gap_view_only_and_keeps_the_filter(cam, login_as, db):
-    make_gap(cam, BASE_TIME, state="failed")
-    make_gap(cam, BASE_TIME + timedelta(hours=1), state="filled")
+    # Inside the 6 h range the URL asks for: the table follows the chosen range.
+    recent = utcnow().replace(microsecond=0) - timedelta(hours=3)
+    make_gap(cam, recent, state="failed")
+    make_gap(cam, recent + timedelta(hours=1), state="filled")
     viewer = login_as("viewer")
     resp = viewer.get(PAGE + "?state=failed&range=6h", headers=HX)
     html = resp.get_data(as_text=True)
@@ -76,7 +78,7 @@ def test_htmx_tab_answers_the_gap_view_only_and_keeps_the_filter(cam, login_as, 
 
 
 def test_tab_click_swaps_only_the_table_and_refreshes_range_links_out_of_band(cam, login_as, db):
-    make_gap(cam, BASE_TIME, state="failed")
+    make_gap(cam, utcnow().replace(microsecond=0) - timedelta(hours=3), state="failed")
     headers = dict(HX, **{"HX-Target": "gap-panel"})
     html = login_as("viewer").get(PAGE + "?state=failed&range=6h", headers=headers).text
     assert "<html" not in html and "<svg" not in html and 'id="gap-view"' not in html

@@ -194,3 +194,23 @@ def test_a_gap_that_just_began_is_visible_at_the_right_edge(cam, db):
     make_gap("cam1", NOW - timedelta(seconds=5), 5, "pending")
     mark = timeline.build(cam, "7d", now=NOW).marks[0]
     assert mark.w >= timeline.MIN_MARK_PERCENT and mark.x + mark.w <= 100.0
+
+
+def test_the_table_follows_the_chosen_range(cam, db, login_as):
+    recent_gap = make_gap("cam1", NOW - timedelta(minutes=30), 60, "failed")
+    older_gap = make_gap("cam1", NOW - timedelta(hours=5), 60, "failed")
+    week_old = make_gap("cam1", NOW - timedelta(days=3), 60, "pending")
+    viewer = login_as("viewer")
+
+    def shown(url):
+        return re.findall(r'<tr id="gap-([^"]+)"', viewer.get(url).get_data(as_text=True))
+
+    assert shown("/cameras/cam1/gaps?range=1h") == [recent_gap.id]
+    assert shown("/cameras/cam1/gaps?range=6h") == [recent_gap.id, older_gap.id]
+    assert shown("/cameras/cam1/gaps?range=7d") == [recent_gap.id, older_gap.id, week_old.id]
+    html = viewer.get("/cameras/cam1/gaps?range=1h").get_data(as_text=True)
+    assert re.search(r'id="tab-failed"[^>]*>.*?<span class="count">1</span>', html, re.S)
+    assert "Gaps in the last 1 h" in html and ">Show all gaps</a>" in html
+    # The tabs keep the range; the unranged page lists every gap.
+    assert 'href="/cameras/cam1/gaps?state=failed&amp;range=1h"' in html
+    assert len(shown("/cameras/cam1/gaps")) == 3
