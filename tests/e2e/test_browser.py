@@ -82,7 +82,8 @@ def test_retry_updates_the_row_and_writes_an_audit_row(page, live):
     page.goto(f"{live.url}/audit")
     first = page.locator("tr.audit-row").first
     expect(first).to_have_attribute("data-action", "anr_retry_gap")
-    expect(first).to_contain_text(gap_id)
+    expect(first).to_have_attribute("data-target", gap_id)
+    expect(first).to_contain_text("Retried a gap")
     expect(first).to_contain_text("manager")
 
 
