@@ -1,6 +1,5 @@
 """The fleet overview: counts per state, missing time, attention filter, polling and scope."""
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from tests.factories import make_camera
 from tests.factories import make_footage
 from tests.factories import make_gap
 from tests.factories import make_gaps
+from tests.page import page
 
 HX = {"HX-Request": "true", "HX-Target": "fleet"}
 
@@ -35,37 +35,33 @@ def fleet(db):
         make_footage(camera_id)  # recording now: only their gaps decide attention
 
 
-def row_of(html, camera_id):
-    return re.search(
-        rf'<tr class="[^"]*">\s*<th scope="row"><a href="/cameras/{camera_id}/gaps">.*?</tr>',
-        html,
-        re.S,
-    ).group(0)
-
-
 def test_full_page_lists_counts_missing_time_newest_gap_and_anr(fleet, login_as):
     resp = login_as("viewer").get("/cameras")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "<html" in html
-    lobby = row_of(html, "lobby")
-    assert "ANR on" in lobby and "needs attention" in lobby
-    assert 'href="/cameras/lobby/gaps?state=failed"' in lobby  # counts link to the filtered tab
-    assert "11\u00a0min" in lobby  # missing: failed 10 min + pending 1 min; filled is not missing
-    assert '<time datetime="2026-06-13T14:00:00Z"' in lobby  # newest gap, UTC in datetime
-    # One zone for the column (UTC, as its header says); the camera's own time is the title.
-    assert "14:00:00" in lobby and "+00:00" in lobby
-    assert 'title="Camera time: 2026-06-13 16:00:00 +02:00"' in lobby
-    assert "open gaps, all time" in html  # the Missing column says its period
-    assert "ANR off" in row_of(html, "dock") and "needs attention" not in row_of(html, "dock")
-    assert "Roof &lt;b&gt;" in html
-    assert "1</b> needs attention" in html
+    seen = page(html)
+    lobby = seen.row("Lobby")
+    assert "ANR on" in lobby.text and "needs attention" in lobby.text
+    assert "/cameras/lobby/gaps?state=failed" in lobby.hrefs()  # counts link to the filtered tab
+    assert "11 min" in lobby.text  # missing: failed 10 min + pending 1 min; filled is not missing
+    newest = lobby.find("time")
+    assert newest.attrs["datetime"] == "2026-06-13T14:00:00Z"  # newest gap, UTC for machines
+    # One zone for the whole column (UTC, as its header says); camera time is the title.
+    assert "14:00:00 +00:00" in newest.text
+    assert lobby.find(title="Camera time: 2026-06-13 16:00:00 +02:00")
+    assert "open gaps, all time" in seen.find("table").find("thead").text  # Missing's period
+    dock = seen.row("Dock")
+    assert "ANR off" in dock.text and "needs attention" not in dock.text
+    assert seen.row("Roof <b>")  # a name is text, never markup
+    assert "1 needs attention" in seen.find(role="status").text
 
 
 def test_attention_filter_keeps_failed_partial_expired(fleet, login_as):
-    html = login_as("viewer").get("/cameras?attention=1").get_data(as_text=True)
-    assert "/cameras/lobby/gaps" in html
-    assert "/cameras/dock/gaps" not in html and "/cameras/roof/gaps" not in html
-    assert 'href="/cameras?attention=1" class="tab" aria-current="page"' in html
+    seen = page(login_as("viewer").get("/cameras?attention=1").get_data(as_text=True))
+    rows = [tr.find("th").text for tr in seen.find("tbody").find_all("tr")]
+    assert rows == ["Lobby lobby · needs attention"]
+    filters = seen.find("nav", aria_label="Filter cameras")
+    assert filters.find("a", aria_current="page").text == "Needs attention"
 
 
 def test_attention_filter_empty_says_so(db, login_as):
@@ -143,11 +139,13 @@ def test_stale_and_never_recorded_cameras_need_attention_on_the_page_and_in_the_
     make_footage("live")
     make_footage("quiet", end=BASE_TIME)  # last footage long ago
     viewer = login_as("viewer")
-    html = viewer.get("/cameras").get_data(as_text=True)
-    assert "Stale" in row_of(html, "quiet") and "needs attention" in row_of(html, "quiet")
-    assert "Never recorded" in row_of(html, "new") and "needs attention" in row_of(html, "new")
-    assert "needs attention" not in row_of(html, "live")
-    assert "needs attention" not in row_of(html, "off")
+    seen = page(viewer.get("/cameras").get_data(as_text=True))
+    assert "Stale" in seen.row("Quiet").text and "needs attention" in seen.row("Quiet").text
+    new = seen.row("Brand new").text
+    assert "Never recorded" in new and "needs attention" in new
+    assert "needs attention" not in seen.row("Live").text
+    assert "needs attention" not in seen.row("Switched off").text
+    assert "2 not recording" in seen.find(role="status").text
     attention = viewer.get("/cameras?attention=1").get_data(as_text=True)
     assert "/cameras/quiet/gaps" in attention and "/cameras/new/gaps" in attention
     assert "/cameras/live/gaps" not in attention

@@ -23,7 +23,6 @@ from .domain.paging import encode_cursor
 from .domain.principal import camera_for
 from .domain.principal import require
 from .domain.states import ATTENTION
-from .domain.times import parse_time
 from .domain.times import zone
 from .models import utcnow
 from .presenters import RowRights
@@ -172,8 +171,3 @@ def camera_page(camera_id: str):
     # A tab changes the filter the range links carry: they come along out of band.
     ctx["oob_range_nav"] = target == "gap-panel"
     return render_page("gaps/camera.html", GAP_FRAGMENTS, **ctx)
-
-
-def parse_local(raw: str, tz_name: str) -> datetime | None:
-    """A ``datetime-local`` value read in the camera's zone, as UTC; None when unparsable."""
-    return parse_time(raw, naive_zone=zone(tz_name))
