@@ -172,16 +172,21 @@ def test_timeline_gap_whose_row_is_not_loaded_opens_a_filtered_view(page, live):
 def test_chosen_window_is_queued_and_an_overlap_is_named(page, live):
     sign_in(page, live, "manager", "/cameras/lobby/gaps")
     page.click("#window-form summary")
-    page.fill("#w-start", "2026-06-13T14:00:00")
-    page.fill("#w-end", "2026-06-13T14:05:00")
+    # 24-hour ISO text, whatever the browser's locale would make of a date picker.
+    page.fill("#w-start", "2026-06-13 14:00:00")
+    page.fill("#w-end", "2026-06-13 14:05:00")
     page.click("#window-form button")
     expect(page.locator("#window-form .flash")).to_contain_text(
         "Queued 2026-06-13 14:00:00 +02:00 to 2026-06-13 14:05:00 +02:00"
     )
-    page.fill("#w-start", "2026-06-13T14:02:00")
-    page.fill("#w-end", "2026-06-13T14:10:00")
+    page.fill("#w-start", "2026-06-13 14:02:00")
+    page.fill("#w-end", "2026-06-13 14:10:00")
     page.click("#window-form button")
-    expect(page.locator("#window-form .flash.error")).to_contain_text("overlaps recording gap")
+    error = page.locator("#window-form .flash.error")
+    expect(error).to_contain_text(
+        "overlaps a pending gap, 2026-06-13 14:00:00 +02:00 to 2026-06-13 14:05:00 +02:00"
+    )
+    expect(error.get_by_role("link", name="Show that gap")).to_be_visible()
 
 
 def test_expired_session_redirects_to_login_instead_of_swapping(page, live):
