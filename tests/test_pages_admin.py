@@ -3,6 +3,7 @@
 import pytest
 
 from tests.factories import make_camera
+from tests.page import page
 from webapp.models import AuditLog
 from webapp.models import Camera
 
@@ -157,3 +158,29 @@ def test_scoped_admin_cannot_edit_other_cameras(db, login_as):
     assert admin.get("/admin/cameras/cam2").status_code == 403
     html = admin.get("/admin/cameras").get_data(as_text=True)
     assert "/admin/cameras/cam1" in html and "/admin/cameras/cam2" not in html
+
+
+def test_camera_form_offers_iana_zones_a_wide_template_and_the_retention_default(
+    db, login_as, app
+):
+    app.config["ANR_MAX_GAP_HOURS"] = 48.0
+    seen = page(login_as("admin").get("/admin/cameras/new").get_data(as_text=True))
+    zones = [o.text for o in seen.find(id="f-timezone").find_all("option")]
+    assert zones[0] == "UTC" and "Europe/Berlin" in zones and len(zones) > 300
+    template = seen.find("textarea", id="f-anr_replay_url_template")
+    assert "{start" in template.attrs["placeholder"]
+    assert "wide" in template.parent.attrs["class"]
+    retention = seen.find(id="f-anr_max_gap_hours")
+    assert retention.attrs["placeholder"] == "48"
+    help_text = retention.parent.find("p").text
+    assert "fleet default, 48 hours" in help_text and "ANR_MAX_GAP_HOURS" not in help_text
+
+
+def test_admin_camera_table_has_one_camera_header_and_scrolls(db, login_as):
+    make_camera("cam1", name="Gate")
+    seen = page(login_as("admin").get("/admin/cameras").get_data(as_text=True))
+    headers = [th.text for th in seen.find("table").find("thead").find_all("th")]
+    assert [h for h in headers if h.lower() == "camera"] == ["Camera"]
+    assert "Recording" in headers
+    assert "table-wrap" in seen.find("table").parent.attrs["class"]
+    assert "Never recorded" in seen.row("Gate").text

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from types import SimpleNamespace
+from zoneinfo import available_timezones
 
 from flask import current_app
 from flask import flash
@@ -29,6 +30,9 @@ from ..models import VENDORS
 from ..models import Camera
 from ..models import utcnow
 from . import bp
+
+# The IANA zones the camera form offers, UTC first (the zone database of this machine).
+TIMEZONES = ["UTC", *sorted(available_timezones() - {"UTC"})]
 
 
 @bp.before_request
@@ -84,6 +88,8 @@ def _form(camera=None, values=None, errors=None, status=200):
         vendors=VENDORS,
         placeholders=PLACEHOLDERS,
         preview=preview_from(values),
+        timezones=TIMEZONES,
+        default_retention_hours=float(current_app.config["ANR_MAX_GAP_HOURS"]),
     ), status
 
 
