@@ -23,6 +23,8 @@ ANR_DEFAULTS = {
     "ANR_STALE_MINUTES": 10.0,
     "ANR_EMBED_ORIGINS": "",
     "ANR_IO_TIMEOUT_S": 15.0,
+    "ANR_AUDIO": "aac",  # aac: transcode the camera's audio (G.711 cannot go into MP4); drop
+    "ANR_CHUNK_SECONDS": 1800,
 }
 
 

@@ -1,14 +1,14 @@
 """recording health on cameras, webhook outbox
 
 Revision ID: 0006_health
-Revises: 0001
+Revises: 0002_real_cameras
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_health"
-down_revision = "0001"
+down_revision = "0002_real_cameras"
 branch_labels = None
 depends_on = None
 

@@ -1,9 +1,12 @@
 """The data model: one module per aggregate (docs/design.md)."""
 
 from .audit import AuditLog
+from .camera import FILL_METHODS
+from .camera import REPLAY_CLOCKS
 from .camera import VENDORS
 from .camera import Camera
 from .camera import CameraGapStat
+from .camera import default_replay_clock
 from .camera import valid_camera_id
 from .engine import FillRun
 from .engine import UsedEmbedToken
@@ -24,8 +27,10 @@ from .user import Principal
 from .user import User
 
 __all__ = [
+    "FILL_METHODS",
     "KEY_ROLES",
     "OUTBOX_STATES",
+    "REPLAY_CLOCKS",
     "USER_ROLES",
     "VENDORS",
     "ApiKey",
@@ -42,6 +47,7 @@ __all__ = [
     "User",
     "WebhookDelivery",
     "WorkerHeartbeat",
+    "default_replay_clock",
     "new_id",
     "rfc3339",
     "utcnow",
