@@ -6,6 +6,8 @@ from tests.factories import make_camera
 from tests.page import page
 from webapp.models import AuditLog
 from webapp.models import Camera
+from webapp.models import WebhookDelivery
+from webapp.models import utcnow
 
 VALID = {
     "id": "gate",
@@ -160,9 +162,7 @@ def test_scoped_admin_cannot_edit_other_cameras(db, login_as):
     assert "/admin/cameras/cam1" in html and "/admin/cameras/cam2" not in html
 
 
-def test_camera_form_offers_iana_zones_a_wide_template_and_the_retention_default(
-    db, login_as, app
-):
+def test_camera_form_offers_iana_zones_a_wide_template_and_the_retention_default(db, login_as, app):
     app.config["ANR_MAX_GAP_HOURS"] = 48.0
     seen = page(login_as("admin").get("/admin/cameras/new").get_data(as_text=True))
     zones = [o.text for o in seen.find(id="f-timezone").find_all("option")]
@@ -207,3 +207,38 @@ def test_replay_clock_and_fill_method_are_set_from_the_form(db, login_as):
     assert admin.post("/admin/cameras/gate", data=data).status_code == 303
     db.session.expire_all()
     assert db.session.get(Camera, "gate").replay_clock == "utc"
+
+
+def test_admin_sees_each_alert_receivers_last_status(db, login_as, app):
+    app.config["ANR_WEBHOOK_URLS"] = "http://hooks.example/a https://user:pw@hooks.example/b"
+    now = utcnow()
+    db.session.add_all(
+        [
+            WebhookDelivery(
+                receiver="http://hooks.example/a",
+                event="camera.stale",
+                body="{}",
+                state="pending",
+                attempts=2,
+                last_attempt_at=now,
+                last_status="HTTP 500",
+            ),
+            WebhookDelivery(
+                receiver="https://user:pw@hooks.example/b",
+                event="recording_gap.failed",
+                body="{}",
+                state="delivered",
+                attempts=1,
+                last_attempt_at=now,
+                last_status="HTTP 204",
+                delivered_at=now,
+            ),
+        ]
+    )
+    db.session.commit()
+    html = login_as("admin").get("/admin/cameras").get_data(as_text=True)
+    seen = page(html)
+    failing = seen.row("http://hooks.example/a").text
+    assert "HTTP 500" in failing and "camera.stale" in failing
+    assert "pw@" not in html  # receiver credentials are masked
+    assert "HTTP 204" in seen.row("https://***@hooks.example/b").text

@@ -145,7 +145,7 @@ def _filter_errors(filters: dict, errors: dict):
         render_page(
             "audit/log.html",
             {"audit-panel": "audit_panel"},
-                rows=[],
+            rows=[],
             filters=filters,
             filter_errors=errors,
             next_cursor=None,
