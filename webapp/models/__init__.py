@@ -13,6 +13,8 @@ from .engine import UsedEmbedToken
 from .engine import WorkerHeartbeat
 from .gap import RecordingGap
 from .gap import new_id
+from .outbox import OUTBOX_STATES
+from .outbox import WebhookDelivery
 from .security import JOB_STATES
 from .security import Job
 from .security import LoginAttempt
@@ -30,6 +32,7 @@ __all__ = [
     "FILL_METHODS",
     "JOB_STATES",
     "KEY_ROLES",
+    "OUTBOX_STATES",
     "REPLAY_CLOCKS",
     "USER_ROLES",
     "VENDORS",
@@ -46,6 +49,7 @@ __all__ = [
     "UTCDateTime",
     "UsedEmbedToken",
     "User",
+    "WebhookDelivery",
     "WorkerHeartbeat",
     "default_replay_clock",
     "new_id",
