@@ -22,6 +22,7 @@ class FormValues(HTMLParser):
         super().__init__()
         self.values: dict[str, str] = {}
         self._select: str | None = None
+        self._textarea: str | None = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -34,12 +35,21 @@ class FormValues(HTMLParser):
                 self.values[name] = a.get("value") or ""
         elif tag == "select" and name:
             self._select = name
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.values[name] = ""
         elif tag == "option" and self._select and "selected" in a:
             self.values[self._select] = a.get("value", "")
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea] += data
 
     def handle_endtag(self, tag):
         if tag == "select":
             self._select = None
+        if tag == "textarea":
+            self._textarea = None
 
 
 def _form_values(session, camera_id):
