@@ -29,7 +29,8 @@ from .models import utcnow
 # Which state may follow which. ``pending -> pending`` is a retry of a queued gap (resets attempts).
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending": frozenset({"pending", "filling", "expired", "filled"}),
-    "filling": frozenset({"pending", "filled", "partial", "failed"}),
+    # filling -> expired: the camera's card said the window is gone (no attempt spent).
+    "filling": frozenset({"pending", "filled", "partial", "failed", "expired"}),
     "filled": frozenset(),
     "partial": frozenset({"pending", "filled"}),
     "failed": frozenset({"pending", "filled"}),

@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from flask import Flask
 from sqlalchemy import select
@@ -27,11 +28,14 @@ from ..models import Segment
 from ..models import WorkerHeartbeat
 from ..models import utcnow
 from . import queue
+from .download import DownloadJob
+from .edge import EdgeFill
 from .fill import FillJob
 from .fill import FillResult
 from .indexer import segment_for
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
+from .vendors import client_for
 from .webhooks import Notifier
 
 log = logging.getLogger(__name__)
@@ -144,18 +148,7 @@ class Worker:
         if camera is None:  # the camera was deleted meanwhile, and its gaps with it
             self._close_run(Running(None, run_id, "", time.monotonic()), "lost", 0.0)
             return
-        password = decrypt_secret(camera.password_encrypted)
-        job = FillJob(
-            gap_id=gap.id,
-            folder=Path(self.config["ANR_RECORDINGS_DIR"]) / camera.id,
-            start=gap.gap_start,
-            seconds=gap.gap_seconds,
-            replay_url=lambda begin, end: camera_replay_url(camera, begin, end, password),
-            secrets=_secret_forms(password),
-            ffmpeg=self.config.get("ANR_FFMPEG_BIN", ""),
-            io_timeout_s=float(self.config.get("ANR_IO_TIMEOUT_S", 15.0)),
-            max_fill_seconds=float(self.config["ANR_MAX_FILL_SECONDS"]),
-        )
+        job = self.edge_fill(gap, camera)
         running = Running(job, run_id, camera.id, time.monotonic())
         try:
             early = job.start()
@@ -170,6 +163,50 @@ class Worker:
             self.finish(running, early)
         else:
             self.jobs[gap_id] = running
+
+    def edge_fill(self, gap: RecordingGap, camera: Camera) -> EdgeFill:
+        """The job for a gap: ask the card, then download or replay (the camera's fill method)."""
+        password = decrypt_secret(camera.password_encrypted)
+        common = dict(
+            gap_id=gap.id,
+            folder=Path(self.config["ANR_RECORDINGS_DIR"]) / camera.id,
+            secrets=_secret_forms(password),
+            ffmpeg=self.config.get("ANR_FFMPEG_BIN", ""),
+            io_timeout_s=float(self.config.get("ANR_IO_TIMEOUT_S", 15.0)),
+            max_fill_seconds=float(self.config["ANR_MAX_FILL_SECONDS"]),
+        )
+        # A snapshot of the row: the replay starts later (after the card check), when the
+        # session may have expired the row's attributes.
+        settings = SimpleNamespace(**{c.key: getattr(camera, c.key) for c in Camera.__table__.c})
+
+        def replay_job(begin, seconds) -> FillJob:
+            def url(start, end):
+                return camera_replay_url(settings, start, end, password)
+
+            return FillJob(start=begin, seconds=seconds, replay_url=url, **common)
+
+        def download_job(*, start, seconds, client, recordings) -> DownloadJob:
+            return DownloadJob(
+                start=start, seconds=seconds, client=client, recordings=recordings, **common
+            )
+
+        client = client_for(
+            camera,
+            password,
+            timeout_s=float(self.config.get("ANR_IO_TIMEOUT_S", 15.0)),
+            max_kbps=float(self.config.get("ANR_MAX_KBPS") or 0),
+        )
+        return EdgeFill(
+            gap_id=gap.id,
+            start=gap.gap_start,
+            seconds=gap.gap_seconds,
+            method=getattr(camera, "fill_method", None) or "auto",
+            client=client,
+            replay_job=replay_job,
+            download_job=download_job,
+            secrets=common["secrets"],
+            ffmpeg=common["ffmpeg"],
+        )
 
     # --- running fills --------------------------------------------------------------------
     def poll(self) -> None:
@@ -214,8 +251,13 @@ class Worker:
             self._close_run(running, "lost", 0.0)
             return
         result = result or job.result()
+        self._remember_card(gap.camera_id, job)
         fields = dict(recovered_seconds=result.recovered_seconds, last_error=result.error)
-        if result.outcome in ("filled", "partial"):
+        if result.outcome == "expired":
+            # The card said the window is gone: nothing was fetched, so no attempt is spent.
+            fields["fill_attempts"] = max(gap.fill_attempts - 1, 0)
+            gapstate.change_state(gap, "expired", **fields)
+        elif result.outcome in ("filled", "partial"):
             if result.outcome == "filled":
                 fields["filled_at"] = utcnow()
             gapstate.change_state(gap, result.outcome, **fields)
@@ -235,6 +277,16 @@ class Worker:
             f": {result.error.splitlines()[-1]}" if result.error else "",
         )
         self.notifier.notify([gap])
+
+    def _remember_card(self, camera_id: str, job) -> None:
+        """Cache what the card said (the camera page shows it); a silent card changes nothing."""
+        coverage = getattr(job, "coverage", None)
+        if coverage is None:
+            return
+        camera = db.session.get(Camera, camera_id)
+        if camera is not None:
+            camera.card_holds_from = coverage.oldest
+            camera.card_checked_at = utcnow()
 
     def stopped(self, running: Running, stop_by: str) -> None:
         """An operator's Stop: the gap fails with who stopped it (Retry queues it again)."""

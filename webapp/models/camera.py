@@ -48,6 +48,11 @@ class Camera(db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Newest gap_start of any gap: kept by the gap service so the fleet page never scans gaps.
     newest_gap_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Download fills at most this many kilobits per second (a camera on a cellular link).
+    max_kbps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Where the camera's card said its footage starts, and when the worker last asked it.
+    card_holds_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    card_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

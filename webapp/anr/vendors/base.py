@@ -151,10 +151,18 @@ class VendorClient:
         dest: Path,
         *,
         stop: threading.Event | None = None,
-        on_bytes: Callable[[int], None] | None = None,
+        on_bytes: Callable[[int, int], None] | None = None,
     ) -> int:
-        """Copy a streamed answer to ``dest`` under the bandwidth caps; returns bytes written."""
+        """Copy a streamed answer to ``dest`` under the bandwidth caps; returns bytes written.
+
+        ``on_bytes(written, expected)`` follows the copy (expected 0 when the camera sent no
+        Content-Length).
+        """
         written = 0
+        try:
+            expected = int(response.headers.get("Content-Length") or 0)
+        except ValueError:
+            expected = 0
         try:
             with dest.open("wb") as out:
                 for chunk in response.iter_content(CHUNK):
@@ -166,7 +174,7 @@ class VendorClient:
                     out.write(chunk)
                     written += len(chunk)
                     if on_bytes:
-                        on_bytes(written)
+                        on_bytes(written, expected)
         except requests.RequestException as exc:
             reason = _short(exc)
             raise VendorError(f"the download broke off after {written} bytes ({reason})") from None

@@ -1,0 +1,234 @@
+"""A download fill: the camera's recordings for the window come over its vendor API, are cut
+to the window by stream copy (start rounded down to a keyframe) and judged like a replay.
+
+The HTTP download and the cut run in the job's own thread; the worker polls it like an ffmpeg
+child. Files go to hidden ``.dl`` names in the camera folder (the indexer ignores them), the
+cut to the same ``.part`` the replay writes, renamed into place only when footage came back.
+"""
+
+import logging
+import subprocess
+import threading
+import time
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+
+from .fill import FILLED_RATIO
+from .fill import FillJob
+from .fill import FillResult
+from .media import probe_duration
+from .vendors import DownloadStopped
+from .vendors import Recording
+from .vendors import Unsupported
+from .vendors import VendorClient
+from .vendors import VendorError
+from .vendors.base import CONTIGUOUS_S
+
+log = logging.getLogger(__name__)
+
+CUT_TIMEOUT_S = 300
+DOWNLOAD_SHARE = 0.9  # of the progress bar; the cut is the rest
+
+
+class DownloadUnsupported(Exception):
+    """The camera answered 404/501 to the download API: auto mode replays instead."""
+
+
+def contiguous(recordings: list[Recording], start: datetime, end: datetime) -> list[Recording]:
+    """The recordings overlapping [start, end) that run on without a hole from the first one."""
+    run: list[Recording] = []
+    for rec in sorted(recordings, key=lambda r: r.start):
+        if rec.end <= start or rec.start >= end:
+            continue
+        if run and (rec.start - run[-1].end).total_seconds() > CONTIGUOUS_S:
+            break
+        run.append(rec)
+    return run
+
+
+def concat_list(files: list[tuple[Path, Recording]], start: datetime, end: datetime) -> str:
+    """An ffconcat script: the files in order, the first cut in at ``start``, the last out at
+    ``end`` (with stream copy ffmpeg starts at the keyframe before the in point)."""
+    lines = ["ffconcat version 1.0"]
+    for i, (path, rec) in enumerate(files):
+        lines.append("file '" + str(path).replace("'", "'\\''") + "'")
+        if i == 0 and start > rec.start:
+            lines.append(f"inpoint {(start - rec.start).total_seconds():.3f}")
+        if i == len(files) - 1 and end < rec.end:
+            lines.append(f"outpoint {(end - rec.start).total_seconds():.3f}")
+    return "\n".join(lines) + "\n"
+
+
+class DownloadJob(FillJob):
+    """One gap's window fetched by download; polled by the worker like a replay FillJob."""
+
+    method = "download"
+
+    def __init__(self, *, client: VendorClient, recordings: list[Recording] | None = None, **kw):
+        super().__init__(replay_url=lambda begin, end: "", **kw)
+        self.client = client
+        self.recordings = recordings  # from the card check; None: search when starting
+        self.unsupported: Unsupported | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: str | None = None
+        self._cut_proc: subprocess.Popen | None = None
+        self._share = 0.0  # of the fetched part, 0..1
+        self._temps: list[Path] = []
+        self.downloaded_bytes = 0
+        self.download_s = 0.0
+
+    def start(self) -> FillResult | None:
+        """Check what is archived already, then download and cut in a thread."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        covered, target = self._existing_coverage()
+        if target is None or covered >= FILLED_RATIO * self.seconds:
+            log.info("gap %s: archive files already cover the window; not fetching", self.gap_id)
+            return FillResult("filled", min(covered, float(self.seconds)))
+        self.covered = covered
+        self.target = target
+        self.fetch_seconds = self.seconds - int(covered)
+        self.part.unlink(missing_ok=True)  # a leftover of a crashed run is ours to replace
+        self.started_at = time.monotonic()
+        self._thread = threading.Thread(target=self._work, daemon=True, name=f"dl-{self.gap_id}")
+        self._thread.start()
+        return None
+
+    @property
+    def begin(self) -> datetime:
+        return self.start_time + timedelta(seconds=int(self.covered))
+
+    def _work(self) -> None:
+        begin = self.begin
+        end = begin + timedelta(seconds=self.fetch_seconds)
+        try:
+            listed = self.recordings
+            if listed is None:
+                listed = self.client.recordings(begin, end)
+            run = contiguous(listed, begin, end)
+            if not run:
+                self._error = "the camera lists no recording for this window"
+                return
+            if (run[0].start - begin).total_seconds() > CONTIGUOUS_S:
+                self._error = (
+                    f"the camera's recordings start at {run[0].start:%Y-%m-%d %H:%M:%S} UTC, "
+                    "after the window began"
+                )
+                return
+            files = self._download(run, end)
+            self._cut(files, begin, end)
+        except DownloadStopped:
+            self._error = "the download was stopped"
+        except Unsupported as exc:
+            self.unsupported = exc
+            self._error = self.masked(str(exc))
+        except VendorError as exc:
+            self._error = self.masked(str(exc))
+        except Exception as exc:  # this attempt's failure, never the worker's
+            log.exception("gap %s: download failed", self.gap_id)
+            self._error = self.masked(f"download failed: {type(exc).__name__}: {exc}")
+        finally:
+            for temp in self._temps:
+                temp.unlink(missing_ok=True)
+            self.client.close()
+
+    def _download(self, run: list[Recording], end: datetime) -> list[tuple[Path, Recording]]:
+        wanted = sum((min(r.end, end) - r.start).total_seconds() for r in run) or 1.0
+        files, done = [], 0.0
+        started = time.monotonic()
+        for i, rec in enumerate(run):
+            dest = self.folder / f".{self.target.name}.dl{i}"
+            self._temps.append(dest)
+            share = (min(rec.end, end) - rec.start).total_seconds() / wanted
+
+            def moved(written: int, expected: int, done=done, share=share) -> None:
+                part = written / expected if expected else 0.5
+                self._share = DOWNLOAD_SHARE * (done + share * min(part, 1.0))
+
+            log.info("gap %s: downloading %s", self.gap_id, self.masked(rec.ref))
+            self.downloaded_bytes += self.client.download(rec, dest, stop=self._stop,
+                                                          on_bytes=moved)  # fmt: skip
+            done += share
+            files.append((dest, rec))
+        self.download_s = time.monotonic() - started
+        return files
+
+    def _cut(self, files: list[tuple[Path, Recording]], begin: datetime, end: datetime) -> None:
+        script = self.folder / f".{self.target.name}.ffconcat"
+        self._temps.append(script)
+        script.write_text(concat_list(files, begin, end))
+        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
+        cmd += ["-f", "concat", "-safe", "0", "-i", str(script)]
+        cmd += ["-map", "0:v:0", "-map", "0:a?", "-c", "copy"]
+        cmd += ["-movflags", "+faststart", "-f", "mp4", "-n", str(self.part)]
+        if self._stop.is_set():
+            raise DownloadStopped()
+        self._cut_proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, errors="replace", start_new_session=True,
+        )  # fmt: skip
+        try:
+            _, err = self._cut_proc.communicate(timeout=CUT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._cut_proc.kill()
+            _, err = self._cut_proc.communicate()
+        for line in (err or "").splitlines()[-12:]:
+            if line.strip():
+                self._stderr.append(line.rstrip())
+        self._share = 1.0
+
+    # --- what the worker polls ------------------------------------------------------------
+    @property
+    def progress(self) -> float:
+        """Share of the whole window in the archive so far, 0..1."""
+        if not self.seconds:
+            return 0.0
+        return min((self.covered + self._share * self.fetch_seconds) / self.seconds, 1.0)
+
+    def running(self) -> bool:
+        """True while downloading or cutting; ends a run past its hard time limit."""
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        if not self.timed_out and time.monotonic() - self.started_at > self.time_limit_s:
+            self.timed_out = True
+            self._stop.set()
+            if self._cut_proc is not None and self._cut_proc.poll() is None:
+                self._cut_proc.kill()
+        return True
+
+    def abort(self) -> None:
+        """Stop the download or the cut now and remove every file this run wrote."""
+        self._stop.set()
+        if self._cut_proc is not None and self._cut_proc.poll() is None:
+            self._cut_proc.kill()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        if self.part is not None:
+            self.part.unlink(missing_ok=True)
+
+    def result(self) -> FillResult:
+        """Judge the cut by the footage it holds; move it into place."""
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        limit_note = f"the fill exceeded its {self.time_limit_s:g} s time limit" if (
+            self.timed_out) else ""  # fmt: skip
+        recovered = None
+        if self._error is None and self.part.exists():
+            recovered = probe_duration(self.part, self.ffmpeg)
+        if not recovered:
+            self.part.unlink(missing_ok=True)
+            reason = self._error or self.error_tail() or "the cut produced no footage"
+            outcome = "unsupported" if self.unsupported is not None else "failed"
+            return FillResult(outcome, 0.0, "; ".join(filter(None, [limit_note, reason])))
+        if not self._move_into_place():
+            return FillResult("filled", float(self.seconds), None)
+        total = min(self.covered + recovered, float(self.seconds))
+        log.info(
+            "gap %s: downloaded %d bytes in %.1f s, %.1f s of footage",
+            self.gap_id, self.downloaded_bytes, self.download_s, recovered,
+        )  # fmt: skip
+        if total >= FILLED_RATIO * self.seconds:
+            return FillResult("filled", round(total, 2), None, self.target)
+        note = f"the camera's recordings cover {total:.1f} of {self.seconds} s"
+        return FillResult("partial", round(total, 2), note, self.target)
