@@ -1,11 +1,12 @@
 """ONVIF Profile G: ``GetRecordingSummary`` tells since when the device holds footage.
 
 Coverage only (ONVIF's replay is RTSP, which the replay path already does). The client is
-``onvif-zeep-async`` with the WSDLs it ships; one event loop per question, run in the fill's
-own thread so the worker never waits on a camera.
+``onvif-zeep-async`` with the WSDLs it ships, run on one background event loop; the fill's
+thread waits for the answer, so the worker never waits on a camera.
 """
 
 import asyncio
+import threading
 from datetime import datetime
 
 from .base import CardCoverage
@@ -13,6 +14,23 @@ from .base import Recording
 from .base import VendorClient
 from .base import VendorError
 from .base import to_utc
+
+SUMMARY_BOUND_S = 30.0
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """One event loop thread for every ONVIF question: the library's WSDL caches belong to
+    the loop that filled them, so a loop per question would wait on another loop's locks."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, daemon=True, name="onvif").start()
+        return _loop
 
 
 class OnvifClient(VendorClient):
@@ -46,7 +64,14 @@ class OnvifClient(VendorClient):
     def summary(self) -> tuple[datetime | None, datetime | None]:
         """(DataFrom, DataUntil) of the device's recordings, UTC; (None, None) when it has none."""
         try:
-            return asyncio.run(asyncio.wait_for(self._summary(), self.timeout_s))
+            # The bound covers loading the WSDLs (CPU, a second or two), not just the I/O.
+            bound = max(self.timeout_s * 4, SUMMARY_BOUND_S)
+            future = asyncio.run_coroutine_threadsafe(self._summary(), _event_loop())
+            try:
+                return future.result(timeout=bound)
+            except TimeoutError:
+                future.cancel()
+                raise
         except VendorError:
             raise
         except Exception as exc:  # zeep faults, aiohttp errors, timeouts: the device did not answer

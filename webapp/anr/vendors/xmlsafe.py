@@ -5,8 +5,10 @@ import xml.etree.ElementTree as ET
 import defusedxml.ElementTree as safe_et
 from defusedxml import DefusedXmlException
 
+from .base import VendorError
 
-class CameraXmlError(ValueError):
+
+class CameraXmlError(VendorError):
     """The camera's answer is not XML we accept (malformed, or it declares a DTD or entities)."""
 
 
