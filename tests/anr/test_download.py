@@ -243,3 +243,15 @@ def test_a_plain_search_result_parses():
     assert [(r.start, r.end) for r in found] == [
         (datetime(2026, 6, 13, 12, tzinfo=UTC), datetime(2026, 6, 13, 12, 10, tzinfo=UTC))
     ]
+
+
+def test_camera_page_shows_what_the_card_holds_and_the_cap(anr_app, anr_db, login_as):
+    camera = factories.make_camera("cam1", timezone="Europe/Berlin", max_kbps=512)
+    camera.card_holds_from = datetime(2026, 6, 13, 10, 0, tzinfo=UTC)
+    camera.card_checked_at = datetime.now(UTC)
+    db.session.commit()
+
+    page = login_as("viewer").get("/cameras/cam1/gaps").get_data(as_text=True)
+
+    assert "card holds footage from 2026-06-13 12:00:00 +02:00" in page
+    assert "downloads capped at 512 kbit/s" in page

@@ -65,8 +65,16 @@ class DownloadJob(FillJob):
 
     method = "download"
 
-    def __init__(self, *, client: VendorClient, recordings: list[Recording] | None = None, **kw):
+    def __init__(
+        self,
+        *,
+        client: VendorClient,
+        recordings: list[Recording] | None = None,
+        slots: threading.Semaphore | None = None,
+        **kw,
+    ):
         super().__init__(replay_url=lambda begin, end: "", **kw)
+        self.slots = slots  # the worker's download slots (ANR_DOWNLOAD_CONCURRENCY)
         self.client = client
         self.recordings = recordings  # from the card check; None: search when starting
         self.unsupported: Unsupported | None = None
@@ -100,6 +108,19 @@ class DownloadJob(FillJob):
         return self.start_time + timedelta(seconds=int(self.covered))
 
     def _work(self) -> None:
+        if self.slots is not None:
+            while not self.slots.acquire(timeout=0.2):
+                if self._stop.is_set():
+                    self._error = "the download was stopped"
+                    return
+            self.started_at = time.monotonic()  # the time limit counts from the slot
+        try:
+            self._fetch()
+        finally:
+            if self.slots is not None:
+                self.slots.release()
+
+    def _fetch(self) -> None:
         begin = self.begin
         end = begin + timedelta(seconds=self.fetch_seconds)
         try:

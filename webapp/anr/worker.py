@@ -73,6 +73,10 @@ class Worker:
         self._next_heartbeat = 0.0
         self._renew_every = max(min(1.0, self.lease_seconds / 4), 0.1)
         self._next_renew = 0.0
+        # Download fills beyond this wait for a slot (their claim and lease still hold).
+        self.download_slots = threading.Semaphore(
+            max(int(app.config.get("ANR_DOWNLOAD_CONCURRENCY") or 1), 1)
+        )
 
     @property
     def lease_seconds(self) -> float:
@@ -187,8 +191,9 @@ class Worker:
 
         def download_job(*, start, seconds, client, recordings) -> DownloadJob:
             return DownloadJob(
-                start=start, seconds=seconds, client=client, recordings=recordings, **common
-            )
+                start=start, seconds=seconds, client=client, recordings=recordings,
+                slots=self.download_slots, **common,
+            )  # fmt: skip
 
         client = client_for(
             camera,
