@@ -2,11 +2,13 @@
 to the window by stream copy (start rounded down to a keyframe) and judged like a replay.
 
 The HTTP download and the cut run in the job's own thread; the worker polls it like an ffmpeg
-child. Files go to hidden ``.dl`` names in the camera folder (the indexer ignores them), the
-cut to the same ``.part`` the replay writes, renamed into place only when footage came back.
+child. Downloaded files go to ``<target>.dl<n>.part`` in the camera folder (the indexer ignores
+them; a dead worker's are removed with its other ``.part`` files), the cut to the same ``.part``
+the replay writes, renamed into place only when footage came back.
 """
 
 import logging
+import os
 import subprocess
 import threading
 import time
@@ -14,9 +16,14 @@ from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
+from ..masking import mask_credentials
 from .fill import FILLED_RATIO
+from .fill import MAX_ERROR_CHARS
+from .fill import PART_SUFFIX
 from .fill import FillJob
 from .fill import FillResult
+from .fill import _die_with_parent
+from .media import ffmpeg_bin
 from .media import probe_duration
 from .vendors import DownloadStopped
 from .vendors import Recording
@@ -60,7 +67,7 @@ def concat_list(files: list[tuple[Path, Recording]], start: datetime, end: datet
     return "\n".join(lines) + "\n"
 
 
-class DownloadJob(FillJob):
+class DownloadJob:
     """One gap's window fetched by download; polled by the worker like a replay FillJob."""
 
     method = "download"
@@ -68,35 +75,75 @@ class DownloadJob(FillJob):
     def __init__(
         self,
         *,
+        gap_id: str,
+        folder: Path,
+        start: datetime,
+        seconds: int,
         client: VendorClient,
         recordings: list[Recording] | None = None,
         slots: threading.Semaphore | None = None,
-        **kw,
+        secrets: tuple[str, ...] = (),
+        ffmpeg: str = "",
+        io_timeout_s: float = 15.0,
+        max_fill_seconds: float = 3600.0,
     ):
-        super().__init__(replay_url=lambda begin, end: "", **kw)
-        self.slots = slots  # the worker's download slots (ANR_DOWNLOAD_CONCURRENCY)
+        self.gap_id = gap_id
+        self.folder = folder
+        self.start_time = start
+        self.seconds = seconds
         self.client = client
         self.recordings = recordings  # from the card check; None: search when starting
+        self.slots = slots  # the worker's download slots (ANR_DOWNLOAD_CONCURRENCY)
+        self.secrets = secrets
+        self.ffmpeg = ffmpeg_bin(ffmpeg)
+        self.io_timeout_s = io_timeout_s
+        self.time_limit_s = float(max_fill_seconds)
+        self.covered = 0.0  # seconds already archived from the window start (earlier partials)
+        self.fetch_seconds = seconds
+        self.target: Path | None = None
+        self.started_at = 0.0
+        self.timed_out = False
         self.unsupported: Unsupported | None = None
+        self.downloaded_bytes = 0
+        self.download_s = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: str | None = None
         self._cut_proc: subprocess.Popen | None = None
         self._share = 0.0  # of the fetched part, 0..1
         self._temps: list[Path] = []
-        self.downloaded_bytes = 0
-        self.download_s = 0.0
+        self._stderr: list[str] = []
+
+    @property
+    def part(self) -> Path | None:
+        """Where the cut is written until it is judged (the replay's ``.part`` name)."""
+        return self.target.with_name(self.target.name + PART_SUFFIX) if self.target else None
+
+    def masked(self, text: str) -> str:
+        """``text`` with the camera's credentials hidden."""
+        return mask_credentials(text, self.secrets)
+
+    def error_tail(self) -> str:
+        """The end of the cut's complaints, credentials masked."""
+        return self.masked("\n".join(self._stderr))[-MAX_ERROR_CHARS:]
 
     def start(self) -> FillResult | None:
         """Check what is archived already, then download and cut in a thread."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        covered, target = self._existing_coverage()
-        if target is None or covered >= FILLED_RATIO * self.seconds:
+        # The replay job's walk over the archive (one rule for what is already there), as one
+        # piece: its answer is where the missing footage starts and the file to write.
+        walk = FillJob(
+            gap_id=self.gap_id, folder=self.folder, start=self.start_time, seconds=self.seconds,
+            replay_url=lambda begin, end: "", ffmpeg=self.ffmpeg, chunk_seconds=self.seconds,
+        )  # fmt: skip
+        piece = walk._next_piece()
+        if piece is None:
             log.info("gap %s: archive files already cover the window; not fetching", self.gap_id)
-            return FillResult("filled", min(covered, float(self.seconds)))
-        self.covered = covered
-        self.target = target
-        self.fetch_seconds = self.seconds - int(covered)
+            return FillResult("filled", min(walk.recovered, float(self.seconds)))
+        self.covered = walk.recovered
+        self.target = piece.target
+        self.fetch_seconds = piece.seconds
+        self._skip = piece.offset
         self.part.unlink(missing_ok=True)  # a leftover of a crashed run is ours to replace
         self.started_at = time.monotonic()
         self._thread = threading.Thread(target=self._work, daemon=True, name=f"dl-{self.gap_id}")
@@ -105,7 +152,7 @@ class DownloadJob(FillJob):
 
     @property
     def begin(self) -> datetime:
-        return self.start_time + timedelta(seconds=int(self.covered))
+        return self.start_time + timedelta(seconds=self._skip)
 
     def _work(self) -> None:
         if self.slots is not None:
@@ -159,7 +206,7 @@ class DownloadJob(FillJob):
         files, done = [], 0.0
         started = time.monotonic()
         for i, rec in enumerate(run):
-            dest = self.folder / f".{self.target.name}.dl{i}"
+            dest = self.target.with_name(f"{self.target.name}.dl{i}{PART_SUFFIX}")
             self._temps.append(dest)
             share = (min(rec.end, end) - rec.start).total_seconds() / wanted
 
@@ -176,7 +223,7 @@ class DownloadJob(FillJob):
         return files
 
     def _cut(self, files: list[tuple[Path, Recording]], begin: datetime, end: datetime) -> None:
-        script = self.folder / f".{self.target.name}.ffconcat"
+        script = self.target.with_name(f"{self.target.name}.ffconcat{PART_SUFFIX}")
         self._temps.append(script)
         script.write_text(concat_list(files, begin, end))
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
@@ -188,6 +235,8 @@ class DownloadJob(FillJob):
         self._cut_proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True, errors="replace", start_new_session=True,
+            # Dies with this thread (and so with the worker); the thread waits for it below.
+            preexec_fn=_die_with_parent(os.getpid()),
         )  # fmt: skip
         try:
             _, err = self._cut_proc.communicate(timeout=CUT_TIMEOUT_S)
@@ -227,6 +276,17 @@ class DownloadJob(FillJob):
             self._thread.join(timeout=15)
         if self.part is not None:
             self.part.unlink(missing_ok=True)
+
+    def _move_into_place(self) -> bool:
+        """Rename ``.part`` to the archive name atomically; False if a file got there first."""
+        try:
+            os.link(self.part, self.target)  # fails when the target exists: never overwrite
+        except FileExistsError:
+            log.warning("gap %s: %s appeared meanwhile; kept it", self.gap_id, self.target.name)
+            return False
+        finally:
+            self.part.unlink(missing_ok=True)
+        return True
 
     def result(self) -> FillResult:
         """Judge the cut by the footage it holds; move it into place."""

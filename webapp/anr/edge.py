@@ -12,10 +12,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+from ..models import FILL_METHODS
 from .download import DownloadJob
 from .fill import FillJob
 from .fill import FillResult
@@ -28,7 +30,6 @@ from .vendors import VendorError
 
 log = logging.getLogger(__name__)
 
-FILL_METHODS = ("auto", "download", "replay")
 CARD_CHECK_TIMEOUT_S = 60  # the client's own I/O timeouts end it sooner
 
 
@@ -236,10 +237,10 @@ class EdgeFill:
             return FillResult("failed", 0.0, result.error)
         if not self.note:
             return result
+        detail = "; ".join(filter(None, [self.note, result.error]))
         if result.outcome in ("filled", "partial"):
-            detail = "; ".join(filter(None, [self.note, result.error]))
-            return FillResult("partial", result.recovered_seconds, detail, result.path)
-        return FillResult(result.outcome, 0.0, "; ".join(filter(None, [self.note, result.error])))
+            return replace(result, outcome="partial", error=detail)
+        return replace(result, error=detail)
 
     @property
     def card_oldest(self) -> datetime | None:
