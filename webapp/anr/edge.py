@@ -4,7 +4,7 @@ The card check (ISAPI search, Dahua file find, ONVIF recording summary) runs in 
 thread. A window the card no longer holds ends as ``expired`` at once, without spending an
 attempt; a window held in part is fetched for that part and ends ``partial``. ``fill_method``
 picks the fetch: ``download``, ``replay``, or ``auto`` (download when the vendor offers it and
-answers, replay when it answers 404/501 or offers none). A camera that cannot say what its card
+its API answered the card check; replay when it did not, or the download answers 404/501). A camera that cannot say what its card
 holds falls back to retention, as before.
 """
 
@@ -24,7 +24,6 @@ from .fill import FillResult
 from .media import ffmpeg_bin
 from .replay import ReplayUrlError
 from .vendors import CardCoverage
-from .vendors import Unsupported
 from .vendors import VendorClient
 from .vendors import VendorError
 
@@ -153,10 +152,11 @@ class EdgeFill:
 
     def _decide(self) -> FillResult | None:
         """Expire, narrow, or pick the fetch method from what the card said."""
+        # Auto downloads only from a camera whose API just answered the card check; one that
+        # did not (no API, 404/501, unreachable port) is replayed, as before download existed.
         download = self.method == "download" or (
-            self.method == "auto" and self.client.can_download
-            and not isinstance(self.card_error, Unsupported)
-        )  # fmt: skip
+            self.method == "auto" and self.client.can_download and self.coverage is not None
+        )
         if self.method == "download" and self.card_error is not None:
             return FillResult("failed", 0.0, self.masked(str(self.card_error)))
         begin, seconds = self.start_time, self.seconds
