@@ -12,6 +12,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
@@ -86,8 +87,10 @@ class DownloadJob:
         ffmpeg: str = "",
         io_timeout_s: float = 15.0,
         max_fill_seconds: float = 3600.0,
+        on_done: Callable[[], None] = lambda: None,
     ):
         self.gap_id = gap_id
+        self.on_done = on_done  # tells the worker to poll now
         self.folder = folder
         self.start_time = start
         self.seconds = seconds
@@ -166,6 +169,7 @@ class DownloadJob:
         finally:
             if self.slots is not None:
                 self.slots.release()
+            self.on_done()
 
     def _fetch(self) -> None:
         begin = self.begin

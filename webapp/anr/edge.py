@@ -4,8 +4,8 @@ The card check (ISAPI search, Dahua file find, ONVIF recording summary) runs in 
 thread. A window the card no longer holds ends as ``expired`` at once, without spending an
 attempt; a window held in part is fetched for that part and ends ``partial``. ``fill_method``
 picks the fetch: ``download``, ``replay``, or ``auto`` (download when the vendor offers it and
-its API answered the card check; replay when it did not, or the download answers 404/501). A camera that cannot say what its card
-holds falls back to retention, as before.
+its API answered the card check; replay when it did not, or the download answers 404/501). A
+camera that cannot say what its card holds falls back to retention, as before.
 """
 
 import logging
@@ -58,6 +58,8 @@ class EdgeFill:
         download_job: Callable[..., DownloadJob],
         secrets: tuple[str, ...] = (),
         ffmpeg: str = "",
+        wake: Callable[[], None] = lambda: None,
+        refresh_card: bool = True,
     ):
         self.gap_id = gap_id
         self.start_time = start
@@ -77,6 +79,11 @@ class EdgeFill:
         self._thread: threading.Thread | None = None
         self._started = 0.0
         self._fell_back = False
+        self._lock = threading.Lock()
+        self._decided = False
+        self._aborted = False
+        self.wake = wake  # tells the worker to poll now (a card check or a download ended)
+        self.refresh_card = refresh_card  # ask the card's oldest footage even if not needed
 
     # --- the FillJob surface the worker uses ------------------------------------------------
     def __getattr__(self, name: str):
@@ -117,6 +124,7 @@ class EdgeFill:
                 "(hikvision and dahua do); set the fill method to replay or auto",
             )  # fmt: skip
         if self.client is None:
+            self._decided = True
             return self._begin(self.start_time, self.seconds, download=False)
         self._started = time.monotonic()
         name = f"card-{self.gap_id}"
@@ -126,23 +134,47 @@ class EdgeFill:
 
     def _ask_card(self) -> None:
         try:
-            self.coverage = self.client.coverage(self.start_time, self.end)
+            self.coverage = self.client.coverage(
+                self.start_time, self.end, want_oldest=self.refresh_card
+            )
         except VendorError as exc:
             self.card_error = exc
             log.info("gap %s: the card could not be asked: %s", self.gap_id, self.masked(str(exc)))
+        if self._downloads():
+            # A download needs nothing of the worker's thread (a replay's ffmpeg does: it dies
+            # with the thread that started it), so it starts here, without waiting for a poll.
+            self._settle()
+        self.wake()
+
+    def _downloads(self) -> bool:
+        """Whether this window is fetched by download (after the card check)."""
+        # Auto downloads only from a camera whose API just answered the card check; one that
+        # did not (no API, 404/501, unreachable port) is replayed, as before download existed.
+        return self.method == "download" or (
+            self.method == "auto" and self.client.can_download and self.coverage is not None
+        )
+
+    def _settle(self) -> None:
+        """Decide once (card thread or worker thread, whichever comes first)."""
+        with self._lock:
+            if self._decided or self._aborted:
+                return
+            self._decided = True
+            early = self._decide()
+            if early is not None:
+                self._early = early
 
     def running(self) -> bool:
         """True while the card check or the fetch runs; starts the fetch when the check ends."""
         if self._early is not None:
             return False
-        if self.inner is None:
+        if not self._decided:
             if self._thread is not None and self._thread.is_alive():
                 if time.monotonic() - self._started < CARD_CHECK_TIMEOUT_S:
                     return True
                 self.card_error = VendorError("the camera did not answer the card check in time")
-            early = self._decide()
-            if early is not None:
-                self._early = early
+            self._settle()
+            if self._early is not None or self.inner is None:
                 return False
         if self.inner.running():
             return True
@@ -152,11 +184,7 @@ class EdgeFill:
 
     def _decide(self) -> FillResult | None:
         """Expire, narrow, or pick the fetch method from what the card said."""
-        # Auto downloads only from a camera whose API just answered the card check; one that
-        # did not (no API, 404/501, unreachable port) is replayed, as before download existed.
-        download = self.method == "download" or (
-            self.method == "auto" and self.client.can_download and self.coverage is not None
-        )
+        download = self._downloads()
         if self.method == "download" and self.card_error is not None:
             return FillResult("failed", 0.0, self.masked(str(self.card_error)))
         begin, seconds = self.start_time, self.seconds
@@ -220,8 +248,11 @@ class EdgeFill:
 
     def abort(self) -> None:
         """End whatever runs now and remove its files."""
-        if self.inner is not None:
-            self.inner.abort()
+        with self._lock:
+            self._aborted = True  # a card check still running starts nothing after this
+            inner = self.inner
+        if inner is not None:
+            inner.abort()
 
     def error_tail(self) -> str:
         return self.inner.error_tail() if self.inner else ""

@@ -42,6 +42,9 @@ from .webhooks import Notifier
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5
+# The camera page's "card holds footage from" is refreshed at most this often; in between, a
+# window the card holds whole needs only the one search.
+CARD_REFRESH_S = 300
 HEARTBEAT_S = 5.0
 
 
@@ -74,6 +77,9 @@ class Worker:
         self._next_heartbeat = 0.0
         self._renew_every = max(min(1.0, self.lease_seconds / 4), 0.1)
         self._next_renew = 0.0
+        self._more_waiting = False
+        # Set by fills running in threads (a card check or a download ended): poll now.
+        self.wake = threading.Event()
         # Download fills beyond this wait for a slot (their claim and lease still hold).
         self.download_slots = threading.Semaphore(
             max(int(app.config.get("ANR_DOWNLOAD_CONCURRENCY") or 1), 1)
@@ -87,6 +93,7 @@ class Worker:
     def request_shutdown(self, *_signal_args) -> None:
         """Signal handler: finish the current step, then shut down cleanly."""
         self.stopping.set()
+        self.wake.set()
 
     def run(self, once: bool = False) -> int:
         """Work the queue; with ``once``, one sweep and claim, then wait for those fills."""
@@ -102,6 +109,7 @@ class Worker:
     def _loop(self, once: bool) -> None:
         swept = False
         while not self.stopping.is_set():
+            self.wake.clear()  # before the step: a job ending during it wakes the next wait
             now = time.monotonic()
             try:
                 if now >= self._next_sweep and not (once and swept):
@@ -117,7 +125,7 @@ class Worker:
                 log.exception("ANR worker step failed; trying again")
             if once and swept and not self.jobs:
                 return
-            self.stopping.wait(POLL_S)
+            self.wake.wait(POLL_S)
 
     # --- queue ----------------------------------------------------------------------------
     def sweep_and_claim(self) -> list[str]:
@@ -135,13 +143,17 @@ class Worker:
         self.notifier.notify(changed)
         if self.stopping.is_set():
             return []
+        free = int(cfg["ANR_CONCURRENCY"]) - len(self.jobs)
         claimed = queue.claim(
             self.worker_id,
-            int(cfg["ANR_CONCURRENCY"]) - len(self.jobs),
+            free,
             per_camera=int(cfg["ANR_PER_CAMERA"]),
             lease_seconds=self.lease_seconds,
             fill_window=cfg.get("ANR_FILL_WINDOW", ""),
         )
+        # Every free slot taken: more gaps likely wait, so a slot that frees claims at once
+        # instead of idling until the next interval (download fills end in seconds).
+        self._more_waiting = free > 0 and len(claimed) == free
         runs = [
             FillRun(gap_id=gap.id, camera_id=gap.camera_id, worker_id=self.worker_id)
             for gap in claimed
@@ -203,7 +215,7 @@ class Worker:
         def download_job(*, start, seconds, client, recordings) -> DownloadJob:
             return DownloadJob(
                 start=start, seconds=seconds, client=client, recordings=recordings,
-                slots=self.download_slots, **common,
+                slots=self.download_slots, on_done=self.wake.set, **common,
             )  # fmt: skip
 
         client = client_for(
@@ -222,6 +234,9 @@ class Worker:
             download_job=download_job,
             secrets=common["secrets"],
             ffmpeg=common["ffmpeg"],
+            wake=self.wake.set,
+            refresh_card=camera.card_checked_at is None
+            or (utcnow() - camera.card_checked_at).total_seconds() > CARD_REFRESH_S,
         )
 
     # --- running fills --------------------------------------------------------------------
@@ -233,6 +248,8 @@ class Worker:
         for gap_id, running in list(self.jobs.items()):
             if not running.job.running():
                 del self.jobs[gap_id]
+                if self._more_waiting:
+                    self._next_sweep = 0.0
                 try:
                     self.finish(running, None)
                 except Exception:
@@ -297,7 +314,7 @@ class Worker:
     def _remember_card(self, camera_id: str, job) -> None:
         """Cache what the card said (the camera page shows it); a silent card changes nothing."""
         coverage = getattr(job, "coverage", None)
-        if coverage is None:
+        if coverage is None or not coverage.asked_oldest:
             return
         camera = db.session.get(Camera, camera_id)
         if camera is not None:

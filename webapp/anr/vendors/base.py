@@ -52,6 +52,14 @@ class CardCoverage:
 
     recordings: list[Recording] = field(default_factory=list)
     oldest: datetime | None = None
+    asked_oldest: bool = True  # False: the window was held whole and the oldest not asked
+
+    def holds(self, start: datetime, end: datetime) -> bool:
+        """Whether the card holds all of [start, end) in one run."""
+        spans = self.spans(start, end)
+        return len(spans) == 1 and (spans[0][0] - start).total_seconds() <= CONTIGUOUS_S and (
+            end - spans[0][1]
+        ).total_seconds() <= CONTIGUOUS_S
 
     def spans(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """The held parts of [start, end), merged and clipped, in time order."""
@@ -111,9 +119,15 @@ class VendorClient:
         """Write ``recording`` to ``dest``; returns bytes written."""
         raise Unsupported(f"{self.vendor or 'this camera'} offers no download", 501)
 
-    def coverage(self, start: datetime, end: datetime) -> CardCoverage:
-        """What the card holds for [start, end) and since when."""
-        return CardCoverage(self.recordings(start, end), self.oldest())
+    def coverage(self, start: datetime, end: datetime, want_oldest: bool = True) -> CardCoverage:
+        """What the card holds for [start, end) and since when (the second question is skipped
+        when the window is held whole and ``want_oldest`` is False)."""
+        found = CardCoverage(self.recordings(start, end))
+        if not want_oldest and found.holds(start, end):
+            found.asked_oldest = False
+        else:
+            found.oldest = self.oldest()
+        return found
 
     # --- HTTP -----------------------------------------------------------------------------
     def request(self, method: str, path: str, **kw) -> requests.Response:

@@ -79,7 +79,7 @@ class OnvifClient(VendorClient):
                 f"ONVIF GetRecordingSummary failed: {type(exc).__name__}: {str(exc)[-160:]}"
             ) from None
 
-    def coverage(self, start: datetime, end: datetime) -> CardCoverage:
+    def coverage(self, start: datetime, end: datetime, want_oldest: bool = True) -> CardCoverage:
         """One span from the summary, clipped to the window; holes inside it are not known."""
         begin, until = self.summary()
         if begin is None:
