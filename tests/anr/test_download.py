@@ -12,12 +12,15 @@ from sqlalchemy import select
 from tests import factories
 from tests.anr.conftest import CAMERA_PASSWORD
 from tests.anr.conftest import CAMERA_USER
+from tests.anr.conftest import FAST_ENGINE
 from tests.anr.conftest import archive_path
+from tests.anr.conftest import background_worker
 from tests.anr.conftest import gap_now
 from tests.anr.conftest import playable_seconds
 from tests.anr.conftest import recent
 from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
+from tests.anr.conftest import wait_for
 from tests.anr.onvif_double import OnvifDouble
 from webapp.anr.simcam import SimCam
 from webapp.anr.vendors import client_for
@@ -255,3 +258,28 @@ def test_camera_page_shows_what_the_card_holds_and_the_cap(anr_app, anr_db, logi
 
     assert "card holds footage from 2026-06-13 12:00:00 +02:00" in page
     assert "downloads capped at 512 kbit/s" in page
+
+
+def test_a_freed_slot_claims_the_next_gap_without_waiting_for_the_interval(make_app, cardcam):
+    # One slot and a 60 s interval: only claiming again as a slot frees finishes three in time.
+    app = make_app(**{**FAST_ENGINE, "ANR_INTERVAL_S": 60, "ANR_CONCURRENCY": 1})
+    with app.app_context():
+        ids = []
+        for i in range(3):
+            vendor_camera(cardcam, "hikvision", f"cam{i}", channel=i + 1)
+            ids.append(factories.make_gap(f"cam{i}", minute_edge(20), seconds=10).id)
+        with background_worker(app):
+            wait_for(lambda: all(gap_now(i).fill_state == "filled" for i in ids), timeout=40)
+
+
+def test_download_method_on_a_vendor_without_a_download_api_fails_with_the_reason(
+    anr_app, anr_db, simcam
+):
+    sim_camera(simcam, vendor="axis", fill_method="download")
+    gap = factories.make_gap("cam1", recent(), seconds=5)
+
+    run_worker(anr_app)
+
+    gap = gap_now(gap.id)
+    assert gap.fill_state == "pending" and gap.fill_attempts == 1
+    assert "offers no download API" in gap.last_error
