@@ -6,6 +6,7 @@ through its download path (card check, download, stream-copy cut, probe, rename,
 concurrency, copying the same card file per camera over plain HTTP, in the same run.
 """
 
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -37,7 +38,6 @@ def site_outage_recovery(
     for a bare ``ffmpeg -c copy`` pool of the same concurrency to copy the same files."""
     from tests import factories
     from webapp import create_app
-    from webapp.anr.simcam import SimCam
     from webapp.anr.worker import Worker
     from webapp.config import CORES
     from webapp.extensions import db
@@ -45,14 +45,17 @@ def site_outage_recovery(
 
     concurrency = concurrency or CORES
     work = Path(tempfile.mkdtemp(prefix="bench-outage-"))
-    cam = SimCam(credentials=(USER, PASSWORD), block_seconds=gap_seconds).start()
-    port = int(cam.url.rsplit(":", 1)[1])
+    # One card file is the window: every camera lost the same ten minutes of the outage.
+    edge = int((datetime.now(UTC) - timedelta(hours=1)).timestamp()) // gap_seconds
+    start = datetime.fromtimestamp(edge * gap_seconds, UTC)
+    end = start + timedelta(seconds=gap_seconds)
+    # The cameras (and the floor's file server) are another process, as devices are.
+    ctx = multiprocessing.get_context("spawn")
+    answers = ctx.Queue()
+    device = ctx.Process(target=_devices, args=(answers, start, end, gap_seconds), daemon=True)
+    device.start()
     try:
-        # One card file is the window: every camera lost the same ten minutes of the outage.
-        edge = int((datetime.now(UTC) - timedelta(hours=1)).timestamp()) // gap_seconds
-        start = datetime.fromtimestamp(edge * gap_seconds, UTC)
-        end = start + timedelta(seconds=gap_seconds)
-        card_file = cam.vendor.footage(start, end)  # rendered once, outside both timings
+        port, file_url = answers.get(timeout=120)  # the card file is rendered before both timings
 
         app = create_app({
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'outage.db'}",
@@ -74,11 +77,28 @@ def site_outage_recovery(
                 )  # fmt: skip
                 factories.make_gap(f"site-{i:03d}", start, seconds=gap_seconds)
             wall = _recover(app, Worker, db, RecordingGap, cameras)
-        floor = _ffmpeg_pool(card_file, cameras, concurrency, work / "floor")
+        floor = _ffmpeg_pool(file_url, cameras, concurrency, work / "floor")
         return wall, floor
     finally:
-        cam.stop()
+        device.terminate()
+        device.join(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _devices(answers, start: datetime, end: datetime, block_seconds: int) -> None:
+    """Child process: the simulated camera (ISAPI, Digest) and a plain file server on its card."""
+    from webapp.anr.simcam import SimCam
+
+    cam = SimCam(credentials=(USER, PASSWORD), block_seconds=block_seconds)
+    card_file = cam.vendor.footage(start, end)
+    files = ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(_QuietFiles, directory=str(card_file.parent))
+    )
+    files.daemon_threads = True
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{files.server_address[1]}/{card_file.name}"
+    answers.put((cam.server.server_address[1], url))
+    cam.serve_forever()
 
 
 def _recover(app, worker_cls, db, gap_model, cameras: int) -> float:
@@ -111,17 +131,12 @@ def _recover(app, worker_cls, db, gap_model, cameras: int) -> float:
         thread.join(timeout=30)
 
 
-def _ffmpeg_pool(card_file: Path, cameras: int, concurrency: int, out: Path) -> float:
+def _ffmpeg_pool(url: str, cameras: int, concurrency: int, out: Path) -> float:
     """A bare pool: ``ffmpeg -i http://.../file -c copy`` once per camera, ``concurrency`` at
     a time, from a plain loopback file server."""
     from webapp.anr.media import ffmpeg_bin
 
     out.mkdir(parents=True)
-    handler = partial(_QuietFiles, directory=str(card_file.parent))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/{card_file.name}"
     ffmpeg = ffmpeg_bin(os.environ.get("ANR_FFMPEG_BIN", ""))
 
     def copy(i: int) -> None:
@@ -129,14 +144,10 @@ def _ffmpeg_pool(card_file: Path, cameras: int, concurrency: int, out: Path) -> 
         cmd += ["-movflags", "+faststart", "-f", "mp4", "-y", str(out / f"{i:03d}.mp4")]
         subprocess.run(cmd, check=True, capture_output=True, timeout=600)
 
-    try:
-        began = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(copy, range(cameras)))
-        return time.perf_counter() - began
-    finally:
-        server.shutdown()
-        server.server_close()
+    began = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(copy, range(cameras)))
+    return time.perf_counter() - began
 
 
 class _QuietFiles(SimpleHTTPRequestHandler):

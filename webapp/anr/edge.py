@@ -168,14 +168,16 @@ class EdgeFill:
         """True while the card check or the fetch runs; starts the fetch when the check ends."""
         if self._early is not None:
             return False
-        if not self._decided:
+        with self._lock:  # waits while the card thread is in the middle of deciding
+            decided = self._decided
+        if not decided:
             if self._thread is not None and self._thread.is_alive():
                 if time.monotonic() - self._started < CARD_CHECK_TIMEOUT_S:
                     return True
                 self.card_error = VendorError("the camera did not answer the card check in time")
             self._settle()
-            if self._early is not None or self.inner is None:
-                return False
+        if self._early is not None or self.inner is None:
+            return False
         if self.inner.running():
             return True
         if self._should_fall_back():
@@ -261,6 +263,8 @@ class EdgeFill:
         """The outcome for the whole window (a narrowed fetch reports ``partial``)."""
         if self._early is not None:
             return self._early
+        if self.inner is None:
+            return FillResult("failed", 0.0, "the fill ended before it could start")
         return self._adjust(self.inner.result())
 
     def _adjust(self, result: FillResult) -> FillResult:

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 REALM = "SimCam"
 DEFAULT_HOLD = timedelta(days=30)  # how far back a card reaches unless told otherwise
 CACHED_FILES = 48
-SEND_CHUNK = 16 * 1024
+SEND_CHUNK = 256 * 1024
 DAHUA_TIME = "%Y-%m-%d %H:%M:%S"
 
 
@@ -344,12 +344,13 @@ class VendorApi:
             return
         path = self.footage(start, end)
         bucket = TokenBucket(card.rate_kbps) if card.rate_kbps > 0 else None
+        chunk_size = SEND_CHUNK if bucket is None else 16 * 1024  # small steps keep a cap smooth
         handler.send_response(200)
         handler.send_header("Content-Type", "video/mp4")
         handler.send_header("Content-Length", str(path.stat().st_size))
         handler.end_headers()
         with path.open("rb") as fh:
-            while chunk := fh.read(SEND_CHUNK):
+            while chunk := fh.read(chunk_size):
                 if bucket is not None:
                     bucket.take(len(chunk))
                 if self.cam.wait_closing(0):

@@ -250,6 +250,7 @@ class Worker:
                 del self.jobs[gap_id]
                 if self._more_waiting:
                     self._next_sweep = 0.0
+                    self.wake.set()  # no pause before that claim
                 try:
                     self.finish(running, None)
                 except Exception:

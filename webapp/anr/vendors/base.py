@@ -16,7 +16,8 @@ from .ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024
+CAPPED_CHUNK = 16 * 1024  # under a bandwidth cap: small steps keep the rate smooth
 # Two pieces of footage this close count as one run (cameras cut files on whole seconds).
 CONTIGUOUS_S = 2.0
 
@@ -179,7 +180,7 @@ class VendorClient:
             expected = 0
         try:
             with dest.open("wb") as out:
-                for chunk in response.iter_content(CHUNK):
+                for chunk in response.iter_content(CAPPED_CHUNK if self.buckets else CHUNK):
                     if stop is not None and stop.is_set():
                         raise DownloadStopped()
                     for bucket in self.buckets:
