@@ -283,3 +283,18 @@ def test_download_method_on_a_vendor_without_a_download_api_fails_with_the_reaso
     gap = gap_now(gap.id)
     assert gap.fill_state == "pending" and gap.fill_attempts == 1
     assert "offers no download API" in gap.last_error
+
+
+def test_retention_does_not_expire_what_an_answering_card_still_holds(anr_app, anr_db, cardcam):
+    camera = vendor_camera(cardcam, "hikvision", anr_max_gap_hours="0.1")  # six minutes
+    camera.card_holds_from = recent(24 * 60)  # the card answered before: it holds a day
+    db.session.commit()
+    kept = factories.make_gap("cam1", minute_edge(20), seconds=10)
+    sim_camera(cardcam, "old", anr_max_gap_hours="0.1")  # cannot answer: retention decides
+    gone = factories.make_gap("old", recent(20), seconds=10)
+
+    run_worker(anr_app)
+
+    assert gap_now(kept.id).fill_state == "filled"
+    assert gap_now(gone.id).fill_state == "expired"
+    assert "edge retention" in gap_now(gone.id).last_error
