@@ -1,4 +1,4 @@
-"""The command line of SPEC §9, through Flask's CLI runner."""
+"""The command line (see the README), through Flask's CLI runner."""
 
 from tests import factories
 from webapp.extensions import db as _db
@@ -33,6 +33,17 @@ def test_users_create_with_password_stdin_and_list(runner, app):
         assert user.password_hash.startswith("scrypt:")
     listing = runner.invoke(args=["users", "list"])
     assert "dora\tmanager\ta,b\tactive" in listing.output
+
+
+def test_the_production_hasher_is_full_strength_scrypt(make_app):
+    app = make_app(PASSWORD_HASH_METHOD="scrypt")
+    with app.app_context():
+        user = User(username="x", display_name="x", role="viewer")
+        user.set_password("a long enough password")
+        # werkzeug's default scrypt parameters: n=2**15, r=8, p=1.
+        assert user.password_hash.startswith("scrypt:32768:8:1$")
+        assert user.check_password("a long enough password")
+        assert not user.check_password("a long enough passwore")
 
 
 def test_users_create_generates_a_password_once(runner, app):
@@ -118,8 +129,8 @@ def test_demo_seed_is_idempotent_and_covers_every_state(runner, app):
         assert _db.session.scalar(_db.select(_db.func.count()).select_from(AuditLog)) > 0
         cam = _db.session.get(Camera, "lobby")
         assert "demo-camera-pass" not in cam.password_encrypted
-        from webapp.gaps.queries import state_counts
-        from webapp.gapstate import recount_stats
+        from webapp.domain.gap_queries import state_counts
+        from webapp.domain.gapstate import recount_stats
 
         live = state_counts(["lobby"])["lobby"]
         recount_stats()

@@ -14,12 +14,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import quote
 
 from flask import Flask
 from sqlalchemy import select
 
-from .. import gapstate
 from ..crypto import decrypt_secret
+from ..domain import gapstate
 from ..extensions import db
 from ..models import Camera
 from ..models import FillRun
@@ -396,6 +397,4 @@ class Worker:
 
 def _secret_forms(password: str) -> tuple[str, ...]:
     """The password as typed and as percent-encoded in a URL: both must be masked."""
-    from urllib.parse import quote
-
     return tuple({password, quote(password, safe="")} - {""})

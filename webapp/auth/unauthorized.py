@@ -1,5 +1,7 @@
 """What an unauthenticated request gets: JSON 401, an htmx redirect, or the login page."""
 
+from urllib.parse import urlsplit
+
 from flask import make_response
 from flask import redirect
 from flask import request
@@ -21,8 +23,6 @@ def install(login_manager) -> None:
             # Never a 302: htmx would follow it and swap the login page into a table cell.
             # Send the page the operator is on, not the fragment URL, as where to come back.
             current = request.headers.get("HX-Current-URL", "")
-            from urllib.parse import urlsplit
-
             parts = urlsplit(current)
             back = parts.path + (f"?{parts.query}" if parts.query else "") if parts.path else "/"
             resp = make_response("", 401)

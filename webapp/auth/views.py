@@ -15,8 +15,9 @@ from flask_login import login_user
 from flask_login import logout_user
 from sqlalchemy import select
 
-from ..audit import record
+from ..domain.audit import record
 from ..extensions import db
+from ..forms import LoginForm
 from ..models import User
 from ..models import utcnow
 from . import bp
@@ -54,9 +55,10 @@ def login_form():
 @bp.post("/login")
 def login():
     """Check the password, apply the lock-out, rotate the session and sign the user in."""
-    username = request.form.get("username", "")
-    password = request.form.get("password", "")
-    next_url = safe_next(request.form.get("next"))
+    form = LoginForm()
+    username = form.username.data or ""
+    password = form.password.data or ""
+    next_url = safe_next(form.next.data)
     norm = User.normalise(username)
     if not norm or not password:
         return _refuse("Enter your username and password.", username, next_url)

@@ -20,8 +20,6 @@ from .types import UTCDateTime
 from .types import rfc3339
 from .types import utcnow
 
-FILL_STATES = ("pending", "filling", "filled", "partial", "failed", "expired")
-
 
 def new_id() -> str:
     """A UUID4 as text, the id format of gaps, users, keys and audit rows."""
@@ -64,7 +62,7 @@ class RecordingGap(db.Model):
 
     camera = relationship("Camera", lazy="raise")
 
-    # Columns the JSON API exposes: every column of SPEC §1 except the lease columns.
+    # Columns the JSON API exposes: every column except the lease columns.
     PUBLIC_FIELDS = (
         "id",
         "camera_id",

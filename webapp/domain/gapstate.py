@@ -1,9 +1,11 @@
 """The gap state machine: every change of a gap's ``fill_state`` goes through this module.
 
 API views, pages, the bulk retry, the indexer and the worker all call these functions, so the
-rules of SPEC §1 are written once. Each function changes rows in the caller's session and keeps
-the per-camera statistics (``camera_gap_stats``) in step; the caller commits, together with its
-audit row.
+rules of the state machine (docs/design.md, "The gap state machine") are written once. The table
+itself, and the names of states and sets of states, live in ``states.py``.
+
+Each function changes rows in the caller's session and keeps the per-camera statistics
+(``camera_gap_stats``) in step; the caller commits, together with its audit row.
 """
 
 from datetime import datetime
@@ -18,26 +20,21 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sq_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .extensions import db
-from .models import FILL_STATES
-from .models import Camera
-from .models import CameraGapStat
-from .models import RecordingGap
-from .models import new_id
-from .models import utcnow
+from ..extensions import db
+from ..models import Camera
+from ..models import CameraGapStat
+from ..models import RecordingGap
+from ..models import new_id
+from ..models import utcnow
+from .states import ATTENTION
+from .states import ENGINE
+from .states import FILL_STATES
+from .states import FILLING
+from .states import OPERATOR
+from .states import PENDING
+from .states import RETRY_REFUSALS
+from .states import may_move
 
-# Which state may follow which. ``pending -> pending`` is a retry of a queued gap (resets attempts).
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"pending", "filling", "expired", "filled"}),
-    # filling -> expired: the camera's card said the window is gone (no attempt spent).
-    "filling": frozenset({"pending", "filled", "partial", "failed", "expired"}),
-    "filled": frozenset(),
-    "partial": frozenset({"pending", "filled"}),
-    "failed": frozenset({"pending", "filled"}),
-    "expired": frozenset({"pending", "filled"}),
-}
-RETRYABLE = ("pending", "failed", "partial", "expired")
-RETRY_FAILED_STATES = ("failed", "partial", "expired")
 MAX_GAP_SECONDS = 31 * 24 * 3600
 
 
@@ -46,7 +43,7 @@ class GapConflict(Exception):
 
 
 # One plain statement run for every (camera, state) row a change touches: the statistics are
-# written on every state change, so this is the hottest write in the app (SPEC §11 queue figures).
+# written on every state change, so this is the hottest write in the app (the queue benchmark).
 _BUMP_SQL = text(
     "UPDATE camera_gap_stats SET gap_count = gap_count + :count,"
     " gap_seconds = gap_seconds + :seconds WHERE camera_id = :camera_id AND fill_state = :state"
@@ -88,13 +85,13 @@ def ensure_stat_rows(camera_id: str) -> None:
         db.session.add(CameraGapStat(camera_id=camera_id, fill_state=state))
 
 
-def change_state(gap: RecordingGap, new_state: str, **fields) -> str:
-    """Move ``gap`` to ``new_state`` (checked against TRANSITIONS), set ``fields``, keep stats.
+def change_state(gap: RecordingGap, new_state: str, by: str = ENGINE, **fields) -> str:
+    """Move ``gap`` to ``new_state`` for ``by`` (checked against TRANSITIONS), keep stats.
 
-    Returns the previous state.
+    Sets ``fields`` on the gap. Returns the previous state.
     """
     old = gap.fill_state
-    if new_state not in TRANSITIONS.get(old, ()):
+    if not may_move(old, new_state, by):
         raise GapConflict(f"recording gap {gap.id} cannot go from {old} to {new_state}")
     # Compare-and-set on the stored state: a change based on a stale read (another worker,
     # the indexer or an operator got there first) fails here instead of overwriting theirs.
@@ -106,7 +103,7 @@ def change_state(gap: RecordingGap, new_state: str, **fields) -> str:
     set_committed_value(gap, "fill_state", new_state)
     for name, value in fields.items():
         setattr(gap, name, value)
-    if new_state != "filling":
+    if new_state != FILLING:
         gap.progress = None
         gap.claimed_by = None
         gap.lease_until = None
@@ -132,11 +129,10 @@ def skip_locked(query):
 
 def retry(gap: RecordingGap) -> str:
     """Send a gap back to the fill queue as an operator's request; returns the previous state."""
-    if gap.fill_state == "filled":
-        raise GapConflict(f"recording gap {gap.id} is already filled; there is nothing to fetch")
-    if gap.fill_state == "filling":
-        raise GapConflict(f"recording gap {gap.id} is being filled right now")
-    return change_state(gap, "pending", **_RETRY_RESET)
+    if not may_move(gap.fill_state, PENDING, OPERATOR):
+        reason = RETRY_REFUSALS.get(gap.fill_state, f"cannot be retried from {gap.fill_state}")
+        raise GapConflict(f"recording gap {gap.id} {reason}")
+    return change_state(gap, PENDING, OPERATOR, **_RETRY_RESET)
 
 
 _RETRY_RESET = dict(
@@ -145,11 +141,15 @@ _RETRY_RESET = dict(
 
 
 def retry_failed(camera_id: str) -> list[str]:
-    """Send every failed, partial and expired gap of a camera back to the queue; returns ids."""
+    """Send every gap of a camera that needs attention back to the queue; returns the ids.
+
+    One bulk UPDATE instead of ``change_state`` per gap; every ATTENTION state may move to
+    pending for an operator (asserted at import below).
+    """
     rows = db.session.execute(
         select(RecordingGap.id, RecordingGap.fill_state, RecordingGap.gap_seconds).where(
             RecordingGap.camera_id == camera_id,
-            RecordingGap.fill_state.in_(RETRY_FAILED_STATES),
+            RecordingGap.fill_state.in_(ATTENTION),
         )
     ).all()
     if not rows:
@@ -160,9 +160,9 @@ def retry_failed(camera_id: str) -> list[str]:
             update(RecordingGap)
             .where(
                 RecordingGap.id.in_(ids[start : start + 500]),
-                RecordingGap.fill_state.in_(RETRY_FAILED_STATES),
+                RecordingGap.fill_state.in_(ATTENTION),
             )
-            .values(fill_state="pending", progress=None, **_RETRY_RESET)
+            .values(fill_state=PENDING, progress=None, **_RETRY_RESET)
             .execution_options(synchronize_session="fetch")
         )
     moved: dict[str, list[int]] = {}
@@ -175,9 +175,12 @@ def retry_failed(camera_id: str) -> list[str]:
     _bump(
         camera_id,
         *((state, -count, -seconds) for state, (count, seconds) in moved.items()),
-        ("pending", total_count, total_seconds),
+        (PENDING, total_count, total_seconds),
     )
     return ids
+
+
+assert all(may_move(s, PENDING, OPERATOR) for s in ATTENTION), "retry_failed bypasses the table"
 
 
 def record_gap(
@@ -292,7 +295,7 @@ def recount_stats(camera_ids: list[str] | None = None) -> None:
 
 def request_stop(gap: RecordingGap, requested_by: str) -> None:
     """Flag a running fill to be stopped; the worker holding it ends ffmpeg and fails the gap."""
-    if gap.fill_state != "filling":
+    if gap.fill_state != FILLING:
         raise GapConflict(
             f"recording gap {gap.id} is not being filled (it is {gap.fill_state}); "
             "only a running fill can be stopped"
