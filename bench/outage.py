@@ -101,6 +101,11 @@ def _devices(answers, start: datetime, end: datetime, block_seconds: int) -> Non
     cam.serve_forever()
 
 
+def measure(quick: bool = False) -> tuple[float, float]:
+    """The figure for ``make bench`` (``--quick``: 20 cameras instead of 100)."""
+    return site_outage_recovery(cameras=20 if quick else CAMERAS)
+
+
 def _recover(app, worker_cls, db, gap_model, cameras: int) -> float:
     """Run a worker until every gap is settled; its wall time."""
     worker = worker_cls(app)
