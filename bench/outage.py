@@ -36,6 +36,7 @@ def site_outage_recovery(
 ) -> tuple[float, float]:
     """(wall_s, floor_s): seconds for the worker to recover every camera's gap by download, and
     for a bare ``ffmpeg -c copy`` pool of the same concurrency to copy the same files."""
+    # Imported here: ``python bench/outage.py`` puts the project root on the path first.
     from tests import factories
     from webapp import create_app
     from webapp.anr.worker import Worker
@@ -87,7 +88,7 @@ def site_outage_recovery(
 
 def _devices(answers, start: datetime, end: datetime, block_seconds: int) -> None:
     """Child process: the simulated camera (ISAPI, Digest) and a plain file server on its card."""
-    from webapp.anr.simcam import SimCam
+    from webapp.anr.simcam import SimCam  # a spawned child imports the app on its own
 
     cam = SimCam(credentials=(USER, PASSWORD), block_seconds=block_seconds)
     card_file = cam.vendor.footage(start, end)
@@ -139,7 +140,7 @@ def _recover(app, worker_cls, db, gap_model, cameras: int) -> float:
 def _ffmpeg_pool(url: str, cameras: int, concurrency: int, out: Path) -> float:
     """A bare pool: ``ffmpeg -i http://.../file -c copy`` once per camera, ``concurrency`` at
     a time, from a plain loopback file server."""
-    from webapp.anr.media import ffmpeg_bin
+    from webapp.anr.media import ffmpeg_bin  # as above: after the path is set
 
     out.mkdir(parents=True)
     ffmpeg = ffmpeg_bin(os.environ.get("ANR_FFMPEG_BIN", ""))

@@ -17,6 +17,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+from ..masking import mask_credentials
 from ..models import FILL_METHODS
 from .download import DownloadJob
 from .fill import FillJob
@@ -96,8 +97,6 @@ class EdgeFill:
 
     def masked(self, text: str) -> str:
         """``text`` with the camera's credentials hidden."""
-        from ..masking import mask_credentials
-
         return mask_credentials(text, self.secrets)
 
     @property

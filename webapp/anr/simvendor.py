@@ -124,7 +124,7 @@ class VendorApi:
                 if key in self._cache and self._cache[key].exists():
                     self._cache.move_to_end(key)
                     return self._cache[key]
-            from .simcam import render_footage
+            from .simcam import render_footage  # simcam imports this module: no cycle at load
 
             path = Path(self._dir.name) / f"{key[0]}_{key[1]}.mp4"
             render_footage(start, key[1], path, self.cam.ffmpeg)

@@ -45,7 +45,7 @@ class OnvifClient(VendorClient):
         self.username, self._password = username, password
 
     async def _summary(self) -> tuple[datetime | None, datetime | None]:
-        from onvif import ONVIFCamera
+        from onvif import ONVIFCamera  # zeep and aiohttp load only for cameras that speak ONVIF
 
         camera = ONVIFCamera(self.host, self.port, self.username, self._password)
         try:
