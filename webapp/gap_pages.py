@@ -17,12 +17,14 @@ from .domain.gap_queries import fleet_overview
 from .domain.gap_queries import list_gaps
 from .domain.gap_queries import parse_state
 from .domain.gap_queries import state_counts
+from .domain.gap_queries import window_counts
 from .domain.paging import decode_cursor
 from .domain.paging import encode_cursor
 from .domain.principal import camera_for
 from .domain.principal import require
 from .domain.states import ATTENTION
 from .domain.times import zone
+from .models import utcnow
 from .presenters import RowRights
 from .presenters import fleet_rows
 from .presenters import gap_rows
@@ -76,12 +78,24 @@ def _shown_rows() -> int:
 def gap_page_context(
     camera, state=None, range_key=None, before=None, limit=PAGE_ROWS, tl=True, cursor=None
 ):
-    """Everything the camera gap page (or one of its fragments) renders."""
-    page = list_gaps(camera.id, state, limit, before)
-    rights = RowRights()
-    counts = state_counts([camera.id])[camera.id]["counts"]
+    """Everything the camera gap page (or one of its fragments) renders.
+
+    A range the operator chose (``range`` in the URL) narrows the table and its tab counts to
+    the timeline's window; without one the table lists every gap under the default timeline.
+    """
+    explicit = range_key in timeline_mod.RANGES
     range_key = timeline_mod.parse_range(range_key)
+    since = utcnow().replace(microsecond=0) - timeline_mod.RANGES[range_key] if explicit else None
+    page = list_gaps(camera.id, state, limit, before, since=since)
+    rights = RowRights()
+    if since is None:
+        counts = state_counts([camera.id])[camera.id]["counts"]
+    else:
+        counts = window_counts(camera.id, since)
+    all_counts = state_counts([camera.id])[camera.id]["counts"]
     return dict(
+        range_param=range_key if explicit else None,
+        table_since=since,
         camera=camera,
         state=state,
         range_key=range_key,
@@ -90,7 +104,8 @@ def gap_page_context(
         rights=rights,
         counts=counts,
         total=sum(counts.values()),
-        retryable=sum(counts[s] for s in ATTENTION),
+        # Retry all failed acts on every gap of the camera, in the range or not.
+        retryable=sum(all_counts[s] for s in ATTENTION),
         refresh_seconds=FAST_REFRESH_S if counts["filling"] else SLOW_REFRESH_S,
         timeline=timeline_mod.build(camera, range_key) if tl else None,
         page_ep=page_endpoint("camera_gaps"),

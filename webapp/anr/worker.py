@@ -20,7 +20,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from ..crypto import decrypt_secret
+from ..domain import alerts
 from ..domain import gapstate
+from ..domain import recording_health
 from ..extensions import db
 from ..models import Camera
 from ..models import FillRun
@@ -38,7 +40,7 @@ from .indexer import segment_for
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
 from .vendors import client_for
-from .webhooks import Notifier
+from .webhooks import Sender
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,7 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.jobs: dict[str, Running] = {}
         self.stopping = threading.Event()
-        self.notifier = Notifier.from_config(app.config)
+        self.sender = Sender(app)
         self._next_sweep = 0.0
         self._next_heartbeat = 0.0
         self._renew_every = max(min(1.0, self.lease_seconds / 4), 0.1)
@@ -100,6 +102,7 @@ class Worker:
         """Work the queue; with ``once``, one sweep and claim, then wait for those fills."""
         with self.app.app_context():
             self.beat()
+            self.sender.start()
             log.info("ANR worker %s started", self.worker_id)
             try:
                 self._loop(once)
@@ -140,8 +143,10 @@ class Worker:
             for path in remove_stale_parts(folder, gap.gap_start, gap.gap_end):
                 log.info("gap %s: removed %s left by a lost worker", gap.id, path.name)
         changed += reclaimed
+        alerts.gaps_changed(changed)
+        self.check_recording_health()
         db.session.commit()
-        self.notifier.notify(changed)
+        self.sender.poke()
         if self.stopping.is_set():
             return []
         free = int(cfg["ANR_CONCURRENCY"]) - len(self.jobs)
@@ -164,6 +169,21 @@ class Worker:
         for run in runs:
             self.start_fill(run.gap_id, run.id)
         return [run.gap_id for run in runs]
+
+    def check_recording_health(self) -> None:
+        """Store each camera's recording status; a change queues camera.stale / recovered."""
+        limit = recording_health.stale_after(self.config)
+        for change in recording_health.check_transitions(utcnow(), limit):
+            log.info(
+                "camera %s: recording status %s -> %s",
+                change.camera.id,
+                change.before or "unknown",
+                change.after,
+            )
+            if change.event:
+                alerts.camera_health_changed(
+                    change.camera, change.event, change.after, limit.total_seconds() / 60
+                )
 
     def start_fill(self, gap_id: str, run_id: int) -> None:
         """Start ffmpeg for a claimed gap, or finish at once when no run is needed or possible."""
@@ -302,7 +322,9 @@ class Worker:
             at_limit = gap.fill_attempts >= int(self.config["ANR_MAX_ATTEMPTS"])
             gapstate.change_state(gap, "failed" if at_limit else "pending", **fields)
         self._close_run(running, result.outcome, result.recovered_seconds, commit=False)
+        alerts.gaps_changed([gap])
         db.session.commit()
+        self.sender.poke()
         log.info(
             "gap %s: %s (%.1f s recovered, attempt %d)%s",
             gap.id,
@@ -311,7 +333,6 @@ class Worker:
             gap.fill_attempts,
             f": {result.error.splitlines()[-1]}" if result.error else "",
         )
-        self.notifier.notify([gap])
 
     def _remember_card(self, camera_id: str, job) -> None:
         """Cache what the card said (the camera page shows it); a silent card changes nothing."""
@@ -329,10 +350,11 @@ class Worker:
         if gap is not None:
             gapstate.change_state(gap, "failed", last_error=f"stopped by {stop_by}")
         self._close_run(running, "stopped", 0.0, commit=False)
-        db.session.commit()
-        log.info("gap %s: stopped by %s", running.job.gap_id, stop_by)
         if gap is not None:
-            self.notifier.notify([gap])
+            alerts.gaps_changed([gap])
+        db.session.commit()
+        self.sender.poke()
+        log.info("gap %s: stopped by %s", running.job.gap_id, stop_by)
 
     def _index_new_file(self, camera_id: str, path: Path, job: FillJob) -> None:
         """Add the archive file as a segment now, so coverage shows it before the next index."""
@@ -391,7 +413,8 @@ class Worker:
             row.running = 0
             row.seen_at = utcnow()
             db.session.commit()
-        self.notifier.wait(timeout=5)
+        self.sender.drain(timeout=5)
+        self.sender.stop()
         log.info("ANR worker %s stopped", self.worker_id)
 
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import String
 from sqlalchemy import and_
 from sqlalchemy import case
@@ -18,10 +19,15 @@ from ..models import Camera
 from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import Segment
+from ..models import utcnow
 from ..models.types import rfc3339_text
+from .gapstate import MAX_GAP_SECONDS
 from .paging import encode_cursor
+from .recording_health import recording_status
+from .recording_health import stale_after
 from .states import ATTENTION
 from .states import FILL_STATES
+from .states import RECORDING_ATTENTION
 from .times import stored_time
 
 # Columns the list query fetches: the public fields only, so rows serialise without the ORM.
@@ -57,13 +63,34 @@ class GapPage:
     next_cursor: str | None
 
 
+def _since(query, since: datetime):
+    """Gaps that reach into [since, now): ended after ``since``.
+
+    The gap_start bound (no gap is longer than MAX_GAP_SECONDS) keeps the scan on the index.
+    """
+    return query.where(
+        RecordingGap.gap_end > since,
+        RecordingGap.gap_start > since - timedelta(seconds=MAX_GAP_SECONDS),
+    )
+
+
 def list_gaps(
-    camera_id: str, state: str | None, limit: int, before=None, columns=PAGE_COLUMNS
+    camera_id: str,
+    state: str | None,
+    limit: int,
+    before=None,
+    columns=PAGE_COLUMNS,
+    since: datetime | None = None,
 ) -> GapPage:
-    """A camera's gaps, newest ``gap_start`` first (ties by id), keyset-paged by ``before``."""
+    """A camera's gaps, newest ``gap_start`` first (ties by id), keyset-paged by ``before``.
+
+    With ``since``, only gaps that reach into the last stretch of time (the chosen range).
+    """
     query = select(*columns).where(RecordingGap.camera_id == camera_id)
     if state:
         query = query.where(RecordingGap.fill_state == state)
+    if since is not None:
+        query = _since(query, since)
     if before:
         when, gap_id = before
         query = query.where(
@@ -125,6 +152,18 @@ def _zero_stats() -> dict:
     return {"counts": dict.fromkeys(FILL_STATES, 0), "seconds": dict.fromkeys(FILL_STATES, 0)}
 
 
+def window_counts(camera_id: str, since: datetime) -> dict[str, int]:
+    """Gaps per state that reach into [since, now): the tab counts of a chosen range."""
+    query = _since(
+        select(RecordingGap.fill_state, func.count()).where(RecordingGap.camera_id == camera_id),
+        since,
+    ).group_by(RecordingGap.fill_state)
+    counts = dict.fromkeys(FILL_STATES, 0)
+    for state, n in db.session.execute(query):
+        counts[state] = n
+    return counts
+
+
 def state_counts(camera_ids: list[str] | None) -> dict[str, dict]:
     """Per-camera counts and seconds by state, from the maintained statistics (O(cameras)).
 
@@ -159,6 +198,8 @@ class FleetRow:
     counts: dict
     missing_seconds: int
     newest_gap_start: datetime | None
+    last_segment_end: datetime | None = None
+    recording_status: str = "ok"
 
     @property
     def total(self) -> int:
@@ -166,7 +207,9 @@ class FleetRow:
 
     @property
     def needs_attention(self) -> bool:
-        return any(self.counts[s] for s in ATTENTION)
+        return self.recording_status in RECORDING_ATTENTION or any(
+            self.counts[s] for s in ATTENTION
+        )
 
 
 def fleet_overview(principal, needs_attention: bool = False) -> list[FleetRow]:
@@ -193,6 +236,7 @@ def fleet_overview(principal, needs_attention: bool = False) -> list[FleetRow]:
             Camera.anr_enabled,
             Camera.enabled,
             type_coerce(Camera.newest_gap_start, String()).label("newest_gap_start"),
+            type_coerce(Camera.last_segment_end, String()).label("last_segment_end"),
             missing,
             *per_state,
         )
@@ -203,9 +247,21 @@ def fleet_overview(principal, needs_attention: bool = False) -> list[FleetRow]:
     if principal.scope is not None:
         query = query.where(Camera.id.in_(list(principal.scope)))
     rows = []
+    now = utcnow()
+    limit = stale_after(current_app.config)
     for row in db.session.connection().execute(query):  # Core rows, as in list_gaps
-        counts = dict(zip(FILL_STATES, (int(n) for n in row[9:]), strict=True))
-        rows.append(FleetRow(row, counts, int(row[8]), stored_time(row.newest_gap_start)))
+        counts = dict(zip(FILL_STATES, (int(n) for n in row[10:]), strict=True))
+        last = stored_time(row.last_segment_end)
+        rows.append(
+            FleetRow(
+                row,
+                counts,
+                int(row[9]),
+                stored_time(row.newest_gap_start),
+                last,
+                recording_status(row.enabled, last, now, limit),
+            )
+        )
     if needs_attention:
         rows = [r for r in rows if r.needs_attention]
     return rows
