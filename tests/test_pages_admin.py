@@ -165,6 +165,23 @@ def test_scoped_admin_cannot_edit_other_cameras(db, login_as):
     assert "/admin/cameras/cam1" in html and "/admin/cameras/cam2" not in html
 
 
+def test_download_bandwidth_cap_is_saved_and_checked(db, login_as):
+    make_camera("cam1")
+    admin = login_as("admin")
+    assert 'name="max_kbps"' in admin.get("/admin/cameras/cam1").text
+    data = dict(VALID, max_kbps="not fast")
+    data.pop("id")
+    resp = admin.post("/admin/cameras/cam1", data=data)
+    assert resp.status_code == 422 and "must be a whole number" in resp.text
+    resp = admin.post("/admin/cameras/cam1", data=dict(data, max_kbps="2048"))
+    assert resp.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Camera, "cam1").max_kbps == 2048
+    resp = admin.post("/admin/cameras/cam1", data=dict(data, max_kbps=""))
+    db.session.expire_all()
+    assert db.session.get(Camera, "cam1").max_kbps is None
+
+
 def test_camera_form_offers_iana_zones_a_wide_template_and_the_retention_default(db, login_as, app):
     app.config["ANR_MAX_GAP_HOURS"] = 48.0
     seen = page(login_as("admin").get("/admin/cameras/new").get_data(as_text=True))

@@ -97,6 +97,7 @@ CAMERA_OPTIONS = (
         {"type": click.Choice(camera_settings.FILL_METHODS), "help": "Default auto."},
     ),
     ("--template", "anr_replay_url_template", {"help": "Replay URL template (see the README)."}),
+    ("--max-kbps", "max_kbps", {"help": "Download bandwidth cap in kbit/s; '' = none."}),
 )
 
 

@@ -4,13 +4,19 @@ import os
 import secrets
 from pathlib import Path
 
+CORES = os.cpu_count() or 1
+
 # Every setting with its default; the README's configuration table mirrors this.
 ANR_DEFAULTS = {
     "ANR_FFMPEG_BIN": "",  # empty: the ffmpeg binary shipped in the imageio-ffmpeg wheel
     "ANR_INTERVAL_S": 30.0,
     "ANR_MAX_ATTEMPTS": 3,
     "ANR_MAX_GAP_HOURS": 72.0,
-    "ANR_CONCURRENCY": 4,
+    # Replay fills wait on the camera's real-time stream, so more may run than there are cores;
+    # a download fill's cut is CPU and disk work, so download fills follow the core count.
+    "ANR_CONCURRENCY": max(4, 2 * CORES),
+    "ANR_DOWNLOAD_CONCURRENCY": CORES,
+    "ANR_MAX_KBPS": 0,  # all download fills of a worker together; 0 = no cap
     "ANR_PER_CAMERA": 1,
     "ANR_LEASE_SECONDS": 60,
     "ANR_MAX_FILL_SECONDS": 3600,

@@ -28,6 +28,7 @@ FIELDS = (
     "rtsp_port",
     "http_port",
     "username",
+    "max_kbps",
     "channel",
     "anr_enabled",
     "anr_replay_url_template",
@@ -114,6 +115,8 @@ def validate(data: dict, *, creating: bool, current: Camera | None = None) -> tu
         data.get("segment_seconds", 60) or 60, 1, 3600, "segment_seconds", errors
     )
     clean["username"] = str(data.get("username", "") or "").strip()[:128]
+    kbps = str(data.get("max_kbps", "") or "").strip()
+    clean["max_kbps"] = _int(kbps, 8, 10_000_000, "max_kbps", errors) if kbps else None
     clean["anr_enabled"] = _bool(data.get("anr_enabled", False))
     clean["enabled"] = _bool(data.get("enabled", True))
     template = str(data.get("anr_replay_url_template", "") or "").strip()
