@@ -1,7 +1,7 @@
 """security round two: sign-in attempt counters, jobs, API key embed role ceiling
 
 Revision ID: 0003_security
-Revises: 0006_health
+Revises: 0004_download_fills
 Create Date: 2026-11-25 17:10:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_security"
-down_revision = "0006_health"
+down_revision = "0004_download_fills"
 branch_labels = None
 depends_on = None
 
