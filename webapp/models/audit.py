@@ -8,14 +8,14 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .gap import new_id
 from .types import UTCDateTime
 from .types import rfc3339
 from .types import utcnow
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     """Who did what to which target, and when. No route updates or deletes these rows."""
 
     __tablename__ = "audit_log"

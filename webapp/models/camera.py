@@ -11,6 +11,7 @@ from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from ..extensions import Model
 from ..extensions import db
 from .types import UTCDateTime
 from .types import utcnow
@@ -36,7 +37,7 @@ def valid_camera_id(value: str) -> bool:
     return bool(value) and CAMERA_ID_RE.fullmatch(value) is not None
 
 
-class Camera(db.Model):
+class Camera(Model):
     """An IP camera whose recordings the recorder archives and ANR replenishes."""
 
     __tablename__ = "cameras"
@@ -81,7 +82,7 @@ class Camera(db.Model):
         return f"<Camera {self.id}>"
 
 
-class CameraGapStat(db.Model):
+class CameraGapStat(Model):
     """Count and total seconds of a camera's gaps in one state.
 
     Changed by the gap service in the same transaction as the gap itself, so the fleet overview

@@ -9,12 +9,12 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime
 from .types import utcnow
 
 
-class WorkerHeartbeat(db.Model):
+class WorkerHeartbeat(Model):
     """The last sign of life of each ANR worker process, reported by ``/readyz``."""
 
     __tablename__ = "worker_heartbeats"
@@ -27,7 +27,7 @@ class WorkerHeartbeat(db.Model):
     running: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class FillRun(db.Model):
+class FillRun(Model):
     """One fill attempt and how it ended: the source of the fill metrics."""
 
     __tablename__ = "fill_runs"
@@ -45,7 +45,7 @@ class FillRun(db.Model):
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
-class UsedEmbedToken(db.Model):
+class UsedEmbedToken(Model):
     """The id of each embed sign-on token already used, so a replay is refused."""
 
     __tablename__ = "used_embed_tokens"

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
-from ..extensions import db
+from ..extensions import Model
 from ..masking import mask_credentials
 from .types import UTCDateTime
 from .types import rfc3339
@@ -27,7 +27,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-class RecordingGap(db.Model):
+class RecordingGap(Model):
     """A hole in a camera's archive that ANR tries to fill from the camera's SD card."""
 
     __tablename__ = "recording_gaps"

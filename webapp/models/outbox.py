@@ -9,14 +9,14 @@ from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime
 from .types import utcnow
 
 OUTBOX_STATES = ("pending", "delivered", "failed")
 
 
-class WebhookDelivery(db.Model):
+class WebhookDelivery(Model):
     """One alert for one receiver: written with the change it reports, sent by the worker.
 
     Rows outlive a restart (the point of an outbox); ``next_attempt_at`` carries the back-off

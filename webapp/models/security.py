@@ -9,7 +9,7 @@ from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .gap import new_id
 from .types import UTCDateTime
 from .types import rfc3339
@@ -18,7 +18,7 @@ from .types import utcnow
 JOB_STATES = ("queued", "running", "done", "failed")
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(Model):
     """Failed sign-ins counted per key: a username, a client address, or the pair of both.
 
     ``failures`` only ever moves by a compare-and-set on its own value, so concurrent guesses
@@ -35,7 +35,7 @@ class LoginAttempt(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Job(db.Model):
+class Job(Model):
     """Work that outlives its request (a bulk retry of many gaps); its progress is visible."""
 
     __tablename__ = "jobs"

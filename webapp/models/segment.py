@@ -16,12 +16,12 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .camera import Camera
 from .types import UTCDateTime
 
 
-class Segment(db.Model):
+class Segment(Model):
     """One archive file ``YYYYmmdd_HHMMSS.mp4`` under the camera's recordings folder."""
 
     __tablename__ = "segments"

@@ -15,7 +15,7 @@ from sqlalchemy.orm import mapped_column
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
-from ..extensions import db
+from ..extensions import Model
 from .gap import new_id
 from .types import UTCDateTime
 from .types import utcnow
@@ -36,6 +36,7 @@ KEY_ROLES = USER_ROLES + ("integration",)
 class Principal:
     """What users and API keys share: a role, a camera scope and an audit identity."""
 
+    id: str
     role: str
     camera_scope: list | None
     # Set for one request by an embed session that was minted for a single camera.
@@ -79,7 +80,7 @@ class Principal:
         raise NotImplementedError
 
 
-class User(UserMixin, Principal, db.Model):
+class User(UserMixin, Principal, Model):
     """A person who signs in with a username and password."""
 
     __tablename__ = "users"
@@ -122,7 +123,7 @@ class User(UserMixin, Principal, db.Model):
         return self.username
 
 
-class ApiKey(Principal, db.Model):
+class ApiKey(Principal, Model):
     """A bearer token for a machine client; only its SHA-256 is stored."""
 
     __tablename__ = "api_keys"
