@@ -1,12 +1,16 @@
 """Flask extensions, created unbound and bound to the app in ``create_app``."""
 
 from typing import TYPE_CHECKING
+from typing import Any
 from typing import ClassVar
+from typing import cast
 
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import CursorResult
+from sqlalchemy import Result
 from sqlalchemy import Table
 from sqlalchemy.orm import DeclarativeBase
 
@@ -32,3 +36,12 @@ else:
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """How many rows an UPDATE, INSERT or DELETE matched.
+
+    The session types every answer as a Result; a DML statement's is a CursorResult, which
+    carries the count.
+    """
+    return cast(CursorResult[Any], result).rowcount

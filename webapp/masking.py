@@ -1,6 +1,7 @@
 """Credential masking: the one rule used by logs, errors, pages and JSON."""
 
 import re
+from typing import overload
 
 # scheme://user:pass@host  or  scheme://user@host  ->  scheme://***@host. Greedy up to the LAST
 # "@" before the path, so a password with a raw "@" in it is hidden whole.
@@ -10,6 +11,14 @@ _SECRET_PARAM = re.compile(
     r"(?P<key>[?&;](?:password|passwd|pwd|pass|token|auth|secret|key)=)(?P<value>[^&;\s#]*)",
     re.IGNORECASE,
 )
+
+
+@overload
+def mask_credentials(text: str, secrets: tuple[str, ...] = ()) -> str: ...
+@overload
+def mask_credentials(text: None, secrets: tuple[str, ...] = ()) -> None: ...
+@overload
+def mask_credentials(text: str | None, secrets: tuple[str, ...] = ()) -> str | None: ...
 
 
 def mask_credentials(text: str | None, secrets: tuple[str, ...] = ()) -> str | None:

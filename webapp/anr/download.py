@@ -23,6 +23,7 @@ from .fill import MAX_ERROR_CHARS
 from .fill import PART_SUFFIX
 from .fill import FillJob
 from .fill import FillResult
+from .fill import Piece
 from .fill import _die_with_parent
 from .media import ffmpeg_bin
 from .media import probe_duration
@@ -103,7 +104,7 @@ class DownloadJob:
         self.time_limit_s = float(max_fill_seconds)
         self.covered = 0.0  # seconds already archived from the window start (earlier partials)
         self.fetch_seconds = seconds
-        self.target: Path | None = None
+        self.piece: Piece | None = None  # the stretch of the window to fetch, once started
         self.started_at = 0.0
         self.timed_out = False
         self.unsupported: Unsupported | None = None
@@ -118,9 +119,20 @@ class DownloadJob:
         self._stderr: list[str] = []
 
     @property
+    def target(self) -> Path | None:
+        """The archive file the cut becomes."""
+        return self.piece.target if self.piece else None
+
+    @property
     def part(self) -> Path | None:
         """Where the cut is written until it is judged (the replay's ``.part`` name)."""
-        return self.target.with_name(self.target.name + PART_SUFFIX) if self.target else None
+        return self.piece.part if self.piece else None
+
+    def _current(self) -> Piece:
+        """The stretch being fetched; everything that asks runs after ``start`` chose it."""
+        if self.piece is None:
+            raise RuntimeError(f"gap {self.gap_id}: the download has not started")
+        return self.piece
 
     def masked(self, text: str) -> str:
         """``text`` with the camera's credentials hidden."""
@@ -144,10 +156,10 @@ class DownloadJob:
             log.info("gap %s: archive files already cover the window; not fetching", self.gap_id)
             return FillResult("filled", min(walk.recovered, float(self.seconds)))
         self.covered = walk.recovered
-        self.target = piece.target
+        self.piece = piece
         self.fetch_seconds = piece.seconds
         self._skip = piece.offset
-        self.part.unlink(missing_ok=True)  # a leftover of a crashed run is ours to replace
+        piece.part.unlink(missing_ok=True)  # a leftover of a crashed run is ours to replace
         self.started_at = time.monotonic()
         self._thread = threading.Thread(target=self._work, daemon=True, name=f"dl-{self.gap_id}")
         self._thread.start()
@@ -207,10 +219,11 @@ class DownloadJob:
 
     def _download(self, run: list[Recording], end: datetime) -> list[tuple[Path, Recording]]:
         wanted = sum((min(r.end, end) - r.start).total_seconds() for r in run) or 1.0
+        target = self._current().target
         files, done = [], 0.0
         started = time.monotonic()
         for i, rec in enumerate(run):
-            dest = self.target.with_name(f"{self.target.name}.dl{i}{PART_SUFFIX}")
+            dest = target.with_name(f"{target.name}.dl{i}{PART_SUFFIX}")
             self._temps.append(dest)
             share = (min(rec.end, end) - rec.start).total_seconds() / wanted
 
@@ -227,13 +240,14 @@ class DownloadJob:
         return files
 
     def _cut(self, files: list[tuple[Path, Recording]], begin: datetime, end: datetime) -> None:
-        script = self.target.with_name(f"{self.target.name}.ffconcat{PART_SUFFIX}")
+        piece = self._current()
+        script = piece.target.with_name(f"{piece.target.name}.ffconcat{PART_SUFFIX}")
         self._temps.append(script)
         script.write_text(concat_list(files, begin, end))
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
         cmd += ["-f", "concat", "-safe", "0", "-i", str(script)]
         cmd += ["-map", "0:v:0", "-map", "0:a?", "-c", "copy"]
-        cmd += ["-movflags", "+faststart", "-f", "mp4", "-n", str(self.part)]
+        cmd += ["-movflags", "+faststart", "-f", "mp4", "-n", str(piece.part)]
         if self._stop.is_set():
             raise DownloadStopped()
         self._cut_proc = subprocess.Popen(
@@ -283,13 +297,14 @@ class DownloadJob:
 
     def _move_into_place(self) -> bool:
         """Rename ``.part`` to the archive name atomically; False if a file got there first."""
+        piece = self._current()
         try:
-            os.link(self.part, self.target)  # fails when the target exists: never overwrite
+            os.link(piece.part, piece.target)  # fails when the target exists: never overwrite
         except FileExistsError:
-            log.warning("gap %s: %s appeared meanwhile; kept it", self.gap_id, self.target.name)
+            log.warning("gap %s: %s appeared meanwhile; kept it", self.gap_id, piece.target.name)
             return False
         finally:
-            self.part.unlink(missing_ok=True)
+            piece.part.unlink(missing_ok=True)
         return True
 
     def result(self) -> FillResult:
@@ -298,11 +313,12 @@ class DownloadJob:
             self._thread.join(timeout=30)
         limit_note = f"the fill exceeded its {self.time_limit_s:g} s time limit" if (
             self.timed_out) else ""  # fmt: skip
+        piece = self._current()
         recovered = None
-        if self._error is None and self.part.exists():
-            recovered = probe_duration(self.part, self.ffmpeg)
+        if self._error is None and piece.part.exists():
+            recovered = probe_duration(piece.part, self.ffmpeg)
         if not recovered:
-            self.part.unlink(missing_ok=True)
+            piece.part.unlink(missing_ok=True)
             reason = self._error or self.error_tail() or "the cut produced no footage"
             outcome = "unsupported" if self.unsupported is not None else "failed"
             return FillResult(outcome, 0.0, "; ".join(filter(None, [limit_note, reason])))
@@ -314,6 +330,6 @@ class DownloadJob:
             self.gap_id, self.downloaded_bytes, self.download_s, recovered,
         )  # fmt: skip
         if total >= FILLED_RATIO * self.seconds:
-            return FillResult("filled", round(total, 2), None, self.target)
+            return FillResult("filled", round(total, 2), None, piece.target)
         note = f"the camera's recordings cover {total:.1f} of {self.seconds} s"
-        return FillResult("partial", round(total, 2), note, self.target)
+        return FillResult("partial", round(total, 2), note, piece.target)

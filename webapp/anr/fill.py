@@ -81,7 +81,7 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
 
 def remove_stale_parts(folder: Path, start: datetime, end: datetime) -> list[Path]:
     """Delete the ``.part`` files of a window [start, end): what a dead worker left behind."""
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
     low, high = archive_name(start)[:15], archive_name(end)[:15]
@@ -120,6 +120,16 @@ class Piece:
     offset: int
     seconds: int
     target: Path
+
+    @property
+    def part(self) -> Path:
+        """Where ffmpeg writes this piece until it is judged."""
+        return self.target.with_name(self.target.name + PART_SUFFIX)
+
+    @property
+    def final_part(self) -> Path:
+        """The finalised (index at the front) copy of this piece, before the rename."""
+        return self.target.with_name(self.target.name + ".final" + PART_SUFFIX)
 
 
 class FillJob:
@@ -176,23 +186,18 @@ class FillJob:
         self._piece_footage = 0.0
         self._piece_error = ""
 
-    # --- paths ------------------------------------------------------------------------------
-    @property
-    def target(self) -> Path | None:
-        """The archive file the current piece becomes."""
-        return self.piece.target if self.piece else None
-
-    @property
-    def part(self) -> Path | None:
-        """Where ffmpeg writes the current piece until it is judged."""
-        return self.target.with_name(self.target.name + PART_SUFFIX) if self.target else None
-
-    @property
-    def _final_part(self) -> Path | None:
-        """The finalised (index at the front) copy of the current piece, before the rename."""
+    # --- the piece in hand --------------------------------------------------------------------
+    def _current(self) -> Piece:
+        """The piece ffmpeg is on; everything that asks runs after ``_launch`` set it."""
         if self.piece is None:
-            return None
-        return self.target.with_name(self.target.name + ".final" + PART_SUFFIX)
+            raise RuntimeError(f"gap {self.gap_id}: no piece launched yet")
+        return self.piece
+
+    def _running_proc(self) -> subprocess.Popen:
+        """The ffmpeg of the current piece; everything that asks runs after ``_launch``."""
+        if self.proc is None:
+            raise RuntimeError(f"gap {self.gap_id}: ffmpeg not started yet")
+        return self.proc
 
     def masked(self, text: str) -> str:
         """``text`` with the camera's credentials hidden (logs, errors, pages: everywhere)."""
@@ -242,8 +247,8 @@ class FillJob:
         self.piece = piece
         begin = self.start_time + timedelta(seconds=piece.offset)
         url = self.replay_url(begin, begin + timedelta(seconds=piece.seconds))
-        self.part.unlink(missing_ok=True)  # a leftover of a crashed run is ours to replace
-        self._final_part.unlink(missing_ok=True)
+        piece.part.unlink(missing_ok=True)  # a leftover of a crashed run is ours to replace
+        piece.final_part.unlink(missing_ok=True)
         log.info(
             "gap %s: fetching %s s from %s into %s",
             self.gap_id, piece.seconds, self.masked(url), piece.target.name,
@@ -275,6 +280,7 @@ class FillJob:
         """The ffmpeg argument list for the current piece (no shell ever sees it)."""
         # The watchdog decides when a camera has stalled; ffmpeg's own socket timeout is only a
         # backstop behind it (at 1x it would fire first and reset the watchdog with a last frame).
+        piece = self._current()
         micros = str(int(2 * self.io_timeout_s * 1_000_000))
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
         cmd += ["-progress", "pipe:1", "-stats_period", "0.5"]
@@ -282,7 +288,7 @@ class FillJob:
             cmd += ["-rtsp_transport", "tcp", "-timeout", micros]
         else:
             cmd += ["-rw_timeout", micros]
-        cmd += ["-i", url, "-t", str(self.piece.seconds)]
+        cmd += ["-i", url, "-t", str(piece.seconds)]
         cmd += ["-map", "0:v:0", "-c:v", "copy"]
         if self._drop_audio:
             cmd += ["-an"]
@@ -290,10 +296,11 @@ class FillJob:
             cmd += ["-map", "0:a:0?", "-c:a", "aac", "-b:a", "64k"]
         # Each fragment reaches the disk when it is complete, not when an I/O buffer fills.
         cmd += ["-dn", "-sn", *FRAGMENTED, "-flush_packets", "1"]
-        cmd += ["-f", "mp4", "-n", str(self.part)]
+        cmd += ["-f", "mp4", "-n", str(piece.part)]
         return cmd
 
     def _read_progress(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None  # started with stdout=PIPE
         for line in proc.stdout:
             key, _, value = line.strip().partition("=")
             if key == "out_time_us" and value.isdigit():
@@ -303,6 +310,7 @@ class FillJob:
                     self._last_advance = time.monotonic()
 
     def _read_stderr(self, proc: subprocess.Popen) -> None:
+        assert proc.stderr is not None  # started with stderr=PIPE
         for line in proc.stderr:
             if line.strip():
                 self._stderr.append(line.rstrip())
@@ -340,7 +348,7 @@ class FillJob:
         if self._terminated_at is not None:
             waited = now - self._terminated_at
             if waited > TERMINATE_GRACE_S:
-                self.proc.kill()  # the fragments already written survive SIGKILL
+                self._running_proc().kill()  # the fragments already written survive SIGKILL
             elif waited > SECOND_SIGNAL_S and not self._signalled_twice:
                 # ffmpeg aborts a blocking read (a hung camera) only at its second signal; the
                 # fragments on disk stay, only the one being built (at most half a second) is lost.
@@ -364,7 +372,7 @@ class FillJob:
 
     def _signal(self, signum: int) -> None:
         try:
-            self.proc.send_signal(signum)
+            self._running_proc().send_signal(signum)
         except ProcessLookupError:
             pass
 
@@ -378,14 +386,15 @@ class FillJob:
         """Finalise the piece ffmpeg wrote (index at the front) and move it into place."""
         self._piece_footage = 0.0
         self._piece_error = self.error_tail()
-        part, final = self.part, self._final_part
+        piece = self._current()
+        part, final = piece.part, piece.final_part
         try:
             if part.exists() and self._finalise(part, final):
                 recovered = probe_duration(final, self.ffmpeg)
-                if recovered and self._move_into_place(final, self.target):
-                    self._piece_footage = min(recovered, float(self.piece.seconds))
+                if recovered and self._move_into_place(final, piece.target):
+                    self._piece_footage = min(recovered, float(piece.seconds))
                 elif recovered:  # a file got there first: it counts, and it stays
-                    self._piece_footage = float(self.piece.seconds)
+                    self._piece_footage = float(piece.seconds)
         except Exception:  # a broken piece is this attempt's failure, never the worker's
             log.exception("gap %s: could not finalise %s", self.gap_id, part.name)
         finally:
@@ -407,7 +416,7 @@ class FillJob:
 
     def _after_piece(self) -> bool:
         """Account for the settled piece; start the next one (or a retry without audio)."""
-        piece, footage = self.piece, self._piece_footage
+        piece, footage = self._current(), self._piece_footage
         ended_early = self.stalled or self.timed_out or self._end_note is not None
         if not footage:
             retry_without_audio = (
@@ -447,9 +456,9 @@ class FillJob:
         self._reap()
         if self._settling is not None:
             self._settling.join(timeout=FINALISE_TIMEOUT_S)
-        if self.part is not None:
-            self.part.unlink(missing_ok=True)
-            self._final_part.unlink(missing_ok=True)
+        if self.piece is not None:
+            self.piece.part.unlink(missing_ok=True)
+            self.piece.final_part.unlink(missing_ok=True)
 
     def _reap(self) -> None:
         if self.proc is None:
@@ -464,7 +473,7 @@ class FillJob:
 
     def error_tail(self) -> str:
         """The end of ffmpeg's complaints, credentials masked."""
-        lines = self._stderr
+        lines = list(self._stderr)
         if self._terminated_at is not None:  # what ffmpeg says about being ended is no news
             lines = [line for line in lines if not _OWN_ENDING.search(line)]
         text = "\n".join(lines)

@@ -20,6 +20,7 @@ from sqlalchemy import update
 
 from ..domain import gapstate
 from ..extensions import db
+from ..extensions import rows_matched
 from ..models import Camera
 from ..models import RecordingGap
 from ..models import utcnow
@@ -236,7 +237,7 @@ def renew(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount == 0:
+    if rows_matched(result) == 0:
         return False, None
     stop_by = db.session.execute(
         select(RecordingGap.stop_requested_by).where(RecordingGap.id == gap_id)

@@ -21,6 +21,7 @@ from sqlalchemy import update
 
 from ..domain.alerts import receivers
 from ..extensions import db
+from ..extensions import rows_matched
 from ..masking import mask_credentials
 from ..models import WebhookDelivery
 from ..models import utcnow
@@ -138,7 +139,7 @@ class Sender:
         if row is None:
             db.session.rollback()
             return False
-        claimed = db.session.execute(
+        result = db.session.execute(
             update(WebhookDelivery)
             .where(
                 WebhookDelivery.id == row.id,
@@ -147,11 +148,14 @@ class Sender:
             )
             .values(next_attempt_at=now + timedelta(seconds=DELIVERY_TIMEOUT_S * 3))
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
+        claimed = rows_matched(result)
         db.session.commit()
         if not claimed:
             return True  # another worker took it; look for the next one
         delivery = db.session.get(WebhookDelivery, row.id)
+        if delivery is None:
+            return True  # pruned since it was claimed; look for the next one
         ok, status = post(url, delivery.body.encode(), self.secret)
         delivery.attempts += 1
         delivery.last_attempt_at = utcnow()

@@ -14,6 +14,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
+from typing import TypedDict
 from urllib.parse import quote
 
 from flask import Flask
@@ -56,10 +58,21 @@ HEARTBEAT_S = 5.0
 class Running:
     """A fill in progress and its FillRun row."""
 
-    job: FillJob | None
+    job: EdgeFill
     run_id: int
     camera_id: str
     began: float
+
+
+class _JobSettings(TypedDict):
+    """What the replay and the download job of one gap both take from the worker."""
+
+    gap_id: str
+    folder: Path
+    secrets: tuple[str, ...]
+    ffmpeg: str
+    io_timeout_s: float
+    max_fill_seconds: float
 
 
 def new_worker_id() -> str:
@@ -190,8 +203,8 @@ class Worker:
         """Start ffmpeg for a claimed gap, or finish at once when no run is needed or possible."""
         gap = db.session.get(RecordingGap, gap_id)
         camera = db.session.get(Camera, gap.camera_id) if gap is not None else None
-        if camera is None:  # the camera was deleted meanwhile, and its gaps with it
-            self._close_run(Running(None, run_id, "", time.monotonic()), "lost", 0.0)
+        if gap is None or camera is None:  # the camera was deleted meanwhile, and its gaps
+            self._close_run_row(run_id, time.monotonic(), "lost", 0.0)
             return
         job = self.edge_fill(gap, camera)
         running = Running(job, run_id, camera.id, time.monotonic())
@@ -212,7 +225,7 @@ class Worker:
     def edge_fill(self, gap: RecordingGap, camera: Camera) -> EdgeFill:
         """The job for a gap: ask the card, then download or replay (the camera's fill method)."""
         password = decrypt_secret(camera.password_encrypted)
-        common = dict(
+        common = _JobSettings(
             gap_id=gap.id,
             folder=Path(self.config["ANR_RECORDINGS_DIR"]) / camera.id,
             secrets=_secret_forms(password),
@@ -220,10 +233,8 @@ class Worker:
             io_timeout_s=float(self.config.get("ANR_IO_TIMEOUT_S", 15.0)),
             max_fill_seconds=float(self.config["ANR_MAX_FILL_SECONDS"]),
         )
-        replay_only = dict(
-            audio=str(self.config.get("ANR_AUDIO", "aac")),
-            chunk_seconds=int(self.config.get("ANR_CHUNK_SECONDS", 1800)),
-        )
+        audio = str(self.config.get("ANR_AUDIO", "aac"))
+        chunk_seconds = int(self.config.get("ANR_CHUNK_SECONDS", 1800))
         # A snapshot of the row: the replay starts later (after the card check), when the
         # session may have expired the row's attributes.
         settings = SimpleNamespace(**{c.key: getattr(camera, c.key) for c in Camera.__table__.c})
@@ -232,7 +243,10 @@ class Worker:
             def url(start, end):
                 return camera_replay_url(settings, start, end, password)
 
-            return FillJob(start=begin, seconds=seconds, replay_url=url, **common, **replay_only)
+            return FillJob(
+                start=begin, seconds=seconds, replay_url=url, audio=audio,
+                chunk_seconds=chunk_seconds, **common,
+            )  # fmt: skip
 
         def download_job(*, start, seconds, client, recordings) -> DownloadJob:
             return DownloadJob(
@@ -308,7 +322,10 @@ class Worker:
             return
         result = result or job.result()
         self._remember_card(gap.camera_id, job)
-        fields = dict(recovered_seconds=result.recovered_seconds, last_error=result.error)
+        fields: dict[str, Any] = {
+            "recovered_seconds": result.recovered_seconds,
+            "last_error": result.error,
+        }
         if result.outcome == "expired":
             # The card said the window is gone: nothing was fetched, so no attempt is spent.
             fields["fill_attempts"] = max(gap.fill_attempts - 1, 0)
@@ -357,7 +374,7 @@ class Worker:
         self.sender.poke()
         log.info("gap %s: stopped by %s", running.job.gap_id, stop_by)
 
-    def _index_new_file(self, camera_id: str, path: Path, job: FillJob) -> None:
+    def _index_new_file(self, camera_id: str, path: Path, job: EdgeFill) -> None:
         """Add the archive file as a segment now, so coverage shows it before the next index."""
         if db.session.execute(
             select(Segment.id).where(Segment.camera_id == camera_id, Segment.path == path.name)
@@ -368,12 +385,18 @@ class Worker:
             add_segment(segment)  # the indexer may have added it meanwhile: then this is skipped
 
     def _close_run(self, running: Running, outcome: str, recovered: float, commit=True) -> None:
-        run = db.session.get(FillRun, running.run_id)
+        self._close_run_row(running.run_id, running.began, outcome, recovered, commit)
+
+    def _close_run_row(
+        self, run_id: int, began: float, outcome: str, recovered: float, commit=True
+    ) -> None:
+        """Record how a FillRun ended; a run whose job never existed closes here too."""
+        run = db.session.get(FillRun, run_id)
         if run is not None:
             run.outcome = outcome
             run.recovered_seconds = recovered
             run.ended_at = utcnow()
-            run.duration_s = round(time.monotonic() - running.began, 3)
+            run.duration_s = round(time.monotonic() - began, 3)
         if commit:
             db.session.commit()
 

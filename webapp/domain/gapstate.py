@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sq_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
+from ..extensions import rows_matched
 from ..models import Camera
 from ..models import CameraGapStat
 from ..models import RecordingGap
@@ -62,7 +63,7 @@ def _bump(camera_id: str, *changes: tuple[str, int, int]) -> None:
     if not params:
         return
     result = db.session.execute(_BUMP_SQL, params)
-    if result.rowcount == len(params):
+    if rows_matched(result) == len(params):
         return
     for p in params:  # a row is missing (a camera made before its statistics): add it
         exists = db.session.get(CameraGapStat, (camera_id, p["state"]))
@@ -94,7 +95,8 @@ def change_state(gap: RecordingGap, new_state: str, by: str = ENGINE, **fields) 
         raise GapConflict(f"recording gap {gap.id} cannot go from {old} to {new_state}")
     # Compare-and-set on the stored state: a change based on a stale read (another worker,
     # the indexer or an operator got there first) fails here instead of overwriting theirs.
-    moved = db.session.execute(_MOVE_SQL, {"id": gap.id, "old": old, "new": new_state}).rowcount
+    result = db.session.execute(_MOVE_SQL, {"id": gap.id, "old": old, "new": new_state})
+    moved = rows_matched(result)
     if moved != 1:
         raise GapConflict(
             f"recording gap {gap.id} changed while this request was running; reload and try again"

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from ..extensions import db
+from ..extensions import rows_matched
 from ..models import Camera
 from .states import RECORDING_ATTENTION
 
@@ -83,7 +84,7 @@ def check_transitions(now: datetime, limit: timedelta) -> list[Transition]:
             continue
         if after == "never" and before is None and camera.created_at >= now - limit:
             continue  # just added: give it the stale limit to send its first footage
-        changed = db.session.execute(
+        result = db.session.execute(
             update(Camera)
             .where(
                 Camera.id == camera.id,
@@ -93,7 +94,8 @@ def check_transitions(now: datetime, limit: timedelta) -> list[Transition]:
             )
             .values(recording_status=after, recording_status_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
+        changed = rows_matched(result)
         if changed:
             out.append(Transition(camera, before, after, _event(before, after)))
     return out

@@ -21,6 +21,7 @@ from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db
+from ..extensions import rows_matched
 from ..models import LoginAttempt
 from ..models import utcnow
 from ..models.user import password_method
@@ -84,7 +85,7 @@ def _reserve(rule: Rule, username: str, address: str) -> int:
         if blocked_until is not None and blocked_until > now:
             raise Throttled(max(1, int((blocked_until - now).total_seconds() + 0.999)))
         wait = delay_after(failures + 1, rule.limit)
-        moved = db.session.execute(
+        result = db.session.execute(
             update(LoginAttempt)
             .where(LoginAttempt.key == key, LoginAttempt.failures == failures)
             .values(
@@ -93,7 +94,8 @@ def _reserve(rule: Rule, username: str, address: str) -> int:
                 updated_at=now,
             )
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
+        moved = rows_matched(result)
         db.session.commit()
         if moved == 1:
             return failures + 1
@@ -136,7 +138,7 @@ def unlock(username: str) -> int:
             or_(LoginAttempt.username == username, LoginAttempt.key == f"u:{username}")
         )
     )
-    return result.rowcount
+    return rows_matched(result)
 
 
 @lru_cache(maxsize=4)
