@@ -7,7 +7,7 @@ from pathlib import Path
 CORES = os.cpu_count() or 1
 
 # Every setting with its default; the README's configuration table mirrors this.
-ANR_DEFAULTS = {
+ANR_DEFAULTS: dict[str, object] = {
     "ANR_FFMPEG_BIN": "",  # empty: the ffmpeg binary shipped in the imageio-ffmpeg wheel
     "ANR_INTERVAL_S": 30.0,
     "ANR_MAX_ATTEMPTS": 3,
@@ -34,7 +34,7 @@ ANR_DEFAULTS = {
 }
 
 # Request limits, the proxy setting, the database busy timeout and the sign-in throttle.
-SECURITY_DEFAULTS = {
+SECURITY_DEFAULTS: dict[str, object] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB: the largest legitimate body is a camera form
     "MAX_FORM_MEMORY_SIZE": 512 * 1024,  # one non-file form field
     "MAX_FORM_PARTS": 200,  # the camera form, the largest, has about 20 fields
@@ -45,7 +45,7 @@ SECURITY_DEFAULTS = {
 }
 
 
-def _coerce(default, raw):
+def _coerce(default: object, raw: str) -> object:
     """Turn an environment string into the type of its default."""
     if isinstance(default, bool):
         return raw.strip().lower() in {"1", "true", "yes", "on"}
@@ -73,9 +73,9 @@ def load_secret_key(instance_path: str) -> str:
     return key
 
 
-def from_environment(instance_path: str) -> dict:
+def from_environment(instance_path: str) -> dict[str, object]:
     """Build the configuration mapping from the process environment."""
-    cfg = {
+    cfg: dict[str, object] = {
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{Path(instance_path) / 'replenish.db'}",
         "ANR_RECORDINGS_DIR": os.environ.get("ANR_RECORDINGS_DIR")

@@ -2,7 +2,6 @@
 
 import logging
 
-from flask import current_app
 from flask import jsonify
 from flask import make_response
 from flask import render_template
@@ -15,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .extensions import login_manager
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,8 @@ def register_errorhandlers(app) -> None:
             # An expired session loses its CSRF token too: send the operator to sign in again
             # (HX-Redirect for htmx) rather than show a token error they cannot act on.
             if not wants_json() and not current_user.is_authenticated:
-                return current_app.login_manager.unauthorized()
-        message = exc.description or TITLES.get(exc.code, "Error")
+                return login_manager.unauthorized()
+        message = exc.description or (TITLES.get(exc.code, "Error") if exc.code else "Error")
         try:
             resp = error_response(exc.code or 500, message, slug, getattr(exc, "fields", None))
         except (OperationalError, InterfaceError) as db_exc:  # the error page's layout needs it

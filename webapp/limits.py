@@ -58,7 +58,10 @@ def install(app: Flask) -> None:
     if proxies > 0:
         # Only as many X-Forwarded-For hops as there are proxies we run are believed; a client
         # cannot pick its own address for the sign-in throttle or the audit log.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0)
+        # Wrapping wsgi_app is how Flask's docs install middleware; mypy sees a method there.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0
+        )
 
     def refuse_large_body():
         limit = app.config["MAX_CONTENT_LENGTH"]

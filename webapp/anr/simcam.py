@@ -104,6 +104,8 @@ class SimCam:
     def url(self) -> str:
         """Base URL of the server, e.g. ``http://127.0.0.1:8001``."""
         host, port = self.server.server_address[:2]
+        if isinstance(host, bytes):  # typed for AF_UNIX too; an IP server's host is a str
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def set(self, camera_id: str, mode: str = "ok", **fields) -> Behaviour:

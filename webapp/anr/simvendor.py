@@ -13,6 +13,8 @@ import secrets
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import asdict
 from dataclasses import dataclass
 from datetime import UTC
@@ -100,7 +102,9 @@ class VendorApi:
         oldest = card.oldest or datetime.now(UTC) - DEFAULT_HOLD
         return oldest.astimezone(UTC).replace(microsecond=0)
 
-    def blocks(self, card: Card, start: datetime, end: datetime):
+    def blocks(
+        self, card: Card, start: datetime, end: datetime
+    ) -> Iterator[tuple[datetime, datetime]]:
         """(start, end) of every recording overlapping [start, end), oldest first (lazily)."""
         now = datetime.now(UTC).replace(microsecond=0)
         lo = max(start, self.held_from(card))
@@ -144,6 +148,7 @@ class VendorApi:
     def handle(self, handler, method: str) -> bool:
         """Serve the request if it is a vendor endpoint; False leaves it to the caller."""
         path = urlsplit(handler.path).path
+        endpoint: Callable[[object, bytes], None]
         if path == "/ISAPI/ContentMgmt/search" and method == "POST":
             endpoint = self._isapi_search
         elif path == "/ISAPI/ContentMgmt/download" and method == "GET":
@@ -167,10 +172,11 @@ class VendorApi:
         return True
 
     def _authorized(self, handler, method: str) -> bool:
-        if not self.credentials:
+        credentials = self.credentials
+        if not credentials:
             return True
         header = handler.headers.get("Authorization", "")
-        if header[:7].lower() == "digest " and self._digest_ok(header[7:], method):
+        if header[:7].lower() == "digest " and self._digest_ok(header[7:], method, credentials):
             return True
         nonce = secrets.token_hex(16)
         with self._lock:
@@ -182,9 +188,9 @@ class VendorApi:
         _send(handler, 401, b"Unauthorized", "text/plain", {"WWW-Authenticate": challenge})
         return False
 
-    def _digest_ok(self, raw: str, method: str) -> bool:
+    def _digest_ok(self, raw: str, method: str, credentials: tuple[str, str]) -> bool:
         fields = parse_keqv_list(parse_http_list(raw))
-        user, password = self.credentials
+        user, password = credentials
         with self._lock:
             known = fields.get("nonce") in self._nonces
         if not known or fields.get("username") != user or fields.get("realm") != REALM:
@@ -222,7 +228,8 @@ class VendorApi:
         end = _iso(xmlsafe.text(span, "endTime"))
         first = int(xmlsafe.text(root, "searchResultPostion") or 0)
         limit = max(1, min(int(xmlsafe.text(root, "maxResults") or 40), 400))
-        matches, more = [], False
+        matches: list[tuple[datetime, datetime]] = []
+        more = False
         for i, block in enumerate(self.blocks(card, start, end)):
             if i < first:
                 continue

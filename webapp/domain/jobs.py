@@ -60,7 +60,9 @@ def create(kind: str, camera_id: str | None, total: int) -> Job:
 
 def start(job_id: str) -> threading.Thread:
     """Run a committed job in a background thread with its own app context."""
-    app = current_app._get_current_object()
+    # The thread outlives the request, so it gets the app behind the proxy (Flask types the
+    # proxy as the app itself, which has no such method).
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     thread = threading.Thread(target=_run, args=(app, job_id), name=f"job-{job_id}", daemon=True)
     thread.start()
     return thread
@@ -88,6 +90,9 @@ def _run(app, job_id: str) -> None:
             log.exception("job %s (%s) failed", job_id, job.kind)
             db.session.rollback()
             job = db.session.get(Job, job_id)
+            if job is None:  # deleted while it ran: nothing left to record the failure on
+                db.session.remove()
+                return
             job.state = "failed"
             job.error = mask_credentials(str(exc))[:1000]
         job.finished_at = job.updated_at = utcnow()
