@@ -6,13 +6,16 @@ The SVG uses percentage x/width and fixed pixel heights, so it scales to any wid
 element per segment; gaps within one drawing unit of each other become one mark (worst state).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
+from sqlalchemy import Row
 from sqlalchemy import String
 from sqlalchemy import select
 from sqlalchemy import type_coerce
@@ -219,7 +222,7 @@ def _naive(value) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def gaps_in_window(camera_id: str, start: datetime, end: datetime) -> list:
+def gaps_in_window(camera_id: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
     """The camera's gaps overlapping [start, end), newest first, at most MAX_GAPS + 1."""
     return db.session.execute(
         select(

@@ -72,7 +72,7 @@ def expire_old(max_gap_hours: float, now: datetime | None = None) -> list[Record
     overrides = db.session.execute(
         select(Camera.anr_max_gap_hours).where(Camera.anr_max_gap_hours.is_not(None)).distinct()
     ).scalars()
-    rules = [(hours, Camera.anr_max_gap_hours == hours) for hours in overrides]
+    rules = [(hours, Camera.anr_max_gap_hours == hours) for hours in overrides if hours is not None]
     rules.append((max_gap_hours, Camera.anr_max_gap_hours.is_(None)))
     expired = []
     for hours, camera_rule in rules:
@@ -224,7 +224,9 @@ def renew(
     gap_id: str, worker_id: str, lease_seconds: float, progress: float | None
 ) -> tuple[bool, str | None]:
     """Extend our lease and record progress. Returns (still ours, who asked to stop it)."""
-    values = {"lease_until": utcnow() + timedelta(seconds=lease_seconds)}
+    values: dict[str, datetime | float] = {
+        "lease_until": utcnow() + timedelta(seconds=lease_seconds)
+    }
     if progress is not None:
         values["progress"] = round(min(max(progress, 0.0), 1.0), 4)
     result = db.session.execute(

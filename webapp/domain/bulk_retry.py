@@ -11,8 +11,10 @@ at most the first ``AUDIT_IDS`` ids.
 
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Any
 
 from flask import current_app
+from sqlalchemy import Row
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
@@ -73,7 +75,7 @@ def _move(camera_id: str, state: str, ids: list[str]):
     meanwhile is left alone and the statistics move by exactly what changed.
     """
     gaps = RecordingGap.__table__  # Core statements: no ORM bookkeeping for plain columns
-    rows = []
+    rows: list[Row[Any]] = []
     for start in range(0, len(ids), ID_CHUNK):
         rows += (
             db.session.connection()
@@ -129,7 +131,7 @@ def retryable_count(camera_id: str) -> int:
                 CameraGapStat.camera_id == camera_id,
                 CameraGapStat.fill_state.in_(ATTENTION),
             )
-        ).scalar()
+        ).scalar_one()  # an aggregate: always one row, and coalesce makes it a number
     )
 
 
@@ -181,8 +183,11 @@ def retry_failed(camera) -> Retried:
 
 def run_retry_failed(job: Job) -> None:
     """The job's work: batches until nothing is left, each committed with the job's progress."""
+    camera_id = job.camera_id
+    if camera_id is None:  # ``retry_failed`` creates these jobs for one camera, always
+        raise ValueError(f"job {job.id}: a retry-failed job names no camera")
     while True:
-        moved = retry_batch(job.camera_id, Retried())
+        moved = retry_batch(camera_id, Retried())
         if not moved:
             return
         jobs.progress(job, moved)

@@ -1,10 +1,13 @@
 """Read queries shared by the JSON API and the pages: the gap list, counts and the fleet."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
+from sqlalchemy import Row
 from sqlalchemy import String
 from sqlalchemy import and_
 from sqlalchemy import case
@@ -60,7 +63,7 @@ def parse_state(raw: str | None) -> str | None:
 class GapPage:
     """One page of a camera's gaps and the cursor of the next page (None at the end)."""
 
-    rows: list
+    rows: Sequence[Row[Any]]
     next_cursor: str | None
 
 
@@ -106,7 +109,9 @@ def list_gaps(
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(stored_time(rows[-1].gap_start), rows[-1].id)
+        last_start = stored_time(rows[-1].gap_start)
+        assert last_start is not None  # gap_start is NOT NULL
+        next_cursor = encode_cursor(last_start, rows[-1].id)
     return GapPage(rows, next_cursor)
 
 

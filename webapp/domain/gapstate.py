@@ -241,7 +241,7 @@ def recount_stats(camera_ids: list[str] | None = None) -> None:
     )
     if camera_ids is not None:
         newest = newest.where(RecordingGap.camera_id.in_(ids))
-    latest = dict(db.session.execute(newest).all())
+    latest = dict(db.session.execute(newest).tuples().all())
     for cam_id in ids:
         db.session.execute(
             update(Camera)
