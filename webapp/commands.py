@@ -2,6 +2,7 @@
 
 import secrets
 import sys
+from typing import Any
 
 import click
 from flask import current_app
@@ -72,7 +73,7 @@ def users_list():
 
 # Camera settings shared by ``cameras add`` and ``cameras edit``: (option, field, click kwargs).
 # Unset options are None: ``add`` takes the defaults, ``edit`` keeps the camera's value.
-CAMERA_OPTIONS = (
+CAMERA_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--name", "name", {}),
     ("--site", "site", {}),
     ("--timezone", "timezone", {"help": "IANA zone, e.g. Europe/Berlin (default UTC)."}),

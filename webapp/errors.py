@@ -49,6 +49,8 @@ TITLES = {
 class Problem(HTTPException):
     """An HTTP error with a human message, a machine ``slug`` and optional per-field messages."""
 
+    code: int  # always given, unlike a bare HTTPException's
+
     def __init__(self, status: int, message: str, slug: str | None = None, fields=None):
         super().__init__(description=message)
         self.code = status

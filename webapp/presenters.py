@@ -6,6 +6,7 @@ Templates hold all markup; the row builders here hand them plain values (docs/de
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 from flask import request
@@ -64,7 +65,7 @@ def local_time(value: datetime | None, tz_name: str | None = "UTC", seconds: boo
     return f"{local.strftime(fmt)} {offset[:3]}:{offset[3:]}"
 
 
-def local_parts(value: datetime | None, tz_name: str | None = "UTC") -> tuple[str, str, str]:
+def local_parts(value: datetime, tz_name: str | None = "UTC") -> tuple[str, str, str]:
     """(``2026-06-13``, ``14:00:00``, ``+02:00``) in the camera's zone, for compact layouts."""
     # isoformat is the cheapest formatter (pages format thousands of times).
     iso = value.astimezone(zone(tz_name)).isoformat(timespec="seconds")
@@ -120,7 +121,8 @@ def cached_url_for(endpoint: str, **values) -> str:
     key = (request.script_root, endpoint, tuple(sorted(present)))
     shape = _URL_SHAPES.get(key)
     if shape is None:
-        shape = url_for(endpoint, **{k: f"__{k}__" for k in present})
+        placeholders: dict[str, Any] = {k: f"__{k}__" for k in present}
+        shape = url_for(endpoint, **placeholders)
         _URL_SHAPES[key] = shape
     for name, value in present.items():
         shape = shape.replace(f"__{name}__", quote(str(value), safe=""), 1)

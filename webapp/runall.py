@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from flask_migrate import upgrade
@@ -48,7 +49,7 @@ def prepare(simcam_url: str) -> tuple[str, list[str]]:
     return text, warm
 
 
-def children(port: int, simcam_port: int, warm: list[str] = ()) -> dict[str, list[str]]:
+def children(port: int, simcam_port: int, warm: Sequence[str] = ()) -> dict[str, list[str]]:
     """The processes ``make run`` starts, by name."""
     warm_args = [arg for window in warm for arg in ("--warm", window)]
     return {

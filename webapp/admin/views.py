@@ -137,8 +137,8 @@ def preview():
     return render_template("admin/_preview.html", preview=preview_from(request.form.to_dict()))
 
 
-def _submitted() -> dict:
-    data = request.form.to_dict()
+def _submitted() -> dict[str, str | bool]:
+    data: dict[str, str | bool] = {**request.form.to_dict()}
     data["anr_enabled"] = "anr_enabled" in request.form
     data["enabled"] = "enabled" in request.form
     return data

@@ -1,6 +1,7 @@
 """JSON routes: cameras, recording gaps (list, retry, stop, ingest), holes (docs/design.md)."""
 
 from datetime import timedelta
+from typing import Any
 
 from flask import jsonify
 from flask import request
@@ -76,7 +77,7 @@ def list_recording_gaps(camera_id: str):
     page = list_gaps(camera.id, state, limit, before, columns=RAW_LIST_COLUMNS)
     resp = jsonify(gap_rows_json(page.rows))
     if page.next_cursor:
-        args = {"camera_id": camera.id, "limit": limit, "before": page.next_cursor}
+        args: dict[str, Any] = {"camera_id": camera.id, "limit": limit, "before": page.next_cursor}
         if state:
             args["state"] = state
         link = url_for("api.list_recording_gaps", **args)
@@ -174,6 +175,7 @@ def coverage_gaps(camera_id: str):
         fields["min_seconds"] = "must be a number of seconds, 0 or more"
     if fields:
         raise Problem(400, "; ".join(f"{k} {v}" for k, v in fields.items()), "invalid_window")
+    assert end is not None  # a "to" that does not parse was refused just above
     if start is None:
         start = end - timedelta(hours=24)
     if end <= start:

@@ -2,6 +2,7 @@
 
 from datetime import UTC
 from datetime import datetime
+from typing import overload
 
 from sqlalchemy import DateTime
 from sqlalchemy import String
@@ -36,6 +37,14 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+@overload
+def rfc3339(value: datetime) -> str: ...
+@overload
+def rfc3339(value: None) -> None: ...
+@overload
+def rfc3339(value: datetime | None) -> str | None: ...
 
 
 def rfc3339(value: datetime | None) -> str | None:
