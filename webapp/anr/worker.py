@@ -203,7 +203,7 @@ class Worker:
         """Start ffmpeg for a claimed gap, or finish at once when no run is needed or possible."""
         gap = db.session.get(RecordingGap, gap_id)
         camera = db.session.get(Camera, gap.camera_id) if gap is not None else None
-        if gap is None or camera is None:  # the camera was deleted meanwhile, and its gaps
+        if gap is None or camera is None:  # the camera (and its gaps with it) was deleted
             self._close_run_row(run_id, time.monotonic(), "lost", 0.0)
             return
         job = self.edge_fill(gap, camera)
