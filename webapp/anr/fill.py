@@ -187,6 +187,16 @@ class FillJob:
         self._piece_error = ""
 
     # --- the piece in hand --------------------------------------------------------------------
+    @property
+    def target(self) -> Path | None:
+        """The archive file the current piece becomes."""
+        return self.piece.target if self.piece else None
+
+    @property
+    def part(self) -> Path | None:
+        """Where ffmpeg writes the current piece until it is judged."""
+        return self.piece.part if self.piece else None
+
     def _current(self) -> Piece:
         """The piece ffmpeg is on; everything that asks runs after ``_launch`` set it."""
         if self.piece is None:
