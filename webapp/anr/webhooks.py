@@ -69,7 +69,8 @@ class Notifier:
         if not self.urls:
             return
         for gap in gaps:
-            if gap.fill_state not in ALERT_STATES:
+            # An operator's own Stop is their decision, not something to alert anyone about.
+            if gap.fill_state not in ALERT_STATES or gap.stopped_by:
                 continue
             body = alert_body(gap)
             for url in self.urls:

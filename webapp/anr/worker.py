@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.5
 HEARTBEAT_S = 5.0
+MAX_RUN_ERROR = 2000
 
 
 @dataclass
@@ -128,7 +129,13 @@ class Worker:
             fill_window=cfg.get("ANR_FILL_WINDOW", ""),
         )
         runs = [
-            FillRun(gap_id=gap.id, camera_id=gap.camera_id, worker_id=self.worker_id)
+            FillRun(
+                gap_id=gap.id,
+                camera_id=gap.camera_id,
+                worker_id=self.worker_id,
+                method="replay",
+                requested_by=gap.requested_by if gap.manual_retry else None,
+            )
             for gap in claimed
         ]
         db.session.add_all(runs)
@@ -224,7 +231,14 @@ class Worker:
         else:
             at_limit = gap.fill_attempts >= int(self.config["ANR_MAX_ATTEMPTS"])
             gapstate.change_state(gap, "failed" if at_limit else "pending", **fields)
-        self._close_run(running, result.outcome, result.recovered_seconds, commit=False)
+        self._close_run(
+            running,
+            result.outcome,
+            result.recovered_seconds,
+            commit=False,
+            error=result.error,
+            path=result.path,
+        )
         db.session.commit()
         log.info(
             "gap %s: %s (%.1f s recovered, attempt %d)%s",
@@ -257,13 +271,27 @@ class Worker:
         if segment is not None:
             db.session.add(segment)
 
-    def _close_run(self, running: Running, outcome: str, recovered: float, commit=True) -> None:
+    def _close_run(
+        self,
+        running: Running,
+        outcome: str,
+        recovered: float,
+        commit=True,
+        error: str | None = None,
+        path: Path | None = None,
+    ) -> None:
+        """End the attempt's FillRun: outcome, footage, bytes written and the masked error."""
         run = db.session.get(FillRun, running.run_id)
         if run is not None:
             run.outcome = outcome
             run.recovered_seconds = recovered
             run.ended_at = utcnow()
             run.duration_s = round(time.monotonic() - running.began, 3)
+            run.error = error[-MAX_RUN_ERROR:] if error else None
+            try:
+                run.bytes_written = path.stat().st_size if path is not None else 0
+            except OSError:
+                run.bytes_written = None
         if commit:
             db.session.commit()
 
@@ -279,6 +307,7 @@ class Worker:
             db.session.add(row)
         row.seen_at = utcnow()
         row.running = len(self.jobs)
+        row.concurrency = int(self.config["ANR_CONCURRENCY"])
         db.session.commit()
 
     def shutdown(self) -> None:
