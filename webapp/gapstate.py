@@ -10,7 +10,6 @@ from datetime import datetime
 from datetime import timedelta
 
 from flask import current_app
-
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import func
@@ -242,7 +241,7 @@ def retry_many(
     # A pending gap retried stays pending: its own -1/+1 cancel out below.
     _bump(
         camera_id,
-        *((state, -count, -seconds, -stopped) for state, (count, seconds, stopped) in moved.items()),
+        *((state, -n, -seconds, -stopped) for state, (n, seconds, stopped) in moved.items()),
         ("pending", len(rows), sum(r.gap_seconds for r in rows)),
     )
     return moved_ids
