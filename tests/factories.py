@@ -16,6 +16,8 @@ BASE_TIME = datetime(2026, 6, 13, 12, 0, 0, tzinfo=timezone.utc)
 
 def make_camera(camera_id: str = "cam1", **fields):
     """Create and commit a camera with sensible defaults."""
+    # A replay source by default: operators' requests on a camera without one are refused.
+    fields.setdefault("anr_replay_url_template", "rtsp://192.0.2.1/replay?from={start}&to={end}")
     data = {"id": camera_id, "name": fields.pop("name", f"Camera {camera_id}"), **fields}
     clean, errors = camera_settings.validate(data, creating=True)
     assert not errors, errors

@@ -11,18 +11,22 @@ from flask_login import login_required
 from ..auth.principal import camera_for
 from ..auth.principal import can
 from ..auth.principal import require
+from ..domain import fill_queue as fill_queue_mod
+from ..domain import fleet
 from ..errors import Problem
 from ..extensions import db
+from ..gaps.actions import gap_of
 from ..gaps.actions import ingest_gap
+from ..gaps.actions import parse_gap_ids
 from ..gaps.actions import queue_window
 from ..gaps.actions import retry_all_failed
 from ..gaps.actions import retry_one
+from ..gaps.actions import retry_selected
 from ..gaps.actions import stop_one
 from ..gaps.actions import validate_window
 from ..gaps.queries import MAX_HOLES_WINDOW
 from ..gaps.queries import RAW_LIST_COLUMNS
 from ..gaps.queries import decode_cursor
-from ..gaps.queries import fleet_overview
 from ..gaps.queries import gap_rows_json
 from ..gaps.queries import list_gaps
 from ..gaps.queries import parse_limit
@@ -39,14 +43,28 @@ def authenticate():
     """Every API route needs a session or a bearer key (401 with WWW-Authenticate otherwise)."""
 
 
+CAMERAS_DEFAULT_LIMIT = 500
+
+
 @bp.get("/cameras")
 def list_cameras():
-    """Cameras in scope with per-state gap counts."""
+    """Cameras in scope with per-state gap counts, attention first; search, site, cursor."""
     require("view")
-    return jsonify([fleet_row_json(row) for row in fleet_overview(current_user)])
+    fq = fleet.parse_query(request.args, default_limit=CAMERAS_DEFAULT_LIMIT)
+    page = fleet.fleet_page(current_user, fq)
+    resp = jsonify([fleet_row_json(row) for row in page.rows])
+    links = []
+    for rel, cursor in (("next", page.next_cursor), ("prev", page.prev_cursor)):
+        if cursor:
+            url = url_for("api.list_cameras", **fq.args(before=cursor), limit=fq.limit)
+            links.append(f'<{url}>; rel="{rel}"')
+    if links:
+        resp.headers["Link"] = ", ".join(links)
+    return resp
 
 
 def fleet_row_json(row) -> dict:
+    """A camera as the cameras list shows it."""
     cam = row.camera
     return {
         "id": cam.id,
@@ -59,7 +77,53 @@ def fleet_row_json(row) -> dict:
         "counts": row.counts,
         "missing_seconds": row.missing_seconds,
         "newest_gap_start": rfc3339(row.newest_gap_start),
+        "needs_attention": row.needs_attention,
     }
+
+
+@bp.get("/queue")
+def fill_queue():
+    """The fleet's fill queue: running fills, queued gaps in claim order, outcomes, workers."""
+    require("view")
+    flt = fill_queue_mod.parse_filter(request.args, current_user)
+    limit = parse_limit(request.args.get("limit"), default=fill_queue_mod.QUEUE_PAGE)
+    limit = min(limit, 1000)
+    view = fill_queue_mod.queue_view(flt, request.args.get("before"), limit)
+    body = {
+        "running": fill_queue_mod.as_json(view.running),
+        "queued": fill_queue_mod.as_json(view.queued.rows),
+        "queued_total": view.queued.total,
+        "not_queued": view.not_queued,
+        "recent": fill_queue_mod.as_json(view.recent),
+        "workers": fill_queue_mod.as_json(view.workers),
+        "fill_window": view.fill_window or None,
+    }
+    resp = jsonify(body)
+    if view.queued.next_cursor:
+        url = url_for("api.fill_queue", **flt.args(), limit=limit, before=view.queued.next_cursor)
+        resp.headers["Link"] = f'<{url}>; rel="next"'
+    return resp
+
+
+@bp.get("/cameras/<camera_id>/recording-gaps/<gap_id>/runs")
+def gap_runs(camera_id: str, gap_id: str):
+    """Every fill attempt of one gap, newest first (Retry never erases them)."""
+    camera = camera_for(current_user, camera_id)
+    gap = gap_of(camera, gap_id)
+    return jsonify(fill_queue_mod.as_json(fill_queue_mod.run_history(gap.id)))
+
+
+@bp.post("/cameras/<camera_id>/recording-gaps/retry-selected")
+def retry_selected_gaps(camera_id: str):
+    """Send the chosen gaps back to the queue (manager+), one audit row; answers the count."""
+    camera = camera_for(current_user, camera_id, "retry")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Problem(400, "send a JSON object with gap_ids", "invalid_json")
+    wanted = parse_gap_ids(body.get("gap_ids"))
+    ids = retry_selected(camera, wanted)
+    db.session.commit()
+    return jsonify({"retried": len(ids), "skipped": len(wanted) - len(ids), "gap_ids": ids})
 
 
 @bp.get("/cameras/<camera_id>/recording-gaps")
@@ -100,7 +164,7 @@ def retry_failed(camera_id: str):
 
 @bp.post("/cameras/<camera_id>/recording-gaps/<gap_id>/stop")
 def stop_gap(camera_id: str, gap_id: str):
-    """Stop a running fill (manager+); the worker ends ffmpeg and marks the gap failed."""
+    """Stop a running fill (manager+); the worker ends ffmpeg and keeps what it copied."""
     camera = camera_for(current_user, camera_id, "control_fills")
     gap = stop_one(camera, gap_id)
     db.session.commit()

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import gapstate
+from ..anr.replay import source_problem
 from ..audit import record
 from ..errors import Problem
 from ..extensions import db
@@ -54,23 +55,91 @@ def _change_gap(camera, gap_id: str, action: str, change) -> RecordingGap:
     return gap
 
 
+def ensure_fillable(camera) -> None:
+    """Refuse (409) an operator's request that could never run on this camera.
+
+    Manual requests run whatever the camera's automatic ANR setting, so the only reasons one
+    could wait forever are a disabled camera or no source to fetch from: say so at once.
+    """
+    if not camera.enabled:
+        raise Problem(
+            409,
+            f"camera {camera.id} is disabled; enable it in its settings to fetch footage",
+            "camera_disabled",
+        )
+    problem = source_problem(camera)
+    if problem:
+        raise Problem(409, problem, "no_replay_source")
+
+
+def _requester() -> str | None:
+    return getattr(current_user, "actor_name", None)
+
+
 def retry_one(camera, gap_id: str) -> RecordingGap:
     """Send one gap back to the fill queue as an operator's request (audited)."""
+    ensure_fillable(camera)
     return _change_gap(
-        camera, gap_id, "anr_retry_gap", lambda gap: {"previous_state": gapstate.retry(gap)}
+        camera,
+        gap_id,
+        "anr_retry_gap",
+        lambda gap: {"previous_state": gapstate.retry(gap, _requester())},
     )
+
+
+AUDIT_MAX_IDS = 1000  # an audit row names at most this many gap ids (the count is always exact)
 
 
 def retry_all_failed(camera) -> list[str]:
     """Retry every failed/partial/expired gap with ONE audit row; the caller commits."""
-    ids = gapstate.retry_failed(camera.id)
+    ensure_fillable(camera)
+    ids = gapstate.retry_failed(camera.id, _requester())
     if ids:
         record(
             "anr_retry_failed",
             "camera",
             camera.id,
             camera_id=camera.id,
-            detail={"camera_id": camera.id, "count": len(ids), "gap_ids": ids},
+            detail={"camera_id": camera.id, "count": len(ids), "gap_ids": ids[:AUDIT_MAX_IDS]},
+        )
+    return ids
+
+
+MAX_SELECTED = 5000
+
+
+def parse_gap_ids(raw) -> list[str]:
+    """The ids of a Retry selected request: a non-empty list of gap id strings (else 400)."""
+    if not isinstance(raw, list) or not raw:
+        raise Problem(400, "gap_ids must be a non-empty list of recording gap ids", "invalid_ids")
+    if len(raw) > MAX_SELECTED:
+        raise Problem(
+            400, f"at most {MAX_SELECTED} gap ids at once (got {len(raw)})", "invalid_ids"
+        )
+    if not all(isinstance(i, str) and 0 < len(i) <= 64 for i in raw):
+        raise Problem(400, "every gap id must be a string of 1 to 64 characters", "invalid_ids")
+    return list(dict.fromkeys(raw))
+
+
+def retry_selected(camera, gap_ids: list[str]) -> list[str]:
+    """Retry the chosen gaps of a camera (set-based) with ONE audit row; returns the ids moved.
+
+    Gaps that are filled, filling or not the camera's are left alone (the answer counts them).
+    """
+    ensure_fillable(camera)
+    ids = gapstate.retry_many(camera.id, gapstate.RETRYABLE, gap_ids, _requester())
+    if ids:
+        record(
+            "anr_retry_selected",
+            "camera",
+            camera.id,
+            camera_id=camera.id,
+            detail={
+                "camera_id": camera.id,
+                "count": len(ids),
+                "asked": len(gap_ids),
+                "gap_ids": ids[:AUDIT_MAX_IDS],
+            },
         )
     return ids
 
@@ -111,6 +180,7 @@ def validate_window(start_raw, end_raw) -> tuple:
 
 def queue_window(camera, start, end):
     """Queue an operator-chosen window as a manual gap; 409 naming an overlapping gap."""
+    ensure_fillable(camera)
     clash = gapstate.overlapping_gap(camera.id, start, end)
     if clash is not None:
         raise Problem(
@@ -119,7 +189,7 @@ def queue_window(camera, start, end):
             f"({rfc3339(clash.gap_start)} to {rfc3339(clash.gap_end)}, {clash.fill_state})",
             "gap_overlap",
         )
-    gap, _ = gapstate.record_gap(camera.id, start, end, manual=True)
+    gap, _ = gapstate.record_gap(camera.id, start, end, manual=True, requested_by=_requester())
     record(
         "anr_manual_window",
         "recording_gap",
