@@ -8,8 +8,11 @@ from .anr.replay import check_template
 from .crypto import encrypt_secret
 from .extensions import db
 from .masking import mask_credentials
+from .models import FILL_METHODS
+from .models import REPLAY_CLOCKS
 from .models import VENDORS
 from .models import Camera
+from .models import default_replay_clock
 from .models import valid_camera_id
 
 VENDORS_CHOICES = VENDORS
@@ -28,6 +31,8 @@ FIELDS = (
     "anr_replay_url_template",
     "anr_max_gap_hours",
     "segment_seconds",
+    "replay_clock",
+    "fill_method",
     "enabled",
 )
 
@@ -115,6 +120,14 @@ def validate(data: dict, *, creating: bool) -> tuple[dict, dict]:
         errors["anr_replay_url_template"] = (
             f"vendor '{vendor}' has no default replay URL; a template is needed to turn ANR on"
         )
+    clock = str(data.get("replay_clock", "") or "").strip().lower()
+    if clock and clock not in REPLAY_CLOCKS:
+        errors["replay_clock"] = "must be utc or local (the zone the camera reads replay times in)"
+    clean["replay_clock"] = clock or default_replay_clock(vendor)
+    method = str(data.get("fill_method", "") or "auto").strip().lower()
+    if method not in FILL_METHODS:
+        errors["fill_method"] = f"must be one of {', '.join(FILL_METHODS)}"
+    clean["fill_method"] = method
     password = data.get("password")
     if password is not None and password != "":
         clean["password"] = str(password)
@@ -142,6 +155,48 @@ def public_settings(camera: Camera) -> dict:
     out["anr_replay_url_template"] = mask_credentials(camera.anr_replay_url_template)
     out["has_password"] = bool(camera.password_encrypted)
     return out
+
+
+def editable_values(camera: Camera) -> dict:
+    """The camera's settings as ``validate`` takes them: the base of a partial edit."""
+    values = {name: getattr(camera, name) for name in FIELDS}
+    values["anr_replay_url_template"] = camera.anr_replay_url_template or ""
+    values["anr_max_gap_hours"] = (
+        "" if camera.anr_max_gap_hours is None else str(camera.anr_max_gap_hours)
+    )
+    return values
+
+
+def update(camera: Camera, clean: dict, actor=None) -> dict:
+    """Save validated values on ``camera`` with its ``camera_update`` audit row (no commit).
+
+    Returns the changed settings as ``{name: [before, after]}`` (a password shows as ``***``).
+    """
+    from .audit import record
+
+    before = public_settings(camera)
+    changed_password = "password" in clean
+    save(camera, clean)
+    after = public_settings(camera)
+    changed = {k: [before.get(k), after[k]] for k in after if before.get(k) != after[k]}
+    if changed_password:
+        changed["password"] = ["***", "***"]
+    record(
+        "camera_update", "camera", camera.id, camera_id=camera.id, actor=actor,
+        detail={"changed": changed},
+    )  # fmt: skip
+    return changed
+
+
+def remove(camera: Camera, actor=None) -> None:
+    """Delete a camera (its gaps and segments go with it; archive files stay on disk), audited."""
+    from .audit import record
+
+    record(
+        "camera_delete", "camera", camera.id, camera_id=camera.id, actor=actor,
+        detail=public_settings(camera),
+    )  # fmt: skip
+    db.session.delete(camera)
 
 
 def create(clean: dict, actor=None) -> Camera:

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests import factories
+from tests.rtsp.server import RtspCamera
+from tests.rtsp.server import gstreamer_missing
+from tests.rtsp.server import skip_or_fail
 from webapp.anr.media import probe_duration
 from webapp.anr.simcam import SimCam
 from webapp.anr.worker import Worker
@@ -40,6 +43,35 @@ def simcam():
     cam.stop()
 
 
+@pytest.fixture(scope="session")
+def _gstreamer_missing():
+    return gstreamer_missing()
+
+
+@pytest.fixture
+def rtsp_camera(_gstreamer_missing, tmp_path):
+    """Start GStreamer RTSP test cameras on 127.0.0.1: ``rtsp_camera(auth="digest", ...)``.
+
+    Skipped with a reason where GStreamer is missing (a failure under REQUIRE_RTSP=1).
+    """
+    if _gstreamer_missing:
+        skip_or_fail(_gstreamer_missing)
+    started = []
+
+    def start(auth="none", user=CAMERA_USER, password=CAMERA_PASSWORD, **control):
+        folder = tmp_path / f"rtsp{len(started)}"
+        folder.mkdir()
+        cam = RtspCamera(folder, auth, user, password)
+        started.append(cam)
+        if control:
+            cam.set(**control)
+        return cam
+
+    yield start
+    for cam in started:
+        cam.stop()
+
+
 @pytest.fixture
 def anr_app(make_app):
     """An app whose engine timings suit a test (seconds, not minutes)."""
@@ -60,6 +92,16 @@ def sim_camera(simcam, camera_id: str = "cam1", **fields):
     fields.setdefault("password", CAMERA_PASSWORD)
     fields.setdefault("address", "127.0.0.1")
     return factories.make_camera(camera_id, **fields)
+
+
+def rtsp_camera_row(cam, vendor: str, camera_id: str = "cam1", **fields):
+    """A camera row pointing at an RTSP test camera with the vendor's default replay URL."""
+    fields.setdefault("username", CAMERA_USER)
+    fields.setdefault("password", CAMERA_PASSWORD)
+    fields.setdefault("anr_enabled", True)
+    return factories.make_camera(
+        camera_id, vendor=vendor, address="127.0.0.1", rtsp_port=cam.port, **fields
+    )
 
 
 def recent(minutes_ago: float = 30) -> datetime:

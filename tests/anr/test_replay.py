@@ -37,9 +37,32 @@ def test_every_placeholder_is_filled():
     assert url == (
         "http://cam.local/r?start=20260613T120000Z&end=20260613T120500Z"
         "&start_iso=2026-06-13T12:00:00Z&end_iso=2026-06-13T12:05:00Z"
-        "&start_epoch=1781352000&end_epoch=1781352300"
         "&start_dahua=2026_06_13_12_00_00&end_dahua=2026_06_13_12_05_00"
+        "&start_utc=20260613T120000Z&end_utc=20260613T120500Z"
+        "&start_local=20260613T120000&end_local=20260613T120500"
+        "&start_epoch=1781352000&end_epoch=1781352300"
         "&seconds=300&channel=2"
+    )
+
+
+def test_a_local_clock_renders_the_camera_wall_time_and_utc_stays_available():
+    template = "http://cam.local/r?" + "&".join(f"{name}={{{name}}}" for name in PLACEHOLDERS)
+    url = _url(template=template, clock="local", timezone="Europe/Berlin")  # UTC+2 in June
+    assert url == (
+        "http://cam.local/r?start=20260613T140000&end=20260613T140500"
+        "&start_iso=2026-06-13T14:00:00&end_iso=2026-06-13T14:05:00"
+        "&start_dahua=2026_06_13_14_00_00&end_dahua=2026_06_13_14_05_00"
+        "&start_utc=20260613T120000Z&end_utc=20260613T120500Z"
+        "&start_local=20260613T140000&end_local=20260613T140500"
+        "&start_epoch=1781352000&end_epoch=1781352300"
+        "&seconds=300&channel=2"
+    )
+    # The Dahua default in local time; a UTC clock on a Berlin camera still sends UTC.
+    assert _url(vendor="dahua", clock="local", timezone="Europe/Berlin").endswith(
+        "&starttime=2026_06_13_14_00_00&endtime=2026_06_13_14_05_00"
+    )
+    assert _url(vendor="hikvision", timezone="Europe/Berlin").endswith(
+        "starttime=20260613T120000Z&endtime=20260613T120500Z"
     )
 
 

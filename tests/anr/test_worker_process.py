@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,12 @@ from tests import factories
 from tests.anr.conftest import archive_path
 from tests.anr.conftest import gap_now
 from tests.anr.conftest import recent
+from tests.anr.conftest import rtsp_camera_row
 from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
 from tests.anr.conftest import wait_for
+from webapp.anr.worker import Worker
+from webapp.models import Camera
 from webapp.models import FillRun
 from webapp.models import WorkerHeartbeat
 
@@ -29,7 +33,7 @@ def worker_process(anr_app, tmp_path):
     """Start ``flask anr worker`` on the test's database; killed at the end if still running."""
     procs = []
 
-    def start():
+    def start(**extra_env):
         env = {
             **os.environ,
             "REPLENISH_INSTANCE": str(tmp_path / "instance"),
@@ -39,6 +43,7 @@ def worker_process(anr_app, tmp_path):
             "ANR_INTERVAL_S": "0.2",
             "ANR_LEASE_SECONDS": "3",
             "ANR_IO_TIMEOUT_S": "5",
+            **extra_env,
         }
         proc = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "anr", "worker"],
@@ -113,3 +118,97 @@ def test_sigkilled_worker_loses_its_lease_and_another_run_takes_the_gap(
     assert gap.fill_state == "filled", gap.last_error
     assert gap.fill_attempts == 2  # the killed worker's attempt counts
     assert _part_files(anr_app, "cam1") == []
+
+
+def _ffmpeg_children(pid: int) -> list[int]:
+    """The ffmpeg processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            comm = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and comm.startswith("ffmpeg"):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _lease_over(gap_id):
+    lease_until = gap_now(gap_id).lease_until
+
+    def lease_over():
+        return time.time() > lease_until.timestamp() + 0.2
+
+    return lease_over
+
+
+@pytest.mark.rtsp
+@pytest.mark.slow
+def test_kill_9_of_the_worker_leaves_no_ffmpeg_and_the_reclaim_removes_the_part(
+    anr_app, anr_db, rtsp_camera, worker_process
+):
+    cam = rtsp_camera()
+    camera = rtsp_camera_row(cam, "hikvision")
+    gap = factories.make_gap("cam1", recent(), seconds=20)
+    proc = worker_process()
+    wait_for(_filling_with_part(anr_app, gap.id), timeout=20)
+    children = _ffmpeg_children(proc.pid)
+    assert children, "the fill's ffmpeg should be running"
+
+    proc.kill()
+    proc.communicate(timeout=10)
+
+    # The parent-death signal ends ffmpeg with its worker: nothing is left copying.
+    wait_for(lambda: not any(_running(pid) for pid in children), timeout=5)
+    assert _part_files(anr_app, "cam1"), "the dead fill's .part is still on disk"
+    camera = anr_db.session.get(Camera, camera.id)
+    camera.anr_enabled = False  # so the sweep below takes the gap back without refetching it
+    anr_db.session.commit()
+    wait_for(_lease_over(gap.id), timeout=10)
+
+    with anr_app.app_context():
+        Worker(anr_app).sweep_and_claim()
+
+    gap = gap_now(gap.id)
+    assert gap.fill_state == "pending" and gap.last_error.startswith("the worker running")
+    assert _part_files(anr_app, "cam1") == []
+
+
+@pytest.mark.rtsp
+@pytest.mark.slow
+def test_a_crash_between_chunks_resumes_without_fetching_a_chunk_again(
+    anr_app, anr_db, rtsp_camera, worker_process
+):
+    cam = rtsp_camera()
+    rtsp_camera_row(cam, "hikvision")
+    start = recent()
+    gap = factories.make_gap("cam1", start, seconds=10)
+    first = archive_path(anr_app, "cam1", start)
+    proc = worker_process(ANR_CHUNK_SECONDS="4")
+    wait_for(first.exists, timeout=20)  # the first chunk is archived, the second under way
+
+    proc.kill()
+    proc.communicate(timeout=10)
+    wait_for(_lease_over(gap.id), timeout=10)
+    anr_app.config["ANR_CHUNK_SECONDS"] = 4
+    run_worker(anr_app)
+
+    gap = gap_now(gap.id)
+    assert gap.fill_state == "filled", gap.last_error
+    assert abs(gap.recovered_seconds - 10) <= 1.0
+    folder = first.parent
+    assert sorted(p.name for p in folder.iterdir()) == [
+        archive_path(anr_app, "cam1", start + timedelta(seconds=s)).name for s in (0, 4, 8)
+    ]
+    first_chunk = start.strftime("%Y-%m-%dT%H:%M:%S")
+    assert [r["start"] for r in cam.requests()].count(first_chunk) == 1

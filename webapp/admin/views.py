@@ -16,11 +16,12 @@ from .. import cameras as camera_settings
 from ..anr.replay import PLACEHOLDERS
 from ..anr.replay import ReplayUrlError
 from ..anr.replay import camera_replay_url
-from ..audit import record
 from ..auth.principal import camera_for
 from ..auth.principal import require
 from ..extensions import db
 from ..masking import mask_credentials
+from ..models import FILL_METHODS
+from ..models import REPLAY_CLOCKS
 from ..models import VENDORS
 from ..models import Camera
 from ..models import utcnow
@@ -70,6 +71,8 @@ def _form(camera=None, values=None, errors=None, status=200):
         errors=errors or {},
         vendors=VENDORS,
         placeholders=PLACEHOLDERS,
+        clocks=REPLAY_CLOCKS,
+        methods=FILL_METHODS,
         preview=preview_from(values),
     ), status
 
@@ -92,6 +95,8 @@ PREVIEW_FIELDS = (
     "rtsp_port",
     "channel",
     "username",
+    "timezone",
+    "replay_clock",
 )
 
 
@@ -155,13 +160,7 @@ def update_camera(camera_id: str):
     if errors:
         data.pop("password", None)
         return _form(camera, values=data, errors=errors, status=422)
-    before = camera_settings.public_settings(camera)
-    camera_settings.save(camera, clean)
-    after = camera_settings.public_settings(camera)
-    changed = {k: [before[k], after[k]] for k in after if before.get(k) != after[k]}
-    if "password" in clean or request.form.get("password"):
-        changed["password"] = ["***", "***"]
-    record("camera_update", "camera", camera.id, camera_id=camera.id, detail={"changed": changed})
+    camera_settings.update(camera, clean)
     db.session.commit()
     flash(f"Camera {camera.name} saved.")
     return redirect(url_for(".edit_camera", camera_id=camera.id), 303)

@@ -1,37 +1,103 @@
 """One fill: ffmpeg copies a replay window from the camera into the archive, safely.
 
-ffmpeg runs as a child process without a shell; it writes ``<start>.mp4.part`` which is renamed
-into place only when footage came back, never over an existing archive file. Every way out that
-brings nothing back removes the ``.part``.
+ffmpeg runs as a child process without a shell and dies with its worker (a parent-death
+signal). It writes fragmented MP4 into ``<start>.mp4.part``, so whatever it copied survives an
+abrupt end (time limit, stalled camera, Stop, a crash); the footage is then finalised into an
+ordinary MP4 with its index at the front and renamed into place, never over an existing archive
+file. Video is stream-copied; audio is transcoded to AAC or dropped (MP4 cannot carry the G.711
+most cameras send). A window longer than the chunk size is fetched as consecutive chunks, one
+archive file each, and an archived chunk is never fetched again.
 """
 
 import collections
+import ctypes
 import logging
 import os
+import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..masking import mask_credentials
+from .media import ARCHIVE_NAME_FORMAT
 from .media import archive_name
 from .media import ffmpeg_bin
 from .media import probe_duration
 
 log = logging.getLogger(__name__)
 
-FILLED_RATIO = 0.95  # SPEC §5: this much of the window recovered counts as filled
+FILLED_RATIO = 0.95  # this much of the window recovered counts as filled (docs/design.md)
 JOB_TIMEOUT_MARGIN_S = 60
 STDERR_LINES = 12
 MAX_ERROR_CHARS = 2000
 MAX_EXISTING_PIECES = 20
-TERMINATE_GRACE_S = 5
+TERMINATE_GRACE_S = 2.0
+FINALISE_TIMEOUT_S = 900
+# Before its first output ffmpeg connects and probes the streams (up to its 5 s analyzeduration):
+# the watchdog allows that on top of the I/O timeout.
+STARTUP_ALLOWANCE_S = 10.0
+AUDIO_MODES = ("aac", "drop")
+PART_SUFFIX = ".part"
+# ffmpeg's complaints that mean the audio (not the video or the camera) is the problem.
+_AUDIO_TROUBLE = re.compile(r"audio|aac|pcm_|codec|decoder|encoder|Stream #\d+:[1-9]", re.I)
+# Writes each keyframe-started fragment as it completes: an abrupt end loses at most one GOP.
+FRAGMENTED = "+frag_keyframe+empty_moov+default_base_moof"
+
+# A replay loses up to about a frame interval at each end whatever its length, so a short piece
+# (the last chunk of a window) is complete within this many seconds of its length.
+PIECE_SLACK_S = 1.0
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A preexec function giving ffmpeg SIGKILL when the thread that started it goes away.
+
+    Linux only. The signal follows the forking *thread*, so fills are started from the worker's
+    long-lived loop thread. The parent check closes the race of a parent dying before prctl.
+    """
+    if _libc is None:
+        return None
+
+    def setup() -> None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return setup
+
+
+def remove_stale_parts(folder: Path, start: datetime, end: datetime) -> list[Path]:
+    """Delete the ``.part`` files of a window [start, end): what a dead worker left behind."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    low, high = archive_name(start)[:15], archive_name(end)[:15]
+    for path in folder.glob("*" + PART_SUFFIX):
+        stamp = path.name[:15]  # YYYYmmdd_HHMMSS, in every name this module writes
+        try:
+            datetime.strptime(stamp, ARCHIVE_NAME_FORMAT)
+        except ValueError:
+            continue
+        if low <= stamp < high:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def covers(duration: float, span: float) -> bool:
+    """Whether ``duration`` seconds of footage settle a piece of ``span`` seconds."""
+    return duration >= min(FILLED_RATIO * span, span - PIECE_SLACK_S)
 
 
 @dataclass
@@ -42,10 +108,20 @@ class FillResult:
     recovered_seconds: float
     error: str | None = None
     path: Path | None = None
+    paths: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class Piece:
+    """One ffmpeg run: ``seconds`` of the window from ``offset``, written to ``target``."""
+
+    offset: int
+    seconds: int
+    target: Path
 
 
 class FillJob:
-    """A running (or finished) ffmpeg copy of one gap's window."""
+    """A running (or finished) copy of one gap's window, one or more ffmpeg runs in turn."""
 
     def __init__(
         self,
@@ -59,6 +135,8 @@ class FillJob:
         ffmpeg: str = "",
         io_timeout_s: float = 15.0,
         max_fill_seconds: float = 3600.0,
+        audio: str = "aac",
+        chunk_seconds: int = 1800,
     ):
         self.gap_id = gap_id
         self.folder = folder
@@ -68,43 +146,110 @@ class FillJob:
         self.secrets = secrets
         self.ffmpeg = ffmpeg_bin(ffmpeg)
         self.io_timeout_s = io_timeout_s
-        self.time_limit_s = min(seconds + JOB_TIMEOUT_MARGIN_S, max_fill_seconds)
-        self.covered = 0.0  # seconds already in the archive before this run (earlier partials)
-        self.fetch_seconds = seconds
-        self.target: Path | None = None
+        self.max_fill_seconds = max_fill_seconds
+        self.audio = audio if audio in AUDIO_MODES else "aac"
+        self.chunk_seconds = max(int(chunk_seconds), 1)
+        self.piece: Piece | None = None
         self.proc: subprocess.Popen | None = None
         self.started_at = 0.0
+        self.time_limit_s = 0.0
         self.timed_out = False
+        self.stalled = False
+        self.recovered = 0.0  # seconds of the window in the archive (earlier runs and this one)
+        self.fetched = 0.0  # of which this job brought back
+        self.placed: list[Path] = []
+        self.complete = False  # every piece of the window is archived
+        self._position = 0  # seconds from the window start up to which the archive is settled
+        self._end_note: str | None = None
+        self._drop_audio = self.audio == "drop"
         self._terminated_at: float | None = None
         self._out_time = 0.0
+        self._last_advance = 0.0
+        self._notes: list[str] = []
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         self._readers: list[threading.Thread] = []
+        self._settling: threading.Thread | None = None
+        self._finished = False
+        self._piece_footage = 0.0
+        self._piece_error = ""
+
+    # --- paths ------------------------------------------------------------------------------
+    @property
+    def target(self) -> Path | None:
+        """The archive file the current piece becomes."""
+        return self.piece.target if self.piece else None
 
     @property
     def part(self) -> Path | None:
-        """Where ffmpeg writes until the footage is judged."""
-        return self.target.with_name(self.target.name + ".part") if self.target else None
+        """Where ffmpeg writes the current piece until it is judged."""
+        return self.target.with_name(self.target.name + PART_SUFFIX) if self.target else None
+
+    @property
+    def _final_part(self) -> Path | None:
+        """The finalised (index at the front) copy of the current piece, before the rename."""
+        if self.piece is None:
+            return None
+        return self.target.with_name(self.target.name + ".final" + PART_SUFFIX)
 
     def masked(self, text: str) -> str:
-        """``text`` with the camera's credentials hidden (SPEC §5: everywhere)."""
+        """``text`` with the camera's credentials hidden (everywhere, docs/design.md)."""
         return mask_credentials(text, self.secrets)
 
+    # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> FillResult | None:
-        """Start ffmpeg; returns a result at once when there is nothing to run."""
+        """Start the first ffmpeg run; returns a result at once when there is nothing to run."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        covered, target = self._existing_coverage()
-        if target is None or covered >= FILLED_RATIO * self.seconds:
+        piece = self._next_piece()
+        if piece is None:
             log.info("gap %s: archive files already cover the window; not fetching", self.gap_id)
-            return FillResult("filled", min(covered, float(self.seconds)))
-        self.covered = covered
-        self.target = target
-        begin = self.start_time + timedelta(seconds=int(covered))
-        self.fetch_seconds = self.seconds - int(covered)
-        end = begin + timedelta(seconds=self.fetch_seconds)
-        url = self.replay_url(begin, end)
+            return FillResult("filled", min(self.recovered, float(self.seconds)))
+        self._launch(piece)
+        return None
+
+    def _next_piece(self) -> Piece | None:
+        """The next stretch of the window the archive lacks, walking the files already there.
+
+        Pieces end on chunk boundaries; a file that covers its chunk settles it, a shorter one (an
+        earlier partial fill) is continued in a file named by where it ends. An unreadable
+        existing file counts as covering its chunk: it is never overwritten.
+        """
+        steps = self.seconds // self.chunk_seconds + MAX_EXISTING_PIECES
+        while self._position < self.seconds and steps > 0:
+            steps -= 1
+            offset = self._position
+            end = min((offset // self.chunk_seconds + 1) * self.chunk_seconds, self.seconds)
+            path = self.folder / archive_name(self.start_time + timedelta(seconds=offset))
+            if not path.exists():
+                return Piece(offset, end - offset, path)
+            duration = probe_duration(path, self.ffmpeg)
+            if not duration:
+                self.recovered += end - offset
+                self._position = end
+            elif covers(duration, end - offset):
+                self.recovered += min(duration, end - offset)
+                self._position = end
+            else:
+                self.recovered += duration
+                self._position = offset + max(int(duration), 1)
+        self.complete = self._position >= self.seconds
+        return None
+
+    def _launch(self, piece: Piece) -> None:
+        """Start ffmpeg for ``piece``."""
+        self.piece = piece
+        begin = self.start_time + timedelta(seconds=piece.offset)
+        url = self.replay_url(begin, begin + timedelta(seconds=piece.seconds))
         self.part.unlink(missing_ok=True)  # a leftover of a crashed run is ours to replace
-        log.info("gap %s: fetching %s s from %s", self.gap_id, self.fetch_seconds, self.masked(url))
-        self.started_at = time.monotonic()
+        self._final_part.unlink(missing_ok=True)
+        log.info(
+            "gap %s: fetching %s s from %s into %s",
+            self.gap_id, piece.seconds, self.masked(url), piece.target.name,
+        )  # fmt: skip
+        self.time_limit_s = min(piece.seconds + JOB_TIMEOUT_MARGIN_S, self.max_fill_seconds)
+        self._out_time = 0.0
+        self._terminated_at = None
+        self._stderr.clear()
+        self.started_at = self._last_advance = time.monotonic()
         self.proc = subprocess.Popen(
             self.command(url),
             stdin=subprocess.DEVNULL,
@@ -114,89 +259,182 @@ class FillJob:
             errors="replace",
             # Own session: a Ctrl-C in the terminal reaches the worker, which decides what ends.
             start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
         self._readers = [
-            threading.Thread(target=self._read_progress, daemon=True),
-            threading.Thread(target=self._read_stderr, daemon=True),
+            threading.Thread(target=self._read_progress, args=(self.proc,), daemon=True),
+            threading.Thread(target=self._read_stderr, args=(self.proc,), daemon=True),
         ]
         for reader in self._readers:
             reader.start()
-        return None
 
     def command(self, url: str) -> list[str]:
-        """The ffmpeg argument list (no shell ever sees it)."""
+        """The ffmpeg argument list for the current piece (no shell ever sees it)."""
         micros = str(int(self.io_timeout_s * 1_000_000))
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
-        cmd += ["-progress", "pipe:1"]
+        cmd += ["-progress", "pipe:1", "-stats_period", "0.5"]
         if urlsplit(url).scheme.lower() in ("rtsp", "rtsps"):
             cmd += ["-rtsp_transport", "tcp", "-timeout", micros]
         else:
             cmd += ["-rw_timeout", micros]
-        cmd += ["-i", url, "-t", str(self.fetch_seconds), "-c", "copy"]
-        cmd += ["-movflags", "+faststart", "-f", "mp4", "-n", str(self.part)]
+        cmd += ["-i", url, "-t", str(self.piece.seconds)]
+        cmd += ["-map", "0:v:0", "-c:v", "copy"]
+        if self._drop_audio:
+            cmd += ["-an"]
+        else:
+            cmd += ["-map", "0:a:0?", "-c:a", "aac", "-b:a", "64k"]
+        # Each fragment reaches the disk when it is complete, not when an I/O buffer fills.
+        cmd += ["-dn", "-sn", "-movflags", FRAGMENTED, "-flush_packets", "1"]
+        cmd += ["-f", "mp4", "-n", str(self.part)]
         return cmd
 
-    def _existing_coverage(self) -> tuple[float, Path | None]:
-        """Seconds of the window already archived from its start, and the next file to write.
-
-        An earlier partial fill left ``<start>.mp4``; the rest goes into a file named by where
-        that one ends. An unreadable existing file counts as filled: it is never overwritten.
-        """
-        covered = 0.0
-        for _ in range(MAX_EXISTING_PIECES):
-            path = self.folder / archive_name(self.start_time + timedelta(seconds=int(covered)))
-            if not path.exists():
-                return covered, path
-            duration = probe_duration(path, self.ffmpeg)
-            if not duration:
-                return float(self.seconds), None
-            covered = int(covered) + duration
-            if covered >= FILLED_RATIO * self.seconds:
-                return covered, None
-        return covered, None
-
-    def _read_progress(self) -> None:
-        for line in self.proc.stdout:
+    def _read_progress(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
             key, _, value = line.strip().partition("=")
             if key == "out_time_us" and value.isdigit():
-                self._out_time = int(value) / 1_000_000
+                out_time = int(value) / 1_000_000
+                if out_time > self._out_time:
+                    self._out_time = out_time
+                    self._last_advance = time.monotonic()
 
-    def _read_stderr(self) -> None:
-        for line in self.proc.stderr:
+    def _read_stderr(self, proc: subprocess.Popen) -> None:
+        for line in proc.stderr:
             if line.strip():
                 self._stderr.append(line.rstrip())
 
     @property
     def progress(self) -> float:
-        """Share of the whole window in the archive so far, 0..1."""
+        """Share of the whole window in the archive so far, 0..1 (one bar over every chunk)."""
         if not self.seconds:
             return 0.0
-        return min((self.covered + self._out_time) / self.seconds, 1.0)
+        current = 0.0 if self._settling is not None else self._out_time
+        return min((self.recovered + current) / self.seconds, 1.0)
 
     def running(self) -> bool:
-        """True while ffmpeg runs; ends a run that outlives its hard time limit."""
-        if self.proc is None or self.proc.poll() is not None:
+        """True while the job works: watches ffmpeg, finalises each piece, starts the next."""
+        if self._finished or self.proc is None:
             return False
+        if self._settling is not None:
+            if self._settling.is_alive():
+                return True
+            self._settling = None
+            self._finished = not self._after_piece()
+            return not self._finished
+        if self.proc.poll() is None:
+            self._watch()
+            return True
+        self._reap()
+        # Finalising can take a while for a long chunk: off the worker's thread, so leases renew.
+        self._settling = threading.Thread(target=self._settle_piece, daemon=True)
+        self._settling.start()
+        return True
+
+    def _watch(self) -> None:
+        """End ffmpeg when its output stops advancing, or past the hard time limit."""
         now = time.monotonic()
-        if self._terminated_at is None and now - self.started_at > self.time_limit_s:
-            # SIGTERM lets ffmpeg close the MP4, so footage copied so far can still count.
+        if self._terminated_at is not None:
+            if now - self._terminated_at > TERMINATE_GRACE_S:
+                self.proc.kill()  # the fragments already written survive SIGKILL
+            return
+        allowed = self.io_timeout_s + (0.0 if self._out_time else STARTUP_ALLOWANCE_S)
+        if now - self._last_advance > allowed:
+            # A camera can keep the session (and its RTCP) alive and send no media: only the
+            # output time tells.
+            self.stalled = True
+            self._terminate()
+        elif now - self.started_at > self.time_limit_s:
             self.timed_out = True
-            self._terminated_at = now
-            self.proc.terminate()
-        elif self._terminated_at is not None and now - self._terminated_at > TERMINATE_GRACE_S:
-            self.proc.kill()
+            self._terminate()
+
+    def _terminate(self) -> None:
+        self._terminated_at = time.monotonic()
+        try:
+            self.proc.terminate()  # ffmpeg closes its last fragment on SIGTERM
+        except ProcessLookupError:
+            pass
+
+    def end(self, note: str) -> None:
+        """End the fill now keeping what it copied (e.g. an operator's Stop); ``note`` says why."""
+        self._end_note = note
+        if self.proc is not None and self.proc.poll() is None and self._terminated_at is None:
+            self._terminate()
+
+    def _settle_piece(self) -> None:
+        """Finalise the piece ffmpeg wrote (index at the front) and move it into place."""
+        self._piece_footage = 0.0
+        self._piece_error = self.error_tail()
+        part, final = self.part, self._final_part
+        try:
+            if part.exists() and self._finalise(part, final):
+                recovered = probe_duration(final, self.ffmpeg)
+                if recovered and self._move_into_place(final, self.target):
+                    self._piece_footage = min(recovered, float(self.piece.seconds))
+                elif recovered:  # a file got there first: it counts, and it stays
+                    self._piece_footage = float(self.piece.seconds)
+        except Exception:  # a broken piece is this attempt's failure, never the worker's
+            log.exception("gap %s: could not finalise %s", self.gap_id, part.name)
+        finally:
+            part.unlink(missing_ok=True)
+            final.unlink(missing_ok=True)
+
+    def _finalise(self, part: Path, final: Path) -> bool:
+        """Remux the fragmented ``.part`` into an ordinary MP4 with its index at the front."""
+        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(part)]
+        cmd += ["-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4", "-y", str(final)]
+        try:
+            done = subprocess.run(
+                cmd, capture_output=True, timeout=FINALISE_TIMEOUT_S, stdin=subprocess.DEVNULL
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("gap %s: finalising %s failed: %s", self.gap_id, part.name, exc)
+            return False
+        return done.returncode == 0 and final.exists()
+
+    def _after_piece(self) -> bool:
+        """Account for the settled piece; start the next one (or a retry without audio)."""
+        piece, footage = self.piece, self._piece_footage
+        ended_early = self.stalled or self.timed_out or self._end_note is not None
+        if not footage:
+            retry_without_audio = (
+                not self._drop_audio
+                and not ended_early
+                and _AUDIO_TROUBLE.search(self._piece_error or "")
+            )
+            if retry_without_audio:
+                # Audio never fails a fill: the same piece again, video only.
+                log.warning("gap %s: audio could not be kept; fetching video only", self.gap_id)
+                self._notes.append("audio dropped: " + self._piece_error.splitlines()[-1])
+                self._drop_audio = True
+                self._launch(piece)
+                return True
+            return False
+        self.placed.append(piece.target)
+        self.recovered += footage
+        self.fetched += footage
+        if not covers(footage, piece.seconds) or ended_early:
+            self._position = piece.offset + max(int(footage), 1)
+            return False
+        self._position = piece.offset + piece.seconds
+        following = self._next_piece()
+        if following is None:
+            return False
+        self._launch(following)
         return True
 
     def abort(self) -> None:
-        """End ffmpeg now and remove its ``.part`` (stop, shutdown, lost claim)."""
+        """End ffmpeg now and remove its ``.part`` (shutdown, lost claim)."""
+        self._finished = True
         if self.proc is not None and self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         self._reap()
+        if self._settling is not None:
+            self._settling.join(timeout=FINALISE_TIMEOUT_S)
         if self.part is not None:
             self.part.unlink(missing_ok=True)
+            self._final_part.unlink(missing_ok=True)
 
     def _reap(self) -> None:
         if self.proc is None:
@@ -215,33 +453,36 @@ class FillJob:
         return self.masked(text)[-MAX_ERROR_CHARS:]
 
     def result(self) -> FillResult:
-        """Judge the finished run by the footage it brought back; move the file into place."""
+        """Judge the job by the footage it brought back (call once ``running()`` is False)."""
+        while self.running():  # a caller that did not poll to the end still gets the outcome
+            time.sleep(0.1)
         self._reap()
-        code = self.proc.returncode
-        recovered = probe_duration(self.part, self.ffmpeg) if self.part.exists() else None
-        limit_note = ""
+        code = self.proc.returncode if self.proc is not None else None
+        notes = list(self._notes)
+        if self.stalled:
+            notes.append(f"no new footage for {self.io_timeout_s:g} s (the camera stalled)")
         if self.timed_out:
-            limit_note = f"the fill exceeded its {self.time_limit_s:g} s time limit"
-        if not recovered:
-            self.part.unlink(missing_ok=True)
-            reason = self.error_tail() or f"ffmpeg exited with code {code} and copied no footage"
-            return FillResult("failed", 0.0, "; ".join(filter(None, [limit_note, reason])))
-        if not self._move_into_place():
-            return FillResult("filled", float(self.seconds), None)
-        total = min(self.covered + recovered, float(self.seconds))
-        if total >= FILLED_RATIO * self.seconds:
-            return FillResult("filled", round(total, 2), None, self.target)
+            notes.append(f"the fill exceeded its {self.time_limit_s:g} s time limit")
+        if self._end_note:
+            notes.append(self._end_note)
+        if not self.fetched:
+            reason = self._piece_error or f"ffmpeg exited with code {code} and copied no footage"
+            return FillResult("failed", 0.0, "; ".join(notes + [reason]))
+        total = round(min(self.recovered, float(self.seconds)), 2)
+        first = self.placed[0] if self.placed else None
+        if self.complete or total >= FILLED_RATIO * self.seconds:
+            return FillResult("filled", total, None, first, list(self.placed))
         note = f"replay ended after {total:.1f} of {self.seconds} s"
-        detail = "; ".join(filter(None, [note, limit_note, self.error_tail()]))
-        return FillResult("partial", round(total, 2), detail, self.target)
+        detail = "; ".join(filter(None, [note, *notes, self._piece_error]))
+        return FillResult("partial", total, detail, first, list(self.placed))
 
-    def _move_into_place(self) -> bool:
-        """Rename ``.part`` to the archive name atomically; False if a file got there first."""
+    def _move_into_place(self, source: Path, target: Path) -> bool:
+        """Rename ``source`` to the archive name atomically; False if a file got there first."""
         try:
-            os.link(self.part, self.target)  # fails when the target exists: never overwrite
+            os.link(source, target)  # fails when the target exists: never overwrite
         except FileExistsError:
-            log.warning("gap %s: %s appeared meanwhile; kept it", self.gap_id, self.target.name)
+            log.warning("gap %s: %s appeared meanwhile; kept it", self.gap_id, target.name)
             return False
         finally:
-            self.part.unlink(missing_ok=True)
+            source.unlink(missing_ok=True)
         return True

@@ -7,19 +7,26 @@ from string import Formatter
 from urllib.parse import quote
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
+from zoneinfo import ZoneInfo
 
 from ..masking import mask_credentials
 
 ALLOWED_SCHEMES = ("rtsp", "rtsps", "http", "https")
+# {start}, {end}, {*_iso} and {*_dahua} are in the camera's replay clock: UTC as shown, or with
+# replay_clock=local the camera's wall time without a zone suffix (20260613T140000 in Berlin).
 PLACEHOLDERS = {
-    "start": "window start, compact UTC (Hikvision style): 20260613T120000Z",
-    "end": "window end, compact UTC: 20260613T120500Z",
-    "start_iso": "window start, RFC 3339 UTC: 2026-06-13T12:00:00Z",
-    "end_iso": "window end, RFC 3339 UTC: 2026-06-13T12:05:00Z",
+    "start": "window start, compact, camera clock (Hikvision style): 20260613T120000Z",
+    "end": "window end, compact, camera clock: 20260613T120500Z",
+    "start_iso": "window start, ISO 8601, camera clock: 2026-06-13T12:00:00Z",
+    "end_iso": "window end, ISO 8601, camera clock: 2026-06-13T12:05:00Z",
+    "start_dahua": "window start, Dahua style, camera clock: 2026_06_13_12_00_00",
+    "end_dahua": "window end, Dahua style, camera clock: 2026_06_13_12_05_00",
+    "start_utc": "window start, compact UTC whatever the clock: 20260613T120000Z",
+    "end_utc": "window end, compact UTC: 20260613T120500Z",
+    "start_local": "window start, compact camera local time: 20260613T140000",
+    "end_local": "window end, compact camera local time: 20260613T140500",
     "start_epoch": "window start, Unix seconds: 1781352000",
     "end_epoch": "window end, Unix seconds: 1781352300",
-    "start_dahua": "window start, Dahua style: 2026_06_13_12_00_00",
-    "end_dahua": "window end, Dahua style: 2026_06_13_12_05_00",
     "seconds": "window length in whole seconds: 300",
     "channel": "the camera's channel number: 1",
 }
@@ -57,21 +64,38 @@ def check_template(template: str) -> str | None:
     return None
 
 
-def _values(start: datetime, end: datetime, channel: int) -> dict:
-    start = start.astimezone(UTC)
-    end = end.astimezone(UTC)
-    return {
-        "start": start.strftime("%Y%m%dT%H%M%SZ"),
-        "end": end.strftime("%Y%m%dT%H%M%SZ"),
-        "start_iso": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "end_iso": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "start_epoch": str(int(start.timestamp())),
-        "end_epoch": str(int(end.timestamp())),
-        "start_dahua": start.strftime("%Y_%m_%d_%H_%M_%S"),
-        "end_dahua": end.strftime("%Y_%m_%d_%H_%M_%S"),
+def _zone(timezone: str):
+    try:
+        return ZoneInfo(timezone or "UTC")
+    except (KeyError, ValueError):  # validated at save time; an old bad value reads as UTC
+        return UTC
+
+
+def _values(
+    start: datetime, end: datetime, channel: int, clock: str = "utc", timezone: str = "UTC"
+) -> dict:
+    """Every placeholder's text; ``clock`` (utc or local) sets the zone of the clock ones."""
+    zone = _zone(timezone)
+    values = {
         "seconds": str(int((end - start).total_seconds())),
         "channel": str(channel),
     }
+    for name, moment in (("start", start), ("end", end)):
+        utc = moment.astimezone(UTC)
+        local = moment.astimezone(zone)
+        values[f"{name}_utc"] = utc.strftime("%Y%m%dT%H%M%SZ")
+        values[f"{name}_local"] = local.strftime("%Y%m%dT%H%M%S")
+        values[f"{name}_epoch"] = str(int(utc.timestamp()))
+        if clock == "local":
+            # The camera reads a bare wall time in its own zone: no Z, no offset.
+            values[name] = values[f"{name}_local"]
+            values[f"{name}_iso"] = local.strftime("%Y-%m-%dT%H:%M:%S")
+            values[f"{name}_dahua"] = local.strftime("%Y_%m_%d_%H_%M_%S")
+        else:
+            values[name] = values[f"{name}_utc"]
+            values[f"{name}_iso"] = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+            values[f"{name}_dahua"] = utc.strftime("%Y_%m_%d_%H_%M_%S")
+    return values
 
 
 def build_replay_url(
@@ -85,8 +109,12 @@ def build_replay_url(
     password: str,
     start: datetime,
     end: datetime,
+    clock: str = "utc",
+    timezone: str = "UTC",
 ) -> str:
     """The replay URL for [start, end), credentials percent-encoded into the user-info.
+
+    ``clock`` is the camera's replay clock (``utc`` or ``local`` in ``timezone``).
 
     Raises ReplayUrlError when the camera has no template and its vendor has no default, or the
     template is not acceptable.
@@ -95,12 +123,12 @@ def build_replay_url(
         problem = check_template(template)
         if problem:
             raise ReplayUrlError(f"the replay URL template {problem}")
-        url = template.format(**_values(start, end, channel))
+        url = template.format(**_values(start, end, channel, clock, timezone))
     elif vendor in VENDOR_DEFAULTS:
         if not address:
             raise ReplayUrlError(f"camera has no address for the {vendor} replay URL")
         url = VENDOR_DEFAULTS[vendor].format(
-            host=address, port=rtsp_port, **_values(start, end, channel)
+            host=address, port=rtsp_port, **_values(start, end, channel, clock, timezone)
         )
     else:
         raise ReplayUrlError(
@@ -134,6 +162,8 @@ def camera_replay_url(camera, start: datetime, end: datetime, password: str) -> 
         password=password,
         start=start,
         end=end,
+        clock=camera.replay_clock or "utc",
+        timezone=camera.timezone,
     )
 
 

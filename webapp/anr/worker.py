@@ -29,6 +29,7 @@ from ..models import utcnow
 from . import queue
 from .fill import FillJob
 from .fill import FillResult
+from .fill import remove_stale_parts
 from .indexer import segment_for
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
@@ -116,7 +117,13 @@ class Worker:
         """Expire old gaps, take back lost leases, claim what the free slots allow and start."""
         cfg = self.config
         changed = queue.expire_old(float(cfg["ANR_MAX_GAP_HOURS"]))
-        changed += queue.reclaim_lost_leases(int(cfg["ANR_MAX_ATTEMPTS"]))
+        reclaimed = queue.reclaim_lost_leases(int(cfg["ANR_MAX_ATTEMPTS"]))
+        for gap in reclaimed:
+            # The dead worker's ffmpeg died with it (parent-death signal); its .part is garbage.
+            folder = Path(cfg["ANR_RECORDINGS_DIR"]) / gap.camera_id
+            for path in remove_stale_parts(folder, gap.gap_start, gap.gap_end):
+                log.info("gap %s: removed %s left by a lost worker", gap.id, path.name)
+        changed += reclaimed
         db.session.commit()
         self.notifier.notify(changed)
         if self.stopping.is_set():
@@ -162,6 +169,8 @@ class Worker:
             ffmpeg=self.config.get("ANR_FFMPEG_BIN", ""),
             io_timeout_s=float(self.config.get("ANR_IO_TIMEOUT_S", 15.0)),
             max_fill_seconds=float(self.config["ANR_MAX_FILL_SECONDS"]),
+            audio=str(self.config.get("ANR_AUDIO", "aac")),
+            chunk_seconds=int(self.config.get("ANR_CHUNK_SECONDS", 1800)),
         )
         running = Running(job, run_id, camera.id, time.monotonic())
         try:
@@ -226,8 +235,8 @@ class Worker:
             if result.outcome == "filled":
                 fields["filled_at"] = utcnow()
             gapstate.change_state(gap, result.outcome, **fields)
-            if result.path is not None:
-                self._index_new_file(gap.camera_id, result.path, gap.gap_start, job)
+            for path in result.paths or ([result.path] if result.path else []):
+                self._index_new_file(gap.camera_id, path, job)
         else:
             at_limit = gap.fill_attempts >= int(self.config["ANR_MAX_ATTEMPTS"])
             gapstate.change_state(gap, "failed" if at_limit else "pending", **fields)
@@ -261,7 +270,7 @@ class Worker:
         if gap is not None:
             self.notifier.notify([gap])
 
-    def _index_new_file(self, camera_id: str, path: Path, gap_start, job: FillJob) -> None:
+    def _index_new_file(self, camera_id: str, path: Path, job: FillJob) -> None:
         """Add the archive file as a segment now, so coverage shows it before the next index."""
         if db.session.execute(
             select(Segment.id).where(Segment.camera_id == camera_id, Segment.path == path.name)

@@ -1,9 +1,12 @@
 """The data model of SPEC §1: one module per aggregate."""
 
 from .audit import AuditLog
+from .camera import FILL_METHODS
+from .camera import REPLAY_CLOCKS
 from .camera import VENDORS
 from .camera import Camera
 from .camera import CameraGapStat
+from .camera import default_replay_clock
 from .camera import valid_camera_id
 from .engine import FillRun
 from .engine import UsedEmbedToken
@@ -23,8 +26,10 @@ from .user import Principal
 from .user import User
 
 __all__ = [
+    "FILL_METHODS",
     "FILL_STATES",
     "KEY_ROLES",
+    "REPLAY_CLOCKS",
     "USER_ROLES",
     "VENDORS",
     "ApiKey",
@@ -39,6 +44,7 @@ __all__ = [
     "UTCDateTime",
     "UsedEmbedToken",
     "User",
+    "default_replay_clock",
     "WorkerHeartbeat",
     "new_id",
     "rfc3339",

@@ -18,6 +18,17 @@ from .types import utcnow
 
 CAMERA_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VENDORS = ("hikvision", "dahua", "axis", "onvif", "generic")
+# The zone a camera reads replay times in; Dahua firmware reads them as its local time.
+REPLAY_CLOCKS = ("utc", "local")
+LOCAL_CLOCK_VENDORS = ("dahua",)
+# How footage comes back: ``auto`` picks the best the camera offers (replay while nothing else is
+# built), ``download`` fetches recorded files, ``replay`` streams the window over RTSP.
+FILL_METHODS = ("auto", "download", "replay")
+
+
+def default_replay_clock(vendor: str) -> str:
+    """The replay clock a camera of ``vendor`` uses unless told otherwise."""
+    return "local" if vendor in LOCAL_CLOCK_VENDORS else "utc"
 
 
 def valid_camera_id(value: str) -> bool:
@@ -48,6 +59,8 @@ class Camera(db.Model):
     anr_replay_url_template: Mapped[str | None] = mapped_column(Text, nullable=True)
     anr_max_gap_hours: Mapped[float | None] = mapped_column(db.Float, nullable=True)
     segment_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    replay_clock: Mapped[str] = mapped_column(String(8), default="utc")
+    fill_method: Mapped[str] = mapped_column(String(16), default="auto")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Newest gap_start of any gap: kept by the gap service so the fleet page never scans gaps.
     newest_gap_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
