@@ -50,6 +50,8 @@ class Running:
     run_id: int
     camera_id: str
     began: float
+    # Set when an operator's Stop reached this worker: the fill ends keeping what it copied.
+    stop_by: str | None = None
 
 
 def new_worker_id() -> str:
@@ -215,10 +217,11 @@ class Worker:
                 running.job.abort()
                 del self.jobs[gap_id]
                 self._close_run(running, "lost", 0.0)
-            elif stop_by:
-                running.job.abort()
-                del self.jobs[gap_id]
-                self.stopped(running, stop_by)
+            elif stop_by and running.stop_by is None:
+                # Ended like a time limit, so the footage copied so far is kept (finish() below).
+                running.stop_by = stop_by
+                running.job.end(f"stopped by {stop_by}")
+                log.info("gap %s: stop requested by %s", gap_id, stop_by)
 
     def finish(self, running: Running, result: FillResult | None) -> None:
         """Record a fill's outcome through the state machine, with its FillRun row."""
@@ -231,6 +234,9 @@ class Worker:
             return
         result = result or job.result()
         fields = dict(recovered_seconds=result.recovered_seconds, last_error=result.error)
+        if running.stop_by and result.outcome != "filled":
+            self.stopped(running, gap, result)
+            return
         if result.outcome in ("filled", "partial"):
             if result.outcome == "filled":
                 fields["filled_at"] = utcnow()
@@ -259,16 +265,33 @@ class Worker:
         )
         self.notifier.notify([gap])
 
-    def stopped(self, running: Running, stop_by: str) -> None:
-        """An operator's Stop: the gap fails with who stopped it (Retry queues it again)."""
-        gap = queue.held_gap(running.job.gap_id, self.worker_id)
-        if gap is not None:
-            gapstate.change_state(gap, "failed", last_error=f"stopped by {stop_by}")
-        self._close_run(running, "stopped", 0.0, commit=False)
+    def stopped(self, running: Running, gap: RecordingGap, result: FillResult) -> None:
+        """An operator's Stop: ``partial`` keeping what was copied, else ``failed``.
+
+        Either way the gap carries who stopped it: it is not "needs attention" and raises no
+        alert (the operator chose this), and Retry queues it again.
+        """
+        who = running.stop_by
+        state = "partial" if result.recovered_seconds > 0 else "failed"
+        gapstate.change_state(
+            gap,
+            state,
+            recovered_seconds=result.recovered_seconds,
+            last_error=f"stopped by {who}",
+            stopped_by=who,
+        )
+        for path in result.paths or ([result.path] if result.path else []):
+            self._index_new_file(gap.camera_id, path, running.job)
+        self._close_run(
+            running,
+            "stopped",
+            result.recovered_seconds,
+            commit=False,
+            error=f"stopped by {who}",
+            path=result.path,
+        )
         db.session.commit()
-        log.info("gap %s: stopped by %s", running.job.gap_id, stop_by)
-        if gap is not None:
-            self.notifier.notify([gap])
+        log.info("gap %s: stopped by %s (%.1f s kept)", gap.id, who, result.recovered_seconds)
 
     def _index_new_file(self, camera_id: str, path: Path, job: FillJob) -> None:
         """Add the archive file as a segment now, so coverage shows it before the next index."""

@@ -16,6 +16,7 @@ from flask_login import login_required
 
 from ..auth.principal import camera_for
 from ..auth.principal import require
+from ..domain import fleet as fleet_mod
 from ..errors import Problem
 from ..extensions import db
 from ..presenters import local_time
@@ -32,7 +33,6 @@ from .actions import stop_one
 from .actions import validate_window
 from .queries import decode_cursor
 from .queries import encode_cursor
-from .queries import fleet_overview
 from .queries import list_gaps
 from .queries import parse_state
 from .queries import parse_time
@@ -71,16 +71,21 @@ def index():
 
 @bp.get("/cameras")
 def fleet():
-    """Every camera in scope with counts per state; ``?attention=1`` keeps those needing care."""
+    """A page of cameras in scope, attention first; search, site and attention in the URL."""
     require("view")
-    attention = request.args.get("attention") == "1"
-    rows = fleet_overview(current_user, needs_attention=attention)
+    fq = fleet_mod.parse_query(request.args)
+    page = fleet_mod.fleet_page(current_user, fq)
+    summary = fleet_mod.fleet_summary(current_user, fq)
     return render_page(
         "gaps/fleet.html",
         {"fleet": "fleet_table", "*": "fleet_table"},
-        rows=rows,
-        attention=attention,
-        attention_total=sum(1 for r in rows if r.needs_attention),
+        rows=page.rows,
+        page=page,
+        fq=fq,
+        attention=fq.attention,
+        summary=summary,
+        attention_total=summary["attention"],
+        sites=fleet_mod.sites(current_user),
         camera_endpoint=page_endpoint("camera_gaps"),
         fleet_endpoint=page_endpoint("fleet"),
     )
