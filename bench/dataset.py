@@ -64,11 +64,13 @@ def add_gaps(camera_ids: list[str], per_camera: int, offset: int = 0, seed: int 
     began = time.perf_counter()
     dialect = db.engine.dialect.name
     now = _stamp(datetime.now(timezone.utc), dialect)
-    marks = ", ".join(["?" if dialect == "sqlite" else "%s"] * 11)
+    marks = ", ".join(["?" if dialect == "sqlite" else "%s"] * 12)
     sql = (
         "INSERT INTO recording_gaps (id, camera_id, gap_start, gap_end, gap_seconds, fill_state,"
-        f" fill_attempts, created_at, manual_retry, last_error, recovered_seconds) VALUES ({marks})"
+        " fill_attempts, created_at, manual_retry, last_error, recovered_seconds, queue_at)"
+        f" VALUES ({marks})"
     )
+    retention = timedelta(hours=72)  # the cameras keep the global retention: the claim key
     # Building the secondary indexes once after the load beats maintaining them row by row.
     indexes = list(RecordingGap.__table__.indexes)
     bind = db.session.connection()
@@ -95,6 +97,7 @@ def add_gaps(camera_ids: list[str], per_camera: int, offset: int = 0, seed: int 
                     False,
                     "camera refused" if state == "failed" else None,
                     seconds * 0.5 if state == "partial" else None,
+                    _stamp(start + retention, dialect),
                 )
             )
             if len(batch) >= 50000:

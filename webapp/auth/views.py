@@ -23,6 +23,7 @@ from . import bp
 from .credentials import clear_failures
 from .credentials import is_locked
 from .credentials import note_failure
+from .unauthorized import lost_action
 
 FAILED = "Wrong username or password."
 LOCKED = "Too many failed sign-ins. This sign-in is locked for 15 minutes."
@@ -48,7 +49,11 @@ def login_form():
     """Show the sign-in form (or go on when already signed in)."""
     if current_user.is_authenticated and not getattr(current_user, "token_sha256", None):
         return redirect(safe_next(request.args.get("next")) or url_for("gaps.fleet"))
-    return render_template("auth/login.html", next=safe_next(request.args.get("next")))
+    return render_template(
+        "auth/login.html",
+        next=safe_next(request.args.get("next")),
+        lost=lost_action(request.args.get("lost")),
+    )
 
 
 @bp.post("/login")
@@ -57,6 +62,7 @@ def login():
     username = request.form.get("username", "")
     password = request.form.get("password", "")
     next_url = safe_next(request.form.get("next"))
+    lost = lost_action(request.form.get("lost"))
     norm = User.normalise(username)
     if not norm or not password:
         return _refuse("Enter your username and password.", username, next_url)
@@ -83,12 +89,18 @@ def login():
     user.last_login_at = utcnow()
     db.session.commit()
     login_user(user)
+    if lost:
+        flash(f"Your {lost} was not done: your session had ended. Do it again if still needed.")
     return redirect(next_url or url_for("gaps.fleet"))
 
 
 def _refuse(message: str, username: str, next_url: str | None, status: int = 401):
     return render_template(
-        "auth/login.html", error=message, username=username, next=next_url
+        "auth/login.html",
+        error=message,
+        username=username,
+        next=next_url,
+        lost=lost_action(request.form.get("lost")),
     ), status
 
 
