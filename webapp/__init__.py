@@ -107,8 +107,9 @@ def register_blueprints(app: Flask) -> None:
     from .embed import bp as embed_bp
     from .gaps import bp as gaps_bp
     from .health import bp as health_bp
+    from .queue import bp as queue_bp
 
-    for bp in (auth_bp, gaps_bp, api_bp, audit_bp, admin_bp, embed_bp, health_bp):
+    for bp in (auth_bp, gaps_bp, api_bp, audit_bp, admin_bp, embed_bp, health_bp, queue_bp):
         app.register_blueprint(bp)
 
 
