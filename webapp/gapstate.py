@@ -62,7 +62,8 @@ _BUMP_SQL = text(
 _MOVE_SQL = text("UPDATE recording_gaps SET fill_state = :new WHERE id = :id AND fill_state = :old")
 
 # The fleet's attention order of a camera, from its statistics: a failed gap outranks a partial
-# one, which outranks an expired one; gaps an operator stopped do not count (docs/fleet-operations.md).
+# one, which outranks an expired one; gaps an operator stopped do not count
+# (docs/fleet-operations.md).
 _ATTENTION_SQL = text(
     "UPDATE cameras SET attention = CASE"
     " WHEN EXISTS (SELECT 1 FROM camera_gap_stats s WHERE s.camera_id = cameras.id"

@@ -29,10 +29,10 @@ log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
 CANDIDATES_PER_SLOT = 8
-# Claim order (docs/fleet-operations.md): an operator's request (Retry, a chosen window, Retry selected)
-# goes before automatic work, oldest request first; automatic gaps follow by the time the card
-# overwrites them, soonest first. ``queue_at`` holds either time, so each part of the queue is
-# one ascending scan of ix_recording_gaps_claim.
+# Claim order (docs/fleet-operations.md): an operator's request (Retry, a chosen window, Retry
+# selected) goes before automatic work, oldest request first; automatic gaps follow by the time
+# the card overwrites them, soonest first. ``queue_at`` holds either time, so each part of the
+# queue is one ascending scan of ix_recording_gaps_claim.
 PHASE_ORDER = (RecordingGap.queue_at, RecordingGap.id)
 LOST_LEASE_ERROR = "the worker running this fill stopped answering (lease expired)"
 

@@ -41,7 +41,8 @@ class RecordingGap(db.Model):
         # The queue: pending gaps newest first, and filling gaps by lease expiry.
         Index("ix_recording_gaps_queue", "fill_state", "gap_start"),
         Index("ix_recording_gaps_lease", "fill_state", "lease_until"),
-        # Claim order: manual requests, then automatic gaps, each by queue_at (docs/fleet-operations.md).
+        # Claim order: manual requests, then automatic gaps, each by queue_at
+        # (docs/fleet-operations.md).
         Index("ix_recording_gaps_claim", "fill_state", "manual_retry", "queue_at", "id"),
     )
 
