@@ -235,9 +235,7 @@ def bulk_fleet(count: int) -> dict:
         )
         if attention:
             state = "failed" if attention == 4 else "partial"
-            stats.append(
-                {"camera_id": cid, "fill_state": state, "gap_count": 1, "gap_seconds": 60}
-            )
+            stats.append({"camera_id": cid, "fill_state": state, "gap_count": 1, "gap_seconds": 60})
         expected[cid] = attention
     _db.session.execute(insert(Camera), cams)
     _db.session.execute(insert(CameraGapStat), stats)
