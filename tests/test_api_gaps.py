@@ -76,9 +76,9 @@ def test_limit_is_clamped(cam, login_as, db, raw, expected):
 
 
 def test_default_limit_is_500_and_max_5000(cam, db, login_as):
-    from webapp.gaps.queries import DEFAULT_LIMIT
-    from webapp.gaps.queries import MAX_LIMIT
-    from webapp.gaps.queries import parse_limit
+    from webapp.domain.paging import DEFAULT_LIMIT
+    from webapp.domain.paging import MAX_LIMIT
+    from webapp.domain.paging import parse_limit
 
     assert (DEFAULT_LIMIT, MAX_LIMIT) == (500, 5000)
     assert parse_limit(None) == 500 and parse_limit("123456") == 5000

@@ -149,14 +149,13 @@ def test_holes_endpoint_rejects_bad_windows(cam, login_as, query):
 def test_database_busy_is_503_with_retry_after(cam, login_as, app, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from webapp.gaps import queries
+    from webapp.api import views
+    from webapp.domain import gap_queries as queries
 
     def locked(*_a, **_k):
         raise OperationalError("SELECT", {}, Exception("database is locked"))
 
     monkeypatch.setattr(queries, "list_gaps", locked)
-    from webapp.api import views
-
     monkeypatch.setattr(views, "list_gaps", locked)
     viewer = login_as("viewer")
     resp = viewer.get(URL)

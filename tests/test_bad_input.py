@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from tests.factories import make_camera
 from tests.factories import make_gap
-from webapp import gapstate
+from webapp.domain import gapstate
 from webapp.masking import mask_credentials
 from webapp.models import AuditLog
 from webapp.models import RecordingGap
@@ -106,7 +106,7 @@ def test_a_change_based_on_a_stale_read_loses(cam, db):
 def test_retry_racing_a_claim_answers_409_not_a_lost_update(cam, login_as, db, monkeypatch):
     gap = make_gap(cam, state="pending")
     manager = login_as("manager")
-    from webapp.gaps import actions
+    from webapp.domain import gap_actions as actions
 
     real = actions.gap_of
 
@@ -153,7 +153,7 @@ def test_masking(url, shown):
 
 
 def test_templates_with_format_specs_are_refused_at_save(db):
-    from webapp.cameras import validate
+    from webapp.domain.cameras import validate
 
     for template in ("http://h/{channel:d}", "http://h/{start!r}", "http://h/{nope}"):
         _, errors = validate(
@@ -193,8 +193,8 @@ def test_concurrent_identical_ingest_on_postgres_never_500s(require_postgres, ma
             t.join(30)
         assert sorted(codes) == [200] * 7 + [201]
         with app.app_context():
+            from webapp.domain.gap_queries import state_counts
             from webapp.extensions import db as _db
-            from webapp.gaps.queries import state_counts
 
             assert state_counts(["cam1"])["cam1"]["counts"]["pending"] == 1
             _db.session.remove()

@@ -117,8 +117,8 @@ def test_demo_seed_is_idempotent_and_covers_every_state(runner, app):
         assert _db.session.scalar(_db.select(_db.func.count()).select_from(AuditLog)) > 0
         cam = _db.session.get(Camera, "lobby")
         assert "demo-camera-pass" not in cam.password_encrypted
-        from webapp.gaps.queries import state_counts
-        from webapp.gapstate import recount_stats
+        from webapp.domain.gap_queries import state_counts
+        from webapp.domain.gapstate import recount_stats
 
         live = state_counts(["lobby"])["lobby"]
         recount_stats()

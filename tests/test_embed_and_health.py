@@ -61,7 +61,7 @@ def test_forged_and_expired_tokens_are_refused(embed_app, monkeypatch):
     url = _mint(embed_app, embed_app.test_client(), username="op", ttl_seconds=1).json["url"]
     from datetime import timedelta
 
-    import webapp.embed.tokens as tokens
+    import webapp.domain.embed_tokens as tokens
 
     later = tokens.utcnow() + timedelta(seconds=5)
     monkeypatch.setattr(tokens, "utcnow", lambda: later)

@@ -9,8 +9,8 @@ import pytest
 
 from tests.factories import BASE_TIME
 from tests.factories import make_camera
-from webapp.audit import record
-from webapp.audit.writer import SYSTEM
+from webapp.domain.audit import SYSTEM
+from webapp.domain.audit import record
 from webapp.models import AuditLog
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.factories import make_camera
 from tests.factories import make_gap
-from webapp.gaps import timeline
+from webapp import timeline
 from webapp.models import Segment
 from webapp.models import utcnow
 

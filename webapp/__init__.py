@@ -6,12 +6,30 @@ import os
 from flask import Flask
 from flask import g
 from flask import request
+from sqlalchemy import event
 
+from . import commands
 from . import config as config_mod
+from . import errors
+from . import presenters
+from .admin import bp as admin_bp
+from .api import bp as api_bp
+from .audit.views import bp as audit_bp
+from .auth import bp as auth_bp
+from .auth import credentials  # noqa: F401  (registers the user and key loaders)
+from .auth.credentials import is_bearer_request
+from .auth.unauthorized import install as install_unauthorized
+from .embed import bp as embed_bp
+from .errors import Problem
 from .extensions import csrf
 from .extensions import db
 from .extensions import login_manager
 from .extensions import migrate
+from .gaps import bp as gaps_bp
+from .health import bp as health_bp
+from .queue import bp as queue_bp
+from .security import apply_security_headers
+from .sessions import EmbedAwareSessionInterface
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -70,14 +88,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Sign in to continue."
     login_manager.session_protection = "basic"
     csrf.init_app(app)
-    from .sessions import EmbedAwareSessionInterface
-
     app.session_interface = EmbedAwareSessionInterface()
-    from . import auth  # noqa: F401  (registers the user and key loaders)
-    from .auth import credentials  # noqa: F401
-    from .auth.unauthorized import install
-
-    install(login_manager)
+    install_unauthorized(login_manager)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             _sqlite_pragmas()
@@ -85,8 +97,6 @@ def register_extensions(app: Flask) -> None:
 
 def _sqlite_pragmas() -> None:
     """WAL and foreign keys on every SQLite connection (cascades need foreign keys on)."""
-    from sqlalchemy import event
-
     engine = db.engine
 
     @event.listens_for(engine, "connect")
@@ -100,31 +110,17 @@ def _sqlite_pragmas() -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint."""
-    from .admin import bp as admin_bp
-    from .api import bp as api_bp
-    from .audit.views import bp as audit_bp
-    from .auth import bp as auth_bp
-    from .embed import bp as embed_bp
-    from .gaps import bp as gaps_bp
-    from .health import bp as health_bp
-    from .queue import bp as queue_bp
-
     for bp in (auth_bp, gaps_bp, api_bp, audit_bp, admin_bp, embed_bp, health_bp, queue_bp):
         app.register_blueprint(bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
     """JSON, htmx-inline or full-page errors (see webapp.errors)."""
-    from .errors import register_errorhandlers as install
-
-    install(app)
+    errors.register_errorhandlers(app)
 
 
 def register_request_hooks(app: Flask) -> None:
-    """CSRF for session-cookie writes, and the security headers of SPEC §7 on every answer."""
-    from .auth.credentials import is_bearer_request
-    from .errors import Problem
-    from .security import apply_security_headers
+    """CSRF for session-cookie writes; the security headers (docs/design.md) on every answer."""
 
     def raise_nul():
         raise Problem(400, "the request contains a NUL character", "invalid_characters")
@@ -156,13 +152,9 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     """Filters and globals the templates share."""
-    from . import presenters
-
     presenters.install(app)
 
 
 def register_commands(app: Flask) -> None:
-    """The ``flask`` command groups of SPEC §9."""
-    from .commands import install
-
-    install(app)
+    """The ``flask`` command groups (see the README)."""
+    commands.install(app)

@@ -1,4 +1,4 @@
-"""Command line of SPEC §9: ``flask --app wsgi users|apikeys|cameras|demo|anr ...``."""
+"""The command line: ``flask --app wsgi users|apikeys|cameras|demo|anr ...`` (see the README)."""
 
 import secrets
 import sys
@@ -8,9 +8,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from . import cameras as camera_settings
-from .audit import record
+from .anr.cli import anr
 from .auth.credentials import mint_api_key
+from .demo import seed
+from .domain import cameras as camera_settings
+from .domain.audit import record
+from .domain.users import UserRefused
+from .domain.users import create_user
 from .extensions import db
 from .models import KEY_ROLES
 from .models import USER_ROLES
@@ -30,35 +34,6 @@ def _scope(raw: str | None) -> list[str] | None:
     return ids or None
 
 
-def create_user(
-    username: str,
-    role: str,
-    password: str,
-    cameras: list[str] | None = None,
-    display_name: str = "",
-) -> User:
-    """Create a user (the caller commits); raises click.UsageError on a bad name or role."""
-    norm = User.normalise(username)
-    if not norm or len(norm) > 150 or any(c.isspace() for c in norm):
-        raise click.UsageError("username must be 1-150 characters without spaces")
-    if role not in USER_ROLES:
-        raise click.UsageError(f"role must be one of {', '.join(USER_ROLES)}")
-    if db.session.execute(select(User).where(User.username == norm)).scalar_one_or_none():
-        raise click.UsageError(f"user '{norm}' already exists")
-    if len(password) < 8:
-        raise click.UsageError("password must be at least 8 characters")
-    user = User(
-        username=norm, display_name=display_name or username, role=role, camera_scope=cameras
-    )
-    user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
-    record(
-        "user_create", "user", user.id, detail={"username": norm, "role": role, "cameras": cameras}
-    )
-    return user
-
-
 @users.command("create")
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(USER_ROLES))
@@ -72,7 +47,10 @@ def users_create(username, role, camera_list, password_stdin):
     else:
         password = secrets.token_urlsafe(12)
         generated = True
-    user = create_user(username, role, password, _scope(camera_list))
+    try:
+        user = create_user(username, role, password, _scope(camera_list))
+    except UserRefused as exc:
+        raise click.UsageError(str(exc)) from None
     db.session.commit()
     click.echo(f"created user {user.username} ({user.role})")
     if generated:
@@ -158,8 +136,6 @@ def cameras_list():
 @click.option("--simcam-url", default=None, help="Base URL of the simulated camera.")
 def demo_seed(simcam_url):
     """Create demo cameras, gaps in every state, segments, audit rows and users (idempotent)."""
-    from .demo import seed
-
     base = simcam_url or current_app.config.get("SIMCAM_URL") or "http://127.0.0.1:8001"
     logins = seed(base)
     if logins:
@@ -172,7 +148,5 @@ def demo_seed(simcam_url):
 
 def install(app) -> None:
     """Register every command group on ``app.cli``."""
-    from .anr.cli import anr
-
     for group in (users, apikeys, cameras, demo, anr):
         app.cli.add_command(group)

@@ -9,9 +9,10 @@ from flask import current_app
 from sqlalchemy import func
 from sqlalchemy import select
 
-from . import cameras as camera_settings
-from . import gapstate
-from .audit.writer import SYSTEM
+from .domain import cameras as camera_settings
+from .domain import gapstate
+from .domain.audit import SYSTEM
+from .domain.users import create_user
 from .extensions import db
 from .models import Camera
 from .models import RecordingGap
@@ -74,8 +75,6 @@ def seed(base_url: str) -> list[tuple[str, str, str]]:
         camera = camera_settings.create(clean, actor=SYSTEM)
         _seed_gaps_and_segments(camera, now, rng, anr)
     logins = []
-    from .commands import create_user
-
     for username, role in DEMO_USERS:
         password = secrets.token_urlsafe(9)
         create_user(username, role, password, display_name=username.title())

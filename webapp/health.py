@@ -9,9 +9,9 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 
+from .domain.states import FILL_STATES
 from .errors import Problem
 from .extensions import db
-from .models import FILL_STATES
 from .models import CameraGapStat
 from .models import FillRun
 from .models import WorkerHeartbeat

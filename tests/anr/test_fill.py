@@ -175,7 +175,7 @@ def test_retry_of_a_partial_fetches_only_the_rest(anr_app, anr_db, simcam):
     run_worker(anr_app)
     first = archive_path(anr_app, "cam1", gap.gap_start)
     before = first.read_bytes()
-    from webapp import gapstate
+    from webapp.domain import gapstate
 
     gapstate.retry(gap_now(gap.id))
     anr_db.session.commit()

@@ -9,8 +9,8 @@ from tests.anr.conftest import gap_now
 from tests.anr.conftest import recent
 from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
-from webapp import gapstate
 from webapp.anr import queue
+from webapp.domain import gapstate
 from webapp.models import utcnow
 
 

@@ -90,7 +90,7 @@ def test_a_conflict_shows_in_the_row_without_losing_the_page(page, live):
     sign_in(page, live, "manager", "/cameras/lobby/gaps?state=failed")
     # Someone else fills it meanwhile: the page still offers Retry, the server says 409.
     with live.app.app_context():
-        from webapp import gapstate
+        from webapp.domain import gapstate
         from webapp.extensions import db
         from webapp.models import RecordingGap
 

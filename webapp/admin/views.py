@@ -12,12 +12,12 @@ from flask_login import current_user
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import cameras as camera_settings
 from ..anr.replay import PLACEHOLDERS
 from ..anr.replay import ReplayUrlError
 from ..anr.replay import camera_replay_url
-from ..auth.principal import camera_for
-from ..auth.principal import require
+from ..domain import cameras as camera_settings
+from ..domain.principal import camera_for
+from ..domain.principal import require
 from ..extensions import db
 from ..masking import mask_credentials
 from ..models import FILL_METHODS

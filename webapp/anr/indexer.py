@@ -18,7 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import gapstate
+from ..domain import gapstate
 from ..extensions import db
 from ..models import Camera
 from ..models import RecordingGap

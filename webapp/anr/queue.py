@@ -19,7 +19,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 
-from .. import gapstate
+from ..domain import gapstate
 from ..extensions import db
 from ..models import Camera
 from ..models import RecordingGap

@@ -17,8 +17,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from .. import gapstate
 from ..crypto import decrypt_secret
+from ..domain import gapstate
 from ..extensions import db
 from ..models import Camera
 from ..models import FillRun

@@ -2,7 +2,7 @@
 
 from flask import jsonify
 
-from ..models import FILL_STATES
+from ..domain.states import FILL_STATES
 from . import bp
 
 _ERR = {"$ref": "#/components/responses/Error"}

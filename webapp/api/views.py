@@ -8,30 +8,31 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
-from ..auth.principal import camera_for
-from ..auth.principal import can
-from ..auth.principal import require
 from ..domain import fill_queue as fill_queue_mod
 from ..domain import fleet
+from ..domain.gap_actions import gap_of
+from ..domain.gap_actions import ingest_gap
+from ..domain.gap_actions import parse_gap_ids
+from ..domain.gap_actions import queue_window
+from ..domain.gap_actions import retry_all_failed
+from ..domain.gap_actions import retry_one
+from ..domain.gap_actions import retry_selected
+from ..domain.gap_actions import stop_one
+from ..domain.gap_actions import validate_window
+from ..domain.gap_queries import MAX_HOLES_WINDOW
+from ..domain.gap_queries import RAW_LIST_COLUMNS
+from ..domain.gap_queries import coverage_holes
+from ..domain.gap_queries import gap_rows_json
+from ..domain.gap_queries import list_gaps
+from ..domain.gap_queries import parse_state
+from ..domain.paging import decode_cursor
+from ..domain.paging import parse_limit
+from ..domain.principal import camera_for
+from ..domain.principal import can
+from ..domain.principal import require
+from ..domain.times import parse_time
 from ..errors import Problem
 from ..extensions import db
-from ..gaps.actions import gap_of
-from ..gaps.actions import ingest_gap
-from ..gaps.actions import parse_gap_ids
-from ..gaps.actions import queue_window
-from ..gaps.actions import retry_all_failed
-from ..gaps.actions import retry_one
-from ..gaps.actions import retry_selected
-from ..gaps.actions import stop_one
-from ..gaps.actions import validate_window
-from ..gaps.queries import MAX_HOLES_WINDOW
-from ..gaps.queries import RAW_LIST_COLUMNS
-from ..gaps.queries import decode_cursor
-from ..gaps.queries import gap_rows_json
-from ..gaps.queries import list_gaps
-from ..gaps.queries import parse_limit
-from ..gaps.queries import parse_state
-from ..gaps.queries import parse_time
 from ..models import rfc3339
 from ..models import utcnow
 from . import bp
@@ -200,8 +201,6 @@ def report_gap(camera_id: str):
 @bp.get("/cameras/<camera_id>/gaps")
 def coverage_gaps(camera_id: str):
     """Holes in segment coverage over a window of at most 7 days (default: the last 24 h)."""
-    from ..gaps.queries import coverage_holes
-
     camera = camera_for(current_user, camera_id)
     now = utcnow()
     fields = {}

@@ -1,5 +1,1 @@
-"""The audit package: the single audit writer (``record``) and the audit page."""
-
-from .writer import record
-
-__all__ = ["record"]
+"""The audit page (the writer every mutation calls is ``webapp.domain.audit``)."""

@@ -14,13 +14,13 @@ from sqlalchemy import and_
 from sqlalchemy import or_
 from sqlalchemy import select
 
-from ..auth.principal import require
-from ..auth.principal import scoped
+from ..domain.paging import decode_cursor
+from ..domain.paging import encode_cursor
+from ..domain.principal import require
+from ..domain.principal import scoped
+from ..domain.times import parse_time
 from ..errors import Problem
 from ..extensions import db
-from ..gaps.queries import decode_cursor
-from ..gaps.queries import encode_cursor
-from ..gaps.queries import parse_time
 from ..models import AuditLog
 from ..models import Camera
 from ..models import rfc3339

@@ -15,7 +15,7 @@ from flask_login import login_user
 from flask_login import logout_user
 from sqlalchemy import select
 
-from ..audit import record
+from ..domain.audit import record
 from ..extensions import db
 from ..models import User
 from ..models import utcnow

@@ -17,7 +17,6 @@ from sqlalchemy import not_
 from sqlalchemy import or_
 from sqlalchemy import select
 
-from .. import gapstate
 from ..anr.queue import QueueKey
 from ..anr.queue import queued
 from ..errors import Problem
@@ -29,6 +28,7 @@ from ..models import RecordingGap
 from ..models import WorkerHeartbeat
 from ..models import rfc3339
 from ..models import utcnow
+from . import gapstate
 
 QUEUE_PAGE = 100
 RECENT_OUTCOMES = 50

@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from ..errors import Problem
 from ..extensions import db
-from ..models import FILL_STATES
 from ..models import Camera
 from ..models import CameraGapStat
 from ..models import rfc3339
+from .states import FILL_STATES
 
 PAGE_SIZE = 100
 MAX_LIMIT = 1000

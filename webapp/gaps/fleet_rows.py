@@ -10,7 +10,7 @@ from flask import url_for
 from markupsafe import Markup
 from markupsafe import escape
 
-from ..models import FILL_STATES
+from ..domain.states import FILL_STATES
 from ..models import rfc3339
 from ..models import utcnow
 from ..presenters import STATE_LABELS

@@ -13,7 +13,7 @@ from jinja2.filters import do_truncate
 from markupsafe import Markup
 from markupsafe import escape
 
-from ..auth.principal import can
+from ..domain.principal import can
 from ..masking import mask_credentials
 from ..models import rfc3339
 from ..models import utcnow

@@ -1,9 +1,6 @@
 """The fleet overview and the camera gap page; one view serves page and htmx fragment."""
 
 import json
-from datetime import UTC
-from datetime import datetime
-from urllib.parse import urlsplit
 
 from flask import flash
 from flask import make_response
@@ -14,34 +11,25 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
-from ..auth.principal import camera_for
-from ..auth.principal import require
-from ..domain import fleet as fleet_mod
+from ..domain.gap_actions import gap_of
+from ..domain.gap_actions import queue_window
+from ..domain.gap_actions import retry_all_failed
+from ..domain.gap_actions import retry_one
+from ..domain.gap_actions import stop_one
+from ..domain.gap_actions import validate_window
+from ..domain.gap_queries import parse_state
+from ..domain.principal import camera_for
 from ..errors import Problem
 from ..extensions import db
+from ..gap_pages import camera_page
+from ..gap_pages import fleet_page
+from ..gap_pages import gap_page_context
+from ..gap_pages import page_endpoint
+from ..gap_pages import parse_local
 from ..presenters import local_time
-from ..presenters import zone
 from ..rendering import is_htmx
 from ..rendering import render_page
 from . import bp
-from . import timeline as timeline_mod
-from .actions import gap_of
-from .actions import queue_window
-from .actions import retry_all_failed
-from .actions import retry_one
-from .actions import stop_one
-from .actions import validate_window
-from .queries import decode_cursor
-from .queries import encode_cursor
-from .queries import list_gaps
-from .queries import parse_state
-from .queries import parse_time
-from .queries import state_counts
-
-PAGE_ROWS = 50
-MAX_KEPT_ROWS = 500  # a refresh re-renders what "Load more" showed, up to this many rows
-FAST_REFRESH_S = 2  # while a gap is filling the progress bar should move
-SLOW_REFRESH_S = 20
 
 
 @bp.before_request
@@ -50,137 +38,22 @@ def authenticate():
     """Every operator page needs a signed-in user."""
 
 
-def in_embed() -> bool:
-    """True when the request comes from (or is) an /embed page, so links stay inside /embed."""
-    if request.path.startswith("/embed/"):
-        return True
-    current = request.headers.get("HX-Current-URL", "")
-    return urlsplit(current).path.startswith("/embed/")
+@bp.get("/cameras")
+def fleet():
+    """Every camera in scope with counts per state; ``?attention=1`` keeps those needing care."""
+    return fleet_page()
 
 
-def page_endpoint(name: str) -> str:
-    """The endpoint of a page view in the current layout (site or embed)."""
-    return f"embed.{name}" if in_embed() else f"gaps.{name}"
+@bp.get("/cameras/<camera_id>/gaps")
+def camera_gaps(camera_id: str):
+    """The camera's gap page; htmx gets the gap view, the window form, or only the next rows."""
+    return camera_page(camera_id)
 
 
 @bp.get("/")
 def index():
     """The home page is the fleet overview."""
     return redirect(url_for("gaps.fleet"))
-
-
-@bp.get("/cameras")
-def fleet():
-    """A page of cameras in scope, attention first; search, site and attention in the URL."""
-    require("view")
-    fq = fleet_mod.parse_query(request.args)
-    page = fleet_mod.fleet_page(current_user, fq)
-    summary = fleet_mod.fleet_summary(current_user, fq)
-    return render_page(
-        "gaps/fleet.html",
-        {"fleet": "fleet_table", "*": "fleet_table"},
-        rows=page.rows,
-        page=page,
-        fq=fq,
-        attention=fq.attention,
-        summary=summary,
-        attention_total=summary["attention"],
-        sites=fleet_mod.sites(current_user),
-        camera_endpoint=page_endpoint("camera_gaps"),
-        fleet_endpoint=page_endpoint("fleet"),
-    )
-
-
-def _shown_rows() -> int:
-    """How many rows a refresh should re-render: what the operator had loaded, bounded."""
-    try:
-        shown = int(request.args.get("shown", "0"))
-    except ValueError:
-        shown = 0
-    return max(PAGE_ROWS, min(shown, MAX_KEPT_ROWS))
-
-
-def gap_page_context(
-    camera, state=None, range_key=None, before=None, limit=PAGE_ROWS, tl=True, cursor=None
-):
-    """Everything the camera gap page (or one of its fragments) renders."""
-    page = list_gaps(camera.id, state, limit, before)
-    counts = state_counts([camera.id])[camera.id]["counts"]
-    range_key = timeline_mod.parse_range(range_key)
-    return dict(
-        camera=camera,
-        state=state,
-        range_key=range_key,
-        page=page,
-        counts=counts,
-        total=sum(counts.values()),
-        retryable=counts["failed"] + counts["partial"] + counts["expired"],
-        refresh_seconds=FAST_REFRESH_S if counts["filling"] else SLOW_REFRESH_S,
-        timeline=timeline_mod.build(camera, range_key) if tl else None,
-        page_ep=page_endpoint("camera_gaps"),
-        mark_href=lambda mark: mark_href(camera, mark, range_key),
-        tz_label=tz_label(camera.timezone),
-        window_values={},
-        window_errors={},
-        window_notice=None,
-        # A page that starts further back (a timeline link) keeps its start when it refreshes.
-        cursor=cursor,
-    )
-
-
-def mark_href(camera, mark, range_key: str) -> str:
-    """Where a timeline mark links: the gap's state tab, starting at its (newest) gap, anchored.
-
-    Used when the row is not on the page; the cursor just after the gap makes it the first row.
-    """
-    newest = mark.gap_ids[-1]
-    cursor = encode_cursor(mark.last_start, newest + "~")
-    url = url_for(
-        page_endpoint("camera_gaps"),
-        camera_id=camera.id,
-        state=None if mark.mixed else mark.state,
-        range=range_key,
-        before=cursor,
-    )
-    return f"{url}#gap-{newest}"
-
-
-def tz_label(tz_name: str) -> str:
-    """``Europe/Berlin, UTC+01:00 now`` for the page header."""
-    offset = datetime.now(UTC).astimezone(zone(tz_name)).strftime("%z")
-    return f"{tz_name}, UTC{offset[:3]}:{offset[3:]}"
-
-
-# HX-Target -> block of gaps/camera.html. A tab swaps the table (gap-panel); a range link and the
-# refresh swap the gap view (timeline and table), which follows the URL the tabs pushed.
-GAP_FRAGMENTS = {
-    "gap-view": "gap_view",
-    "gap-panel": "gap_panel",
-    "window-form": "window_form",
-    "load-more-row": "more_rows",
-}
-
-
-@bp.get("/cameras/<camera_id>/gaps")
-def camera_gaps(camera_id: str):
-    """The camera's gap page; htmx gets the gap view, the window form, or only the next rows."""
-    camera = camera_for(current_user, camera_id)
-    state = parse_state(request.args.get("state"))
-    before = decode_cursor(request.args.get("before"))
-    target = request.headers.get("HX-Target") if is_htmx() else None
-    ctx = gap_page_context(
-        camera,
-        state,
-        request.args.get("range"),
-        before,
-        limit=PAGE_ROWS if target == "load-more-row" else _shown_rows(),
-        # A tab swaps only the table and "Load more" only appends rows: no timeline queries.
-        tl=target not in ("load-more-row", "gap-panel"),
-        cursor=request.args.get("before") if before else None,
-    )
-    # A tab changes the filter the range links carry: they come along out of band.
-    ctx["oob_range_nav"] = target == "gap-panel"
-    return render_page("gaps/camera.html", GAP_FRAGMENTS, **ctx)
 
 
 def _row_response(camera, gap, status=200, row_error=None, event=None):
@@ -258,11 +131,6 @@ def retry_failed_page(camera_id: str):
         camera, parse_state(request.args.get("state")), request.args.get("range")
     )
     return render_page("gaps/camera.html", {"*": "gap_view"}, notice=notice, **ctx)
-
-
-def parse_local(raw: str, tz_name: str) -> datetime | None:
-    """A ``datetime-local`` value read in the camera's zone, as UTC; None when unparsable."""
-    return parse_time(raw, naive_zone=zone(tz_name))
 
 
 @bp.post("/cameras/<camera_id>/gaps/window")

@@ -11,7 +11,6 @@ from .camera import valid_camera_id
 from .engine import FillRun
 from .engine import UsedEmbedToken
 from .engine import WorkerHeartbeat
-from .gap import FILL_STATES
 from .gap import RecordingGap
 from .gap import new_id
 from .segment import Segment
@@ -27,7 +26,6 @@ from .user import User
 
 __all__ = [
     "FILL_METHODS",
-    "FILL_STATES",
     "KEY_ROLES",
     "REPLAY_CLOCKS",
     "USER_ROLES",

@@ -20,8 +20,6 @@ from .types import UTCDateTime
 from .types import rfc3339
 from .types import utcnow
 
-FILL_STATES = ("pending", "filling", "filled", "partial", "failed", "expired")
-
 
 def new_id() -> str:
     """A UUID4 as text, the id format of gaps, users, keys and audit rows."""

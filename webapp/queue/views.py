@@ -7,12 +7,12 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
-from ..auth.principal import camera_for
-from ..auth.principal import require
 from ..domain import fill_queue
 from ..domain.fleet import sites
+from ..domain.gap_actions import stop_one
+from ..domain.principal import camera_for
+from ..domain.principal import require
 from ..extensions import db
-from ..gaps.actions import stop_one
 from ..rendering import is_htmx
 from ..rendering import render_page
 from . import bp

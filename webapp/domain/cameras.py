@@ -3,17 +3,18 @@
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
+from ..anr.replay import check_template
+from ..crypto import encrypt_secret
+from ..extensions import db
+from ..masking import mask_credentials
+from ..models import FILL_METHODS
+from ..models import REPLAY_CLOCKS
+from ..models import VENDORS
+from ..models import Camera
+from ..models import default_replay_clock
+from ..models import valid_camera_id
 from . import gapstate
-from .anr.replay import check_template
-from .crypto import encrypt_secret
-from .extensions import db
-from .masking import mask_credentials
-from .models import FILL_METHODS
-from .models import REPLAY_CLOCKS
-from .models import VENDORS
-from .models import Camera
-from .models import default_replay_clock
-from .models import valid_camera_id
+from .audit import record
 
 VENDORS_CHOICES = VENDORS
 
@@ -177,8 +178,6 @@ def update(camera: Camera, clean: dict, actor=None) -> dict:
 
     Returns the changed settings as ``{name: [before, after]}`` (a password shows as ``***``).
     """
-    from .audit import record
-
     before = public_settings(camera)
     changed_password = "password" in clean
     save(camera, clean)
@@ -195,8 +194,6 @@ def update(camera: Camera, clean: dict, actor=None) -> dict:
 
 def remove(camera: Camera, actor=None) -> None:
     """Delete a camera (its gaps and segments go with it; archive files stay on disk), audited."""
-    from .audit import record
-
     record(
         "camera_delete", "camera", camera.id, camera_id=camera.id, actor=actor,
         detail=public_settings(camera),
@@ -206,8 +203,6 @@ def remove(camera: Camera, actor=None) -> None:
 
 def create(clean: dict, actor=None) -> Camera:
     """Create a camera from validated values with its ``camera_create`` audit row (no commit)."""
-    from .audit import record
-
     camera = save(None, clean)
     db.session.flush()
     record(

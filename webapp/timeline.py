@@ -16,11 +16,11 @@ from sqlalchemy import String
 from sqlalchemy import select
 from sqlalchemy import type_coerce
 
-from ..extensions import db
-from ..models import RecordingGap
-from ..models import Segment
-from ..models import utcnow
-from ..presenters import zone
+from .domain.times import zone
+from .extensions import db
+from .models import RecordingGap
+from .models import Segment
+from .models import utcnow
 
 RANGES = {
     "1h": timedelta(hours=1),

@@ -1,9 +1,11 @@
 """The gap state machine: every change of a gap's ``fill_state`` goes through this module.
 
 API views, pages, the bulk retry, the indexer and the worker all call these functions, so the
-rules of SPEC §1 are written once. Each function changes rows in the caller's session and keeps
-the per-camera statistics (``camera_gap_stats``) in step; the caller commits, together with its
-audit row.
+rules of the state machine (docs/design.md, "The gap state machine") are written once. The table
+itself, and the names of states and sets of states, live in ``states.py``.
+
+Each function changes rows in the caller's session and keeps the per-camera statistics
+(``camera_gap_stats``) in step; the caller commits, together with its audit row.
 """
 
 from datetime import datetime
@@ -22,27 +24,21 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sq_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .extensions import db
-from .models import FILL_STATES
-from .models import Camera
-from .models import CameraGapStat
-from .models import RecordingGap
-from .models import new_id
-from .models import utcnow
+from ..extensions import db
+from ..models import Camera
+from ..models import CameraGapStat
+from ..models import RecordingGap
+from ..models import new_id
+from ..models import utcnow
+from .states import ATTENTION
+from .states import ENGINE
+from .states import FILL_STATES
+from .states import FILLING
+from .states import OPERATOR
+from .states import PENDING
+from .states import RETRY_REFUSALS
+from .states import may_move
 
-# Which state may follow which. ``pending -> pending`` is a retry of a queued gap (resets attempts).
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"pending", "filling", "expired", "filled"}),
-    "filling": frozenset({"pending", "filled", "partial", "failed"}),
-    "filled": frozenset(),
-    "partial": frozenset({"pending", "filled"}),
-    "failed": frozenset({"pending", "filled"}),
-    "expired": frozenset({"pending", "filled"}),
-}
-RETRYABLE = ("pending", "failed", "partial", "expired")
-RETRY_FAILED_STATES = ("failed", "partial", "expired")
-# States that put a camera in "needs attention" (unless an operator stopped the gap's fill).
-ATTENTION_STATES = RETRY_FAILED_STATES
 MAX_GAP_SECONDS = 31 * 24 * 3600
 
 
@@ -51,7 +47,7 @@ class GapConflict(Exception):
 
 
 # One plain statement run for every (camera, state) row a change touches: the statistics are
-# written on every state change, so this is the hottest write in the app (SPEC §11 queue figures).
+# written on every state change, so this is the hottest write in the app (the queue benchmark).
 _BUMP_SQL = text(
     "UPDATE camera_gap_stats SET gap_count = gap_count + :count,"
     " gap_seconds = gap_seconds + :seconds, stopped_count = stopped_count + :stopped"
@@ -109,7 +105,7 @@ def _bump(camera_id: str, *changes: tuple) -> None:
                     )
                 )
                 db.session.flush()
-    if any(p["state"] in ATTENTION_STATES and (p["count"] or p["stopped"]) for p in params):
+    if any(p["state"] in ATTENTION and (p["count"] or p["stopped"]) for p in params):
         db.session.execute(_ATTENTION_SQL, {"camera_id": camera_id})
 
 
@@ -119,13 +115,13 @@ def ensure_stat_rows(camera_id: str) -> None:
         db.session.add(CameraGapStat(camera_id=camera_id, fill_state=state))
 
 
-def change_state(gap: RecordingGap, new_state: str, **fields) -> str:
-    """Move ``gap`` to ``new_state`` (checked against TRANSITIONS), set ``fields``, keep stats.
+def change_state(gap: RecordingGap, new_state: str, by: str = ENGINE, **fields) -> str:
+    """Move ``gap`` to ``new_state`` for ``by`` (checked against TRANSITIONS), keep stats.
 
-    Returns the previous state.
+    Sets ``fields`` on the gap. Returns the previous state.
     """
     old = gap.fill_state
-    if new_state not in TRANSITIONS.get(old, ()):
+    if not may_move(old, new_state, by):
         raise GapConflict(f"recording gap {gap.id} cannot go from {old} to {new_state}")
     # Compare-and-set on the stored state: a change based on a stale read (another worker,
     # the indexer or an operator got there first) fails here instead of overwriting theirs.
@@ -140,7 +136,7 @@ def change_state(gap: RecordingGap, new_state: str, **fields) -> str:
         gap.stopped_by = None  # a new attempt (or success) ends the operator's Stop
     for name, value in fields.items():
         setattr(gap, name, value)
-    if new_state != "filling":
+    if new_state != FILLING:
         gap.progress = None
         gap.claimed_by = None
         gap.lease_until = None
@@ -174,11 +170,10 @@ def retry(gap: RecordingGap, requested_by: str | None = None) -> str:
 
     Resets the gap row; its fill runs (the history of every attempt) stay.
     """
-    if gap.fill_state == "filled":
-        raise GapConflict(f"recording gap {gap.id} is already filled; there is nothing to fetch")
-    if gap.fill_state == "filling":
-        raise GapConflict(f"recording gap {gap.id} is being filled right now")
-    return change_state(gap, "pending", **_retry_reset(requested_by))
+    if not may_move(gap.fill_state, PENDING, OPERATOR):
+        reason = RETRY_REFUSALS.get(gap.fill_state, f"cannot be retried from {gap.fill_state}")
+        raise GapConflict(f"recording gap {gap.id} {reason}")
+    return change_state(gap, PENDING, OPERATOR, **_retry_reset(requested_by))
 
 
 def _retry_reset(requested_by: str | None) -> dict:
@@ -200,7 +195,7 @@ RETRY_BATCH = 500  # bounded IN lists and statements for any database and any si
 
 def retry_many(
     camera_id: str,
-    states=RETRY_FAILED_STATES,
+    states=ATTENTION,
     ids: list[str] | None = None,
     requested_by: str | None = None,
 ) -> list[str]:
@@ -230,7 +225,7 @@ def retry_many(
                 RecordingGap.id.in_(moved_ids[start : start + RETRY_BATCH]),
                 RecordingGap.fill_state.in_(states),
             )
-            .values(fill_state="pending", progress=None, **reset)
+            .values(fill_state=PENDING, progress=None, **reset)
             .execution_options(synchronize_session="fetch")
         )
     moved: dict[str, list[int]] = {}
@@ -243,14 +238,14 @@ def retry_many(
     _bump(
         camera_id,
         *((state, -n, -seconds, -stopped) for state, (n, seconds, stopped) in moved.items()),
-        ("pending", len(rows), sum(r.gap_seconds for r in rows)),
+        (PENDING, len(rows), sum(r.gap_seconds for r in rows)),
     )
     return moved_ids
 
 
 def retry_failed(camera_id: str, requested_by: str | None = None) -> list[str]:
     """Send every failed, partial and expired gap of a camera back to the queue; returns ids."""
-    return retry_many(camera_id, RETRY_FAILED_STATES, requested_by=requested_by)
+    return retry_many(camera_id, ATTENTION, requested_by=requested_by)
 
 
 def retention_hours(camera_hours: float | None) -> float:
@@ -286,6 +281,9 @@ def rekey_automatic(camera_id: str) -> int:
             params[start : start + RETRY_BATCH],
         )
     return len(params)
+
+
+assert all(may_move(s, PENDING, OPERATOR) for s in ATTENTION), "retry_failed bypasses the table"
 
 
 def record_gap(
@@ -418,7 +416,7 @@ def recount_stats(camera_ids: list[str] | None = None) -> None:
 
 def request_stop(gap: RecordingGap, requested_by: str) -> None:
     """Flag a running fill to be stopped; the worker holding it ends ffmpeg and fails the gap."""
-    if gap.fill_state != "filling":
+    if gap.fill_state != FILLING:
         raise GapConflict(
             f"recording gap {gap.id} is not being filled (it is {gap.fill_state}); "
             "only a running fill can be stopped"

@@ -9,15 +9,16 @@ from datetime import timedelta
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import gapstate
 from ..anr.replay import source_problem
-from ..audit import record
 from ..errors import Problem
 from ..extensions import db
 from ..models import RecordingGap
 from ..models import rfc3339
 from ..models import utcnow
-from .queries import parse_time
+from . import gapstate
+from .audit import record
+from .states import RETRYABLE
+from .times import parse_time
 
 FUTURE_SKEW = timedelta(seconds=60)
 
@@ -127,7 +128,7 @@ def retry_selected(camera, gap_ids: list[str]) -> list[str]:
     Gaps that are filled, filling or not the camera's are left alone (the answer counts them).
     """
     ensure_fillable(camera)
-    ids = gapstate.retry_many(camera.id, gapstate.RETRYABLE, gap_ids, _requester())
+    ids = gapstate.retry_many(camera.id, RETRYABLE, gap_ids, _requester())
     if ids:
         record(
             "anr_retry_selected",

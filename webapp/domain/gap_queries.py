@@ -1,39 +1,30 @@
 """Read queries shared by the JSON API and the pages: the gap list, counts and the fleet."""
 
-import base64
-import binascii
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
-from sqlalchemy import String
 from sqlalchemy import and_
-from sqlalchemy import case
-from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
-from sqlalchemy import type_coerce
 
 from ..errors import Problem
 from ..extensions import db
-from ..models import FILL_STATES
-from ..models import Camera
 from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import Segment
-from ..models import rfc3339
 from ..models.types import rfc3339_text
-
-DEFAULT_LIMIT = 500
-MAX_LIMIT = 5000
+from .paging import encode_cursor
+from .states import FILL_STATES
+from .times import stored_time
 
 # Columns the list query fetches: the public fields only, so rows serialise without the ORM.
 LIST_COLUMNS = [getattr(RecordingGap, name) for name in RecordingGap.PUBLIC_FIELDS]
 # The page also shows who asked to stop a running fill.
 PAGE_COLUMNS = [*LIST_COLUMNS, RecordingGap.stop_requested_by]
 TIME_FIELDS = ("gap_start", "gap_end", "last_attempt_at", "filled_at", "created_at")
-# The JSON list is the hot path (SPEC §11): the database formats the times as RFC 3339 text.
+# The JSON list is the hot path (docs/design.md, "Performance"): the database formats the times
+# as RFC 3339 text.
 RAW_LIST_COLUMNS = [
     rfc3339_text(col).label(col.key) if col.key in TIME_FIELDS else col for col in LIST_COLUMNS
 ]
@@ -50,64 +41,6 @@ def parse_state(raw: str | None) -> str | None:
             "invalid_state",
         )
     return raw
-
-
-def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
-    """Validate ``limit``: an integer, clamped to 1..5000; anything else is a 400."""
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise Problem(400, f"limit must be an integer, got '{raw[:40]}'", "invalid_limit") from None
-    return max(1, min(MAX_LIMIT, value))
-
-
-def encode_cursor(gap_start: datetime, gap_id: str) -> str:
-    """The opaque keyset cursor of a row: its (gap_start, id)."""
-    raw = f"{rfc3339(gap_start)}|{gap_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(raw: str | None) -> tuple[datetime, str] | None:
-    """Read a cursor made by ``encode_cursor``; a damaged one is a 400."""
-    if not raw:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-        stamp, _, gap_id = text.partition("|")
-        when = parse_time(stamp)
-        if when is None or not gap_id:
-            raise ValueError
-        return when, gap_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(400, "before is not a cursor this server issued", "invalid_cursor") from None
-
-
-# Times outside these bounds are refused, so window arithmetic (+/- days) never overflows.
-_EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
-_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
-
-
-def parse_time(raw, naive_zone=UTC) -> datetime | None:
-    """Parse an RFC 3339 / ISO 8601 time as UTC; None when unparsable or out of range.
-
-    A time without an offset is read in ``naive_zone`` (UTC for the API; the camera's zone for
-    the page's window form).
-    """
-    if not isinstance(raw, str) or not raw.strip():
-        return None
-    text = raw.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        value = datetime.fromisoformat(text)
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=naive_zone)
-        value = value.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-    return value if _EARLIEST <= value <= _LATEST else None
 
 
 @dataclass
@@ -143,22 +76,9 @@ def list_gaps(
     return GapPage(rows, next_cursor)
 
 
-def stored_time(value) -> datetime | None:
-    """A stored UTC time given as driver text (SQLite) or a naive datetime, made aware.
-
-    For hot lists: ``datetime.fromisoformat`` is several times cheaper than the generic
-    SQLite DateTime result processor.
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC)
-
-
 def gap_rows_json(rows) -> list[dict]:
     """Rows of ``list_gaps(..., columns=RAW_LIST_COLUMNS)`` as the API's gap objects."""
-    # Unpacked in PUBLIC_FIELDS order: the hot loop of the JSON list (SPEC §11).
+    # Unpacked in PUBLIC_FIELDS order: the hot loop of the JSON list.
     return [
         {
             "id": gid,
@@ -223,69 +143,6 @@ def state_counts(camera_ids: list[str] | None) -> dict[str, dict]:
         stats["counts"][state] = count
         stats["seconds"][state] = seconds
     return out
-
-
-ATTENTION_STATES = ("failed", "partial", "expired")
-
-
-@dataclass
-class FleetRow:
-    """One camera on the fleet overview."""
-
-    camera: object
-    counts: dict
-    missing_seconds: int
-    newest_gap_start: datetime | None
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def needs_attention(self) -> bool:
-        return any(self.counts[s] for s in ATTENTION_STATES)
-
-
-def fleet_overview(principal, needs_attention: bool = False) -> list[FleetRow]:
-    """Every camera in the principal's scope with its counts; cost O(cameras), not O(gaps).
-
-    One query: the cameras joined to their maintained statistics and pivoted by state, so the
-    database returns one row per camera.
-    """
-    stat = CameraGapStat
-    per_state = [
-        func.coalesce(func.sum(case((stat.fill_state == s, stat.gap_count), else_=0)), 0)
-        for s in FILL_STATES
-    ]
-    missing = func.coalesce(
-        func.sum(case((stat.fill_state != "filled", stat.gap_seconds), else_=0)), 0
-    )
-    query = (
-        select(
-            Camera.id,
-            Camera.name,
-            Camera.site,
-            Camera.timezone,
-            Camera.vendor,
-            Camera.anr_enabled,
-            Camera.enabled,
-            type_coerce(Camera.newest_gap_start, String()).label("newest_gap_start"),
-            missing,
-            *per_state,
-        )
-        .outerjoin(stat, stat.camera_id == Camera.id)
-        .group_by(Camera.id)
-        .order_by(Camera.site, Camera.name, Camera.id)
-    )
-    if principal.scope is not None:
-        query = query.where(Camera.id.in_(list(principal.scope)))
-    rows = []
-    for row in db.session.connection().execute(query):  # Core rows, as in list_gaps
-        counts = dict(zip(FILL_STATES, (int(n) for n in row[9:]), strict=True))
-        rows.append(FleetRow(row, counts, int(row[8]), stored_time(row.newest_gap_start)))
-    if needs_attention:
-        rows = [r for r in rows if r.needs_attention]
-    return rows
 
 
 MAX_HOLES_WINDOW = timedelta(days=7)

@@ -1,0 +1,53 @@
+"""Gap states, the sets of states the app reasons about, and who may move a gap where.
+
+Every other module names states and sets of states through this one (docs/design.md, "The gap
+state machine"). It imports nothing, so the models can use it too.
+"""
+
+PENDING = "pending"
+FILLING = "filling"
+FILLED = "filled"
+PARTIAL = "partial"
+FAILED = "failed"
+EXPIRED = "expired"
+
+# Display and API order.
+FILL_STATES = (PENDING, FILLING, FILLED, PARTIAL, FAILED, EXPIRED)
+
+# A gap an operator should look at: the engine gave up on it (alerts, fleet filter, Retry all).
+ATTENTION = (FAILED, PARTIAL, EXPIRED)
+
+# Who asks for a change: an operator (page, API, bulk retry) or the engine (worker, queue
+# sweeps, indexer). Seeding and repair tools act as the engine.
+OPERATOR = "operator"
+ENGINE = "engine"
+
+_BOTH = frozenset({OPERATOR, ENGINE})
+_ENG = frozenset({ENGINE})
+_OP = frozenset({OPERATOR})
+
+# from-state -> {to-state: who may make that move}. ``pending -> pending`` is an operator's
+# retry of a queued gap (it resets the attempts); ``filled`` is final.
+TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
+    PENDING: {PENDING: _OP, FILLING: _ENG, EXPIRED: _ENG, FILLED: _ENG},
+    FILLING: {PENDING: _ENG, FILLED: _ENG, PARTIAL: _ENG, FAILED: _ENG},
+    FILLED: {},
+    PARTIAL: {PENDING: _OP, FILLED: _ENG},
+    FAILED: {PENDING: _OP, FILLED: _ENG},
+    EXPIRED: {PENDING: _OP, FILLED: _ENG},
+}
+
+# Why an operator may not send a gap of this state back to the queue (the 409's message).
+RETRY_REFUSALS = {
+    FILLED: "is already filled; there is nothing to fetch",
+    FILLING: "is being filled right now",
+}
+
+
+def may_move(old: str, new: str, by: str = ENGINE) -> bool:
+    """True when ``by`` may move a gap from ``old`` to ``new``."""
+    return by in TRANSITIONS.get(old, {}).get(new, ())
+
+
+# States an operator's Retry accepts, read off the table.
+RETRYABLE = tuple(s for s in FILL_STATES if may_move(s, PENDING, OPERATOR))
