@@ -13,7 +13,10 @@ from flask import url_for
 from flask_login import current_user
 
 from . import timeline as timeline_mod
+from .domain import fill_queue
 from .domain import fleet as fleet_mod
+from .domain.gap_actions import fill_problem
+from .domain.gap_queries import gap_rows_by_id
 from .domain.gap_queries import list_gaps
 from .domain.gap_queries import parse_state
 from .domain.gap_queries import state_counts
@@ -23,6 +26,7 @@ from .domain.principal import camera_for
 from .domain.principal import require
 from .domain.states import ATTENTION
 from .domain.times import parse_time
+from .domain.times import stored_time
 from .domain.times import zone
 from .rendering import is_htmx
 from .rendering import render_page
@@ -77,12 +81,28 @@ def _shown_rows() -> int:
 
 
 def gap_page_context(
-    camera, state=None, range_key=None, before=None, limit=PAGE_ROWS, tl=True, cursor=None
+    camera,
+    state=None,
+    range_key=None,
+    before=None,
+    limit=PAGE_ROWS,
+    tl=True,
+    cursor=None,
+    keep_ids=(),
 ):
-    """Everything the camera gap page (or one of its fragments) renders."""
+    """Everything the camera gap page (or one of its fragments) renders.
+
+    ``keep_ids``: gaps an action just changed stay in the table (with their new state) until the
+    next refresh, even when they no longer match the tab.
+    """
     page = list_gaps(camera.id, state, limit, before)
+    if keep_ids:
+        page.rows = with_kept_rows(camera.id, page.rows, keep_ids)
     counts = state_counts([camera.id])[camera.id]["counts"]
     range_key = timeline_mod.parse_range(range_key)
+    waiting = fill_queue.waiting_requests(camera.id)
+    open_ids = _open_details()
+    problem = fill_problem(camera)
     return dict(
         camera=camera,
         state=state,
@@ -91,7 +111,13 @@ def gap_page_context(
         counts=counts,
         total=sum(counts.values()),
         retryable=sum(counts[s] for s in ATTENTION),
-        refresh_seconds=FAST_REFRESH_S if counts["filling"] else SLOW_REFRESH_S,
+        # Fast while a fill runs, and while an operator's request waits (it starts any second).
+        refresh_seconds=FAST_REFRESH_S if counts["filling"] or waiting else SLOW_REFRESH_S,
+        waiting_requests=waiting,
+        kept_ids=frozenset(keep_ids),
+        # Row details (fill history) the operator had open, kept open across refreshes.
+        open_runs={gap_id: fill_queue.run_history(gap_id) for gap_id in open_ids},
+        fill_problem=problem[1] if problem else None,
         timeline=timeline_mod.build(camera, range_key) if tl else None,
         page_ep=page_endpoint("camera_gaps"),
         mark_href=lambda mark: mark_href(camera, mark, range_key),
@@ -102,6 +128,30 @@ def gap_page_context(
         # A page that starts further back (a timeline link) keeps its start when it refreshes.
         cursor=cursor,
     )
+
+
+MAX_OPEN_DETAILS = 20
+
+
+def _open_details() -> list[str]:
+    """Ids of the rows whose history the page has open (``open``, comma-separated, bounded)."""
+    raw = request.args.get("open", "") if request else ""
+    return [i for i in raw.split(",") if 0 < len(i) <= 64][:MAX_OPEN_DETAILS]
+
+
+def with_kept_rows(camera_id: str, rows: list, keep_ids) -> list:
+    """``rows`` plus the kept gaps not among them, in the table's order (newest first)."""
+    shown = {r.id for r in rows}
+    missing = [i for i in keep_ids if i not in shown][:KEEP_MAX]
+    if not missing:
+        return rows
+    extra = gap_rows_by_id(camera_id, missing)
+    merged = list(rows) + list(extra)
+    merged.sort(key=lambda r: (stored_time(r.gap_start), r.id), reverse=True)
+    return merged
+
+
+KEEP_MAX = 500
 
 
 def mark_href(camera, mark, range_key: str) -> str:

@@ -275,6 +275,17 @@ def not_queued_total(flt: QueueFilter) -> int:
     return db.session.execute(flt.apply(query, RecordingGap.camera_id)).scalar_one()
 
 
+def waiting_requests(camera_id: str) -> int:
+    """Operators' requests of a camera still waiting for a worker (the page polls faster)."""
+    return db.session.execute(
+        select(func.count()).where(
+            RecordingGap.camera_id == camera_id,
+            RecordingGap.fill_state == "pending",
+            RecordingGap.manual_retry,
+        )
+    ).scalar_one()
+
+
 def recent_outcomes(flt: QueueFilter, limit: int = RECENT_OUTCOMES) -> list[dict]:
     """The last fill attempts that ended, newest first, with what each brought back."""
     query = flt.apply(

@@ -56,21 +56,29 @@ def _change_gap(camera, gap_id: str, action: str, change) -> RecordingGap:
     return gap
 
 
-def ensure_fillable(camera) -> None:
-    """Refuse (409) an operator's request that could never run on this camera.
+def fill_problem(camera) -> tuple[str, str] | None:
+    """Why no operator's request could run on this camera: (code, words naming the fix).
 
     Manual requests run whatever the camera's automatic ANR setting, so the only reasons one
-    could wait forever are a disabled camera or no source to fetch from: say so at once.
+    could wait forever are a disabled camera or no source to fetch from.
     """
     if not camera.enabled:
-        raise Problem(
-            409,
-            f"camera {camera.id} is disabled; enable it in its settings to fetch footage",
+        return (
             "camera_disabled",
+            f"camera {camera.id} is disabled; enable it in its settings to fetch footage",
         )
     problem = source_problem(camera)
     if problem:
-        raise Problem(409, problem, "no_replay_source")
+        return "no_replay_source", problem
+    return None
+
+
+def ensure_fillable(camera) -> None:
+    """Refuse (409) at once an operator's request that could never run on this camera."""
+    problem = fill_problem(camera)
+    if problem:
+        code, words = problem
+        raise Problem(409, words, code)
 
 
 def _requester() -> str | None:

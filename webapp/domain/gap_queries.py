@@ -76,6 +76,14 @@ def list_gaps(
     return GapPage(rows, next_cursor)
 
 
+def gap_rows_by_id(camera_id: str, ids: list[str], columns=PAGE_COLUMNS) -> list:
+    """The camera's gaps with these ids, as ``list_gaps`` rows (a gap of another camera: none)."""
+    if not ids:
+        return []
+    query = select(*columns).where(RecordingGap.camera_id == camera_id, RecordingGap.id.in_(ids))
+    return db.session.connection().execute(query).all()
+
+
 def gap_rows_json(rows) -> list[dict]:
     """Rows of ``list_gaps(..., columns=RAW_LIST_COLUMNS)`` as the API's gap objects."""
     # Unpacked in PUBLIC_FIELDS order: the hot loop of the JSON list.

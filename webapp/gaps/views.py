@@ -11,10 +11,13 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..domain.fill_queue import run_history
 from ..domain.gap_actions import gap_of
+from ..domain.gap_actions import parse_gap_ids
 from ..domain.gap_actions import queue_window
 from ..domain.gap_actions import retry_all_failed
 from ..domain.gap_actions import retry_one
+from ..domain.gap_actions import retry_selected
 from ..domain.gap_actions import stop_one
 from ..domain.gap_actions import validate_window
 from ..domain.gap_queries import parse_state
@@ -117,20 +120,69 @@ def stop_gap_row(camera_id: str, gap_id: str):
     )
 
 
-@bp.post("/cameras/<camera_id>/gaps/retry-failed")
-def retry_failed_page(camera_id: str):
-    """Retry every failed/partial/expired gap; htmx gets the refreshed gap panel."""
-    camera = camera_for(current_user, camera_id, "retry")
-    ids = retry_all_failed(camera)
-    db.session.commit()
-    notice = f"{len(ids)} gap{'s' if len(ids) != 1 else ''} sent back to the fill queue."
+def _bulk_answer(camera, ids: list[str], notice: str):
+    """After a bulk action: htmx gets the gap view with the moved rows kept (new state) and the
+    notice in the message area; a plain form goes back to the page with the notice flashed."""
     if not is_htmx():
         flash(notice)
         return redirect(url_for(page_endpoint("camera_gaps"), camera_id=camera.id), 303)
     ctx = gap_page_context(
-        camera, parse_state(request.args.get("state")), request.args.get("range")
+        camera,
+        parse_state(request.args.get("state")),
+        request.args.get("range"),
+        keep_ids=ids,
     )
     return render_page("gaps/camera.html", {"*": "gap_view"}, notice=notice, **ctx)
+
+
+def _gaps_words(count: int) -> str:
+    return f"{count} gap{'s' if count != 1 else ''}"
+
+
+@bp.post("/cameras/<camera_id>/gaps/retry-failed")
+def retry_failed_page(camera_id: str):
+    """Retry every failed/partial/expired gap; htmx gets the refreshed gap view."""
+    camera = camera_for(current_user, camera_id, "retry")
+    ids = retry_all_failed(camera)
+    db.session.commit()
+    notice = (
+        f"{_gaps_words(len(ids))} sent back to the fill queue."
+        if ids
+        else "Nothing to retry: no gap is failed, partial or expired."
+    )
+    return _bulk_answer(camera, ids, notice)
+
+
+@bp.post("/cameras/<camera_id>/gaps/retry-selected")
+def retry_selected_page(camera_id: str):
+    """Retry the gaps ticked in the table (manager+), one audit row; answers like Retry all."""
+    camera = camera_for(current_user, camera_id, "retry")
+    wanted = request.form.getlist("gap_ids")
+    if not wanted:
+        raise Problem(400, "Tick the gaps to retry first (the boxes in the first column).")
+    wanted = parse_gap_ids(wanted)
+    ids = retry_selected(camera, wanted)
+    db.session.commit()
+    skipped = len(wanted) - len(ids)
+    notice = f"{_gaps_words(len(ids))} sent back to the fill queue."
+    if skipped:
+        notice += f" {_gaps_words(skipped)} left as they were (filled or being filled)."
+    return _bulk_answer(camera, ids, notice)
+
+
+@bp.get("/cameras/<camera_id>/gaps/<gap_id>/history")
+def gap_history(camera_id: str, gap_id: str):
+    """Every fill attempt of one gap: a detail row under the gap for htmx, else a page."""
+    camera = camera_for(current_user, camera_id)
+    gap = gap_of(camera, gap_id)
+    return render_page(
+        "gaps/history.html",
+        {"*": "detail_row"},
+        camera=camera,
+        gap=gap,
+        runs=run_history(gap.id),
+        page_ep=page_endpoint("camera_gaps"),
+    )
 
 
 @bp.post("/cameras/<camera_id>/gaps/window")
