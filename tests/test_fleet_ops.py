@@ -7,8 +7,11 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy import select
 
+from tests.conftest import PASSWORD
+from tests.conftest import csrf_token_from
 from tests.factories import make_camera
 from tests.factories import make_gap
+from tests.factories import make_user
 from webapp.extensions import db as _db
 from webapp.models import AuditLog
 from webapp.models import Camera
@@ -292,3 +295,50 @@ def test_cameras_list_bad_input_is_400(db, login_as):
     assert viewer.get("/api/v1/cameras?before=xyz").json["code"] == "invalid_cursor"
     assert viewer.get("/api/v1/cameras?attention=maybe").json["code"] == "invalid_attention"
     assert viewer.get("/api/v1/cameras?q=%25_%5C").status_code == 200
+
+
+# --- the same on PostgreSQL (NULL ordering and interval arithmetic differ) -------------------
+
+
+@pytest.fixture
+def pg_fleet_app(require_postgres, make_app):
+    from tests.test_migrations_and_postgres import _reset_postgres
+
+    _reset_postgres(require_postgres)
+    app = make_app(SQLALCHEMY_DATABASE_URI=require_postgres)
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+    _reset_postgres(require_postgres)
+
+
+@pytest.mark.postgres
+def test_postgres_fleet_order_cursors_and_claim_order(pg_fleet_app):
+    with pg_fleet_app.app_context():
+        expected = bulk_fleet(250)
+        make_camera("zz-short", anr_enabled=True, anr_max_gap_hours="2")
+        make_camera("zz-long", anr_enabled=True)
+        far = make_gap("zz-long", _recent(30), 60).id
+        near = make_gap("zz-short", _recent(90), 60).id
+        asked = make_gap("zz-long", _recent(10), 60, state="failed").id
+    with pg_fleet_app.app_context():
+        make_user("pgmanager", "manager", None, PASSWORD)
+    manager = pg_fleet_app.test_client()
+    page = manager.get("/login").get_data(as_text=True)
+    manager.post(
+        "/login",
+        data={"username": "pgmanager", "password": PASSWORD, "csrf_token": csrf_token_from(page)},
+    )
+    assert manager.post(f"{GAPS.format('zz-long')}/{asked}/retry").status_code == 200
+    queued = [g["gap_id"] for g in manager.get("/api/v1/queue").json["queued"]]
+    assert queued == [asked, near, far]
+
+    order = [c["id"] for c in manager.get("/api/v1/cameras?limit=1000&q=camera+0").json]
+    assert order == _fleet_order(expected)  # cameras without gaps last on PostgreSQL too
+    first = manager.get("/api/v1/cameras?limit=60&q=camera+0")
+    second = manager.get(_link(first, "next"))
+    third = manager.get(_link(second, "next"))
+    assert [c["id"] for c in third.json] == order[120:180]
+    back = manager.get(_link(third, "prev"))
+    assert [c["id"] for c in back.json] == order[60:120]
