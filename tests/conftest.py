@@ -4,7 +4,7 @@ import os
 import re
 
 import pytest
-from flask import g
+from flask.testing import FlaskClient
 
 from tests import factories
 from webapp import create_app
@@ -20,13 +20,23 @@ def _config(tmp_path, **extra) -> dict:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.db'}",
         "ANR_RECORDINGS_DIR": str(tmp_path / "recordings"),
         "WTF_CSRF_ENABLED": False,
+        # scrypt at full strength costs ~50 ms a hash; the real method is tested once (test_cli).
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
     }
     cfg.update(extra)
     return cfg
 
 
-def _forget_request_user() -> None:
-    g.pop("_login_user", None)
+class FreshContextClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    Tests hold an app context for their database work (the ``db`` fixture); without this, Flask
+    would reuse it for the request, carrying ``g`` (the signed-in user) from request to request.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
 
 @pytest.fixture
@@ -36,9 +46,7 @@ def make_app(tmp_path, monkeypatch):
 
     def build(**extra):
         app = create_app(_config(tmp_path, **extra))
-        # Tests hold an app context across requests (the ``db`` fixture), and Flask reuses it
-        # for each request, so forget the previous request's user as a fresh context would.
-        app.before_request_funcs.setdefault(None, []).insert(0, _forget_request_user)
+        app.test_client_class = FreshContextClient
         with app.app_context():
             _db.create_all()
         return app

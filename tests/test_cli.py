@@ -1,4 +1,4 @@
-"""The command line of SPEC §9, through Flask's CLI runner."""
+"""The command line (see the README), through Flask's CLI runner."""
 
 from webapp.extensions import db as _db
 from webapp.models import ApiKey
@@ -32,6 +32,17 @@ def test_users_create_with_password_stdin_and_list(runner, app):
         assert user.password_hash.startswith("scrypt:")
     listing = runner.invoke(args=["users", "list"])
     assert "dora\tmanager\ta,b\tactive" in listing.output
+
+
+def test_the_production_hasher_is_full_strength_scrypt(make_app):
+    app = make_app(PASSWORD_HASH_METHOD="scrypt")
+    with app.app_context():
+        user = User(username="x", display_name="x", role="viewer")
+        user.set_password("a long enough password")
+        # werkzeug's default scrypt parameters: n=2**15, r=8, p=1.
+        assert user.password_hash.startswith("scrypt:32768:8:1$")
+        assert user.check_password("a long enough password")
+        assert not user.check_password("a long enough passwore")
 
 
 def test_users_create_generates_a_password_once(runner, app):

@@ -4,7 +4,7 @@ import os
 import secrets
 from pathlib import Path
 
-# Every setting of SPEC §8 with its default; the README's configuration table mirrors this.
+# Every setting with its default; the README's configuration table mirrors this.
 ANR_DEFAULTS = {
     "ANR_FFMPEG_BIN": "",  # empty: the ffmpeg binary shipped in the imageio-ffmpeg wheel
     "ANR_INTERVAL_S": 30.0,

@@ -2,10 +2,12 @@
 
 import logging
 
+from flask import current_app
 from flask import jsonify
 from flask import make_response
 from flask import render_template
 from flask import request
+from flask_login import current_user
 from sqlalchemy.exc import DataError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -101,9 +103,6 @@ def register_errorhandlers(app) -> None:
             slug = "csrf_failed"
             # An expired session loses its CSRF token too: send the operator to sign in again
             # (HX-Redirect for htmx) rather than show a token error they cannot act on.
-            from flask import current_app
-            from flask_login import current_user
-
             if not wants_json() and not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()
         message = exc.description or TITLES.get(exc.code, "Error")

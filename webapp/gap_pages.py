@@ -28,6 +28,9 @@ from .domain.states import ATTENTION
 from .domain.times import parse_time
 from .domain.times import stored_time
 from .domain.times import zone
+from .presenters import RowRights
+from .presenters import fleet_rows
+from .presenters import gap_rows
 from .rendering import is_htmx
 from .rendering import render_page
 
@@ -67,6 +70,7 @@ def fleet_page():
         attention_total=summary["attention"],
         sites=fleet_mod.sites(current_user),
         camera_endpoint=page_endpoint("camera_gaps"),
+        table_rows=fleet_rows(page.rows, page_endpoint("camera_gaps")),
         fleet_endpoint=page_endpoint("fleet"),
     )
 
@@ -98,6 +102,7 @@ def gap_page_context(
     page = list_gaps(camera.id, state, limit, before)
     if keep_ids:
         page.rows = with_kept_rows(camera.id, page.rows, keep_ids)
+    rights = RowRights()
     counts = state_counts([camera.id])[camera.id]["counts"]
     range_key = timeline_mod.parse_range(range_key)
     waiting = fill_queue.waiting_requests(camera.id)
@@ -108,6 +113,8 @@ def gap_page_context(
         state=state,
         range_key=range_key,
         page=page,
+        rows=gap_rows(page.rows, camera, rights),
+        rights=rights,
         counts=counts,
         total=sum(counts.values()),
         retryable=sum(counts[s] for s in ATTENTION),

@@ -1,14 +1,22 @@
-"""Template filters and globals: times in a camera's zone, durations in words, masking."""
+"""What templates show, computed in Python: times in a camera's zone, durations, table rows.
 
+Templates hold all markup; the row builders here hand them plain values (docs/design.md,
+"Rendering"), so a page's loop and an htmx single-row answer render the same macro.
+"""
+
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
 from flask import request
 from flask import url_for
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from .domain.principal import can
 from .domain.states import FILL_STATES
+from .domain.states import FILLED
+from .domain.states import FILLING
 from .domain.times import zone
 from .masking import mask_credentials
 from .models import rfc3339
@@ -101,6 +109,161 @@ def cached_url_for(endpoint: str, **values) -> str:
     return shape
 
 
+@dataclass(slots=True)
+class TimeCell:
+    """A time in a camera's zone, split for compact cells; ``stamp`` is the RFC 3339 UTC time."""
+
+    stamp: str
+    day: str
+    clock: str
+    offset: str
+    show_day: bool = True
+
+
+def time_cell(value: datetime | None, tz: str, same_day_as: datetime | None = None):
+    """A TimeCell, without the date when it is ``same_day_as``'s local day; None for no time."""
+    if value is None:
+        return None
+    day, clock, offset = local_parts(value, tz)
+    show_day = same_day_as is None or local_parts(same_day_as, tz)[0] != day
+    return TimeCell(rfc3339(value), day, clock, offset, show_day)
+
+
+class RowRights:
+    """What the current principal may do on rows, and the CSRF token: worked out once a page."""
+
+    __slots__ = ("retry", "stop", "csrf")
+
+    def __init__(self):
+        authenticated = current_user.is_authenticated
+        self.retry = authenticated and can(current_user, "retry")
+        self.stop = authenticated and can(current_user, "control_fills")
+        self.csrf = generate_csrf() if self.retry else ""
+
+
+@dataclass(slots=True)
+class GapRow:
+    """One row of the camera gap table, as ``templates/gaps/_rows.html`` draws it."""
+
+    id: str
+    state: str
+    start: TimeCell | None
+    end: TimeCell | None
+    duration: str
+    progress: int | None
+    manual: bool
+    attempts: int
+    last_attempt_stamp: str | None
+    last_attempt_title: str
+    last_attempt_words: str
+    error: str | None
+    stop_requested_by: str | None
+    recovered_title: str | None
+    recovered_words: str
+    retry_url: str | None
+    retry_refused: str | None
+    stop_url: str | None
+    stop_refused: str | None
+
+
+_RETRY_REFUSED = {
+    FILLED: "Already filled: nothing to fetch",
+    FILLING: "A fill is running; Stop it first",
+}
+
+
+def gap_row(gap, camera, rights: RowRights, now: datetime | None = None) -> GapRow:
+    """The values of one gap row (``gap`` is a model or a row of ``list_gaps``)."""
+    tz = camera.timezone
+    state = gap.fill_state
+    attempted = gap.last_attempt_at
+    recovered = gap.recovered_seconds
+    retry_url = stop_url = None
+    if rights.retry:
+        retry_url = cached_url_for("gaps.retry_gap_row", camera_id=camera.id, gap_id=gap.id)
+        if state == FILLING and rights.stop:
+            stop_url = cached_url_for("gaps.stop_gap_row", camera_id=camera.id, gap_id=gap.id)
+    return GapRow(
+        id=gap.id,
+        state=state,
+        start=time_cell(gap.gap_start, tz),
+        end=time_cell(gap.gap_end, tz, gap.gap_start),
+        duration=duration_words(gap.gap_seconds),
+        progress=int(round((gap.progress or 0) * 100)) if state == FILLING else None,
+        manual=bool(gap.manual_retry),
+        attempts=gap.fill_attempts,
+        last_attempt_stamp=rfc3339(attempted) if attempted else None,
+        last_attempt_title=(
+            f"{local_time(attempted, tz)} ({rfc3339(attempted)})" if attempted else ""
+        ),
+        last_attempt_words=relative(attempted, now or utcnow()) if attempted else "",
+        error=mask_credentials(gap.last_error) if gap.last_error else None,
+        stop_requested_by=gap.stop_requested_by,
+        recovered_title=(
+            f"{recovered:.1f} s of {gap.gap_seconds} s" if recovered is not None else None
+        ),
+        recovered_words=duration_words(recovered) if recovered is not None else "",
+        retry_url=retry_url,
+        retry_refused=_RETRY_REFUSED.get(state),
+        stop_url=stop_url,
+        stop_refused="Stop already requested" if gap.stop_requested_by else None,
+    )
+
+
+def gap_rows(rows, camera, rights: RowRights) -> list[GapRow]:
+    """Every row of a page of gaps; ``rights`` is worked out once for the page."""
+    now = utcnow()
+    return [gap_row(gap, camera, rights, now) for gap in rows]
+
+
+@dataclass(slots=True)
+class FleetRowView:
+    """One camera on the fleet table, as ``templates/gaps/_rows.html`` draws it."""
+
+    href: str
+    id: str
+    name: str
+    site: str
+    anr_enabled: bool
+    attention: bool
+    counts: list  # (state, count, "3 failed") in FILL_STATES order
+    badges: list  # the same, states with gaps only
+    missing: str
+    newest: TimeCell | None
+    newest_words: str
+
+
+_LOWER = {s: STATE_LABELS[s].lower() for s in FILL_STATES}
+
+
+def fleet_rows(rows, camera_endpoint: str) -> list[FleetRowView]:
+    """The values of every fleet row; one URL shape serves all cameras."""
+    # Camera ids are slugs ([a-z0-9_-]), safe in a path as they are.
+    shape = url_for(camera_endpoint, camera_id="__camera__")
+    now = utcnow()
+    out = []
+    for row in rows:
+        cam = row.camera
+        counts = [(s, row.counts[s], f"{row.counts[s]} {_LOWER[s]}") for s in FILL_STATES]
+        newest = row.newest_gap_start
+        out.append(
+            FleetRowView(
+                href=shape.replace("__camera__", cam.id),
+                id=cam.id,
+                name=cam.name,
+                site=cam.site,
+                anr_enabled=cam.anr_enabled,
+                attention=row.needs_attention,
+                counts=counts,
+                badges=[c for c in counts if c[1]],
+                missing=duration_words(row.missing_seconds),
+                newest=time_cell(newest, cam.timezone),
+                newest_words=relative(newest, now) if newest is not None else "",
+            )
+        )
+    return out
+
+
 def install(app) -> None:
     """Register filters and globals on the app's Jinja environment."""
     app.jinja_env.filters.update(
@@ -111,20 +274,11 @@ def install(app) -> None:
         rfc3339=rfc3339,
         masked=mask_credentials,
     )
-    # Imported here: the row builders import this module (removed with them in step 2).
-    from .gaps.fleet_rows import fleet_rows_html
-    from .gaps.gap_rows import gap_row_html
-    from .gaps.gap_rows import gap_rows_html
-
     app.jinja_env.globals.update(
         TIMELINE_RANGE_LABELS=RANGE_LABELS,
         FILL_STATES=FILL_STATES,
         STATE_LABELS=STATE_LABELS,
         STATE_HELP=STATE_HELP,
-        cached_url_for=cached_url_for,
-        fleet_rows_html=fleet_rows_html,
-        gap_row_html=gap_row_html,
-        gap_rows_html=gap_rows_html,
     )
 
     @app.context_processor

@@ -1,4 +1,4 @@
-"""Security headers of SPEC §7, and the framing policy of SPEC §6."""
+"""Security headers and the framing policy of the embed pages (docs/design.md, "Security")."""
 
 from flask import current_app
 from flask import g

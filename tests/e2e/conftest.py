@@ -151,6 +151,7 @@ def live(tmp_path, monkeypatch, browser):
             "SECRET_KEY": "e2e-secret",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'e2e.db'}",
             "ANR_RECORDINGS_DIR": str(tmp_path / "recordings"),
+            "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",  # cheap in tests; see tests/conftest.py
         }
     )
     with app.app_context():

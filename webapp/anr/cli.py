@@ -10,6 +10,9 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from ..extensions import db
+from .indexer import index_all
+from .simcam import SimCam
+from .worker import Worker
 
 anr = AppGroup("anr", help="The ANR engine: worker, indexer, simulated camera.")
 log = logging.getLogger(__name__)
@@ -30,8 +33,6 @@ def shutdown_signals(handler):
 @click.option("--once", is_flag=True, help="One sweep and claim, wait for those fills, exit.")
 def worker_command(once):
     """Fill recording gaps from the cameras' SD cards until stopped (SIGTERM/SIGINT)."""
-    from .worker import Worker
-
     worker = Worker(current_app._get_current_object())
     with shutdown_signals(worker.request_shutdown):
         code = worker.run(once=once)
@@ -42,8 +43,6 @@ def worker_command(once):
 @click.option("--once", is_flag=True, help="Scan every camera folder once and exit.")
 def index_command(once):
     """Index archive files into segments and gaps; rescans every ANR_INTERVAL_S."""
-    from .indexer import index_all
-
     stop = threading.Event()
     with shutdown_signals(lambda *_: stop.set()):
         while not stop.is_set():
@@ -77,8 +76,6 @@ def index_command(once):
 )
 def simcam_command(host, port, speed):
     """Run the simulated camera that serves generated footage for any window."""
-    from .simcam import SimCam
-
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise click.UsageError("the simulated camera listens on loopback only")
     cam = SimCam(host, port, ffmpeg=current_app.config.get("ANR_FFMPEG_BIN", ""), speed=speed)

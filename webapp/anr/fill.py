@@ -192,7 +192,7 @@ class FillJob:
         return self.target.with_name(self.target.name + ".final" + PART_SUFFIX)
 
     def masked(self, text: str) -> str:
-        """``text`` with the camera's credentials hidden (everywhere, docs/design.md)."""
+        """``text`` with the camera's credentials hidden (everywhere, see docs/design.md)."""
         return mask_credentials(text, self.secrets)
 
     # --- lifecycle --------------------------------------------------------------------------

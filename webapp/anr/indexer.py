@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain import gapstate
+from ..domain.states import COVERABLE as COVERABLE_STATES
 from ..extensions import db
 from ..models import Camera
 from ..models import RecordingGap
@@ -30,8 +31,8 @@ from .media import probe_duration
 
 log = logging.getLogger(__name__)
 
-WRITING_GRACE_S = 15  # SPEC §5: the newest file touched within segment_seconds + 15 s is open
-COVERABLE_STATES = ("pending", "partial", "failed", "expired")
+# The newest file touched within segment_seconds + 15 s is still being written (docs/design.md).
+WRITING_GRACE_S = 15
 
 
 @dataclass

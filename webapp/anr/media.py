@@ -17,13 +17,14 @@ def ffmpeg_bin(configured: str = "") -> str:
     """The configured ffmpeg, else the one shipped in the imageio-ffmpeg wheel (pip brings it)."""
     if configured:
         return configured
+    # Imported on first use: with ANR_FFMPEG_BIN set the wheel is never needed.
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def archive_name(start: datetime) -> str:
-    """The archive file name of footage starting at ``start`` (its UTC start, SPEC §5)."""
+    """The archive file name of footage starting at ``start`` (its UTC start)."""
     return start.astimezone(UTC).strftime(ARCHIVE_NAME_FORMAT) + ".mp4"
 
 

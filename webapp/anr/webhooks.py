@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 
+from ..domain.states import ATTENTION as ALERT_STATES
 from ..masking import mask_credentials
 from ..models import RecordingGap
 from ..models import rfc3339
@@ -22,7 +23,6 @@ from ..models import utcnow
 
 log = logging.getLogger(__name__)
 
-ALERT_STATES = ("failed", "partial", "expired")
 SIGNATURE_HEADER = "X-Replenish-Signature"
 DELIVERY_TIMEOUT_S = 10
 QUEUE_LIMIT = 1000  # alerts waiting per receiver

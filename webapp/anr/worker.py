@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import Flask
 from sqlalchemy import select
@@ -371,6 +372,4 @@ class Worker:
 
 def _secret_forms(password: str) -> tuple[str, ...]:
     """The password as typed and as percent-encoded in a URL: both must be masked."""
-    from urllib.parse import quote
-
     return tuple({password, quote(password, safe="")} - {""})

@@ -1,4 +1,4 @@
-"""JSON routes of SPEC §3: cameras, recording gaps (list, retry, stop, ingest) and holes."""
+"""JSON routes: cameras, recording gaps (list, retry, stop, ingest), holes (docs/design.md)."""
 
 from datetime import timedelta
 

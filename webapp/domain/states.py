@@ -51,3 +51,7 @@ def may_move(old: str, new: str, by: str = ENGINE) -> bool:
 
 # States an operator's Retry accepts, read off the table.
 RETRYABLE = tuple(s for s in FILL_STATES if may_move(s, PENDING, OPERATOR))
+
+# States the indexer marks filled when segments come to cover the gap's window. Not filling:
+# a running fill ends in its own outcome.
+COVERABLE = (PENDING, PARTIAL, FAILED, EXPIRED)

@@ -29,6 +29,8 @@ from ..gap_pages import fleet_page
 from ..gap_pages import gap_page_context
 from ..gap_pages import page_endpoint
 from ..gap_pages import parse_local
+from ..presenters import RowRights
+from ..presenters import gap_row
 from ..presenters import local_time
 from ..rendering import is_htmx
 from ..rendering import render_page
@@ -61,8 +63,10 @@ def index():
 
 def _row_response(camera, gap, status=200, row_error=None, event=None):
     """One table row: what the row's buttons swap in; success tells the page to refresh."""
+    rights = RowRights()
+    row = gap_row(gap, camera, rights)
     resp = make_response(
-        render_template("gaps/_row.html", camera=camera, gap=gap, row_error=row_error), status
+        render_template("gaps/_row.html", row=row, csrf=rights.csrf, row_error=row_error), status
     )
     if row_error:
         # htmx does not swap a 409 by default; app.js swaps answers that name their target.

@@ -1,4 +1,4 @@
-"""The data model of SPEC §1: one module per aggregate."""
+"""The data model: one module per aggregate (docs/design.md)."""
 
 from .audit import AuditLog
 from .camera import FILL_METHODS

@@ -72,7 +72,7 @@ class RecordingGap(db.Model):
 
     camera = relationship("Camera", lazy="raise")
 
-    # Columns the JSON API exposes: every column of SPEC §1 except the lease columns.
+    # Columns the JSON API exposes: every column except the lease columns.
     PUBLIC_FIELDS = (
         "id",
         "camera_id",

@@ -3,6 +3,8 @@
 import hashlib
 from datetime import datetime
 
+from flask import current_app
+from flask import has_app_context
 from flask_login import UserMixin
 from sqlalchemy import JSON
 from sqlalchemy import Boolean
@@ -77,7 +79,11 @@ class User(UserMixin, Principal, db.Model):
         return (username or "").strip().lower()
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        # Tests configure a cheap work factor; the default is werkzeug's full-strength scrypt.
+        method = "scrypt"
+        if has_app_context():
+            method = current_app.config.get("PASSWORD_HASH_METHOD", method)
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

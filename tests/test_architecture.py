@@ -1,0 +1,107 @@
+"""The layering of docs/design.md, checked on the source: blueprints share only the domain layer."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent / "webapp"
+BLUEPRINTS = ("gaps", "api", "audit", "admin", "embed", "auth")
+
+
+def _module_name(path: Path) -> str:
+    parts = ["webapp", *path.relative_to(ROOT).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in ROOT.rglob("*.py")}
+
+
+def _imports(name: str, path: Path, top_level_only: bool):
+    """(imported module, line) for every import of a webapp module in ``path``."""
+    tree = ast.parse(path.read_text())
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    nodes = tree.body if top_level_only else ast.walk(tree)
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                origin = ".".join(base + ([node.module] if node.module else []))
+            else:
+                origin = node.module or ""
+            for alias in node.names:
+                candidate = f"{origin}.{alias.name}"
+                target = candidate if candidate in MODULES else origin
+                if target in MODULES:
+                    yield target, node.lineno
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in MODULES:
+                    yield alias.name, node.lineno
+
+
+def _owner(module: str) -> str | None:
+    """The blueprint package a module belongs to, or None for shared code."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in BLUEPRINTS else None
+
+
+def test_no_blueprint_imports_another_and_the_domain_imports_none():
+    wrong = []
+    for name, path in MODULES.items():
+        mine = _owner(name)
+        in_domain = name.startswith("webapp.domain")
+        if mine is None and not in_domain:
+            continue  # the factory, the CLI and shared rendering may use any blueprint
+        for target, line in _imports(name, path, top_level_only=False):
+            theirs = _owner(target)
+            if theirs is not None and theirs != mine:
+                wrong.append(f"{path.relative_to(ROOT.parent)}:{line} imports {target}")
+    assert wrong == []
+
+
+def test_no_import_cycles():
+    graph = {}
+    for name, path in MODULES.items():
+        # A package importing its own submodules at its end (the blueprint pattern) and a
+        # submodule importing its package are one unit, not a cycle.
+        graph[name] = {
+            t
+            for t, _ in _imports(name, path, top_level_only=True)
+            if not t.startswith(name + ".") and not name.startswith(t + ".")
+        }
+    seen: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node):
+        seen[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if seen.get(nxt) == 1:
+                pytest.fail("import cycle: " + " -> ".join(stack[stack.index(nxt) :] + [nxt]))
+            if nxt not in seen:
+                visit(nxt)
+        stack.pop()
+        seen[node] = 2
+
+    for name in sorted(graph):
+        if name not in seen:
+            visit(name)
+
+
+def test_imports_inside_functions_say_why():
+    silent = []
+    for path in MODULES.values():
+        lines = path.read_text().splitlines()
+        tree = ast.parse("\n".join(lines))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    here = lines[node.lineno - 1]
+                    above = lines[node.lineno - 2].strip()
+                    if "#" not in here and not above.startswith("#"):
+                        silent.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}")
+    assert silent == []
