@@ -16,6 +16,7 @@ from . import timeline as timeline_mod
 from .domain import fill_queue
 from .domain import fleet as fleet_mod
 from .domain.gap_actions import fill_problem
+from .domain.gap_actions import gap_of
 from .domain.gap_queries import gap_rows_by_id
 from .domain.gap_queries import list_gaps
 from .domain.gap_queries import parse_state
@@ -113,7 +114,7 @@ def gap_page_context(
         state=state,
         range_key=range_key,
         page=page,
-        rows=gap_rows(page.rows, camera, rights),
+        rows=gap_rows(page.rows, camera, rights, page_endpoint("gap_history")),
         rights=rights,
         counts=counts,
         total=sum(counts.values()),
@@ -140,10 +141,15 @@ def gap_page_context(
 MAX_OPEN_DETAILS = 20
 
 
-def _open_details() -> list[str]:
-    """Ids of the rows whose history the page has open (``open``, comma-separated, bounded)."""
-    raw = request.args.get("open", "") if request else ""
+def _id_list(name: str) -> list[str]:
+    """Gap ids a refresh passes along (comma-separated, bounded)."""
+    raw = request.args.get(name, "") if request else ""
     return [i for i in raw.split(",") if 0 < len(i) <= 64][:MAX_OPEN_DETAILS]
+
+
+def _open_details() -> list[str]:
+    """Ids of the rows whose history the page has open, kept open across refreshes."""
+    return _id_list("open")
 
 
 def with_kept_rows(camera_id: str, rows: list, keep_ids) -> list:
@@ -209,10 +215,26 @@ def camera_page(camera_id: str):
         # A tab swaps only the table and "Load more" only appends rows: no timeline queries.
         tl=target not in ("load-more-row", "gap-panel"),
         cursor=request.args.get("before") if before else None,
+        # A refresh right after a row's action keeps that row (``keep``, from app.js).
+        keep_ids=_id_list("keep"),
     )
     # A tab changes the filter the range links carry: they come along out of band.
     ctx["oob_range_nav"] = target == "gap-panel"
     return render_page("gaps/camera.html", GAP_FRAGMENTS, **ctx)
+
+
+def history_page(camera_id: str, gap_id: str):
+    """Every fill attempt of one gap: a detail row under the gap for htmx, else a page."""
+    camera = camera_for(current_user, camera_id)
+    gap = gap_of(camera, gap_id)
+    return render_page(
+        "gaps/history.html",
+        {"*": "detail_row"},
+        camera=camera,
+        gap=gap,
+        runs=fill_queue.run_history(gap.id),
+        page_ep=page_endpoint("camera_gaps"),
+    )
 
 
 def parse_local(raw: str, tz_name: str) -> datetime | None:

@@ -180,6 +180,11 @@
       function (row) { return row.getAttribute("data-gap-id"); }
     );
     if (open.length) { evt.detail.parameters.open = open.join(","); }
+    // The refresh a row's action asks for keeps that row even if it left the tab.
+    var trigger = evt.detail.triggeringEvent;
+    if (trigger && trigger.type === "gaps-changed" && trigger.detail && trigger.detail.keep) {
+      evt.detail.parameters.keep = [].concat(trigger.detail.keep).join(",");
+    }
   });
 
   // Timeline: a click on a gap highlights its rows when they are on the page; otherwise the

@@ -11,7 +11,6 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
-from ..domain.fill_queue import run_history
 from ..domain.gap_actions import gap_of
 from ..domain.gap_actions import parse_gap_ids
 from ..domain.gap_actions import queue_window
@@ -27,6 +26,7 @@ from ..extensions import db
 from ..gap_pages import camera_page
 from ..gap_pages import fleet_page
 from ..gap_pages import gap_page_context
+from ..gap_pages import history_page
 from ..gap_pages import page_endpoint
 from ..gap_pages import parse_local
 from ..presenters import RowRights
@@ -61,20 +61,25 @@ def index():
     return redirect(url_for("gaps.fleet"))
 
 
-def _row_response(camera, gap, status=200, row_error=None, event=None):
+def _row_response(camera, gap, status=200, row_error=None, event=None, notice=None):
     """One table row: what the row's buttons swap in; success tells the page to refresh."""
     rights = RowRights()
-    row = gap_row(gap, camera, rights)
+    row = gap_row(gap, camera, rights, history_ep=page_endpoint("gap_history"))
     resp = make_response(
-        render_template("gaps/_row.html", row=row, csrf=rights.csrf, row_error=row_error), status
+        render_template(
+            "gaps/_row.html", row=row, csrf=rights.csrf, row_error=row_error, notice=notice
+        ),
+        status,
     )
     if row_error:
         # htmx does not swap a 409 by default; app.js swaps answers that name their target.
         resp.headers["HX-Retarget"] = f"#gap-{gap.id}"
         resp.headers["HX-Reswap"] = "outerHTML"
     else:
-        # Counts, tabs and timeline follow a moment later (the gap view listens for this).
-        resp.headers["HX-Trigger"] = json.dumps({"gaps-changed": True, **(event or {})})
+        # Counts, tabs and timeline follow a moment later (the gap view listens for this); that
+        # refresh keeps this row, in its new state, even if it left the tab (app.js: ``keep``).
+        changed = {"gaps-changed": {"keep": [gap.id]}}
+        resp.headers["HX-Trigger"] = json.dumps({**changed, **(event or {})})
     return resp
 
 
@@ -94,7 +99,7 @@ def _row_action(camera_id, gap_id, capability, action, done, event_name=None):
     db.session.commit()
     if is_htmx():
         event = {event_name: {"gap_id": gap.id}} if event_name else None
-        return _row_response(camera, gap, event=event)
+        return _row_response(camera, gap, event=event, notice=done)
     flash(done)
     return redirect(url_for(page_endpoint("camera_gaps"), camera_id=camera.id), 303)
 
@@ -107,20 +112,20 @@ def retry_gap_row(camera_id: str, gap_id: str):
         gap_id,
         "retry",
         retry_one,
-        "The gap is back in the fill queue.",
+        "Retry sent: the gap is back in the fill queue, ahead of automatic work.",
         "replenish:gap-retried",
     )
 
 
 @bp.post("/cameras/<camera_id>/gaps/<gap_id>/stop")
 def stop_gap_row(camera_id: str, gap_id: str):
-    """Stop a running fill from its row; the worker ends it and the gap becomes failed."""
+    """Stop a running fill from its row; the worker ends it keeping what it copied."""
     return _row_action(
         camera_id,
         gap_id,
         "control_fills",
         stop_one,
-        "Stop requested; the worker ends the fill shortly.",
+        "Stop sent: the worker ends the fill within seconds and keeps what it copied.",
     )
 
 
@@ -177,16 +182,7 @@ def retry_selected_page(camera_id: str):
 @bp.get("/cameras/<camera_id>/gaps/<gap_id>/history")
 def gap_history(camera_id: str, gap_id: str):
     """Every fill attempt of one gap: a detail row under the gap for htmx, else a page."""
-    camera = camera_for(current_user, camera_id)
-    gap = gap_of(camera, gap_id)
-    return render_page(
-        "gaps/history.html",
-        {"*": "detail_row"},
-        camera=camera,
-        gap=gap,
-        runs=run_history(gap.id),
-        page_ep=page_endpoint("camera_gaps"),
-    )
+    return history_page(camera_id, gap_id)
 
 
 @bp.post("/cameras/<camera_id>/gaps/window")
