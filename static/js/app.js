@@ -146,10 +146,11 @@
       syncSelection();
     }
   });
-  // After Retry selected the ticks are done with.
-  document.addEventListener("htmx:afterRequest", function (evt) {
+  // Once Retry selected is sent the ticks are done with (its answer replaces the form, so no
+  // later event of that form reaches the document).
+  document.addEventListener("htmx:beforeRequest", function (evt) {
     var elt = evt.detail.elt;
-    if (evt.detail.successful && elt && elt.id === "retry-selected-form") { selected.clear(); }
+    if (elt && elt.id === "retry-selected-form") { selected.clear(); }
   });
   document.addEventListener("htmx:afterSettle", syncSelection);
   document.addEventListener("DOMContentLoaded", syncSelection);

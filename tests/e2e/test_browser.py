@@ -127,6 +127,8 @@ def test_ticked_rows_are_retried_together_and_history_opens(page, live):
     expect(page.locator("#messages")).to_contain_text("1 gap sent back to the fill queue.")
     # The row stays (now pending) in the Failed tab until the next refresh.
     expect(page.locator(f"#gap-{failed} .badge")).to_have_text("Pending")
+    expect(page.locator(f"#gap-{failed} input.select-gap")).not_to_be_checked()
+    expect(button).to_be_disabled()
     toggle = page.locator(f"#gap-{failed} .history-toggle")
     toggle.click()
     expect(page.locator(f"#detail-{failed}")).to_contain_text("No fill attempt yet.")
