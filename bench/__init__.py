@@ -1,1 +1,1 @@
-"""``make bench``: the performance figures of SPEC §11."""
+"""``make bench``: the performance table, each figure next to a partner from the same run."""

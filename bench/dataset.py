@@ -1,4 +1,9 @@
-"""Bulk-load the benchmark dataset: cameras and gaps straight through the DB driver."""
+"""The benchmark dataset, generated on every run (never committed): cameras, gaps, one user.
+
+Gaps go in straight through the DB driver (``executemany`` on SQLite, ``COPY`` on PostgreSQL)
+with the secondary indexes dropped during the load and rebuilt once; the per-camera statistics
+the pages read are then rebuilt by the app's own recount, so the app sees a consistent database.
+"""
 
 import random
 import time
@@ -9,44 +14,46 @@ from datetime import timezone
 
 from sqlalchemy import insert
 
-from webapp import gapstate
+from webapp.domain import gapstate
 from webapp.extensions import db
 from webapp.models import Camera
 from webapp.models import RecordingGap
 
+PASSWORD = "bench password 1"
 STATES = ("filled",) * 6 + ("pending", "failed", "partial", "expired")
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+GAP_COLUMNS = (
+    "id, camera_id, gap_start, gap_end, gap_seconds, fill_state, fill_attempts, created_at,"
+    " manual_retry, last_error, recovered_seconds, queue_at"
+)
+# The cameras keep the global retention: an automatic gap's claim key is its start plus that.
+RETENTION = timedelta(hours=72)
+# Gaps are laid out backwards from here, one per 10-minute slot, so the newest are recent.
+T_END = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+def recount_stats(camera_ids: list[str] | None = None) -> None:
+    """Rebuild the per-camera statistics with the app's own recount, then commit."""
+    gapstate.recount_stats(camera_ids)
+    db.session.commit()
 
 
-def add_cameras(count: int) -> list[str]:
-    """Insert ``count`` cameras (ids cam0000...) with their statistic rows."""
-    ids = [f"cam{i:04d}" for i in range(count)]
+def add_cameras(count: int, first: int = 0) -> list[str]:
+    """Insert cameras cam00000... (``count`` of them from number ``first``); returns their ids."""
+    ids = [f"cam{i:05d}" for i in range(first, first + count)]
     now = datetime.now(timezone.utc)
-    db.session.execute(
-        insert(Camera),
-        [
-            dict(
-                id=c,
-                name=f"Camera {c}",
-                site=f"Site {i % 20}",
-                timezone="Europe/Berlin",
-                vendor="generic",
-                address="127.0.0.1",
-                rtsp_port=554,
-                http_port=80,
-                username="",
-                password_encrypted="",
-                channel=1,
-                anr_enabled=True,
-                anr_replay_url_template="http://127.0.0.1:9/replay?s={start_iso}",
-                segment_seconds=60,
-                enabled=True,
-                created_at=now,
-                updated_at=now,
-            )
-            for i, c in enumerate(ids)
-        ],
-    )
+    rows = [
+        dict(
+            id=c,
+            name=f"Camera {c}",
+            site=f"Site {i % 20}",
+            timezone="Europe/Berlin",
+            address="127.0.0.1",
+            anr_enabled=True,
+            anr_replay_url_template="http://127.0.0.1:9/replay?s={start_iso}",
+            created_at=now,
+            updated_at=now,
+        )
+        for i, c in enumerate(ids)
+    ]
+    db.session.execute(insert(Camera), rows)
     db.session.commit()
     return ids
 
@@ -58,56 +65,69 @@ def _stamp(value: datetime, dialect: str):
     return value.replace(tzinfo=None)
 
 
-def add_gaps(camera_ids: list[str], per_camera: int, offset: int = 0, seed: int = 1) -> float:
-    """Insert ``per_camera`` gaps for each camera through the raw driver; returns seconds."""
+def _gap_rows(camera_ids, per_camera, offset, state, seed, dialect):
     rng = random.Random(seed)
+    now = _stamp(datetime.now(timezone.utc), dialect)
+    for cam in camera_ids:
+        for i in range(offset, offset + per_camera):
+            start = T_END - timedelta(seconds=i * 600 + rng.randint(0, 300))
+            seconds = rng.randint(5, 600)
+            st = state or STATES[rng.randrange(len(STATES))]
+            yield (
+                str(uuid.uuid4()),
+                cam,
+                _stamp(start, dialect),
+                _stamp(start + timedelta(seconds=seconds), dialect),
+                seconds,
+                st,
+                0 if st == "pending" else 1,
+                now,
+                False,
+                "camera refused" if st == "failed" else None,
+                seconds * 0.5 if st == "partial" else None,
+                _stamp(start + RETENTION, dialect),
+            )
+
+
+def add_gaps(
+    camera_ids: list[str], per_camera: int, offset: int = 0, state: str | None = None, seed=1
+) -> float:
+    """Bulk-insert ``per_camera`` gaps per camera (random states unless ``state``); seconds."""
     began = time.perf_counter()
     dialect = db.engine.dialect.name
-    now = _stamp(datetime.now(timezone.utc), dialect)
-    marks = ", ".join(["?" if dialect == "sqlite" else "%s"] * 12)
-    sql = (
-        "INSERT INTO recording_gaps (id, camera_id, gap_start, gap_end, gap_seconds, fill_state,"
-        " fill_attempts, created_at, manual_retry, last_error, recovered_seconds, queue_at)"
-        f" VALUES ({marks})"
-    )
-    retention = timedelta(hours=72)  # the cameras keep the global retention: the claim key
+    rows = _gap_rows(camera_ids, per_camera, offset, state, seed, dialect)
     # Building the secondary indexes once after the load beats maintaining them row by row.
     indexes = list(RecordingGap.__table__.indexes)
     bind = db.session.connection()
     for index in indexes:
         index.drop(bind)
-    conn = db.session.connection().connection.dbapi_connection
-    cur = conn.cursor()
-    batch = []
-    for cam in camera_ids:
-        for i in range(offset, offset + per_camera):
-            start = T0 + timedelta(seconds=i * 600 + rng.randint(0, 300))
-            seconds = rng.randint(5, 600)
-            state = STATES[rng.randrange(len(STATES))]
-            batch.append(
-                (
-                    str(uuid.uuid4()),
-                    cam,
-                    _stamp(start, dialect),
-                    _stamp(start + timedelta(seconds=seconds), dialect),
-                    seconds,
-                    state,
-                    0 if state == "pending" else 1,
-                    now,
-                    False,
-                    "camera refused" if state == "failed" else None,
-                    seconds * 0.5 if state == "partial" else None,
-                    _stamp(start + retention, dialect),
-                )
-            )
-            if len(batch) >= 50000:
-                cur.executemany(sql, batch)
-                batch.clear()
-    if batch:
-        cur.executemany(sql, batch)
+    cur = bind.connection.dbapi_connection.cursor()
+    if dialect == "postgresql":
+        with cur.copy(f"COPY recording_gaps ({GAP_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        marks = ", ".join(["?"] * len(GAP_COLUMNS.split(",")))
+        cur.executemany(f"INSERT INTO recording_gaps ({GAP_COLUMNS}) VALUES ({marks})", rows)
     for index in indexes:
         index.create(bind)
     db.session.commit()
-    gapstate.recount_stats()
-    db.session.commit()
+    recount_stats(camera_ids)
     return time.perf_counter() - began
+
+
+def signed_in_client(app, username: str = "bench"):
+    """A test client signed in as an admin created through the ``users create`` command."""
+    runner = app.test_cli_runner()
+    out = runner.invoke(
+        args=["users", "create", username, "--role", "admin", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
+    if out.exit_code != 0 and "exist" not in out.output:
+        raise RuntimeError(f"could not create the bench user: {out.output}")
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = "replenish-bench"
+    resp = client.post("/login", data={"username": username, "password": PASSWORD})
+    if resp.status_code not in (302, 303):
+        raise RuntimeError(f"bench sign-in answered {resp.status_code}")
+    return client

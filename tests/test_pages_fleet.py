@@ -1,6 +1,5 @@
 """The fleet overview: counts per state, missing time, attention filter, polling and scope."""
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -10,6 +9,7 @@ from tests.factories import BASE_TIME
 from tests.factories import make_camera
 from tests.factories import make_gap
 from tests.factories import make_gaps
+from tests.page import page
 
 HX = {"HX-Request": "true", "HX-Target": "fleet"}
 
@@ -32,34 +32,30 @@ def fleet(db):
     make_gap("dock", BASE_TIME, 60, "pending")
 
 
-def row_of(html, camera_id):
-    return re.search(
-        rf'<tr class="[^"]*">\s*<th scope="row"><a href="/cameras/{camera_id}/gaps">.*?</tr>',
-        html,
-        re.S,
-    ).group(0)
-
-
 def test_full_page_lists_counts_missing_time_newest_gap_and_anr(fleet, login_as):
     resp = login_as("viewer").get("/cameras")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "<html" in html
-    lobby = row_of(html, "lobby")
-    assert "ANR on" in lobby and "needs attention" in lobby
-    assert 'href="/cameras/lobby/gaps?state=failed"' in lobby  # counts link to the filtered tab
-    assert "11 min" in lobby  # missing: failed 10 min + pending 1 min; filled is not missing
-    assert '<time datetime="2026-06-13T14:00:00Z"' in lobby  # newest gap, UTC in datetime
-    assert "16:00:00" in lobby and "+02:00" in lobby  # shown in the camera's zone
-    assert "ANR off" in row_of(html, "dock") and "needs attention" not in row_of(html, "dock")
-    assert "Roof &lt;b&gt;" in html
-    assert "1</b> needs attention" in html
+    seen = page(html)
+    lobby = seen.row("Lobby")
+    assert "ANR on" in lobby.text and "needs attention" in lobby.text
+    assert "/cameras/lobby/gaps?state=failed" in lobby.hrefs()  # counts link to the filtered tab
+    assert "11 min" in lobby.text  # missing: failed 10 min + pending 1 min; filled is not missing
+    newest = lobby.find("time")
+    assert newest.attrs["datetime"] == "2026-06-13T14:00:00Z"  # newest gap, UTC for machines
+    assert "16:00:00 +02:00" in newest.text  # shown in the camera's zone
+    dock = seen.row("Dock")
+    assert "ANR off" in dock.text and "needs attention" not in dock.text
+    assert seen.row("Roof <b>")  # a name is text, never markup
+    assert "1 needs attention" in seen.find(role="status").text
 
 
 def test_attention_filter_keeps_failed_partial_expired(fleet, login_as):
-    html = login_as("viewer").get("/cameras?attention=1").get_data(as_text=True)
-    assert "/cameras/lobby/gaps" in html
-    assert "/cameras/dock/gaps" not in html and "/cameras/roof/gaps" not in html
-    assert re.search(r'<a class="tab" href="/cameras\?attention=1"[^>]*aria-current="page"', html)
+    seen = page(login_as("viewer").get("/cameras?attention=1").get_data(as_text=True))
+    rows = [tr.find("th").text for tr in seen.find("tbody").find_all("tr")]
+    assert rows == ["Lobby lobby · needs attention"]
+    filters = seen.find("nav", aria_label="Filter cameras")
+    assert filters.find("a", aria_current="page").text.startswith("Needs attention")
 
 
 def test_attention_filter_empty_says_so(db, login_as):

@@ -101,7 +101,9 @@ def test_ticks_fall_on_round_local_times(cam, db):
 
 
 def test_page_svg_is_bounded_patterned_and_titled(cam, db, login_as):
-    start = NOW - timedelta(days=7)
+    # The page's 7-day window ends at the request's now: take it here, not at collection time
+    # (a long suite run would otherwise shift the window and the recorded percentage).
+    start = utcnow().replace(second=0, microsecond=0) - timedelta(days=7)
     add_segments(db, start, 7 * 24 * 60, skip=set(range(5000, 5030)))
     make_gap("cam1", start + timedelta(minutes=5000), 1800, "failed")
     html = login_as("viewer").get("/cameras/cam1/gaps?range=7d").get_data(as_text=True)

@@ -26,7 +26,6 @@ from .domain.paging import encode_cursor
 from .domain.principal import camera_for
 from .domain.principal import require
 from .domain.states import ATTENTION
-from .domain.times import parse_time
 from .domain.times import stored_time
 from .domain.times import zone
 from .presenters import RowRights
@@ -236,7 +235,3 @@ def history_page(camera_id: str, gap_id: str):
         page_ep=page_endpoint("camera_gaps"),
     )
 
-
-def parse_local(raw: str, tz_name: str) -> datetime | None:
-    """A ``datetime-local`` value read in the camera's zone, as UTC; None when unparsable."""
-    return parse_time(raw, naive_zone=zone(tz_name))

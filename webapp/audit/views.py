@@ -21,6 +21,7 @@ from ..domain.principal import scoped
 from ..domain.times import parse_time
 from ..errors import Problem
 from ..extensions import db
+from ..forms import AuditFilterForm
 from ..models import AuditLog
 from ..models import Camera
 from ..models import rfc3339
@@ -39,13 +40,7 @@ def authenticate():
 
 def audit_filters() -> dict:
     """The filters of the request, cleaned; a camera outside the reader's scope is a 403."""
-    filters = {
-        "camera": request.args.get("camera", "").strip()[:64],
-        "action": request.args.get("action", "").strip()[:64],
-        "actor": request.args.get("actor", "").strip()[:200],
-        "since": request.args.get("since", "").strip()[:40],
-        "until": request.args.get("until", "").strip()[:40],
-    }
+    filters = AuditFilterForm(formdata=request.args).values()
     if filters["camera"] and not current_user.in_scope(filters["camera"]):
         raise Problem(403, f"camera '{filters['camera']}' is outside your camera scope")
     return filters

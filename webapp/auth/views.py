@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from ..domain.audit import record
 from ..extensions import db
+from ..forms import LoginForm
 from ..models import User
 from ..models import utcnow
 from . import bp
@@ -59,9 +60,10 @@ def login_form():
 @bp.post("/login")
 def login():
     """Check the password, apply the lock-out, rotate the session and sign the user in."""
-    username = request.form.get("username", "")
-    password = request.form.get("password", "")
-    next_url = safe_next(request.form.get("next"))
+    form = LoginForm()
+    username = form.username.data or ""
+    password = form.password.data or ""
+    next_url = safe_next(form.next.data)
     lost = lost_action(request.form.get("lost"))
     norm = User.normalise(username)
     if not norm or not password:

@@ -164,11 +164,14 @@ def stop_one(camera, gap_id: str) -> RecordingGap:
 
 
 def validate_window(start_raw, end_raw) -> tuple:
-    """Check a gap window; 422 with per-field messages when it is not acceptable."""
+    """Parse and check an API gap window (RFC 3339 text); 422 with per-field messages."""
+    return check_window(parse_time(start_raw), parse_time(end_raw))
+
+
+def check_window(start, end) -> tuple:
+    """Check a gap window of parsed times (None: unparsable); 422 with per-field messages."""
     fields = {}
     # Whole seconds, as stored; truncating first means a sub-second window is refused below.
-    start = parse_time(start_raw)
-    end = parse_time(end_raw)
     start = start.replace(microsecond=0) if start else None
     end = end.replace(microsecond=0) if end else None
     if start is None:

@@ -11,6 +11,7 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..domain.gap_actions import check_window
 from ..domain.gap_actions import gap_of
 from ..domain.gap_actions import parse_gap_ids
 from ..domain.gap_actions import queue_window
@@ -18,17 +19,17 @@ from ..domain.gap_actions import retry_all_failed
 from ..domain.gap_actions import retry_one
 from ..domain.gap_actions import retry_selected
 from ..domain.gap_actions import stop_one
-from ..domain.gap_actions import validate_window
 from ..domain.gap_queries import parse_state
 from ..domain.principal import camera_for
+from ..domain.times import zone
 from ..errors import Problem
 from ..extensions import db
+from ..forms import WindowForm
 from ..gap_pages import camera_page
 from ..gap_pages import fleet_page
 from ..gap_pages import gap_page_context
 from ..gap_pages import history_page
 from ..gap_pages import page_endpoint
-from ..gap_pages import parse_local
 from ..presenters import RowRights
 from ..presenters import gap_row
 from ..presenters import local_time
@@ -189,34 +190,27 @@ def gap_history(camera_id: str, gap_id: str):
 def queue_window_page(camera_id: str):
     """Queue an operator-chosen window (camera time) as a manual gap; errors show in the form."""
     camera = camera_for(current_user, camera_id, "control_fills")
-    values = {"start": request.form.get("start", ""), "end": request.form.get("end", "")}
-    start = parse_local(values["start"], camera.timezone)
-    end = parse_local(values["end"], camera.timezone)
-    errors: dict[str, str] = {}
+    form = WindowForm(zone(camera.timezone))
     status = 200
     notice = None
-    if start is None:
-        errors["start"] = "enter a start date and time"
-    if end is None:
-        errors["end"] = "enter an end date and time"
-    if not errors:
+    if form.validate():
         try:
-            start, end = validate_window(start.isoformat(), end.isoformat())
+            start, end = check_window(form.start.data, form.end.data)
             gap = queue_window(camera, start, end)
             db.session.commit()
             notice = (
                 f"Queued {local_time(gap.gap_start, camera.timezone)} to "
                 f"{local_time(gap.gap_end, camera.timezone)} for retrieval."
             )
-            values = {}
+            form = WindowForm(zone(camera.timezone), formdata=None)
         except Problem as exc:
             db.session.rollback()
             status = exc.code
             fields = exc.fields or {}
-            errors = {"start": fields.get("gap_start"), "end": fields.get("gap_end")}
-            errors = {k: v for k, v in errors.items() if v}
-            if not errors:
-                errors["form"] = exc.description
+            form.start.errors = [fields["gap_start"]] if fields.get("gap_start") else []
+            form.end.errors = [fields["gap_end"]] if fields.get("gap_end") else []
+            if not fields:
+                form.form_errors.append(exc.description)
     else:
         status = 422
     if not is_htmx():
@@ -224,6 +218,10 @@ def queue_window_page(camera_id: str):
             flash(notice)
             return redirect(url_for(page_endpoint("camera_gaps"), camera_id=camera.id), 303)
     ctx = gap_page_context(camera, tl=not is_htmx())
+    errors = form.first_errors()
+    if form.form_errors:
+        errors["form"] = form.form_errors[0]
+    values = {"start": form.start._value(), "end": form.end._value()}
     ctx.update(window_values=values, window_errors=errors, window_notice=notice, window_open=True)
     resp = make_response(render_page("gaps/camera.html", {"*": "window_form"}, **ctx), status)
     if status == 200:

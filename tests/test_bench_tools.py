@@ -1,0 +1,62 @@
+"""The benchmark's own tools: the load generator counts what it sees; lines get verdicts."""
+
+import threading
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+
+from bench import load
+from bench.timing import Table
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """200 for /ok (checking the cookie arrived), 500 for anything else."""
+
+    def do_GET(self):  # noqa: N802 (the http.server API)
+        good = self.path == "/ok" and self.headers.get("Cookie") == "session=abc"
+        body = b"fine" if good else b"broken"
+        self.send_response(200 if good else 500)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_load_generator_counts_successes_and_errors():
+    server = _serve()
+    try:
+        port = server.server_address[1]
+        ok = load.generate(port, "/ok", {"Cookie": "session=abc"}, connections=2, seconds=0.5)
+        bad = load.generate(port, "/missing", {"Cookie": "session=abc"}, connections=2, seconds=0.3)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ok.errors == 0 and len(ok.latencies) > 0 and ok.rps > 0
+    assert ok.quantile(0.50) <= ok.quantile(0.99)
+    assert bad.errors > 0 and bad.latencies == [] and bad.first_error == "HTTP 500"
+
+
+def test_load_generator_reports_a_refused_connection():
+    port = load.free_port()  # nothing listens there any more
+    res = load.generate(port, "/", {}, connections=1, seconds=0.2)
+    assert res.errors > 0 and "ConnectionRefused" in res.first_error
+
+
+def test_every_target_line_ends_in_pass_or_miss(capsys):
+    table = Table()
+    table.target("a", "1 ms", "floor 1 ms", "1.00x", "<= 2.0x", ok=True)
+    table.target("b", "9 ms", "floor 1 ms", "9.00x", "<= 2.0x", ok=False)
+    table.info("c", "3 s")
+    table.na("d", "<= 20x", "feature not in this build")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].endswith("| PASS |") and lines[3].endswith("| MISS |")
+    assert lines[4].endswith("| info |")
+    assert "n/a — feature not in this build" in lines[5] and lines[5].endswith("| n/a |")

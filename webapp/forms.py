@@ -1,0 +1,81 @@
+"""Flask-WTF form classes of the pages; CSRF is checked app-wide in one request hook.
+
+The forms turn posted text into values and say what is wrong per field; the rules about those
+values (what window may be queued, what a camera may hold) stay in ``webapp/domain``.
+"""
+
+from datetime import UTC
+from datetime import tzinfo
+
+from flask_wtf import FlaskForm
+from wtforms import Field
+from wtforms import HiddenField
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms.widgets import TextInput
+
+from .domain.times import parse_time
+
+
+class _NoCsrfForm(FlaskForm):
+    class Meta:
+        # The app checks CSRF once for every session-cookie write (webapp/__init__.py).
+        csrf = False
+
+
+class LocalTimeField(Field):
+    """A ``datetime-local`` (or any ISO 8601) time read in the form's zone, held as UTC."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, missing="enter a time", _form=None, **kwargs):
+        super().__init__(label, validators, _form=_form, **kwargs)
+        self.owner = _form  # the form's ``zone`` reads naive times
+        self.missing = missing
+        self.raw = ""
+
+    def process_formdata(self, valuelist):
+        self.raw = (valuelist[0] if valuelist else "") or ""
+        self.data = parse_time(self.raw, naive_zone=getattr(self.owner, "zone", UTC))
+        if self.data is None:
+            raise ValueError(self.missing)
+
+    def _value(self) -> str:
+        return self.raw
+
+
+class WindowForm(_NoCsrfForm):
+    """The camera page's "Retrieve a chosen window": start and end in the camera's zone."""
+
+    start = LocalTimeField(missing="enter a start date and time")
+    end = LocalTimeField(missing="enter an end date and time")
+
+    def __init__(self, zone: tzinfo, **kwargs):
+        self.zone = zone
+        super().__init__(**kwargs)
+
+    def first_errors(self) -> dict[str, str]:
+        """One message per field that has one, for the template."""
+        return {name: field.errors[0] for name, field in self._fields.items() if field.errors}
+
+
+class AuditFilterForm(_NoCsrfForm):
+    """The audit page's filters (a GET form): camera, action, actor and a time range."""
+
+    camera = StringField(filters=[lambda v: (v or "").strip()[:64]])
+    action = StringField(filters=[lambda v: (v or "").strip()[:64]])
+    actor = StringField(filters=[lambda v: (v or "").strip()[:200]])
+    since = StringField(filters=[lambda v: (v or "").strip()[:40]])
+    until = StringField(filters=[lambda v: (v or "").strip()[:40]])
+
+    def values(self) -> dict[str, str]:
+        """The cleaned filters as the page's links carry them."""
+        return {name: field.data for name, field in self._fields.items()}
+
+
+class LoginForm(_NoCsrfForm):
+    """Sign-in: username, password and where to go afterwards (checked by ``safe_next``)."""
+
+    username = StringField()
+    password = PasswordField()
+    next = HiddenField()
