@@ -1,5 +1,6 @@
 """The command line (see the README), through Flask's CLI runner."""
 
+from tests import factories
 from webapp.extensions import db as _db
 from webapp.models import ApiKey
 from webapp.models import AuditLog
@@ -134,3 +135,56 @@ def test_demo_seed_is_idempotent_and_covers_every_state(runner, app):
         live = state_counts(["lobby"])["lobby"]
         recount_stats()
         assert state_counts(["lobby"])["lobby"] == live  # maintained counters are exact
+
+
+def test_cameras_add_edit_and_remove_with_the_real_camera_options(runner, app, tmp_path):
+    added = runner.invoke(
+        args=[
+            "cameras", "add", "dock", "--name", "Dock", "--vendor", "dahua",
+            "--address", "10.0.0.9", "--rtsp-port", "10554", "--http-port", "8080",
+            "--channel", "2", "--username", "admin", "--password-stdin",
+            "--timezone", "Europe/Berlin", "--retention-hours", "48", "--method", "replay", "--anr",
+        ],
+        input="cam pass:1\n",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    with app.app_context():
+        cam = _db.session.get(Camera, "dock")
+        assert (cam.rtsp_port, cam.http_port, cam.channel) == (10554, 8080, 2)
+        assert cam.username == "admin"
+        assert (cam.timezone, cam.anr_max_gap_hours) == ("Europe/Berlin", 48)
+        assert cam.fill_method == "replay"
+        assert cam.replay_clock == "local"  # the Dahua default
+        assert cam.password_encrypted and "cam pass" not in cam.password_encrypted
+
+    edited = runner.invoke(args=["cameras", "edit", "dock", "--clock", "utc", "--rtsp-port", "554"])
+    assert edited.exit_code == 0, edited.output
+    assert "replay_clock" in edited.output and "rtsp_port" in edited.output
+    with app.app_context():
+        cam = _db.session.get(Camera, "dock")
+        assert (cam.replay_clock, cam.rtsp_port, cam.channel, cam.name) == ("utc", 554, 2, "Dock")
+        row = _db.session.scalars(
+            _db.select(AuditLog).where(AuditLog.action == "camera_update")
+        ).one()
+        assert row.detail["changed"]["replay_clock"] == ["local", "utc"]
+
+    refused = runner.invoke(args=["cameras", "edit", "dock", "--timezone", "Mars/Base"])
+    assert refused.exit_code != 0 and "timezone: must be an IANA time zone" in refused.output
+    assert runner.invoke(args=["cameras", "edit", "nope", "--name", "x"]).exit_code != 0
+
+    archive = tmp_path / "recordings" / "dock"
+    archive.mkdir(parents=True)
+    (archive / "20260613_120000.mp4").write_bytes(b"footage")
+    with app.app_context():
+        factories.make_gap("dock")
+    removed = runner.invoke(args=["cameras", "remove", "dock"])
+    assert removed.exit_code == 0, removed.output
+    with app.app_context():
+        assert _db.session.get(Camera, "dock") is None
+        assert _db.session.scalars(_db.select(RecordingGap)).all() == []
+        row = _db.session.scalars(
+            _db.select(AuditLog).where(AuditLog.action == "camera_delete")
+        ).one()
+        assert row.target_id == "dock" and "cam pass" not in str(row.detail)
+    assert (archive / "20260613_120000.mp4").read_bytes() == b"footage"
+    assert runner.invoke(args=["cameras", "remove", "dock"]).exit_code != 0

@@ -157,3 +157,26 @@ def test_scoped_admin_cannot_edit_other_cameras(db, login_as):
     assert admin.get("/admin/cameras/cam2").status_code == 403
     html = admin.get("/admin/cameras").get_data(as_text=True)
     assert "/admin/cameras/cam1" in html and "/admin/cameras/cam2" not in html
+
+
+def test_replay_clock_and_fill_method_are_set_from_the_form(db, login_as):
+    admin = login_as("admin")
+    html = admin.get("/admin/cameras/new").get_data(as_text=True)
+    assert 'name="replay_clock"' in html and 'name="fill_method"' in html
+    data = dict(VALID, vendor="dahua", anr_replay_url_template="", fill_method="replay")
+    assert admin.post("/admin/cameras/new", data=data).status_code == 303
+    camera = db.session.get(Camera, "gate")
+    assert (camera.replay_clock, camera.fill_method) == ("local", "replay")  # Dahua default
+    # The preview renders the replay times in the camera's clock (Berlin wall time, no Z).
+    html = admin.get("/admin/cameras/gate").get_data(as_text=True)
+    assert "starttime=20" in html and "Z&amp;endtime" not in html
+
+    data = dict(VALID, replay_clock="mars", fill_method="carrier-pigeon")
+    data.pop("id")
+    resp = admin.post("/admin/cameras/gate", data=data)
+    assert resp.status_code == 422
+    assert 'id="e-replay_clock"' in resp.text and 'id="e-fill_method"' in resp.text
+    data.update(replay_clock="utc", fill_method="auto")
+    assert admin.post("/admin/cameras/gate", data=data).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Camera, "gate").replay_clock == "utc"

@@ -86,42 +86,102 @@ def apikeys_create(name, role, camera_list):
     click.echo(f"token: {token}")
 
 
-@cameras.command("add")
-@click.argument("camera_id")
-@click.option("--name", required=True)
-@click.option("--site", default="")
-@click.option("--timezone", "tz", default="UTC")
-@click.option("--vendor", default="generic", type=click.Choice(camera_settings.VENDORS_CHOICES))
-@click.option("--address", default="")
-@click.option("--username", default="")
-@click.option("--password-stdin", is_flag=True, help="Read the camera password from stdin.")
-@click.option("--channel", default=1, type=int)
-@click.option("--anr/--no-anr", default=False)
-@click.option("--template", default="", help="Replay URL template (see the README).")
-def cameras_add(
-    camera_id, name, site, tz, vendor, address, username, password_stdin, channel, anr, template
-):
-    """Add a camera."""
-    data = dict(
-        id=camera_id,
-        name=name,
-        site=site,
-        timezone=tz,
-        vendor=vendor,
-        address=address,
-        username=username,
-        channel=channel,
-        anr_enabled=anr,
-        anr_replay_url_template=template,
-    )
+# Camera settings shared by ``cameras add`` and ``cameras edit``: (option, field, click kwargs).
+# Unset options are None: ``add`` takes the defaults, ``edit`` keeps the camera's value.
+CAMERA_OPTIONS = (
+    ("--name", "name", {}),
+    ("--site", "site", {}),
+    ("--timezone", "timezone", {"help": "IANA zone, e.g. Europe/Berlin (default UTC)."}),
+    ("--vendor", "vendor", {"type": click.Choice(camera_settings.VENDORS_CHOICES)}),
+    ("--address", "address", {"help": "Host name or IP address."}),
+    ("--rtsp-port", "rtsp_port", {"type": int, "help": "Default 554."}),
+    ("--http-port", "http_port", {"type": int, "help": "Default 80."}),
+    ("--channel", "channel", {"type": int, "help": "Default 1."}),
+    ("--username", "username", {}),
+    (
+        "--clock",
+        "replay_clock",
+        {
+            "type": click.Choice(camera_settings.REPLAY_CLOCKS),
+            "help": "Zone the camera reads replay times in (default: local for dahua, else utc).",
+        },
+    ),
+    ("--retention-hours", "anr_max_gap_hours", {"help": "SD-card retention; '' = global."}),
+    (
+        "--method",
+        "fill_method",
+        {"type": click.Choice(camera_settings.FILL_METHODS), "help": "Default auto."},
+    ),
+    ("--template", "anr_replay_url_template", {"help": "Replay URL template (see the README)."}),
+)
+
+
+def camera_options(command):
+    """Add the camera setting options, ``--anr/--no-anr`` and ``--password-stdin``."""
+    for option, field, kwargs in reversed(CAMERA_OPTIONS):
+        command = click.option(option, field, default=None, **kwargs)(command)
+    command = click.option("--anr/--no-anr", "anr_enabled", default=None)(command)
+    return click.option(
+        "--password-stdin", is_flag=True, help="Read the camera password from stdin."
+    )(command)
+
+
+def _camera_data(options: dict, password_stdin: bool) -> dict:
+    data = {name: value for name, value in options.items() if value is not None}
     if password_stdin:
         data["password"] = sys.stdin.readline().rstrip("\r\n")
+    return data
+
+
+def _usage_error(errors: dict) -> click.UsageError:
+    return click.UsageError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def _existing_camera(camera_id: str) -> Camera:
+    camera = db.session.get(Camera, camera_id)
+    if camera is None:
+        raise click.UsageError(f"no camera with id '{camera_id}' (see `cameras list`)")
+    return camera
+
+
+@cameras.command("add")
+@click.argument("camera_id")
+@camera_options
+def cameras_add(camera_id, password_stdin, **options):
+    """Add a camera (--name is required)."""
+    data = _camera_data(options, password_stdin)
+    data["id"] = camera_id
     clean, errors = camera_settings.validate(data, creating=True)
     if errors:
-        raise click.UsageError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        raise _usage_error(errors)
     camera = camera_settings.create(clean)
     db.session.commit()
     click.echo(f"added camera {camera.id}")
+
+
+@cameras.command("edit")
+@click.argument("camera_id")
+@camera_options
+def cameras_edit(camera_id, password_stdin, **options):
+    """Change a camera's settings; options not given keep their value."""
+    camera = _existing_camera(camera_id)
+    data = {**camera_settings.editable_values(camera), **_camera_data(options, password_stdin)}
+    clean, errors = camera_settings.validate(data, creating=False)
+    if errors:
+        raise _usage_error(errors)
+    changed = camera_settings.update(camera, clean)
+    db.session.commit()
+    click.echo(f"updated camera {camera.id}: {', '.join(sorted(changed)) or 'nothing changed'}")
+
+
+@cameras.command("remove")
+@click.argument("camera_id")
+def cameras_remove(camera_id):
+    """Remove a camera with its gaps and segments (audited); its archive files stay on disk."""
+    camera = _existing_camera(camera_id)
+    camera_settings.remove(camera)
+    db.session.commit()
+    click.echo(f"removed camera {camera_id}; its archive files were left in place")
 
 
 @cameras.command("list")

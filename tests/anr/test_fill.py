@@ -13,7 +13,9 @@ from tests.anr.conftest import playable_seconds
 from tests.anr.conftest import recent
 from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
+from webapp.anr.fill import FillJob
 from webapp.anr.indexer import index_all
+from webapp.anr.replay import camera_replay_url
 from webapp.anr.simcam import render_footage
 from webapp.models import FillRun
 from webapp.models import RecordingGap
@@ -189,3 +191,53 @@ def test_retry_of_a_partial_fetches_only_the_rest(anr_app, anr_db, simcam):
     assert gap.fill_state == "filled", gap.last_error
     assert first.read_bytes() == before
     assert len(list(first.parent.glob("*.mp4"))) == 2
+
+
+def _simcam_job(app, simcam, seconds, **kw):
+    camera = sim_camera(simcam)
+    start = recent()
+    return FillJob(
+        gap_id="g1",
+        folder=archive_path(app, camera.id, start).parent,
+        start=start,
+        seconds=seconds,
+        replay_url=lambda begin, end: camera_replay_url(camera, begin, end, ""),
+        **kw,
+    )
+
+
+def _run_to_end(job, stop_after: float | None = None, note: str = ""):
+    assert job.start() is None
+    began = time.monotonic()
+    while job.running():
+        if stop_after is not None and time.monotonic() - began > stop_after:
+            job.end(note)
+            stop_after = None
+        time.sleep(0.1)
+    return job.result()
+
+
+def test_the_hard_time_limit_keeps_what_was_copied(anr_app, anr_db, simcam):
+    # A replay at real time that outlives its limit: ffmpeg is ended, its fragments survive.
+    job = _simcam_job(anr_app, simcam, 20, max_fill_seconds=5, io_timeout_s=2.0)
+    simcam.set("cam1", "ok", speed=1.0)
+
+    result = _run_to_end(job)
+
+    assert result.outcome == "partial", result.error
+    assert 2 <= result.recovered_seconds <= 6
+    assert "5 s time limit" in result.error
+    assert abs(playable_seconds(result.path) - result.recovered_seconds) <= 1.0
+    assert not list(result.path.parent.glob("*.part"))
+
+
+def test_ending_a_fill_keeps_what_it_copied(anr_app, anr_db, simcam):
+    """The fill layer's Stop: end now, keep the footage (the worker decides the gap's state)."""
+    job = _simcam_job(anr_app, simcam, 20, io_timeout_s=2.0)
+    simcam.set("cam1", "ok", speed=1.0)
+
+    result = _run_to_end(job, stop_after=4, note="stopped by alice")
+
+    assert result.outcome == "partial", result.error
+    assert 2 <= result.recovered_seconds <= 6 and "stopped by alice" in result.error
+    assert playable_seconds(result.path) is not None

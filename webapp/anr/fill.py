@@ -35,12 +35,13 @@ from .media import probe_duration
 
 log = logging.getLogger(__name__)
 
-FILLED_RATIO = 0.95  # this much of the window recovered counts as filled (docs/design.md)
+FILLED_RATIO = 0.95  # this much of the window recovered counts as filled
 JOB_TIMEOUT_MARGIN_S = 60
 STDERR_LINES = 12
 MAX_ERROR_CHARS = 2000
 MAX_EXISTING_PIECES = 20
 TERMINATE_GRACE_S = 2.0
+SECOND_SIGNAL_S = 0.3
 FINALISE_TIMEOUT_S = 900
 # Before its first output ffmpeg connects and probes the streams (up to its 5 s analyzeduration):
 # the watchdog allows that on top of the I/O timeout.
@@ -49,8 +50,9 @@ AUDIO_MODES = ("aac", "drop")
 PART_SUFFIX = ".part"
 # ffmpeg's complaints that mean the audio (not the video or the camera) is the problem.
 _AUDIO_TROUBLE = re.compile(r"audio|aac|pcm_|codec|decoder|encoder|Stream #\d+:[1-9]", re.I)
-# Writes each keyframe-started fragment as it completes: an abrupt end loses at most one GOP.
-FRAGMENTED = "+frag_keyframe+empty_moov+default_base_moof"
+_OWN_ENDING = re.compile(r"Immediate exit requested|received signal|loss of information possible")
+# Fragmented MP4, a fragment every half second (keyframe or not): an abrupt end loses at most that.
+FRAGMENTED = ["-movflags", "+empty_moov+default_base_moof", "-frag_duration", "500000"]
 
 # A replay loses up to about a frame interval at each end whatever its length, so a short piece
 # (the last chunk of a window) is complete within this many seconds of its length.
@@ -163,6 +165,7 @@ class FillJob:
         self._end_note: str | None = None
         self._drop_audio = self.audio == "drop"
         self._terminated_at: float | None = None
+        self._signalled_twice = False
         self._out_time = 0.0
         self._last_advance = 0.0
         self._notes: list[str] = []
@@ -270,7 +273,9 @@ class FillJob:
 
     def command(self, url: str) -> list[str]:
         """The ffmpeg argument list for the current piece (no shell ever sees it)."""
-        micros = str(int(self.io_timeout_s * 1_000_000))
+        # The watchdog decides when a camera has stalled; ffmpeg's own socket timeout is only a
+        # backstop behind it (at 1x it would fire first and reset the watchdog with a last frame).
+        micros = str(int(2 * self.io_timeout_s * 1_000_000))
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
         cmd += ["-progress", "pipe:1", "-stats_period", "0.5"]
         if urlsplit(url).scheme.lower() in ("rtsp", "rtsps"):
@@ -284,7 +289,7 @@ class FillJob:
         else:
             cmd += ["-map", "0:a:0?", "-c:a", "aac", "-b:a", "64k"]
         # Each fragment reaches the disk when it is complete, not when an I/O buffer fills.
-        cmd += ["-dn", "-sn", "-movflags", FRAGMENTED, "-flush_packets", "1"]
+        cmd += ["-dn", "-sn", *FRAGMENTED, "-flush_packets", "1"]
         cmd += ["-f", "mp4", "-n", str(self.part)]
         return cmd
 
@@ -333,8 +338,14 @@ class FillJob:
         """End ffmpeg when its output stops advancing, or past the hard time limit."""
         now = time.monotonic()
         if self._terminated_at is not None:
-            if now - self._terminated_at > TERMINATE_GRACE_S:
+            waited = now - self._terminated_at
+            if waited > TERMINATE_GRACE_S:
                 self.proc.kill()  # the fragments already written survive SIGKILL
+            elif waited > SECOND_SIGNAL_S and not self._signalled_twice:
+                # ffmpeg aborts a blocking read (a hung camera) only at its second signal; the
+                # fragments on disk stay, only the one being built (at most half a second) is lost.
+                self._signalled_twice = True
+                self._signal(signal.SIGTERM)
             return
         allowed = self.io_timeout_s + (0.0 if self._out_time else STARTUP_ALLOWANCE_S)
         if now - self._last_advance > allowed:
@@ -348,8 +359,12 @@ class FillJob:
 
     def _terminate(self) -> None:
         self._terminated_at = time.monotonic()
+        self._signalled_twice = False
+        self._signal(signal.SIGTERM)  # ffmpeg closes its last fragment on SIGTERM
+
+    def _signal(self, signum: int) -> None:
         try:
-            self.proc.terminate()  # ffmpeg closes its last fragment on SIGTERM
+            self.proc.send_signal(signum)
         except ProcessLookupError:
             pass
 
@@ -449,7 +464,10 @@ class FillJob:
 
     def error_tail(self) -> str:
         """The end of ffmpeg's complaints, credentials masked."""
-        text = "\n".join(self._stderr)
+        lines = self._stderr
+        if self._terminated_at is not None:  # what ffmpeg says about being ended is no news
+            lines = [line for line in lines if not _OWN_ENDING.search(line)]
+        text = "\n".join(lines)
         return self.masked(text)[-MAX_ERROR_CHARS:]
 
     def result(self) -> FillResult:
