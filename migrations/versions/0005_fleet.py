@@ -35,6 +35,7 @@ def upgrade():
         batch_op.create_index(
             "ix_cameras_fleet_order", ["attention", "newest_gap_start", "id"], unique=False
         )
+        batch_op.create_index("ix_cameras_site", ["site"], unique=False)
     with op.batch_alter_table("camera_gap_stats", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("stopped_count", sa.Integer(), server_default="0", nullable=False)
@@ -112,5 +113,6 @@ def downgrade():
     with op.batch_alter_table("camera_gap_stats", schema=None) as batch_op:
         batch_op.drop_column("stopped_count")
     with op.batch_alter_table("cameras", schema=None) as batch_op:
+        batch_op.drop_index("ix_cameras_site")
         batch_op.drop_index("ix_cameras_fleet_order")
         batch_op.drop_column("attention")

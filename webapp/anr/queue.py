@@ -18,6 +18,7 @@ from sqlalchemy import not_
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import aliased
 
 from ..domain import gapstate
 from ..extensions import db
@@ -155,12 +156,22 @@ def _phases(window: tuple[time, time] | None, now: datetime) -> list[tuple[bool,
     once; automatic gaps need ANR on and, with ``ANR_FILL_WINDOW``, the camera's fill window.
     """
     pending = RecordingGap.fill_state == "pending"
-    enabled = select(Camera.id).where(Camera.enabled)
-    anr_on = select(Camera.id).where(Camera.enabled, Camera.anr_enabled)
-    manual = and_(pending, RecordingGap.manual_retry, RecordingGap.camera_id.in_(enabled))
-    automatic = and_(pending, not_(RecordingGap.manual_retry), RecordingGap.camera_id.in_(anr_on))
+    # A correlated check per gap (a primary-key probe), so walking the claim index in order stops
+    # after ``limit`` rows instead of first listing every eligible camera of a large fleet.
+    own = aliased(Camera)  # callers may join cameras themselves (the queue page does)
+    cam = (
+        select(own.id)
+        .where(own.id == RecordingGap.camera_id, own.enabled)
+        .correlate(RecordingGap)
+    )
+    enabled = cam.exists()
+    anr_on = cam.where(own.anr_enabled).exists()
+    manual = and_(pending, RecordingGap.manual_retry, enabled)
+    automatic = and_(pending, not_(RecordingGap.manual_retry), anr_on)
     if window is not None:
-        cameras = db.session.execute(anr_on.add_columns(Camera.timezone)).all()
+        cameras = db.session.execute(
+            select(Camera.id, Camera.timezone).where(Camera.enabled, Camera.anr_enabled)
+        ).all()
         open_now = [c.id for c in cameras if in_fill_window(window, c.timezone, now)]
         automatic = and_(automatic, RecordingGap.camera_id.in_(open_now))
     return [(True, manual), (False, automatic)]

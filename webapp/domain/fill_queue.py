@@ -12,9 +12,9 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import and_
+from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import not_
-from sqlalchemy import or_
 from sqlalchemy import select
 
 from ..anr.queue import QueueKey
@@ -23,6 +23,7 @@ from ..errors import Problem
 from ..extensions import db
 from ..masking import mask_credentials
 from ..models import Camera
+from ..models import CameraGapStat
 from ..models import FillRun
 from ..models import RecordingGap
 from ..models import WorkerHeartbeat
@@ -195,7 +196,9 @@ class QueuedPage:
     total: int
 
 
-def queued_gaps(flt: QueueFilter, limit: int = QUEUE_PAGE, cursor: str | None = None):
+def queued_gaps(
+    flt: QueueFilter, limit: int = QUEUE_PAGE, cursor: str | None = None, total: int | None = None
+):
     """One page of the queue in claim order, each gap with its position and card deadline."""
     after = decode_queue_cursor(cursor)
     key, position = after if after else (None, 0)
@@ -233,46 +236,56 @@ def queued_gaps(flt: QueueFilter, limit: int = QUEUE_PAGE, cursor: str | None = 
         next_cursor = encode_queue_cursor(
             QueueKey(bool(last.manual_retry), last.queue_at, last.id), position + len(rows)
         )
-    return QueuedPage(out, next_cursor, queued_total(flt))
+    return QueuedPage(out, next_cursor, queued_total(flt) if total is None else total)
 
 
-def _queued_clause():
-    """Pending gaps the worker will take: manual ones of enabled cameras, automatic of ANR-on."""
-    enabled = select(Camera.id).where(Camera.enabled)
-    anr_on = select(Camera.id).where(Camera.enabled, Camera.anr_enabled)
-    return and_(
-        RecordingGap.fill_state == "pending",
-        or_(
-            and_(RecordingGap.manual_retry, RecordingGap.camera_id.in_(enabled)),
-            and_(not_(RecordingGap.manual_retry), RecordingGap.camera_id.in_(anr_on)),
-        ),
+def _pending_counts(flt: QueueFilter) -> tuple[int, int]:
+    """(queued, not queued) pending gaps under the filter, from the maintained statistics.
+
+    Every pending gap of an enabled ANR-on camera is queued; on other cameras only operators'
+    requests of enabled cameras are. So two sums over ``camera_gap_stats`` (O(cameras)) and two
+    counts of manual requests (a narrow index range) answer without counting pending gaps.
+    """
+    stat = CameraGapStat
+    runs = and_(Camera.enabled, Camera.anr_enabled)
+    by_camera = flt.apply(
+        select(
+            func.coalesce(func.sum(case((runs, stat.gap_count), else_=0)), 0),
+            func.coalesce(func.sum(case((runs, 0), else_=stat.gap_count)), 0),
+        )
+        .select_from(stat)
+        .join(Camera, Camera.id == stat.camera_id)
+        .where(stat.fill_state == "pending"),
+        Camera.id,
     )
+    on_cameras, off_cameras = db.session.execute(by_camera).one()
+    manual = flt.apply(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Camera.enabled, 1), else_=0)), 0),
+        )
+        .select_from(RecordingGap)
+        .join(Camera, Camera.id == RecordingGap.camera_id)
+        .where(
+            RecordingGap.fill_state == "pending",
+            RecordingGap.manual_retry,
+            not_(runs),
+        ),
+        RecordingGap.camera_id,
+    )
+    manual_off, manual_off_enabled = db.session.execute(manual).one()
+    return int(on_cameras) + int(manual_off_enabled), int(off_cameras) - int(manual_off)
 
 
 def queued_total(flt: QueueFilter) -> int:
     """How many gaps wait in the queue (under the filter)."""
-    query = select(func.count()).select_from(RecordingGap).where(_queued_clause())
-    if flt.site:
-        query = query.join(Camera, Camera.id == RecordingGap.camera_id)
-    return db.session.execute(flt.apply(query, RecordingGap.camera_id)).scalar_one()
+    return _pending_counts(flt)[0]
 
 
 def not_queued_total(flt: QueueFilter) -> int:
     """Pending automatic gaps of cameras with automatic ANR off (or disabled): they wait for a
     Retry, and the page says so rather than let them look queued."""
-    anr_on = select(Camera.id).where(Camera.enabled, Camera.anr_enabled)
-    query = (
-        select(func.count())
-        .select_from(RecordingGap)
-        .where(
-            RecordingGap.fill_state == "pending",
-            not_(RecordingGap.manual_retry),
-            RecordingGap.camera_id.not_in(anr_on),
-        )
-    )
-    if flt.site:
-        query = query.join(Camera, Camera.id == RecordingGap.camera_id)
-    return db.session.execute(flt.apply(query, RecordingGap.camera_id)).scalar_one()
+    return _pending_counts(flt)[1]
 
 
 def waiting_requests(camera_id: str) -> int:
@@ -407,10 +420,11 @@ class QueueView:
 def queue_view(flt: QueueFilter, cursor: str | None = None, limit: int = QUEUE_PAGE) -> QueueView:
     """The whole queue view under a filter."""
     now = utcnow()
+    queued, not_queued = _pending_counts(flt)
     return QueueView(
         running=running_fills(flt, now),
-        queued=queued_gaps(flt, limit, cursor),
-        not_queued=not_queued_total(flt),
+        queued=queued_gaps(flt, limit, cursor, total=queued),
+        not_queued=not_queued,
         recent=recent_outcomes(flt),
         workers=workers(now),
         fill_window=current_app.config.get("ANR_FILL_WINDOW", "") or "",

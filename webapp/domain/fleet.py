@@ -231,9 +231,13 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
             missing,
             *per_state,
         )
-        .join(page_ids, page_ids.c.id == Camera.id)
+        # The page's ids drive the join: the cameras table is probed by key, not scanned.
+        .select_from(page_ids)
+        .join(Camera, Camera.id == page_ids.c.id)
         .outerjoin(stat, stat.camera_id == Camera.id)
-        .group_by(Camera.id)
+        # Grouped by the page's ids first (SQLite then walks the page, not the whole table);
+        # the camera's key too, so PostgreSQL sees the camera columns depend on it.
+        .group_by(page_ids.c.id, Camera.id)
         .order_by(*ordering)
     )
     rows = [
@@ -263,12 +267,11 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
 def fleet_summary(principal, fq: FleetQuery) -> dict:
     """How many cameras match the search and site, and how many of them need attention."""
     terms = _filters(principal, FleetQuery(q=fq.q, site=fq.site))
-    total, attention = db.session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((Camera.attention >= NEEDS_ATTENTION, 1), else_=0)), 0),
-        ).where(*terms)
-    ).one()
+    # Two counts rather than one pass with a CASE: the second is a range of the fleet-order index.
+    total = db.session.execute(select(func.count(Camera.id)).where(*terms)).scalar_one()
+    attention = db.session.execute(
+        select(func.count(Camera.id)).where(*terms, Camera.attention >= NEEDS_ATTENTION)
+    ).scalar_one()
     return {"cameras": int(total), "attention": int(attention)}
 
 

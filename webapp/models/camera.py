@@ -41,7 +41,11 @@ class Camera(db.Model):
 
     __tablename__ = "cameras"
     # The fleet page: attention first, then newest gap, then id, all descending (keyset paging).
-    __table_args__ = (Index("ix_cameras_fleet_order", "attention", "newest_gap_start", "id"),)
+    __table_args__ = (
+        Index("ix_cameras_fleet_order", "attention", "newest_gap_start", "id"),
+        # The site filter and the list of sites it offers.
+        Index("ix_cameras_site", "site"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
