@@ -10,6 +10,7 @@ from webapp.domain import cameras as camera_settings
 from webapp.domain import gapstate
 from webapp.extensions import db
 from webapp.models import RecordingGap
+from webapp.models import Segment
 from webapp.models import User
 
 BASE_TIME = datetime(2026, 6, 13, 12, 0, 0, tzinfo=timezone.utc)
@@ -82,3 +83,18 @@ def make_api_key(role: str, cameras=None, name: str | None = None) -> str:
     _, token = mint_api_key(name or f"{role}-key", role, cameras)
     db.session.commit()
     return token
+
+
+def make_footage(camera_id: str, end: datetime | None = None, seconds: int = 60):
+    """One indexed segment ending at ``end`` (default: now): the camera is recording."""
+    end = end or datetime.now(timezone.utc).replace(microsecond=0)
+    segment = Segment(
+        camera_id=camera_id,
+        path=f"{camera_id}/{end:%Y%m%d_%H%M%S}.mp4",
+        start_time=end - timedelta(seconds=seconds),
+        end_time=end,
+        duration_s=float(seconds),
+    )
+    db.session.add(segment)
+    db.session.commit()
+    return segment

@@ -1,5 +1,7 @@
 """Embedding (signed single sign-on, framing policy, cookies) and health/metrics endpoints."""
 
+import re
+
 import pytest
 
 from tests.factories import make_api_key
@@ -111,6 +113,20 @@ def test_embed_pages_link_inside_embed(embed_app):
     html = client.get("/embed/cameras").get_data(as_text=True)
     assert 'href="/embed/cameras/cam1/gaps"' in html
     assert 'href="/cameras/cam1/gaps"' not in html
+
+
+def test_a_fleet_embed_session_can_return_to_its_camera_list(embed_app):
+    """From a camera page inside the iframe, a fleet-wide session gets back to the list."""
+    client = embed_app.test_client()
+    client.get(_mint(embed_app, client, username="op").json["url"])
+    html = client.get("/embed/cameras/cam1/gaps").get_data(as_text=True)
+    back = re.search(r'<a href="([^"]+)">← All cameras</a>', html)
+    assert back and back.group(1) == "/embed/cameras"
+    assert client.get(back.group(1)).status_code == 200
+    # A session narrowed to one camera has no list to go back to.
+    narrow = embed_app.test_client()
+    narrow.get(_mint(embed_app, narrow, username="op", camera_id="cam1").json["url"])
+    assert "All cameras" not in narrow.get("/embed/cameras/cam1/gaps").get_data(as_text=True)
 
 
 def test_embed_origins_meta_is_present_for_postmessage(embed_app):

@@ -3,8 +3,11 @@
 import pytest
 
 from tests.factories import make_camera
+from tests.page import page
 from webapp.models import AuditLog
 from webapp.models import Camera
+from webapp.models import WebhookDelivery
+from webapp.models import utcnow
 
 VALID = {
     "id": "gate",
@@ -159,6 +162,30 @@ def test_scoped_admin_cannot_edit_other_cameras(db, login_as):
     assert "/admin/cameras/cam1" in html and "/admin/cameras/cam2" not in html
 
 
+def test_camera_form_offers_iana_zones_a_wide_template_and_the_retention_default(db, login_as, app):
+    app.config["ANR_MAX_GAP_HOURS"] = 48.0
+    seen = page(login_as("admin").get("/admin/cameras/new").get_data(as_text=True))
+    zones = [o.text for o in seen.find(id="f-timezone").find_all("option")]
+    assert zones[0] == "UTC" and "Europe/Berlin" in zones and len(zones) > 300
+    template = seen.find("textarea", id="f-anr_replay_url_template")
+    assert "{start" in template.attrs["placeholder"]
+    assert "wide" in template.parent.attrs["class"]
+    retention = seen.find(id="f-anr_max_gap_hours")
+    assert retention.attrs["placeholder"] == "48"
+    help_text = retention.parent.find("p").text
+    assert "fleet default, 48 hours" in help_text and "ANR_MAX_GAP_HOURS" not in help_text
+
+
+def test_admin_camera_table_has_one_camera_header_and_scrolls(db, login_as):
+    make_camera("cam1", name="Gate")
+    seen = page(login_as("admin").get("/admin/cameras").get_data(as_text=True))
+    headers = [th.text for th in seen.find("table").find("thead").find_all("th")]
+    assert [h for h in headers if h.lower() == "camera"] == ["Camera"]
+    assert "Recording" in headers
+    assert "table-wrap" in seen.find("table").parent.attrs["class"]
+    assert "Never recorded" in seen.row("Gate").text
+
+
 def test_replay_clock_and_fill_method_are_set_from_the_form(db, login_as):
     admin = login_as("admin")
     html = admin.get("/admin/cameras/new").get_data(as_text=True)
@@ -180,3 +207,38 @@ def test_replay_clock_and_fill_method_are_set_from_the_form(db, login_as):
     assert admin.post("/admin/cameras/gate", data=data).status_code == 303
     db.session.expire_all()
     assert db.session.get(Camera, "gate").replay_clock == "utc"
+
+
+def test_admin_sees_each_alert_receivers_last_status(db, login_as, app):
+    app.config["ANR_WEBHOOK_URLS"] = "http://hooks.example/a https://user:pw@hooks.example/b"
+    now = utcnow()
+    db.session.add_all(
+        [
+            WebhookDelivery(
+                receiver="http://hooks.example/a",
+                event="camera.stale",
+                body="{}",
+                state="pending",
+                attempts=2,
+                last_attempt_at=now,
+                last_status="HTTP 500",
+            ),
+            WebhookDelivery(
+                receiver="https://user:pw@hooks.example/b",
+                event="recording_gap.failed",
+                body="{}",
+                state="delivered",
+                attempts=1,
+                last_attempt_at=now,
+                last_status="HTTP 204",
+                delivered_at=now,
+            ),
+        ]
+    )
+    db.session.commit()
+    html = login_as("admin").get("/admin/cameras").get_data(as_text=True)
+    seen = page(html)
+    failing = seen.row("http://hooks.example/a").text
+    assert "HTTP 500" in failing and "camera.stale" in failing
+    assert "pw@" not in html  # receiver credentials are masked
+    assert "HTTP 204" in seen.row("https://***@hooks.example/b").text

@@ -9,6 +9,8 @@ import pytest
 
 from tests.factories import BASE_TIME
 from tests.factories import make_camera
+from tests.factories import make_gap
+from tests.page import page
 from webapp.domain.audit import SYSTEM
 from webapp.domain.audit import record
 from webapp.models import AuditLog
@@ -92,10 +94,8 @@ def test_scoped_manager_filtering_another_camera_is_403(log, login_as):
         ("action=anr_retry_failed", ["anr_retry_failed"]),
         ("actor=alice", ["anr_retry_gap"]),
         ("since=2026-06-13T12:01&until=2026-06-13T12:02", ["camera_update", "anr_retry_failed"]),
-        (
-            "since=not-a-time",
-            ["anr_stop_fill", "camera_update", "anr_retry_failed", "anr_retry_gap"],
-        ),
+        # A 24-hour ISO time as the filter's inputs take it.
+        ("since=2026-06-13 12:01&until=2026-06-13 12:02", ["camera_update", "anr_retry_failed"]),
     ],
 )
 def test_filters(log, login_as, query, expected):
@@ -118,7 +118,7 @@ def test_keyset_pages_have_no_duplicates(db, login_as):
         add(db, "anr_retry_gap", "cam1", BASE_TIME + timedelta(seconds=i // 2), target=f"t{i}")
     manager = login_as("manager")
     html = manager.get("/audit").get_data(as_text=True)
-    ids = re.findall(r'<div class="sub mono">([^<]*)</div>', html)
+    ids = re.findall(r'data-target="([^"]*)"', html)
     assert len(ids) == 50
     while more := re.search(r'id="audit-more".*?hx-get="([^"]+)"', html, re.S):
         html = manager.get(
@@ -126,7 +126,7 @@ def test_keyset_pages_have_no_duplicates(db, login_as):
             headers={"HX-Request": "true", "HX-Target": "audit-more"},
         ).text
         assert "<html" not in html and "<table" not in html
-        ids += re.findall(r'<div class="sub mono">([^<]*)</div>', html)
+        ids += re.findall(r'data-target="([^"]*)"', html)
     assert len(ids) == 120 and set(ids) == {f"t{i}" for i in range(120)}
 
 
@@ -157,3 +157,45 @@ def test_page_retry_appears_in_the_audit_log(db, login_as):
     html = manager.get("/audit?action=anr_retry_gap").get_data(as_text=True)
     assert actions_in(html) == ["anr_retry_gap"] and gap.id in html
     assert db.session.scalar(db.select(AuditLog.actor_name)).startswith("manager")
+
+
+def test_rows_read_as_words_with_camera_names_and_camera_time_windows(db, login_as):
+    """No action codes, ids or JSON: what happened, to which camera, when in that camera's time."""
+    make_camera("lobby", name="Lobby entrance", timezone="Europe/Berlin")
+    gap = make_gap("lobby", BASE_TIME, 60, "failed")
+    manager = login_as("manager")
+    resp = manager.post(f"/cameras/lobby/gaps/{gap.id}/retry")
+    assert resp.status_code in (200, 303)
+    html = manager.get("/audit").get_data(as_text=True)
+    row = re.search(r'<tr class="audit-row".*?</tr>', html, re.S).group(0)
+    assert "Retried a gap" in row and ">anr_retry_gap<" not in row
+    assert ">Lobby entrance</a>" in row
+    # BASE_TIME is 12:00 UTC: 14:00 in Berlin in June.
+    assert "Gap 2026-06-13 14:00:00 to 14:01:00 +02:00" in row
+    assert gap.id not in re.sub(r'(data-target|href)="[^"]*"', "", row)
+    assert "<dt>State before</dt><dd>Failed</dd>" in row
+    assert "{" not in row and "\\u0026" not in row
+
+
+def test_from_later_than_to_is_a_clear_error(log, login_as):
+    manager = login_as("manager")
+    resp = manager.get("/audit?since=2026-06-13 15:00&until=2026-06-13 12:00")
+    assert resp.status_code == 400
+    seen = page(resp.get_data(as_text=True))
+    assert "“To” is earlier than “From”" in seen.find(id="a-until-error").text
+    assert "Check the time filter" in seen.find(role="alert").text
+    assert not seen.find_all("tr", **{"class": "audit-row"})
+    htmx = manager.get(
+        "/audit?since=2026-06-13 15:00&until=nonsense", headers={"HX-Request": "true"}
+    )
+    assert htmx.status_code == 400 and htmx.headers["HX-Retarget"] == "#audit-panel"
+    assert "enter a UTC time as 2026-06-13 14:05" in htmx.get_data(as_text=True)
+    csv_resp = manager.get("/audit.csv?since=2026-06-13 15:00&until=2026-06-13 12:00")
+    assert csv_resp.status_code == 400
+
+
+def test_action_filter_offers_words(log, login_as):
+    seen = page(login_as("manager").get("/audit").get_data(as_text=True))
+    options = {o.attrs.get("value"): o.text for o in seen.find(id="a-action").find_all("option")}
+    assert options["anr_retry_gap"] == "Retried a gap"
+    assert options["anr_stop_fill"] == "Stopped a fill"

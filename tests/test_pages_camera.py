@@ -7,8 +7,10 @@ import pytest
 
 from tests.factories import BASE_TIME
 from tests.factories import make_camera
+from tests.factories import make_footage
 from tests.factories import make_gap
 from tests.factories import make_gaps
+from tests.page import page
 from webapp.models import AuditLog
 from webapp.models import RecordingGap
 from webapp.models import utcnow
@@ -46,7 +48,7 @@ def test_full_page_has_layout_tabs_timeline_and_table(cam, login_as, db):
     # Start in the camera's zone with its offset; the UTC time in <time datetime> and title.
     assert '<time datetime="2026-06-13T12:00:00Z" title="2026-06-13T12:00:00Z (UTC)">' in html
     assert "14:00:00" in html and "+02:00" in html
-    assert "10 min" in html  # duration in words
+    assert "10\u00a0min" in html  # duration in words
     assert "Failed</span>" in html  # badge carries text, not colour alone
     assert "hunter2" not in html and "rtsp://***@10.0.0.1/x" in html  # masked last error
     for label in ("All", "Pending", "Filling", "Filled", "Partial", "Failed", "Expired"):
@@ -54,8 +56,10 @@ def test_full_page_has_layout_tabs_timeline_and_table(cam, login_as, db):
 
 
 def test_htmx_tab_answers_the_gap_view_only_and_keeps_the_filter(cam, login_as, db):
-    make_gap(cam, BASE_TIME, state="failed")
-    make_gap(cam, BASE_TIME + timedelta(hours=1), state="filled")
+    # Inside the 6 h range the URL asks for: the table follows the chosen range.
+    recent = utcnow().replace(microsecond=0) - timedelta(hours=3)
+    make_gap(cam, recent, state="failed")
+    make_gap(cam, recent + timedelta(hours=1), state="filled")
     viewer = login_as("viewer")
     resp = viewer.get(PAGE + "?state=failed&range=6h", headers=HX)
     html = resp.get_data(as_text=True)
@@ -76,7 +80,7 @@ def test_htmx_tab_answers_the_gap_view_only_and_keeps_the_filter(cam, login_as, 
 
 
 def test_tab_click_swaps_only_the_table_and_refreshes_range_links_out_of_band(cam, login_as, db):
-    make_gap(cam, BASE_TIME, state="failed")
+    make_gap(cam, utcnow().replace(microsecond=0) - timedelta(hours=3), state="failed")
     headers = dict(HX, **{"HX-Target": "gap-panel"})
     html = login_as("viewer").get(PAGE + "?state=failed&range=6h", headers=headers).text
     assert "<html" not in html and "<svg" not in html and 'id="gap-view"' not in html
@@ -125,7 +129,7 @@ def test_idle_page_refreshes_every_20_seconds(cam, login_as, db):
 def test_recovered_seconds_shown(cam, login_as, db):
     make_gap(cam, BASE_TIME, 600, "partial", recovered_seconds=250.0)
     html = login_as("viewer").get(PAGE).get_data(as_text=True)
-    assert "4 min 10 s" in html and "250.0 s of 600 s" in html
+    assert "4\u00a0min\u00a010\u00a0s" in html and "250.0 s of 600 s" in html
 
 
 # --- who sees which button -------------------------------------------------------------------
@@ -335,38 +339,68 @@ def test_window_in_camera_time_is_queued_as_manual_gap(cam, login_as, db):
     assert db.session.scalars(db.select(AuditLog.action)).all() == ["anr_manual_window"]
 
 
-def test_window_overlapping_a_gap_is_409_naming_it_in_the_form(cam, login_as, db):
+def test_window_overlapping_a_gap_is_409_naming_it_in_camera_time(cam, login_as, db):
     gap = make_gap(cam, BASE_TIME, 600, "failed")
-    resp = window(login_as("manager"), "2026-06-13T14:05", "2026-06-13T14:20")
+    resp = window(login_as("manager"), "2026-06-13 14:05:00", "2026-06-13 14:20:00")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 409
     assert resp.headers["HX-Retarget"] == "#window-form"
-    assert f"overlaps recording gap {gap.id}" in html and 'role="alert"' in html
-    assert 'value="2026-06-13T14:05"' in html  # what the operator typed is kept
+    alert = page(html).find(role="alert")
+    # The gap by its window in the camera's time (12:00 UTC is 14:00 in Berlin), not its id.
+    assert "overlaps a failed gap, 2026-06-13 14:00:00 +02:00 to 2026-06-13 14:10:00 +02:00" in (
+        alert.text
+    )
+    assert gap.id not in alert.text and "UTC" not in alert.text
+    assert f"/cameras/cam1/gaps?state=failed#gap-{gap.id}" in alert.hrefs()
+    assert 'value="2026-06-13 14:05:00"' in html  # what the operator typed is kept
     assert db.session.scalars(db.select(RecordingGap)).all() == [gap]
 
 
 @pytest.mark.parametrize(
     ("start", "end", "field", "message"),
     [
-        ("", "2026-06-13T14:00", "start", "enter a start date and time"),
-        ("2026-06-13T14:00", "garbage", "end", "enter an end date and time"),
-        ("2026-06-13T14:00", "2026-06-13T13:00", "end", "must be later than gap_start"),
+        ("", "2026-06-13 14:00", "start", "enter when the window starts, as 2026-06-13 14:05:00"),
+        ("2026-06-13 14:00", "garbage", "end", "enter when the window ends, as 2026-06-13"),
+        ("2026-06-13 14:00", "2026-06-13 13:00", "end", "“To” must be later than “From”"),
+        ("2026-06-01 14:00", "2026-07-13 13:00", "end", "a window can be at most 31 days long"),
     ],
 )
-def test_window_validation_errors_are_422_beside_the_field(
+def test_window_errors_are_422_beside_the_field_in_the_forms_words(
     cam, login_as, db, start, end, field, message
 ):
     resp = window(login_as("manager"), start, end)
     assert resp.status_code == 422
-    assert f'id="w-{field}-error">{message}' in resp.get_data(as_text=True)
+    html = resp.get_data(as_text=True)
+    error = page(html).find(id=f"w-{field}-error").text
+    assert error.startswith(message), error
+    assert "gap_start" not in html and "gap_end" not in html and "RFC 3339" not in html
     assert db.session.scalars(db.select(RecordingGap)).all() == []
 
 
 def test_window_in_the_future_is_refused(cam, login_as, db):
-    later = (utcnow() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    later = (utcnow() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
     resp = window(login_as("manager"), later, later[:-2] + "59")
-    assert resp.status_code == 422 and "must not be in the future" in resp.text
+    assert resp.status_code == 422 and "“From” is in the future" in resp.text
+
+
+def test_window_that_is_already_recorded_is_a_warning_first(cam, login_as, db):
+    start = BASE_TIME
+    for i in range(10):
+        make_footage(cam, start + timedelta(minutes=i + 1), seconds=60)
+    manager = login_as("manager")
+    resp = window(manager, "2026-06-13 14:02:00", "2026-06-13 14:08:00")
+    assert resp.status_code == 200
+    warning = page(resp.text).find(role="alert").text
+    assert "is already recorded" in warning and "2026-06-13 14:02:00 +02:00" in warning
+    assert db.session.scalars(db.select(RecordingGap)).all() == []
+    assert "Queue anyway" in resp.text
+    again = manager.post(
+        "/cameras/cam1/gaps/window",
+        data={"start": "2026-06-13 14:02:00", "end": "2026-06-13 14:08:00", "anyway": "1"},
+        headers={"HX-Request": "true"},
+    )
+    assert again.status_code == 200 and "Queued" in again.text
+    assert len(db.session.scalars(db.select(RecordingGap)).all()) == 1
 
 
 def test_window_plain_form_redirects(cam, login_as, db):

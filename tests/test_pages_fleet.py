@@ -7,6 +7,7 @@ from sqlalchemy import event
 
 from tests.factories import BASE_TIME
 from tests.factories import make_camera
+from tests.factories import make_footage
 from tests.factories import make_gap
 from tests.factories import make_gaps
 from tests.page import page
@@ -30,6 +31,8 @@ def fleet(db):
     make_gap("lobby", BASE_TIME + timedelta(hours=1), 120, "filled")
     make_gap("lobby", BASE_TIME + timedelta(hours=2), 60, "pending")
     make_gap("dock", BASE_TIME, 60, "pending")
+    for camera_id in ("lobby", "dock", "roof"):
+        make_footage(camera_id)  # recording now: only their gaps decide attention
 
 
 def test_full_page_lists_counts_missing_time_newest_gap_and_anr(fleet, login_as):
@@ -43,7 +46,10 @@ def test_full_page_lists_counts_missing_time_newest_gap_and_anr(fleet, login_as)
     assert "11 min" in lobby.text  # missing: failed 10 min + pending 1 min; filled is not missing
     newest = lobby.find("time")
     assert newest.attrs["datetime"] == "2026-06-13T14:00:00Z"  # newest gap, UTC for machines
-    assert "16:00:00 +02:00" in newest.text  # shown in the camera's zone
+    # One zone for the whole column (UTC, as its header says); camera time is the title.
+    assert "14:00:00 +00:00" in newest.text
+    assert lobby.find(title="Camera time: 2026-06-13 16:00:00 +02:00")
+    assert "open gaps, all time" in seen.find("table").find("thead").text  # Missing's period
     dock = seen.row("Dock")
     assert "ANR off" in dock.text and "needs attention" not in dock.text
     assert seen.row("Roof <b>")  # a name is text, never markup
@@ -60,6 +66,7 @@ def test_attention_filter_keeps_failed_partial_expired(fleet, login_as):
 
 def test_attention_filter_empty_says_so(db, login_as):
     make_camera("dock")
+    make_footage("dock")
     html = login_as("viewer").get("/cameras?attention=1").get_data(as_text=True)
     assert "No camera needs attention" in html
 
@@ -118,3 +125,34 @@ def test_signed_out_visitor_goes_to_login(client, db):
 def test_home_redirects_to_fleet(login_as, db):
     resp = login_as("viewer").get("/")
     assert resp.status_code == 302 and resp.location.endswith("/cameras")
+
+
+def test_stale_and_never_recorded_cameras_need_attention_on_the_page_and_in_the_api(
+    db, login_as, app
+):
+    """A camera that records nothing must not look healthy (it has no failed gap to show)."""
+    app.config["ANR_STALE_MINUTES"] = 10
+    make_camera("live", name="Live")
+    make_camera("quiet", name="Quiet")
+    make_camera("new", name="Brand new")
+    make_camera("off", name="Switched off", enabled=False)
+    make_footage("live")
+    make_footage("quiet", end=BASE_TIME)  # last footage long ago
+    viewer = login_as("viewer")
+    seen = page(viewer.get("/cameras").get_data(as_text=True))
+    assert "Stale" in seen.row("Quiet").text and "needs attention" in seen.row("Quiet").text
+    new = seen.row("Brand new").text
+    assert "Never recorded" in new and "needs attention" in new
+    assert "needs attention" not in seen.row("Live").text
+    assert "needs attention" not in seen.row("Switched off").text
+    assert "2 not recording" in seen.find(role="status").text
+    attention = viewer.get("/cameras?attention=1").get_data(as_text=True)
+    assert "/cameras/quiet/gaps" in attention and "/cameras/new/gaps" in attention
+    assert "/cameras/live/gaps" not in attention
+    cameras = {c["id"]: c for c in viewer.get("/api/v1/cameras").json}
+    assert cameras["quiet"]["recording_status"] == "stale"
+    assert cameras["quiet"]["last_segment_end"] == "2026-06-13T12:00:00Z"
+    assert cameras["new"]["recording_status"] == "never"
+    assert cameras["new"]["last_segment_end"] is None
+    assert cameras["live"]["recording_status"] == "ok"
+    assert cameras["off"]["recording_status"] == "off"

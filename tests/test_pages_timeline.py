@@ -94,10 +94,59 @@ def test_tiny_gaps_side_by_side_merge_into_one_mark_showing_the_worst_state(cam,
 
 def test_ticks_fall_on_round_local_times(cam, db):
     tl = timeline.build(cam, "6h", now=NOW)
-    labels = [label for _, label, _ in tl.ticks]
+    labels = [label for _, label, _, minor in tl.ticks if not minor]
     assert labels and all(re.fullmatch(r"\d\d:00", label) for label in labels)
     week = timeline.build(cam, "7d", now=NOW)
-    assert all(re.fullmatch(r"[A-Z][a-z]{2} \d\d", label) for _, label, _ in week.ticks)
+    majors = [label for _, label, _, minor in week.ticks if not minor]
+    assert majors and all(re.fullmatch(r"[A-Z][a-z]{2} \d\d", label) for label in majors)
+
+
+def _boxes(tl, width_px: float, with_minor: bool) -> list[tuple[float, float]]:
+    """Pixel extents of every label drawn at ``width_px`` (the edge labels included)."""
+    char = timeline.LABEL_CHAR_PX
+    boxes = [(0.0, len(tl.start_label) * char), (width_px - 3 * char, width_px)]
+    for x, label, _, minor in tl.ticks:
+        if minor and not with_minor:
+            continue
+        centre = x / 100 * width_px
+        boxes.append((centre - len(label) * char / 2, centre + len(label) * char / 2))
+    return sorted(boxes)
+
+
+@pytest.mark.parametrize("range_key", list(timeline.RANGES))
+@pytest.mark.parametrize("minutes", [0, 7, 29, 51])
+def test_axis_labels_never_overlap_at_600_or_1440_px(cam, db, range_key, minutes):
+    """The "15:5118:00" bug: a tick label ran into the start label at the left edge."""
+    tl = timeline.build(cam, range_key, now=NOW.replace(minute=minutes))
+    for width, with_minor in ((timeline.NARROW_PX, False), (1350, True)):
+        boxes = _boxes(tl, width, with_minor)
+        for (_, right), (left, _) in zip(boxes, boxes[1:], strict=False):
+            assert left - right >= 4, (range_key, width, tl.start_label, tl.ticks)
+    assert [t for t in tl.ticks if not t[3]], "no major tick at all"
+
+
+def test_unrecorded_stretches_count_as_missing(cam, db, login_as):
+    """Hours with neither footage nor a gap are missing footage too, labelled unrecorded."""
+    start = NOW - timedelta(hours=24)
+    add_segments(db, start, 12 * 60)  # the first 12 hours only
+    make_gap("cam1", start + timedelta(hours=12), 3600, "failed")
+    tl = timeline.build(cam, "24h", now=NOW)
+    assert tl.missing_seconds == 3600
+    assert tl.unrecorded_seconds == 11 * 3600
+    html = login_as("viewer").get("/cameras/cam1/gaps").get_data(as_text=True)
+    summary = re.search(r'<p class="tl-summary".*?</p>', html, re.S).group(0)
+    # The page reads the clock again, so minutes may have passed since NOW.
+    assert re.search(r"12\u00a0h(\u00a0\d+\u00a0min)? missing", summary), summary
+    assert re.search(r"of which 11\u00a0h(\u00a0\d+\u00a0min)? unrecorded", summary), summary
+    assert "Stale." in html  # the newest footage ended 12 h ago
+
+
+def test_new_camera_never_reads_as_healthy(cam, db, login_as):
+    html = login_as("viewer").get("/cameras/cam1/gaps").get_data(as_text=True)
+    assert "No recording gaps in this window" not in html
+    assert "Never recorded." in html
+    assert "No footage and no recording gaps in this window." in html
+    assert "1\u00a0d missing, of which 1\u00a0d unrecorded" in html
 
 
 def test_page_svg_is_bounded_patterned_and_titled(cam, db, login_as):
@@ -115,9 +164,10 @@ def test_page_svg_is_bounded_patterned_and_titled(cam, db, login_as):
     assert 'fill="url(#pat-failed)"' in svg
     title = re.search(r'<a class="tl-gap state-failed".*?<title>(.*?)</title>', svg, re.S).group(1)
     assert title.startswith("Failed gap: ") and ("+01:00" in title or "+02:00" in title)
-    assert "30 min" in title
-    assert 'role="img"' in svg and "style=" not in svg
-    assert "99.7 % recorded." in html
+    assert "30\u00a0min" in title
+    # A group of named links, never links inside an image.
+    assert 'role="group"' in svg and 'role="img"' not in svg and "style=" not in svg
+    assert re.search(r"\d+\.\d&nbsp;% recorded\.", html)
 
 
 def test_gap_mark_links_to_a_page_where_its_row_comes_first(cam, db, login_as):
@@ -146,3 +196,23 @@ def test_a_gap_that_just_began_is_visible_at_the_right_edge(cam, db):
     make_gap("cam1", NOW - timedelta(seconds=5), 5, "pending")
     mark = timeline.build(cam, "7d", now=NOW).marks[0]
     assert mark.w >= timeline.MIN_MARK_PERCENT and mark.x + mark.w <= 100.0
+
+
+def test_the_table_follows_the_chosen_range(cam, db, login_as):
+    recent_gap = make_gap("cam1", NOW - timedelta(minutes=30), 60, "failed")
+    older_gap = make_gap("cam1", NOW - timedelta(hours=5), 60, "failed")
+    week_old = make_gap("cam1", NOW - timedelta(days=3), 60, "pending")
+    viewer = login_as("viewer")
+
+    def shown(url):
+        return re.findall(r'<tr id="gap-([^"]+)"', viewer.get(url).get_data(as_text=True))
+
+    assert shown("/cameras/cam1/gaps?range=1h") == [recent_gap.id]
+    assert shown("/cameras/cam1/gaps?range=6h") == [recent_gap.id, older_gap.id]
+    assert shown("/cameras/cam1/gaps?range=7d") == [recent_gap.id, older_gap.id, week_old.id]
+    html = viewer.get("/cameras/cam1/gaps?range=1h").get_data(as_text=True)
+    assert re.search(r'id="tab-failed"[^>]*>.*?<span class="count">1</span>', html, re.S)
+    assert "Gaps in the last 1 h" in html and ">Show all gaps</a>" in html
+    # The tabs keep the range; the unranged page lists every gap.
+    assert 'href="/cameras/cam1/gaps?state=failed&amp;range=1h"' in html
+    assert len(shown("/cameras/cam1/gaps")) == 3

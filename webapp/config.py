@@ -20,6 +20,7 @@ ANR_DEFAULTS = {
     "ANR_WEBHOOK_SECRET": "",
     "ANR_WEBHOOK_ATTEMPTS": 5,
     "ANR_WEBHOOK_BACKOFF_S": 2.0,
+    "ANR_STALE_MINUTES": 10.0,
     "ANR_EMBED_ORIGINS": "",
     "ANR_IO_TIMEOUT_S": 15.0,
     "ANR_AUDIO": "aac",  # aac: transcode the camera's audio (G.711 cannot go into MP4); drop

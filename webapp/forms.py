@@ -44,11 +44,26 @@ class LocalTimeField(Field):
         return self.raw
 
 
+# The window rules of webapp/domain/gap_actions.py in the form's own words (its labels are
+# "From" and "To"; the API's field names never reach an operator).
+WINDOW_WORDS = {
+    "start_missing": "enter when the window starts, as 2026-06-13 14:05:00 (24-hour, camera time)",
+    "end_missing": "enter when the window ends, as 2026-06-13 14:35:00 (24-hour, camera time)",
+    "end_not_after_start": "“To” must be later than “From”",
+    "too_long": "a window can be at most 31 days long",
+    "start_in_future": "“From” is in the future: only footage already recorded can be retrieved",
+}
+# The domain's field names -> this form's fields.
+WINDOW_FIELDS = {"gap_start": "start", "gap_end": "end"}
+
+
 class WindowForm(_NoCsrfForm):
     """The camera page's "Retrieve a chosen window": start and end in the camera's zone."""
 
-    start = LocalTimeField(missing="enter a start date and time")
-    end = LocalTimeField(missing="enter an end date and time")
+    start = LocalTimeField(missing=WINDOW_WORDS["start_missing"])
+    end = LocalTimeField(missing=WINDOW_WORDS["end_missing"])
+    # Set by the "Queue anyway" button after the warning that the window is already recorded.
+    anyway = HiddenField()
 
     def __init__(self, zone: tzinfo, **kwargs):
         self.zone = zone

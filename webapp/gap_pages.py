@@ -21,6 +21,7 @@ from .domain.gap_queries import gap_rows_by_id
 from .domain.gap_queries import list_gaps
 from .domain.gap_queries import parse_state
 from .domain.gap_queries import state_counts
+from .domain.gap_queries import window_counts
 from .domain.paging import decode_cursor
 from .domain.paging import encode_cursor
 from .domain.principal import camera_for
@@ -28,6 +29,7 @@ from .domain.principal import require
 from .domain.states import ATTENTION
 from .domain.times import stored_time
 from .domain.times import zone
+from .models import utcnow
 from .presenters import RowRights
 from .presenters import fleet_rows
 from .presenters import gap_rows
@@ -98,17 +100,27 @@ def gap_page_context(
 
     ``keep_ids``: gaps an action just changed stay in the table (with their new state) until the
     next refresh, even when they no longer match the tab.
+    A range the operator chose (``range`` in the URL) narrows the table and its tab counts to
+    the timeline's window; without one the table lists every gap under the default timeline.
     """
-    page = list_gaps(camera.id, state, limit, before)
+    explicit = range_key in timeline_mod.RANGES
+    range_key = timeline_mod.parse_range(range_key)
+    since = utcnow().replace(microsecond=0) - timeline_mod.RANGES[range_key] if explicit else None
+    page = list_gaps(camera.id, state, limit, before, since=since)
     if keep_ids:
         page.rows = with_kept_rows(camera.id, page.rows, keep_ids)
     rights = RowRights()
-    counts = state_counts([camera.id])[camera.id]["counts"]
-    range_key = timeline_mod.parse_range(range_key)
+    if since is None:
+        counts = state_counts([camera.id])[camera.id]["counts"]
+    else:
+        counts = window_counts(camera.id, since)
+    all_counts = state_counts([camera.id])[camera.id]["counts"]
     waiting = fill_queue.waiting_requests(camera.id)
     open_ids = _open_details()
     problem = fill_problem(camera)
     return dict(
+        range_param=range_key if explicit else None,
+        table_since=since,
         camera=camera,
         state=state,
         range_key=range_key,
@@ -117,9 +129,10 @@ def gap_page_context(
         rights=rights,
         counts=counts,
         total=sum(counts.values()),
-        retryable=sum(counts[s] for s in ATTENTION),
+        # Retry all failed acts on every gap of the camera, in the range or not.
+        retryable=sum(all_counts[s] for s in ATTENTION),
         # Fast while a fill runs, and while an operator's request waits (it starts any second).
-        refresh_seconds=FAST_REFRESH_S if counts["filling"] or waiting else SLOW_REFRESH_S,
+        refresh_seconds=FAST_REFRESH_S if all_counts["filling"] or waiting else SLOW_REFRESH_S,
         waiting_requests=waiting,
         kept_ids=frozenset(keep_ids),
         # Row details (fill history) the operator had open, kept open across refreshes.

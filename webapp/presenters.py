@@ -9,11 +9,14 @@ from datetime import datetime
 from urllib.parse import quote
 
 from flask import request
+from flask import session
 from flask import url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from .domain.principal import can
+from .domain.recording_health import RECORDING_HELP
+from .domain.recording_health import RECORDING_LABELS
 from .domain.states import FILL_STATES
 from .domain.states import FILLED
 from .domain.states import FILLING
@@ -38,6 +41,16 @@ STATE_HELP = {
     "partial": "The camera's replay ended early: only part recovered",
     "failed": "Every attempt failed; press Retry to queue it again",
     "expired": "Older than the camera's SD-card retention",
+}
+
+# The legend's words: visible on the page, not only in tooltips.
+STATE_HELP_SHORT = {
+    "pending": "queued to be filled",
+    "filling": "being copied now",
+    "filled": "recovered, nothing to do",
+    "partial": "only part recovered",
+    "failed": "every try failed: Retry",
+    "expired": "gone from the SD card",
 }
 
 
@@ -73,6 +86,11 @@ def duration_words(seconds) -> str:
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+
+
+def duration_text(seconds) -> str:
+    """``duration_words`` for a page: non-breaking spaces, so "1 min 30 s" never wraps inside."""
+    return duration_words(seconds).replace(" ", "\u00a0")
 
 
 def relative(value: datetime | None, now: datetime | None = None) -> str:
@@ -198,7 +216,7 @@ def gap_row(
         state=state,
         start=time_cell(gap.gap_start, tz),
         end=time_cell(gap.gap_end, tz, gap.gap_start),
-        duration=duration_words(gap.gap_seconds),
+        duration=duration_text(gap.gap_seconds),
         progress=int(round((gap.progress or 0) * 100)) if state == FILLING else None,
         manual=bool(gap.manual_retry),
         attempts=gap.fill_attempts,
@@ -212,7 +230,7 @@ def gap_row(
         recovered_title=(
             f"{recovered:.1f} s of {gap.gap_seconds} s" if recovered is not None else None
         ),
-        recovered_words=duration_words(recovered) if recovered is not None else "",
+        recovered_words=duration_text(recovered) if recovered is not None else "",
         retry_url=retry_url,
         retry_refused=_RETRY_REFUSED.get(state),
         stop_url=stop_url,
@@ -242,6 +260,9 @@ class FleetRowView:
     missing: str
     newest: TimeCell | None
     newest_words: str
+    newest_local: str  # the camera's own time, for the title
+    recording: str  # ok, stale, never, off
+    footage_words: str  # "newest footage 3 min ago"
 
 
 _LOWER = {s: STATE_LABELS[s].lower() for s in FILL_STATES}
@@ -267,9 +288,18 @@ def fleet_rows(rows, camera_endpoint: str) -> list[FleetRowView]:
                 attention=row.needs_attention,
                 counts=counts,
                 badges=[c for c in counts if c[1]],
-                missing=duration_words(row.missing_seconds),
-                newest=time_cell(newest, cam.timezone),
+                missing=duration_text(row.missing_seconds),
+                # One zone for the whole column (UTC, as the header says); the camera's own
+                # time is the title.
+                newest=time_cell(newest, "UTC"),
                 newest_words=relative(newest, now) if newest is not None else "",
+                newest_local=local_time(newest, cam.timezone) if newest is not None else "",
+                recording=row.recording_status,
+                footage_words=(
+                    f"newest footage {relative(row.last_segment_end, now)}"
+                    if row.last_segment_end is not None
+                    else "no footage ever"
+                ),
             )
         )
     return out
@@ -280,7 +310,8 @@ def install(app) -> None:
     app.jinja_env.filters.update(
         local_time=local_time,
         local_parts=local_parts,
-        duration_words=duration_words,
+        # On a page a duration never wraps inside itself ("1 min 30 s" stays on one line).
+        duration_words=duration_text,
         relative=relative,
         rfc3339=rfc3339,
         masked=mask_credentials,
@@ -290,12 +321,18 @@ def install(app) -> None:
         FILL_STATES=FILL_STATES,
         STATE_LABELS=STATE_LABELS,
         STATE_HELP=STATE_HELP,
+        STATE_HELP_SHORT=STATE_HELP_SHORT,
+        RECORDING_LABELS=RECORDING_LABELS,
+        RECORDING_HELP=RECORDING_HELP,
     )
 
     @app.context_processor
     def inject_principal():
         embed = request.path.startswith("/embed/")
+        # An embed session that is not narrowed to one camera may go back to its camera list.
+        scope = session.get("embed_scope")
         return {
+            "embed_fleet": embed and (scope is None or len(scope) != 1),
             "can": lambda cap: current_user.is_authenticated and can(current_user, cap),
             "embed": embed,
             "now": utcnow(),

@@ -12,10 +12,13 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import String
 from sqlalchemy import select
 from sqlalchemy import type_coerce
 
+from .domain.recording_health import recording_status
+from .domain.recording_health import stale_after
 from .domain.times import zone
 from .extensions import db
 from .models import RecordingGap
@@ -32,15 +35,29 @@ RANGE_LABELS = {"1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d"}
 DEFAULT_RANGE = "24h"
 # Drawing resolution: the window is 2,000 units wide; anything narrower than a unit is invisible.
 UNITS = 2000
-MIN_MARK_PERCENT = 0.3  # a 5-second gap in 7 days must still be visible and clickable
+# A 5-second gap in 7 days must still be visible and clickable. The template adds a 2 px stroke
+# of the same pattern on each side, so a mark is at least 4 px wide at any width (600 px iframe).
+MIN_MARK_PERCENT = 0.3
 MAX_GAPS = 5000  # a camera that flaps all week: newest gaps first, the note says so
-# (tick step, label format) per range; ticks fall on round times in the camera's zone.
+# (tick step, label format) per range; ticks fall on round times in the camera's zone. Major
+# ticks must fit the narrowest layout; minor ticks (half steps) only show where the timeline is
+# wide (a container query in app.css hides them below MINOR_MIN_PX).
 TICKS = {
     "1h": (timedelta(minutes=10), "%H:%M"),
     "6h": (timedelta(hours=1), "%H:%M"),
     "24h": (timedelta(hours=3), "%H:%M"),
     "7d": (timedelta(days=1), "%a %d"),
 }
+MINOR_TICKS = {
+    "1h": timedelta(minutes=5),
+    "6h": timedelta(minutes=30),
+    "24h": timedelta(hours=1),
+    "7d": timedelta(hours=12),
+}
+NARROW_PX = 500  # the narrowest timeline drawn (600 px iframe, less padding, with margin)
+MINOR_MIN_PX = 1000  # app.css shows minor ticks from this timeline width up
+LABEL_CHAR_PX = 7.0  # 11 px tabular digits and letters, generously
+LABEL_GAP_PX = 10.0
 # Severity decides the state of a mark that merges several gaps: the worst shows.
 SEVERITY = {"failed": 6, "expired": 5, "partial": 4, "filling": 3, "pending": 2, "filled": 1}
 
@@ -85,6 +102,14 @@ class Timeline:
     missing_seconds: int
     truncated: bool
     start_label: str = ""
+    unrecorded_seconds: int = 0  # no footage and no gap: the recorder has nothing to fill
+    recording_status: str = "ok"
+    last_segment_end: datetime | None = None
+
+    @property
+    def total_missing_seconds(self) -> int:
+        """Open gaps plus unrecorded stretches: everything not in the archive."""
+        return self.missing_seconds + self.unrecorded_seconds
 
     @property
     def coverage_percent(self) -> float:
@@ -107,27 +132,51 @@ def build(camera, range_key: str, now: datetime | None = None) -> Timeline:
     run_geometry = [(pct(a), round(pct(b) - pct(a), 3), a, b) for a, b in runs]
     recorded = sum((min(b, end) - max(a, start)).total_seconds() for a, b in runs)
     marks = merge_marks(gaps[:MAX_GAPS], pct)
+    start_label = start.astimezone(zone(camera.timezone)).strftime(
+        "%a %d %H:%M" if range_key == "7d" else "%H:%M"
+    )
     counts: dict[str, int] = {}
     missing = 0
     for g in gaps:
         counts[g.fill_state] = counts.get(g.fill_state, 0) + 1
         if g.fill_state != "filled":
             missing += int((min(g.gap_end, end) - max(g.gap_start, start)).total_seconds())
+    limit = stale_after(current_app.config)
     return Timeline(
         range_key=range_key,
         start=start,
         end=end,
         runs=run_geometry,
         marks=marks,
-        ticks=ticks(range_key, start, end, camera.timezone, pct),
+        ticks=ticks(range_key, start, end, camera.timezone, pct, start_label),
         recorded_seconds=recorded,
         gap_counts=counts,
         missing_seconds=missing,
         truncated=len(gaps) > MAX_GAPS,
-        start_label=start.astimezone(zone(camera.timezone)).strftime(
-            "%a %d %H:%M" if range_key == "7d" else "%H:%M"
-        ),
+        start_label=start_label,
+        unrecorded_seconds=unrecorded_seconds(runs, gaps, start, end, limit),
+        recording_status=recording_status(camera.enabled, camera.last_segment_end, end, limit),
+        last_segment_end=camera.last_segment_end,
     )
+
+
+def unrecorded_seconds(runs, gaps, start: datetime, end: datetime, limit: timedelta) -> int:
+    """Seconds of [start, end) with neither footage nor a gap.
+
+    The stretch at the right edge shorter than the stale limit is footage still being written,
+    not missing.
+    """
+    spans = sorted([(a, b) for a, b in runs] + [(g.gap_start, g.gap_end) for g in gaps])
+    total = 0.0
+    cursor = start
+    for a, b in spans:
+        if a > cursor:
+            total += (min(a, end) - cursor).total_seconds()
+        cursor = max(cursor, min(b, end))
+    tail = (end - cursor).total_seconds()
+    if tail > limit.total_seconds():
+        total += tail
+    return int(total)
 
 
 def recorded_runs(camera_id: str, start: datetime, end: datetime) -> list[tuple]:
@@ -225,27 +274,57 @@ def merge_marks(gaps, pct) -> list[Mark]:
     return marks
 
 
-def ticks(range_key: str, start: datetime, end: datetime, tz_name: str, pct) -> list[tuple]:
-    """Axis ticks on round local times: (x%, label, text-anchor)."""
-    step, fmt = TICKS[range_key]
-    tz = zone(tz_name)
+def _label_half(label: str, width_px: float) -> float:
+    """Half a label's width plus its gap, in percent of a timeline ``width_px`` wide."""
+    return (len(label) * LABEL_CHAR_PX / 2 + LABEL_GAP_PX) / width_px * 100
+
+
+def _tick_times(step: timedelta, start: datetime, end: datetime, tz) -> list[datetime]:
+    """Round local times every ``step`` inside (start, end)."""
     local = start.astimezone(tz)
     if step >= timedelta(days=1):
-        first = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        t = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     else:
-        minutes = int(step.total_seconds() // 60)
-        base = local.replace(minute=0, second=0, microsecond=0)
-        first = base
-        while first <= local:
-            first += timedelta(minutes=minutes)
+        t = local.replace(minute=0, second=0, microsecond=0)
+        while t <= local:
+            t = (t + step).astimezone(tz)
     out = []
-    t = first
-    while t < end.astimezone(tz):
-        x = pct(t)
-        if 3.0 < x < 94.0:  # keep clear of the edge labels
-            out.append((x, t.strftime(fmt), "middle"))
+    while t < end:
+        out.append(t)
         # Wall-clock arithmetic in the zone: a DST change moves a tick, never duplicates one.
         t = (t + step).astimezone(tz)
         if step >= timedelta(days=1):
             t = t.replace(hour=0, minute=0).astimezone(tz)
+        elif step >= timedelta(hours=1) and t.minute:
+            t = t.replace(minute=0)
     return out
+
+
+def ticks(
+    range_key: str, start: datetime, end: datetime, tz_name: str, pct, start_label: str = ""
+) -> list[tuple]:
+    """Axis ticks on round local times: (x%, label, anchor, minor), never overlapping.
+
+    Labels are kept only where they clear the edge labels and each other: major ticks at the
+    narrowest width the page is drawn at, minor ticks at the width from which they show.
+    """
+    step, fmt = TICKS[range_key]
+    tz = zone(tz_name)
+    kept: list[tuple] = []
+
+    def place(times, minor: bool, width_px: float) -> None:
+        left = (len(start_label) * LABEL_CHAR_PX + LABEL_GAP_PX) / width_px * 100
+        right = (len("now") * LABEL_CHAR_PX + LABEL_GAP_PX) / width_px * 100
+        for t in times:
+            x = pct(t)
+            label = t.strftime(fmt if not minor or step < timedelta(days=1) else "%H:%M")
+            half = _label_half(label, width_px)
+            if x - half < left or x + half > 100 - right:
+                continue
+            if any(abs(x - k[0]) < half + _label_half(k[1], width_px) for k in kept):
+                continue
+            kept.append((x, label, "middle", minor))
+
+    place(_tick_times(step, start, end, tz), False, NARROW_PX)
+    place(_tick_times(MINOR_TICKS[range_key], start, end, tz), True, MINOR_MIN_PX)
+    return sorted(kept)

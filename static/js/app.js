@@ -227,6 +227,93 @@
     if (highlighted.length) { highlight(highlighted, false); }
   });
 
+  // Keyboard operators keep their place: a row action (Retry, Stop) swaps the row and a moment
+  // later the whole gap view, and either swap would drop focus to <body>. The acted-on row's
+  // control (or the row itself) gets focus back after each swap that lost it.
+  var lastRowAction = null;
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var elt = evt.detail.elt;
+    var row = elt && elt.closest && elt.closest("tr.gap-row[id]");
+    if (!row) { return; }
+    var active = document.activeElement;
+    var control = active && row.contains(active) && active.classList.length ? active.classList[active.classList.length - 1] : "retry";
+    lastRowAction = { rowId: row.id, control: control, at: Date.now() };
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!lastRowAction || Date.now() - lastRowAction.at > 15000) { return; }
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) { return; }
+    var row = document.getElementById(lastRowAction.rowId);
+    if (!row) { return; }
+    var target = row.querySelector("button." + lastRowAction.control + ":not([disabled])");
+    if (!target) {
+      row.setAttribute("tabindex", "-1");
+      target = row;
+    }
+    target.focus({ preventScroll: true });
+  });
+  document.addEventListener("mousedown", function () { lastRowAction = null; });
+
+  // Timeline: drag across it to pick a window for the "Retrieve a chosen window" form. The
+  // times are written in the camera's zone, 24-hour ISO, as the form reads them.
+  function zoned(ms, tz) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
+    }).formatToParts(new Date(ms)).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute + ":" + parts.second;
+  }
+  var drag = null;
+  function fraction(svg, clientX) {
+    var box = svg.getBoundingClientRect();
+    return Math.min(1, Math.max(0, (clientX - box.left) / box.width));
+  }
+  document.addEventListener("pointerdown", function (evt) {
+    var svg = evt.target.closest && evt.target.closest("svg.tl[data-start]");
+    if (!svg || evt.button !== 0 || !document.querySelector("#window-form input[name=start]")) { return; }
+    drag = { svg: svg, from: fraction(svg, evt.clientX), x: evt.clientX, moved: false };
+  });
+  document.addEventListener("pointermove", function (evt) {
+    if (!drag) { return; }
+    if (!drag.moved && Math.abs(evt.clientX - drag.x) < 5) { return; }
+    drag.moved = true;
+    drag.svg.classList.add("dragging");
+    var to = fraction(drag.svg, evt.clientX);
+    var sel = drag.svg.querySelector(".tl-selection");
+    if (sel) {
+      sel.removeAttribute("hidden");
+      sel.setAttribute("x", (Math.min(drag.from, to) * 100).toFixed(3) + "%");
+      sel.setAttribute("width", (Math.abs(to - drag.from) * 100).toFixed(3) + "%");
+    }
+    evt.preventDefault();
+  });
+  document.addEventListener("pointerup", function (evt) {
+    if (!drag) { return; }
+    var done = drag;
+    drag = null;
+    done.svg.classList.remove("dragging");
+    if (!done.moved) { return; }
+    var to = fraction(done.svg, evt.clientX);
+    var start = Date.parse(done.svg.getAttribute("data-start"));
+    var end = Date.parse(done.svg.getAttribute("data-end"));
+    var tz = done.svg.getAttribute("data-tz") || "UTC";
+    var a = start + Math.min(done.from, to) * (end - start);
+    var b = start + Math.max(done.from, to) * (end - start);
+    var form = document.getElementById("window-form");
+    var from = form && form.querySelector("input[name=start]");
+    var until = form && form.querySelector("input[name=end]");
+    if (!from || !until) { return; }
+    from.value = zoned(Math.floor(a / 1000) * 1000, tz);
+    until.value = zoned(Math.ceil(b / 1000) * 1000, tz);
+    if (form.tagName === "DETAILS") { form.open = true; }
+    from.focus();
+    // The pointer went up over a gap link: that click is the end of a drag, not a navigation.
+    var swallow = function (e) { e.preventDefault(); e.stopPropagation(); };
+    done.svg.addEventListener("click", swallow, { capture: true, once: true });
+    setTimeout(function () { done.svg.removeEventListener("click", swallow, true); }, 400);
+  });
+
   // Embedded in a VMS console: tell the parent our height and notable events, allowed origins only.
   function embedOrigins() {
     var meta = document.querySelector('meta[name="replenish-embed-origins"]');

@@ -2,7 +2,9 @@
 
 from datetime import timedelta
 from types import SimpleNamespace
+from zoneinfo import available_timezones
 
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -16,8 +18,11 @@ from ..anr.replay import PLACEHOLDERS
 from ..anr.replay import ReplayUrlError
 from ..anr.replay import camera_replay_url
 from ..domain import cameras as camera_settings
+from ..domain.alerts import receiver_statuses
 from ..domain.principal import camera_for
 from ..domain.principal import require
+from ..domain.recording_health import recording_status
+from ..domain.recording_health import stale_after
 from ..extensions import db
 from ..masking import mask_credentials
 from ..models import FILL_METHODS
@@ -26,6 +31,9 @@ from ..models import VENDORS
 from ..models import Camera
 from ..models import utcnow
 from . import bp
+
+# The IANA zones the camera form offers, UTC first (the zone database of this machine).
+TIMEZONES = ["UTC", *sorted(available_timezones() - {"UTC"})]
 
 
 @bp.before_request
@@ -42,7 +50,16 @@ def cameras():
     if current_user.scope is not None:
         query = query.where(Camera.id.in_(list(current_user.scope)))
     rows = db.session.execute(query).scalars().all()
-    return render_template("admin/cameras.html", cameras=rows)
+    now = utcnow()
+    limit = stale_after(current_app.config)
+    status = {c.id: recording_status(c.enabled, c.last_segment_end, now, limit) for c in rows}
+    return render_template(
+        "admin/cameras.html",
+        cameras=rows,
+        status=status,
+        receivers=receiver_statuses(),
+        stale_minutes=limit.total_seconds() / 60,
+    )
 
 
 def _form(camera=None, values=None, errors=None, status=200):
@@ -74,6 +91,8 @@ def _form(camera=None, values=None, errors=None, status=200):
         clocks=REPLAY_CLOCKS,
         methods=FILL_METHODS,
         preview=preview_from(values),
+        timezones=TIMEZONES,
+        default_retention_hours=float(current_app.config["ANR_MAX_GAP_HOURS"]),
     ), status
 
 

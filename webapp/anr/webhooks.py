@@ -1,31 +1,36 @@
-"""Failure alerts: a signed JSON POST to each ``ANR_WEBHOOK_URLS`` receiver, off the fill path.
+"""Webhook delivery: the worker's sender threads post the outbox rows, signed, with back-off.
 
-Each receiver has one daemon thread and a bounded queue: a slow or failing receiver delays only
-its own alerts (back-off), never a fill or another receiver, and memory stays bounded. Each
-outcome is logged (receiver URLs masked, like every URL in a log line).
+Alerts are written to the ``webhook_outbox`` table with the change they report
+(webapp/domain/alerts.py); here each configured receiver has one daemon thread that claims its
+due rows oldest first and posts them. A slow or failing receiver delays only its own alerts;
+a restart loses nothing (the rows wait in the table); two workers never post the same row at
+the same time (a claim moves ``next_attempt_at`` forward with a compare-and-set).
 """
 
 import hashlib
 import hmac
-import json
 import logging
-import queue
 import threading
-import time
 import urllib.error
 import urllib.request
+from datetime import timedelta
 
-from ..domain.states import ATTENTION as ALERT_STATES
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy import update
+
+from ..domain.alerts import receivers
+from ..extensions import db
 from ..masking import mask_credentials
-from ..models import RecordingGap
-from ..models import rfc3339
+from ..models import WebhookDelivery
 from ..models import utcnow
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Replenish-Signature"
 DELIVERY_TIMEOUT_S = 10
-QUEUE_LIMIT = 1000  # alerts waiting per receiver
+IDLE_S = 0.5  # how often an idle sender looks for new rows
+MAX_BACKOFF_S = 3600.0
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -34,103 +39,148 @@ def sign(body: bytes, secret: str) -> str:
     return f"sha256={digest}"
 
 
-def alert_body(gap: RecordingGap) -> bytes:
-    """The JSON document sent for a gap that needs an operator's attention."""
-    event = {
-        "event": f"recording_gap.{gap.fill_state}",
-        "sent_at": rfc3339(utcnow().replace(microsecond=0)),
-        "gap": gap.to_json(),
-    }
-    return json.dumps(event, separators=(",", ":")).encode()
+def post(url: str, body: bytes, secret: str) -> tuple[bool, str]:
+    """One POST of ``body``; (delivered, what happened in words fit for a log or a page)."""
+    headers = {"Content-Type": "application/json", "User-Agent": "Replenish-ANR"}
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(body, secret)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT_S) as resp:
+            return 200 <= resp.status < 300, f"HTTP {resp.status}"
+    except urllib.error.HTTPError as exc:
+        return False, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return False, mask_credentials(str(getattr(exc, "reason", exc)))[:300]
 
 
-class Notifier:
-    """Sends alerts for gaps that became failed, partial or expired."""
+class Sender:
+    """Delivery threads for every configured receiver, running until ``stop()``."""
 
-    def __init__(self, urls: str, secret: str, attempts: int = 5, backoff_s: float = 2.0):
-        self.urls = [u for u in (urls or "").split() if u]
-        self.secret = secret or ""
-        self.attempts = attempts
-        self.backoff_s = backoff_s
-        self.queues: dict[str, queue.Queue] = {}
-        self.lock = threading.Lock()
+    def __init__(self, app: Flask):
+        self.app = app
+        self.secret = app.config.get("ANR_WEBHOOK_SECRET", "") or ""
+        self.attempts = int(app.config.get("ANR_WEBHOOK_ATTEMPTS", 5))
+        self.backoff_s = float(app.config.get("ANR_WEBHOOK_BACKOFF_S", 2.0))
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.threads: list[threading.Thread] = []
 
-    @classmethod
-    def from_config(cls, config) -> "Notifier":
-        return cls(
-            config.get("ANR_WEBHOOK_URLS", ""),
-            config.get("ANR_WEBHOOK_SECRET", ""),
-            attempts=int(config.get("ANR_WEBHOOK_ATTEMPTS", 5)),
-            backoff_s=float(config.get("ANR_WEBHOOK_BACKOFF_S", 2.0)),
-        )
+    def start(self) -> "Sender":
+        """One thread per receiver (none when no receiver is configured)."""
+        for url in receivers(self.app.config):
+            thread = threading.Thread(
+                target=self._run, args=(url,), name="anr-webhook", daemon=True
+            )
+            thread.start()
+            self.threads.append(thread)
+        return self
 
-    def notify(self, gaps: list[RecordingGap]) -> None:
-        """Queue one delivery per receiver for each gap in an alert state; returns at once."""
-        if not self.urls:
+    def poke(self) -> None:
+        """New rows were committed: look at once rather than at the next idle tick."""
+        self.wake.set()
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Give rows that are due now up to ``timeout`` to go out (a worker shutting down)."""
+        if not self.threads:
             return
-        for gap in gaps:
-            # An operator's own Stop is their decision, not something to alert anyone about.
-            if gap.fill_state not in ALERT_STATES or gap.stopped_by:
-                continue
-            body = alert_body(gap)
-            for url in self.urls:
-                try:
-                    self._queue_for(url).put_nowait(body)
-                except queue.Full:
-                    log.error(
-                        "webhook %s: %d alerts waiting; dropping one for gap %s",
-                        mask_credentials(url),
-                        QUEUE_LIMIT,
-                        gap.id,
-                    )
-
-    def _queue_for(self, url: str) -> queue.Queue:
-        """The receiver's queue, with its delivery thread started on first use."""
-        with self.lock:
-            if url not in self.queues:
-                self.queues[url] = queue.Queue(maxsize=QUEUE_LIMIT)
-                threading.Thread(
-                    target=self._drain,
-                    args=(url, self.queues[url]),
-                    name="anr-webhook",
-                    daemon=True,
-                ).start()
-            return self.queues[url]
-
-    def _drain(self, url: str, pending: queue.Queue) -> None:
-        while True:
-            body = pending.get()
-            try:
-                self.deliver(url, body)
-            finally:
-                pending.task_done()
-
-    def deliver(self, url: str, body: bytes) -> bool:
-        """POST ``body`` until the receiver answers 2xx or the attempts run out."""
-        headers = {"Content-Type": "application/json", "User-Agent": "Replenish-ANR"}
-        if self.secret:
-            headers[SIGNATURE_HEADER] = sign(body, self.secret)
-        shown = mask_credentials(url)
-        for attempt in range(1, self.attempts + 1):
-            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT_S) as resp:
-                    log.info("webhook %s: delivered (HTTP %s, try %d)", shown, resp.status, attempt)
-                    return True
-            except urllib.error.HTTPError as exc:
-                problem = f"HTTP {exc.code}"
-            except (urllib.error.URLError, OSError) as exc:
-                problem = mask_credentials(str(getattr(exc, "reason", exc)))
-            log.warning("webhook %s: try %d/%d failed: %s", shown, attempt, self.attempts, problem)
-            if attempt < self.attempts:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-        log.error("webhook %s: giving up after %d tries", shown, self.attempts)
-        return False
-
-    def wait(self, timeout: float = 30.0) -> None:
-        """Let pending deliveries finish (a worker shutting down, or a test)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(q.unfinished_tasks == 0 for q in list(self.queues.values())):
+        deadline = utcnow() + timedelta(seconds=timeout)
+        while utcnow() < deadline and any(t.is_alive() for t in self.threads):
+            due = db.session.execute(
+                select(WebhookDelivery.id)
+                .where(
+                    WebhookDelivery.state == "pending",
+                    WebhookDelivery.next_attempt_at <= utcnow(),
+                )
+                .limit(1)
+            ).first()
+            db.session.rollback()
+            if due is None:
                 return
-            time.sleep(0.05)
+            self.wake.set()
+            self.stopping.wait(0.1)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop after the current delivery; undelivered rows wait for the next start."""
+        self.stopping.set()
+        self.wake.set()
+        for thread in self.threads:
+            thread.join(timeout=timeout)
+
+    def _run(self, url: str) -> None:
+        with self.app.app_context():
+            while not self.stopping.is_set():
+                try:
+                    sent = self.send_next(url)
+                except Exception:
+                    # A busy database must not end the sender; the row is tried again later.
+                    db.session.rollback()
+                    log.exception("webhook %s: delivery step failed", mask_credentials(url))
+                    sent = False
+                if not sent:
+                    self.wake.wait(IDLE_S)
+                    self.wake.clear()
+            db.session.remove()
+
+    def send_next(self, url: str) -> bool:
+        """Claim and post the oldest due row of ``url``; False when none is due."""
+        now = utcnow()
+        row = db.session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)
+            .where(
+                WebhookDelivery.receiver == url,
+                WebhookDelivery.state == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+            )
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            db.session.rollback()
+            return False
+        claimed = db.session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == row.id,
+                WebhookDelivery.state == "pending",
+                WebhookDelivery.next_attempt_at == row.next_attempt_at,
+            )
+            .values(next_attempt_at=now + timedelta(seconds=DELIVERY_TIMEOUT_S * 3))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        if not claimed:
+            return True  # another worker took it; look for the next one
+        delivery = db.session.get(WebhookDelivery, row.id)
+        ok, status = post(url, delivery.body.encode(), self.secret)
+        delivery.attempts += 1
+        delivery.last_attempt_at = utcnow()
+        delivery.last_status = status
+        shown = mask_credentials(url)
+        if ok:
+            delivery.state = "delivered"
+            delivery.delivered_at = delivery.last_attempt_at
+            log.info(
+                "webhook %s: %s delivered (%s, try %d)",
+                shown,
+                delivery.event,
+                status,
+                delivery.attempts,
+            )
+        elif delivery.attempts >= self.attempts:
+            delivery.state = "failed"
+            log.error(
+                "webhook %s: %s given up after %d tries: %s",
+                shown,
+                delivery.event,
+                delivery.attempts,
+                status,
+            )
+        else:
+            wait = min(self.backoff_s * 2 ** (delivery.attempts - 1), MAX_BACKOFF_S)
+            delivery.next_attempt_at = delivery.last_attempt_at + timedelta(seconds=wait)
+            log.warning(
+                "webhook %s: try %d/%d failed: %s", shown, delivery.attempts, self.attempts, status
+            )
+        db.session.commit()
+        return True

@@ -19,7 +19,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from ..crypto import decrypt_secret
+from ..domain import alerts
 from ..domain import gapstate
+from ..domain import recording_health
 from ..extensions import db
 from ..models import Camera
 from ..models import FillRun
@@ -34,7 +36,7 @@ from .fill import remove_stale_parts
 from .indexer import segment_for
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
-from .webhooks import Notifier
+from .webhooks import Sender
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.jobs: dict[str, Running] = {}
         self.stopping = threading.Event()
-        self.notifier = Notifier.from_config(app.config)
+        self.sender = Sender(app)
         self._next_sweep = 0.0
         self._next_heartbeat = 0.0
         self._renew_every = max(min(1.0, self.lease_seconds / 4), 0.1)
@@ -88,6 +90,7 @@ class Worker:
         """Work the queue; with ``once``, one sweep and claim, then wait for those fills."""
         with self.app.app_context():
             self.beat()
+            self.sender.start()
             log.info("ANR worker %s started", self.worker_id)
             try:
                 self._loop(once)
@@ -127,8 +130,10 @@ class Worker:
             for path in remove_stale_parts(folder, gap.gap_start, gap.gap_end):
                 log.info("gap %s: removed %s left by a lost worker", gap.id, path.name)
         changed += reclaimed
+        alerts.gaps_changed(changed)
+        self.check_recording_health()
         db.session.commit()
-        self.notifier.notify(changed)
+        self.sender.poke()
         if self.stopping.is_set():
             return []
         claimed = queue.claim(
@@ -153,6 +158,21 @@ class Worker:
         for run in runs:
             self.start_fill(run.gap_id, run.id)
         return [run.gap_id for run in runs]
+
+    def check_recording_health(self) -> None:
+        """Store each camera's recording status; a change queues camera.stale / recovered."""
+        limit = recording_health.stale_after(self.config)
+        for change in recording_health.check_transitions(utcnow(), limit):
+            log.info(
+                "camera %s: recording status %s -> %s",
+                change.camera.id,
+                change.before or "unknown",
+                change.after,
+            )
+            if change.event:
+                alerts.camera_health_changed(
+                    change.camera, change.event, change.after, limit.total_seconds() / 60
+                )
 
     def start_fill(self, gap_id: str, run_id: int) -> None:
         """Start ffmpeg for a claimed gap, or finish at once when no run is needed or possible."""
@@ -255,7 +275,9 @@ class Worker:
             error=result.error,
             path=result.path,
         )
+        alerts.gaps_changed([gap])
         db.session.commit()
+        self.sender.poke()
         log.info(
             "gap %s: %s (%.1f s recovered, attempt %d)%s",
             gap.id,
@@ -264,7 +286,6 @@ class Worker:
             gap.fill_attempts,
             f": {result.error.splitlines()[-1]}" if result.error else "",
         )
-        self.notifier.notify([gap])
 
     def stopped(self, running: Running, gap: RecordingGap, result: FillResult) -> None:
         """An operator's Stop: ``partial`` keeping what was copied, else ``failed``.
@@ -291,7 +312,9 @@ class Worker:
             error=f"stopped by {who}",
             path=result.path,
         )
+        # No alert: stopped_by is set, and an operator's own Stop is not news to anyone.
         db.session.commit()
+        self.sender.poke()
         log.info("gap %s: stopped by %s (%.1f s kept)", gap.id, who, result.recovered_seconds)
 
     def _index_new_file(self, camera_id: str, path: Path, job: FillJob) -> None:
@@ -366,7 +389,8 @@ class Worker:
             row.running = 0
             row.seen_at = utcnow()
             db.session.commit()
-        self.notifier.wait(timeout=5)
+        self.sender.drain(timeout=5)
+        self.sender.stop()
         log.info("ANR worker %s stopped", self.worker_id)
 
 

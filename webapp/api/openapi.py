@@ -3,6 +3,7 @@
 from flask import jsonify
 
 from ..domain.states import FILL_STATES
+from ..domain.states import RECORDING_STATUSES
 from . import bp
 
 _ERR = {"$ref": "#/components/responses/Error"}
@@ -461,6 +462,13 @@ def document() -> dict:
                         "missing_seconds": {"type": "integer"},
                         "newest_gap_start": {"type": ["string", "null"], "format": "date-time"},
                         "needs_attention": {"type": "boolean"},
+                        "recording_status": {
+                            "type": "string",
+                            "enum": list(RECORDING_STATUSES),
+                            "description": "stale: enabled, newest footage older than "
+                            "ANR_STALE_MINUTES; never: no footage ever indexed",
+                        },
+                        "last_segment_end": {"type": ["string", "null"], "format": "date-time"},
                     },
                 },
                 "FillRun": {

@@ -79,6 +79,8 @@ def fleet_row_json(row) -> dict:
         "missing_seconds": row.missing_seconds,
         "newest_gap_start": rfc3339(row.newest_gap_start),
         "needs_attention": row.needs_attention,
+        "recording_status": row.recording_status,
+        "last_segment_end": rfc3339(row.last_segment_end),
     }
 
 

@@ -6,6 +6,7 @@ import json
 
 from flask import Blueprint
 from flask import Response
+from flask import make_response
 from flask import request
 from flask import stream_with_context
 from flask_login import current_user
@@ -25,7 +26,10 @@ from ..forms import AuditFilterForm
 from ..models import AuditLog
 from ..models import Camera
 from ..models import rfc3339
+from ..rendering import is_htmx
 from ..rendering import render_page
+from .present import action_label
+from .present import present
 
 bp = Blueprint("audit", __name__)
 PAGE_ROWS = 50
@@ -36,6 +40,12 @@ CSV_MAX_ROWS = 100_000
 @login_required
 def authenticate():
     """The audit log needs a signed-in manager or admin."""
+
+
+@bp.context_processor
+def audit_words():
+    """The audit templates print rows and actions in words (webapp/audit/present.py)."""
+    return {"present_audit": present, "action_label": action_label}
 
 
 def audit_filters() -> dict:
@@ -54,6 +64,23 @@ def _until(raw: str):
     return until
 
 
+TIME_FORMAT_HELP = "enter a UTC time as 2026-06-13 14:05 (24-hour)"
+
+
+def time_range(filters: dict):
+    """(since, until, errors by field) of the time filter; "from" after "to" is an error."""
+    errors = {}
+    since = parse_time(filters["since"]) if filters["since"] else None
+    until = _until(filters["until"]) if filters["until"] else None
+    if filters["since"] and since is None:
+        errors["since"] = TIME_FORMAT_HELP
+    if filters["until"] and until is None:
+        errors["until"] = TIME_FORMAT_HELP
+    if since and until and since > until:
+        errors["until"] = "“To” is earlier than “From”: no row can match; swap them or clear one"
+    return since, until, errors
+
+
 def audit_query(filters: dict):
     """Newest-first audit rows the current principal may see, narrowed by ``filters``."""
     query = select(AuditLog)
@@ -67,8 +94,9 @@ def audit_query(filters: dict):
         query = query.where(AuditLog.action == filters["action"])
     if filters["actor"]:
         query = query.where(AuditLog.actor_name == filters["actor"])
-    since = parse_time(filters["since"]) if filters["since"] else None
-    until = _until(filters["until"]) if filters["until"] else None
+    since, until, errors = time_range(filters)
+    if errors:
+        raise Problem(400, f"time filter: {'; '.join(errors.values())}", fields=errors)
     if since:
         query = query.where(AuditLog.created_at >= since)
     if until:
@@ -81,6 +109,10 @@ def audit_log():
     """The audit log page; htmx "Load more" gets only the next rows."""
     require("read_audit")
     filters = audit_filters()
+    errors = time_range(filters)[2]
+    if errors:
+        # The filter form says what is wrong beside the field; no rows rather than no answer.
+        return _filter_errors(filters, errors)
     query = audit_query(filters)
     before = decode_cursor(request.args.get("before"))
     if before:
@@ -105,6 +137,29 @@ def audit_log():
             scoped(select(Camera.id, Camera.name).order_by(Camera.name), Camera.id)
         ).all(),
     )
+
+
+def _filter_errors(filters: dict, errors: dict):
+    """The page (or its panel, for htmx) with the filter errors shown, as a 400."""
+    resp = make_response(
+        render_page(
+            "audit/log.html",
+            {"audit-panel": "audit_panel"},
+            rows=[],
+            filters=filters,
+            filter_errors=errors,
+            next_cursor=None,
+            actions=sorted(db.session.execute(scoped_actions()).scalars()),
+            cameras=db.session.execute(
+                scoped(select(Camera.id, Camera.name).order_by(Camera.name), Camera.id)
+            ).all(),
+        ),
+        400,
+    )
+    if is_htmx():
+        resp.headers["HX-Retarget"] = "#audit-panel"
+        resp.headers["HX-Reswap"] = "outerHTML"
+    return resp
 
 
 def scoped_actions():

@@ -12,6 +12,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import and_
 from sqlalchemy import case
 from sqlalchemy import func
@@ -23,7 +24,11 @@ from ..extensions import db
 from ..models import Camera
 from ..models import CameraGapStat
 from ..models import rfc3339
+from ..models import utcnow
+from .recording_health import recording_status
+from .recording_health import stale_after
 from .states import FILL_STATES
+from .states import RECORDING_ATTENTION
 
 PAGE_SIZE = 100
 MAX_LIMIT = 1000
@@ -169,6 +174,8 @@ class FleetRow:
     missing_seconds: int
     newest_gap_start: datetime | None
     attention: int
+    last_segment_end: datetime | None = None
+    recording_status: str = "ok"  # ok, stale, never, off (worked out when read)
 
     @property
     def total(self) -> int:
@@ -177,8 +184,8 @@ class FleetRow:
 
     @property
     def needs_attention(self) -> bool:
-        """True when something failed, partial or expired waits for an operator."""
-        return self.attention >= NEEDS_ATTENTION
+        """True when gaps wait for an operator or the camera stopped recording."""
+        return self.attention >= NEEDS_ATTENTION or self.recording_status in RECORDING_ATTENTION
 
     def key(self) -> FleetKey:
         """Where the row stands in the fleet order."""
@@ -228,6 +235,7 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
             Camera.enabled,
             Camera.newest_gap_start,
             Camera.attention,
+            Camera.last_segment_end,
             missing,
             *per_state,
         )
@@ -240,13 +248,17 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
         .group_by(page_ids.c.id, Camera.id)
         .order_by(*ordering)
     )
+    now = utcnow()
+    stale = stale_after(current_app.config)
     rows = [
         FleetRow(
             row,
-            dict(zip(FILL_STATES, (int(n) for n in row[10:]), strict=True)),
-            int(row[9]),
+            dict(zip(FILL_STATES, (int(n) for n in row[11:]), strict=True)),
+            int(row[10]),
             row.newest_gap_start,
             int(row.attention),
+            row.last_segment_end,
+            recording_status(row.enabled, row.last_segment_end, now, stale),
         )
         for row in db.session.execute(query)
     ]

@@ -168,26 +168,58 @@ def validate_window(start_raw, end_raw) -> tuple:
     return check_window(parse_time(start_raw), parse_time(end_raw))
 
 
-def check_window(start, end) -> tuple:
+# What is wrong with a window, per field, in the API's words (its field names); the page's
+# window form says the same things in its own words (webapp/forms.py, WINDOW_WORDS).
+API_WINDOW_WORDS = {
+    "start_missing": "must be an RFC 3339 time such as 2026-06-13T12:00:00Z",
+    "end_missing": "must be an RFC 3339 time such as 2026-06-13T12:05:00Z",
+    "end_not_after_start": "must be later than gap_start",
+    "too_long": "a gap may not be longer than 31 days",
+    "start_in_future": "must not be in the future",
+}
+
+
+def window_problems(start, end) -> dict[str, str]:
+    """What is wrong with a window of parsed times (None: unparsable): field -> problem code."""
+    problems = {}
+    if start is None:
+        problems["gap_start"] = "start_missing"
+    if end is None:
+        problems["gap_end"] = "end_missing"
+    if start and end:
+        if end <= start:
+            problems["gap_end"] = "end_not_after_start"
+        elif (end - start).total_seconds() > gapstate.MAX_GAP_SECONDS:
+            problems["gap_end"] = "too_long"
+    if start and start > utcnow() + FUTURE_SKEW:
+        problems["gap_start"] = "start_in_future"
+    return problems
+
+
+def check_window(start, end, words=None) -> tuple:
     """Check a gap window of parsed times (None: unparsable); 422 with per-field messages."""
-    fields = {}
+    words = words or API_WINDOW_WORDS
     # Whole seconds, as stored; truncating first means a sub-second window is refused below.
     start = start.replace(microsecond=0) if start else None
     end = end.replace(microsecond=0) if end else None
-    if start is None:
-        fields["gap_start"] = "must be an RFC 3339 time such as 2026-06-13T12:00:00Z"
-    if end is None:
-        fields["gap_end"] = "must be an RFC 3339 time such as 2026-06-13T12:05:00Z"
-    if start and end:
-        if end <= start:
-            fields["gap_end"] = "must be later than gap_start"
-        elif (end - start).total_seconds() > gapstate.MAX_GAP_SECONDS:
-            fields["gap_end"] = "a gap may not be longer than 31 days"
-    if start and start > utcnow() + FUTURE_SKEW:
-        fields["gap_start"] = "must not be in the future"
-    if fields:
+    problems = window_problems(start, end)
+    if problems:
+        fields = {field: words[code] for field, code in problems.items()}
         raise Problem(422, "the recording gap is not valid", fields=fields)
     return start, end
+
+
+class WindowOverlap(Problem):
+    """409: the window overlaps a recorded gap, which ``gap`` names."""
+
+    def __init__(self, gap):
+        super().__init__(
+            409,
+            f"the window overlaps recording gap {gap.id} "
+            f"({rfc3339(gap.gap_start)} to {rfc3339(gap.gap_end)}, {gap.fill_state})",
+            "gap_overlap",
+        )
+        self.gap = gap
 
 
 def queue_window(camera, start, end):
@@ -195,12 +227,7 @@ def queue_window(camera, start, end):
     ensure_fillable(camera)
     clash = gapstate.overlapping_gap(camera.id, start, end)
     if clash is not None:
-        raise Problem(
-            409,
-            f"the window overlaps recording gap {clash.id} "
-            f"({rfc3339(clash.gap_start)} to {rfc3339(clash.gap_end)}, {clash.fill_state})",
-            "gap_overlap",
-        )
+        raise WindowOverlap(clash)
     gap, _ = gapstate.record_gap(camera.id, start, end, manual=True, requested_by=_requester())
     record(
         "anr_manual_window",

@@ -5,6 +5,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import and_
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import Segment
 from ..models.types import rfc3339_text
+from .gapstate import MAX_GAP_SECONDS
 from .paging import encode_cursor
 from .states import FILL_STATES
 from .times import stored_time
@@ -51,13 +53,34 @@ class GapPage:
     next_cursor: str | None
 
 
+def _since(query, since: datetime):
+    """Gaps that reach into [since, now): ended after ``since``.
+
+    The gap_start bound (no gap is longer than MAX_GAP_SECONDS) keeps the scan on the index.
+    """
+    return query.where(
+        RecordingGap.gap_end > since,
+        RecordingGap.gap_start > since - timedelta(seconds=MAX_GAP_SECONDS),
+    )
+
+
 def list_gaps(
-    camera_id: str, state: str | None, limit: int, before=None, columns=PAGE_COLUMNS
+    camera_id: str,
+    state: str | None,
+    limit: int,
+    before=None,
+    columns=PAGE_COLUMNS,
+    since: datetime | None = None,
 ) -> GapPage:
-    """A camera's gaps, newest ``gap_start`` first (ties by id), keyset-paged by ``before``."""
+    """A camera's gaps, newest ``gap_start`` first (ties by id), keyset-paged by ``before``.
+
+    With ``since``, only gaps that reach into the last stretch of time (the chosen range).
+    """
     query = select(*columns).where(RecordingGap.camera_id == camera_id)
     if state:
         query = query.where(RecordingGap.fill_state == state)
+    if since is not None:
+        query = _since(query, since)
     if before:
         when, gap_id = before
         query = query.where(
@@ -125,6 +148,18 @@ def gap_rows_json(rows) -> list[dict]:
 
 def _zero_stats() -> dict:
     return {"counts": dict.fromkeys(FILL_STATES, 0), "seconds": dict.fromkeys(FILL_STATES, 0)}
+
+
+def window_counts(camera_id: str, since: datetime) -> dict[str, int]:
+    """Gaps per state that reach into [since, now): the tab counts of a chosen range."""
+    query = _since(
+        select(RecordingGap.fill_state, func.count()).where(RecordingGap.camera_id == camera_id),
+        since,
+    ).group_by(RecordingGap.fill_state)
+    counts = dict.fromkeys(FILL_STATES, 0)
+    for state, n in db.session.execute(query):
+        counts[state] = n
+    return counts
 
 
 def state_counts(camera_ids: list[str] | None) -> dict[str, dict]:

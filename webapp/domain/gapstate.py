@@ -57,7 +57,8 @@ _BUMP_SQL = text(
 
 _MOVE_SQL = text("UPDATE recording_gaps SET fill_state = :new WHERE id = :id AND fill_state = :old")
 
-# The fleet's attention order of a camera, from its statistics: a failed gap outranks a partial
+# The fleet's attention order of a camera, from its statistics and its last recording status
+# (webapp/domain/recording_health.py): a failed gap outranks a partial
 # one, which outranks an expired one; gaps an operator stopped do not count
 # (docs/fleet-operations.md).
 _ATTENTION_SQL = text(
@@ -68,6 +69,7 @@ _ATTENTION_SQL = text(
     "  AND s.fill_state = 'partial' AND s.gap_count > s.stopped_count) THEN 3"
     " WHEN EXISTS (SELECT 1 FROM camera_gap_stats s WHERE s.camera_id = cameras.id"
     "  AND s.fill_state = 'expired' AND s.gap_count > s.stopped_count) THEN 2"
+    " WHEN recording_status IN ('stale', 'never') THEN 1"
     " ELSE 0 END WHERE id = :camera_id"
 )
 

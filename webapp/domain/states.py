@@ -17,6 +17,12 @@ FILL_STATES = (PENDING, FILLING, FILLED, PARTIAL, FAILED, EXPIRED)
 # A gap an operator should look at: the engine gave up on it (alerts, fleet filter, Retry all).
 ATTENTION = (FAILED, PARTIAL, EXPIRED)
 
+# A camera's recording status (webapp/domain/recording_health.py): recording, no new footage for
+# longer than ANR_STALE_MINUTES, no footage ever, or disabled.
+RECORDING_STATUSES = ("ok", "stale", "never", "off")
+# A camera in one of these needs attention too, whatever its gaps (fleet filter, alerts).
+RECORDING_ATTENTION = frozenset({"stale", "never"})
+
 # Who asks for a change: an operator (page, API, bulk retry) or the engine (worker, queue
 # sweeps, indexer). Seeding and repair tools act as the engine.
 OPERATOR = "operator"

@@ -11,6 +11,7 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..domain.gap_actions import WindowOverlap
 from ..domain.gap_actions import check_window
 from ..domain.gap_actions import gap_of
 from ..domain.gap_actions import parse_gap_ids
@@ -19,17 +20,21 @@ from ..domain.gap_actions import retry_all_failed
 from ..domain.gap_actions import retry_one
 from ..domain.gap_actions import retry_selected
 from ..domain.gap_actions import stop_one
+from ..domain.gap_queries import coverage_holes
 from ..domain.gap_queries import parse_state
 from ..domain.principal import camera_for
 from ..domain.times import zone
 from ..errors import Problem
 from ..extensions import db
+from ..forms import WINDOW_FIELDS
+from ..forms import WINDOW_WORDS
 from ..forms import WindowForm
 from ..gap_pages import camera_page
 from ..gap_pages import fleet_page
 from ..gap_pages import gap_page_context
 from ..gap_pages import history_page
 from ..gap_pages import page_endpoint
+from ..presenters import STATE_LABELS
 from ..presenters import RowRights
 from ..presenters import gap_row
 from ..presenters import local_time
@@ -192,29 +197,47 @@ def queue_window_page(camera_id: str):
     camera = camera_for(current_user, camera_id, "control_fills")
     form = WindowForm(zone(camera.timezone))
     status = 200
-    notice = None
+    notice = warning = overlap = None
     if form.validate():
         try:
-            start, end = check_window(form.start.data, form.end.data)
-            gap = queue_window(camera, start, end)
-            db.session.commit()
-            notice = (
-                f"Queued {local_time(gap.gap_start, camera.timezone)} to "
-                f"{local_time(gap.gap_end, camera.timezone)} for retrieval."
+            start, end = check_window(form.start.data, form.end.data, words=WINDOW_WORDS)
+            recorded = not coverage_holes(camera.id, start, end, 1.0)
+            if recorded and form.anyway.data != "1":
+                # Nothing is missing there: say so before anyone fetches it again.
+                warning = (
+                    f"{local_time(start, camera.timezone)} to {local_time(end, camera.timezone)}"
+                    " is already recorded: the archive has footage for all of it."
+                )
+            else:
+                gap = queue_window(camera, start, end)
+                db.session.commit()
+                notice = (
+                    f"Queued {local_time(gap.gap_start, camera.timezone)} to "
+                    f"{local_time(gap.gap_end, camera.timezone)} for retrieval."
+                )
+                form = WindowForm(zone(camera.timezone), formdata=None)
+        except WindowOverlap as exc:
+            db.session.rollback()
+            status = exc.code
+            overlap = exc.gap
+            form.form_errors.append(
+                f"This window overlaps a {STATE_LABELS[overlap.fill_state].lower()} gap, "
+                f"{local_time(overlap.gap_start, camera.timezone)} to "
+                f"{local_time(overlap.gap_end, camera.timezone)} (camera time). "
+                "Retry that gap instead, or choose a window outside it."
             )
-            form = WindowForm(zone(camera.timezone), formdata=None)
         except Problem as exc:
             db.session.rollback()
             status = exc.code
             fields = exc.fields or {}
-            form.start.errors = [fields["gap_start"]] if fields.get("gap_start") else []
-            form.end.errors = [fields["gap_end"]] if fields.get("gap_end") else []
+            for name, message in fields.items():
+                getattr(form, WINDOW_FIELDS.get(name, name)).errors = [message]
             if not fields:
                 form.form_errors.append(exc.description)
     else:
         status = 422
     if not is_htmx():
-        if status == 200:
+        if status == 200 and notice:
             flash(notice)
             return redirect(url_for(page_endpoint("camera_gaps"), camera_id=camera.id), 303)
     ctx = gap_page_context(camera, tl=not is_htmx())
@@ -222,7 +245,20 @@ def queue_window_page(camera_id: str):
     if form.form_errors:
         errors["form"] = form.form_errors[0]
     values = {"start": form.start._value(), "end": form.end._value()}
-    ctx.update(window_values=values, window_errors=errors, window_notice=notice, window_open=True)
+    overlap_href = None
+    if overlap is not None:
+        overlap_href = (
+            url_for(page_endpoint("camera_gaps"), camera_id=camera.id, state=overlap.fill_state)
+            + f"#gap-{overlap.id}"
+        )
+    ctx.update(
+        window_values=values,
+        window_errors=errors,
+        window_notice=notice,
+        window_warning=warning,
+        window_overlap_href=overlap_href,
+        window_open=True,
+    )
     resp = make_response(render_page("gaps/camera.html", {"*": "window_form"}, **ctx), status)
     if status == 200:
         resp.headers["HX-Trigger"] = json.dumps({"gaps-changed": True})

@@ -13,6 +13,8 @@ from .engine import UsedEmbedToken
 from .engine import WorkerHeartbeat
 from .gap import RecordingGap
 from .gap import new_id
+from .outbox import OUTBOX_STATES
+from .outbox import WebhookDelivery
 from .segment import Segment
 from .types import UTCDateTime
 from .types import rfc3339
@@ -27,6 +29,7 @@ from .user import User
 __all__ = [
     "FILL_METHODS",
     "KEY_ROLES",
+    "OUTBOX_STATES",
     "REPLAY_CLOCKS",
     "USER_ROLES",
     "VENDORS",
@@ -42,6 +45,7 @@ __all__ = [
     "UTCDateTime",
     "UsedEmbedToken",
     "User",
+    "WebhookDelivery",
     "WorkerHeartbeat",
     "default_replay_clock",
     "new_id",

@@ -71,6 +71,13 @@ class Camera(db.Model):
     # Fleet order, kept by the gap service: 4 failed, 3 partial, 2 expired gaps (not counting
     # gaps an operator stopped), 1 reserved for a stale camera, 0 nothing needs attention.
     attention: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # End of the newest indexed segment, kept in step by segment writes (models/segment.py), so
+    # the fleet page tells a camera that stopped recording without scanning segments.
+    last_segment_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The recording status the health check last saw (ok, stale, never, off) and since when:
+    # a change between two checks is what sends camera.stale / camera.recovered, once.
+    recording_status: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    recording_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
