@@ -232,6 +232,7 @@ def bulk_fleet(count: int) -> dict:
                 "enabled": True,
                 "newest_gap_start": now - timedelta(minutes=i) if i % 10 else None,
                 "attention": attention,
+                "last_segment_end": now,  # recording: attention comes from the gaps alone
                 "created_at": now,
                 "updated_at": now,
             }

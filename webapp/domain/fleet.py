@@ -161,8 +161,22 @@ def _filters(principal, fq: FleetQuery) -> list:
     if fq.site:
         terms.append(Camera.site == fq.site)
     if fq.attention:
-        terms.append(Camera.attention >= NEEDS_ATTENTION)
+        terms.append(_needs_attention())
     return terms
+
+
+def _not_recording():
+    """Enabled cameras whose footage stopped (stale) or never came: worked out at read time, like
+    the rows' recording status, so the filter never lags the worker's health check."""
+    limit = utcnow() - stale_after(current_app.config)
+    return and_(
+        Camera.enabled,
+        or_(Camera.last_segment_end.is_(None), Camera.last_segment_end < limit),
+    )
+
+
+def _needs_attention():
+    return or_(Camera.attention >= NEEDS_ATTENTION, _not_recording())
 
 
 @dataclass
@@ -282,9 +296,12 @@ def fleet_summary(principal, fq: FleetQuery) -> dict:
     # Two counts rather than one pass with a CASE: the second is a range of the fleet-order index.
     total = db.session.execute(select(func.count(Camera.id)).where(*terms)).scalar_one()
     attention = db.session.execute(
-        select(func.count(Camera.id)).where(*terms, Camera.attention >= NEEDS_ATTENTION)
+        select(func.count(Camera.id)).where(*terms, _needs_attention())
     ).scalar_one()
-    return {"cameras": int(total), "attention": int(attention)}
+    quiet = db.session.execute(
+        select(func.count(Camera.id)).where(*terms, _not_recording())
+    ).scalar_one()
+    return {"cameras": int(total), "attention": int(attention), "quiet": int(quiet)}
 
 
 def sites(principal) -> list[str]:
