@@ -1,7 +1,7 @@
 """fleet operations: claim order, who asked and who stopped, fill history, fleet order
 
 Revision ID: 0005_fleet
-Revises: 0006_health
+Revises: 0003_security
 Create Date: 2026-11-25 16:40:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0005_fleet"
-down_revision = "0006_health"
+down_revision = "0003_security"
 branch_labels = None
 depends_on = None
 

@@ -15,9 +15,9 @@ from ..extensions import db
 from ..models import RecordingGap
 from ..models import rfc3339
 from ..models import utcnow
+from . import bulk_retry
 from . import gapstate
 from .audit import record
-from .states import RETRYABLE
 from .times import parse_time
 
 FUTURE_SKEW = timedelta(seconds=60)
@@ -96,22 +96,13 @@ def retry_one(camera, gap_id: str) -> RecordingGap:
     )
 
 
-AUDIT_MAX_IDS = 1000  # an audit row names at most this many gap ids (the count is always exact)
+def retry_all_failed(camera) -> bulk_retry.Retried:
+    """Retry every failed/partial/expired gap with ONE audit row (or a job); the caller commits.
 
-
-def retry_all_failed(camera) -> list[str]:
-    """Retry every failed/partial/expired gap with ONE audit row; the caller commits."""
+    Refused at once (409) when the camera could never run the request.
+    """
     ensure_fillable(camera)
-    ids = gapstate.retry_failed(camera.id, _requester())
-    if ids:
-        record(
-            "anr_retry_failed",
-            "camera",
-            camera.id,
-            camera_id=camera.id,
-            detail={"camera_id": camera.id, "count": len(ids), "gap_ids": ids[:AUDIT_MAX_IDS]},
-        )
-    return ids
+    return bulk_retry.retry_failed(camera)
 
 
 MAX_SELECTED = 5000
@@ -130,27 +121,11 @@ def parse_gap_ids(raw) -> list[str]:
     return list(dict.fromkeys(raw))
 
 
-def retry_selected(camera, gap_ids: list[str]) -> list[str]:
-    """Retry the chosen gaps of a camera (set-based) with ONE audit row; returns the ids moved.
-
-    Gaps that are filled, filling or not the camera's are left alone (the answer counts them).
-    """
+def retry_selected(camera, gap_ids: list[str]) -> bulk_retry.Retried:
+    """Retry the chosen gaps of a camera in set-based batches, ONE audit row; filled and
+    filling ones are skipped (``skipped``). Refused at once when the camera cannot run it."""
     ensure_fillable(camera)
-    ids = gapstate.retry_many(camera.id, RETRYABLE, gap_ids, _requester())
-    if ids:
-        record(
-            "anr_retry_selected",
-            "camera",
-            camera.id,
-            camera_id=camera.id,
-            detail={
-                "camera_id": camera.id,
-                "count": len(ids),
-                "asked": len(gap_ids),
-                "gap_ids": ids[:AUDIT_MAX_IDS],
-            },
-        )
-    return ids
+    return bulk_retry.retry_selected(camera, gap_ids)
 
 
 def stop_one(camera, gap_id: str) -> RecordingGap:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..errors import Problem
 from ..extensions import db
+from ..masking import mask_credentials
 from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import Segment
@@ -122,7 +123,7 @@ def gap_rows_json(rows) -> list[dict]:
             "last_attempt_at": attempted,
             "filled_at": filled,
             "created_at": created,
-            "last_error": error,
+            "last_error": mask_credentials(error) if error else error,
             "recovered_seconds": recovered,
             "progress": progress,
             "manual_retry": bool(manual),

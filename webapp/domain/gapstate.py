@@ -192,62 +192,7 @@ def _retry_reset(requested_by: str | None) -> dict:
     )
 
 
-RETRY_BATCH = 500  # bounded IN lists and statements for any database and any size
-
-
-def retry_many(
-    camera_id: str,
-    states=ATTENTION,
-    ids: list[str] | None = None,
-    requested_by: str | None = None,
-) -> list[str]:
-    """Send a camera's gaps in ``states`` (only ``ids`` when given) back to the queue, set-based.
-
-    Returns the ids moved. Statistics move by per-state totals, not per gap.
-    """
-    query = select(
-        RecordingGap.id, RecordingGap.fill_state, RecordingGap.gap_seconds, RecordingGap.stopped_by
-    ).where(RecordingGap.camera_id == camera_id, RecordingGap.fill_state.in_(states))
-    if ids is not None:
-        wanted = list(dict.fromkeys(ids))
-        rows = []
-        for start in range(0, len(wanted), RETRY_BATCH):
-            batch = wanted[start : start + RETRY_BATCH]
-            rows += db.session.execute(query.where(RecordingGap.id.in_(batch))).all()
-    else:
-        rows = db.session.execute(query).all()
-    if not rows:
-        return []
-    moved_ids = [r.id for r in rows]
-    reset = _retry_reset(requested_by)
-    for start in range(0, len(moved_ids), RETRY_BATCH):
-        db.session.execute(
-            update(RecordingGap)
-            .where(
-                RecordingGap.id.in_(moved_ids[start : start + RETRY_BATCH]),
-                RecordingGap.fill_state.in_(states),
-            )
-            .values(fill_state=PENDING, progress=None, **reset)
-            .execution_options(synchronize_session="fetch")
-        )
-    moved: dict[str, list[int]] = {}
-    for r in rows:
-        total = moved.setdefault(r.fill_state, [0, 0, 0])
-        total[0] += 1
-        total[1] += r.gap_seconds
-        total[2] += 1 if r.stopped_by else 0
-    # A pending gap retried stays pending: its own -1/+1 cancel out below.
-    _bump(
-        camera_id,
-        *((state, -n, -seconds, -stopped) for state, (n, seconds, stopped) in moved.items()),
-        (PENDING, len(rows), sum(r.gap_seconds for r in rows)),
-    )
-    return moved_ids
-
-
-def retry_failed(camera_id: str, requested_by: str | None = None) -> list[str]:
-    """Send every failed, partial and expired gap of a camera back to the queue; returns ids."""
-    return retry_many(camera_id, ATTENTION, requested_by=requested_by)
+RETRY_BATCH = 500  # bounded statements for any database and any size
 
 
 def retention_hours(camera_hours: float | None) -> float:
@@ -285,7 +230,6 @@ def rekey_automatic(camera_id: str) -> int:
     return len(params)
 
 
-assert all(may_move(s, PENDING, OPERATOR) for s in ATTENTION), "retry_failed bypasses the table"
 
 
 def record_gap(

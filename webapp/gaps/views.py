@@ -11,6 +11,7 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..domain import jobs
 from ..domain.gap_actions import WindowOverlap
 from ..domain.gap_actions import check_window
 from ..domain.gap_actions import gap_of
@@ -158,14 +159,20 @@ def _gaps_words(count: int) -> str:
 def retry_failed_page(camera_id: str):
     """Retry every failed/partial/expired gap; htmx gets the refreshed gap view."""
     camera = camera_for(current_user, camera_id, "retry")
-    ids = retry_all_failed(camera)
+    result = retry_all_failed(camera)
     db.session.commit()
     notice = (
-        f"{_gaps_words(len(ids))} sent back to the fill queue."
-        if ids
+        f"{_gaps_words(result.count)} sent back to the fill queue."
+        if result.count
         else "Nothing to retry: no gap is failed, partial or expired."
     )
-    return _bulk_answer(camera, ids, notice)
+    if result.job is not None:
+        jobs.start(result.job.id)
+        notice = (
+            f"Sending {result.count} gaps back to the fill queue in the background "
+            f"(job {result.job.id})."
+        )
+    return _bulk_answer(camera, result.ids, notice)
 
 
 @bp.post("/cameras/<camera_id>/gaps/retry-selected")
@@ -176,13 +183,12 @@ def retry_selected_page(camera_id: str):
     if not wanted:
         raise Problem(400, "Tick the gaps to retry first (the boxes in the first column).")
     wanted = parse_gap_ids(wanted)
-    ids = retry_selected(camera, wanted)
+    result = retry_selected(camera, wanted)
     db.session.commit()
-    skipped = len(wanted) - len(ids)
-    notice = f"{_gaps_words(len(ids))} sent back to the fill queue."
-    if skipped:
-        notice += f" {_gaps_words(skipped)} left as they were (filled or being filled)."
-    return _bulk_answer(camera, ids, notice)
+    notice = f"{_gaps_words(result.count)} sent back to the fill queue."
+    if result.skipped:
+        notice += f" {_gaps_words(result.skipped)} left as they were (filled or being filled)."
+    return _bulk_answer(camera, result.ids, notice)
 
 
 @bp.get("/cameras/<camera_id>/gaps/<gap_id>/history")

@@ -21,8 +21,9 @@ VENDORS = ("hikvision", "dahua", "axis", "onvif", "generic")
 # The zone a camera reads replay times in; Dahua firmware reads them as its local time.
 REPLAY_CLOCKS = ("utc", "local")
 LOCAL_CLOCK_VENDORS = ("dahua",)
-# How footage comes back: ``auto`` picks the best the camera offers (replay while nothing else is
-# built), ``download`` fetches recorded files, ``replay`` streams the window over RTSP.
+# How footage comes back: ``download`` fetches the card's recorded files (Hikvision, Dahua),
+# ``replay`` streams the window over RTSP, ``auto`` downloads where the vendor offers it and
+# falls back to replay (webapp/anr/edge.py).
 FILL_METHODS = ("auto", "download", "replay")
 
 
@@ -71,6 +72,11 @@ class Camera(db.Model):
     # Fleet order, kept by the gap service: 4 failed, 3 partial, 2 expired gaps (not counting
     # gaps an operator stopped), 1 reserved for a stale camera, 0 nothing needs attention.
     attention: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Download fills at most this many kilobits per second (a camera on a cellular link).
+    max_kbps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Where the camera's card said its footage starts, and when the worker last asked it.
+    card_holds_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    card_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # End of the newest indexed segment, kept in step by segment writes (models/segment.py), so
     # the fleet page tells a camera that stopped recording without scanning segments.
     last_segment_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
