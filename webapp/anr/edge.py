@@ -255,6 +255,22 @@ class EdgeFill:
         if inner is not None:
             inner.abort()
 
+    def stop_keeping(self, note: str) -> None:
+        """End the fill now keeping what it copied (an operator's Stop); ``note`` says why.
+
+        During the card check nothing has been copied: the fetch is simply never started.
+        """
+        with self._lock:
+            inner = self.inner
+            if inner is None:
+                self._aborted = True
+        if inner is None:
+            return
+        if hasattr(inner, "end") and callable(inner.end):
+            inner.end(note)
+        else:
+            inner.abort()
+
     def error_tail(self) -> str:
         return self.inner.error_tail() if self.inner else ""
 
