@@ -170,3 +170,43 @@ def test_an_action_lost_to_an_expired_session_is_reported_after_sign_in(csrf_app
     )
     assert signed_in.request.path == "/cameras/dock/gaps"
     assert "Your Retry was not done" in signed_in.get_data(as_text=True)
+
+
+def test_bulk_retry_jobs_show_their_progress_on_the_queue_and_in_the_api(busy, login_as, db):
+    from tests.page import page
+    from webapp.models import Job
+
+    db.session.add(
+        Job(
+            kind="retry_failed",
+            camera_id="dock",
+            requested_by="mona",
+            total=300000,
+            done=120000,
+            state="running",
+        )
+    )
+    db.session.add(
+        Job(
+            kind="retry_failed",
+            camera_id="lobby",
+            requested_by="olga",
+            total=50000,
+            done=50000,
+            state="done",
+            finished_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    viewer = login_as("viewer")
+    text = page(viewer.get("/queue").get_data(as_text=True)).text
+    assert "Bulk retries" in text
+    assert "120000 of 300000 gaps" in text and "running (40 %)" in text
+    assert "50000 of 50000 gaps" in text and "done" in text
+    body = viewer.get("/api/v1/queue").get_json()
+    jobs = {job["camera_id"]: job for job in body["jobs"]}
+    assert jobs["dock"]["done"] == 120000 and jobs["dock"]["requested_by"] == "mona"
+    assert jobs["lobby"]["state"] == "done"
+    # Scope: a viewer of the lobby only never sees the dock's job.
+    scoped = login_as("viewer", cameras=["lobby"], username="lobbyonly")
+    assert [job["camera_id"] for job in scoped.get("/api/v1/queue").get_json()["jobs"]] == ["lobby"]

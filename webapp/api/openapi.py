@@ -559,6 +559,22 @@ def document() -> dict:
                         "recent": {"type": "array", "items": OUTCOME},
                         "workers": {"type": "array", "items": WORKER},
                         "fill_window": {"type": ["string", "null"]},
+                        "jobs": {
+                            "type": "array",
+                            "description": "Bulk retries running now or ended in the last day.",
+                            "items": {
+                                "allOf": [
+                                    {"$ref": "#/components/schemas/Job"},
+                                    {
+                                        "type": "object",
+                                        "properties": {
+                                            "camera_name": {"type": "string"},
+                                            "percent": {"type": "integer"},
+                                        },
+                                    },
+                                ]
+                            },
+                        },
                     },
                 },
             },

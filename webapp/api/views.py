@@ -101,6 +101,7 @@ def fill_queue():
         "recent": fill_queue_mod.as_json(view.recent),
         "workers": fill_queue_mod.as_json(view.workers),
         "fill_window": view.fill_window or None,
+        "jobs": [{k: v for k, v in job.items() if k != "active"} for job in view.jobs],
     }
     resp = jsonify(body)
     if view.queued.next_cursor:

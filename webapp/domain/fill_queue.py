@@ -25,6 +25,7 @@ from ..masking import mask_credentials
 from ..models import Camera
 from ..models import CameraGapStat
 from ..models import FillRun
+from ..models import Job
 from ..models import RecordingGap
 from ..models import WorkerHeartbeat
 from ..models import rfc3339
@@ -400,6 +401,34 @@ def run_history(gap_id: str) -> list[dict]:
     ]
 
 
+JOBS_SHOWN_HOURS = 24  # finished bulk jobs stay listed this long, so an operator sees the end
+
+
+def bulk_jobs(flt: QueueFilter, now: datetime | None = None) -> list[dict]:
+    """Bulk retries running in the background, and those that ended in the last day."""
+    now = now or utcnow()
+    query = (
+        select(Job, Camera.name)
+        .join(Camera, Camera.id == Job.camera_id)
+        .where(
+            (Job.state.in_(("queued", "running")))
+            | (Job.finished_at > now - timedelta(hours=JOBS_SHOWN_HOURS))
+        )
+        .order_by(Job.created_at.desc())
+        .limit(20)
+    )
+    rows = db.session.execute(flt.apply(query, Job.camera_id)).all()
+    return [
+        {
+            **job.to_json(),
+            "camera_name": name,
+            "percent": int(100 * job.done / job.total) if job.total else 100,
+            "active": job.state in ("queued", "running"),
+        }
+        for job, name in rows
+    ]
+
+
 @dataclass
 class QueueView:
     """Everything the queue page and its JSON twin show."""
@@ -410,11 +439,13 @@ class QueueView:
     recent: list[dict]
     workers: list[dict]
     fill_window: str
+    jobs: list[dict]
 
     @property
     def refresh_seconds(self) -> int:
         """Fast while anything runs, so progress moves; slow otherwise."""
-        return FAST_REFRESH_S if self.running else SLOW_REFRESH_S
+        busy = self.running or any(job["active"] for job in self.jobs)
+        return FAST_REFRESH_S if busy else SLOW_REFRESH_S
 
 
 def queue_view(flt: QueueFilter, cursor: str | None = None, limit: int = QUEUE_PAGE) -> QueueView:
@@ -428,6 +459,7 @@ def queue_view(flt: QueueFilter, cursor: str | None = None, limit: int = QUEUE_P
         recent=recent_outcomes(flt),
         workers=workers(now),
         fill_window=current_app.config.get("ANR_FILL_WINDOW", "") or "",
+        jobs=bulk_jobs(flt, now),
     )
 
 
