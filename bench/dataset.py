@@ -23,8 +23,10 @@ PASSWORD = "bench password 1"
 STATES = ("filled",) * 6 + ("pending", "failed", "partial", "expired")
 GAP_COLUMNS = (
     "id, camera_id, gap_start, gap_end, gap_seconds, fill_state, fill_attempts, created_at,"
-    " manual_retry, last_error, recovered_seconds"
+    " manual_retry, last_error, recovered_seconds, queue_at"
 )
+# The cameras keep the global retention: an automatic gap's claim key is its start plus that.
+RETENTION = timedelta(hours=72)
 # Gaps are laid out backwards from here, one per 10-minute slot, so the newest are recent.
 T_END = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
 def recount_stats(camera_ids: list[str] | None = None) -> None:
@@ -83,6 +85,7 @@ def _gap_rows(camera_ids, per_camera, offset, state, seed, dialect):
                 False,
                 "camera refused" if st == "failed" else None,
                 seconds * 0.5 if st == "partial" else None,
+                _stamp(start + RETENTION, dialect),
             )
 
 

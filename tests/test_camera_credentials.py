@@ -81,7 +81,7 @@ def test_edit_form_saved_unchanged_or_changed_keeps_template_and_password(db, lo
 
 
 def test_userinfo_typed_into_a_template_is_refused_with_a_pointer(db, login_as):
-    make_camera("cam1")
+    make_camera("cam1", anr_replay_url_template=None)
     admin = login_as("admin")
     values = _form_values(admin, "cam1")
     values["anr_replay_url_template"] = "rtsp://root:pw@10.0.0.9/replay?from={start}"

@@ -158,7 +158,7 @@ def test_managers_see_retry_disabled_on_filled_and_filling(cam, login_as, db, ro
     assert re.search(r'class="small retry" disabled', row(filled))
     assert re.search(r'class="small retry" disabled', row(filling))
     assert ">Stop<" in row(filling) and ">Stop<" not in row(failed)
-    assert "Retry all failed (1)" in html and "Retrieve a chosen window" in html
+    assert "Retry 1 failed, partial or expired" in html and "Retrieve a chosen window" in html
     assert 'hx-confirm="Send all 1 failed' in html
 
 
@@ -177,8 +177,10 @@ def test_htmx_retry_swaps_only_its_row_and_is_audited(cam, login_as, db):
     resp = manager.post(f"{PAGE}/{gap.id}/retry", headers={"HX-Request": "true"})
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
-    assert html.strip().startswith(f'<tr id="gap-{gap.id}"') and html.strip().endswith("</tr>")
+    assert html.strip().startswith(f'<tr id="gap-{gap.id}"')
     assert "<html" not in html and "Pending</span>" in html and "boom" not in html
+    # The confirmation goes to the page's message area (out of band), not into the table.
+    assert re.search(r'<div id="messages"[^>]*hx-swap-oob="true"><p[^>]*>Retry sent', html)
     trigger = resp.headers["HX-Trigger"]
     assert "gaps-changed" in trigger and "replenish:gap-retried" in trigger and gap.id in trigger
     assert reload(db, gap.id).fill_state == "pending"
@@ -268,7 +270,8 @@ def test_retry_all_failed_answers_the_gap_view_with_a_notice(cam, login_as, db):
     assert resp.status_code == 200 and "<html" not in html
     assert html.lstrip().startswith('<div id="gap-view"')
     assert "2 gaps sent back to the fill queue." in html
-    assert "No failed recording gaps" in html  # the failed tab is now empty
+    # The rows acted on stay, now pending, until the next refresh.
+    assert html.count('class="gap-row state-pending kept"') == 2
     audit = db.session.scalars(db.select(AuditLog)).all()
     assert [a.action for a in audit] == ["anr_retry_failed"] and audit[0].detail["count"] == 2
 

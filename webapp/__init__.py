@@ -29,6 +29,7 @@ from .extensions import login_manager
 from .extensions import migrate
 from .gaps import bp as gaps_bp
 from .health import bp as health_bp
+from .queue import bp as queue_bp
 from .security import apply_security_headers
 from .sessions import EmbedAwareSessionInterface
 
@@ -118,7 +119,7 @@ def _sqlite_pragmas() -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint."""
-    for bp in (auth_bp, gaps_bp, api_bp, audit_bp, admin_bp, embed_bp, health_bp):
+    for bp in (auth_bp, gaps_bp, api_bp, audit_bp, admin_bp, embed_bp, health_bp, queue_bp):
         app.register_blueprint(bp)
 
 

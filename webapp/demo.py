@@ -72,7 +72,9 @@ def seed(base_url: str) -> list[tuple[str, str, str]]:
                 username=DEMO_CAMERA_USER,
                 password=DEMO_CAMERA_PASSWORD,
                 anr_enabled=anr,
-                anr_replay_url_template=demo_template(base_url, cam_id) if anr else "",
+                # ANR-off cameras can still serve an operator's Retry (manual requests run
+                # whatever the automatic setting), so every demo camera has its replay source.
+                anr_replay_url_template=demo_template(base_url, cam_id),
                 segment_seconds=60,
             ),
             creating=True,

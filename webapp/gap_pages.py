@@ -13,7 +13,11 @@ from flask import url_for
 from flask_login import current_user
 
 from . import timeline as timeline_mod
-from .domain.gap_queries import fleet_overview
+from .domain import fill_queue
+from .domain import fleet as fleet_mod
+from .domain.gap_actions import fill_problem
+from .domain.gap_actions import gap_of
+from .domain.gap_queries import gap_rows_by_id
 from .domain.gap_queries import list_gaps
 from .domain.gap_queries import parse_state
 from .domain.gap_queries import state_counts
@@ -23,6 +27,7 @@ from .domain.paging import encode_cursor
 from .domain.principal import camera_for
 from .domain.principal import require
 from .domain.states import ATTENTION
+from .domain.times import stored_time
 from .domain.times import zone
 from .models import utcnow
 from .presenters import RowRights
@@ -51,17 +56,23 @@ def page_endpoint(name: str) -> str:
 
 
 def fleet_page():
-    """The fleet overview (or its table for htmx) in the current layout."""
+    """A page of cameras in scope, attention first; search, site and attention in the URL."""
     require("view")
-    attention = request.args.get("attention") == "1"
-    rows = fleet_overview(current_user, needs_attention=attention)
+    fq = fleet_mod.parse_query(request.args)
+    page = fleet_mod.fleet_page(current_user, fq)
+    summary = fleet_mod.fleet_summary(current_user, fq)
     return render_page(
         "gaps/fleet.html",
         {"fleet": "fleet_table", "*": "fleet_table"},
-        rows=rows,
-        attention=attention,
-        attention_total=sum(1 for r in rows if r.needs_attention),
-        table_rows=fleet_rows(rows, page_endpoint("camera_gaps")),
+        rows=page.rows,
+        page=page,
+        fq=fq,
+        attention=fq.attention,
+        summary=summary,
+        attention_total=summary["attention"],
+        sites=fleet_mod.sites(current_user),
+        camera_endpoint=page_endpoint("camera_gaps"),
+        table_rows=fleet_rows(page.rows, page_endpoint("camera_gaps")),
         fleet_endpoint=page_endpoint("fleet"),
     )
 
@@ -76,10 +87,19 @@ def _shown_rows() -> int:
 
 
 def gap_page_context(
-    camera, state=None, range_key=None, before=None, limit=PAGE_ROWS, tl=True, cursor=None
+    camera,
+    state=None,
+    range_key=None,
+    before=None,
+    limit=PAGE_ROWS,
+    tl=True,
+    cursor=None,
+    keep_ids=(),
 ):
     """Everything the camera gap page (or one of its fragments) renders.
 
+    ``keep_ids``: gaps an action just changed stay in the table (with their new state) until the
+    next refresh, even when they no longer match the tab.
     A range the operator chose (``range`` in the URL) narrows the table and its tab counts to
     the timeline's window; without one the table lists every gap under the default timeline.
     """
@@ -87,12 +107,17 @@ def gap_page_context(
     range_key = timeline_mod.parse_range(range_key)
     since = utcnow().replace(microsecond=0) - timeline_mod.RANGES[range_key] if explicit else None
     page = list_gaps(camera.id, state, limit, before, since=since)
+    if keep_ids:
+        page.rows = with_kept_rows(camera.id, page.rows, keep_ids)
     rights = RowRights()
     if since is None:
         counts = state_counts([camera.id])[camera.id]["counts"]
     else:
         counts = window_counts(camera.id, since)
     all_counts = state_counts([camera.id])[camera.id]["counts"]
+    waiting = fill_queue.waiting_requests(camera.id)
+    open_ids = _open_details()
+    problem = fill_problem(camera)
     return dict(
         range_param=range_key if explicit else None,
         table_since=since,
@@ -100,13 +125,19 @@ def gap_page_context(
         state=state,
         range_key=range_key,
         page=page,
-        rows=gap_rows(page.rows, camera, rights),
+        rows=gap_rows(page.rows, camera, rights, page_endpoint("gap_history")),
         rights=rights,
         counts=counts,
         total=sum(counts.values()),
         # Retry all failed acts on every gap of the camera, in the range or not.
         retryable=sum(all_counts[s] for s in ATTENTION),
-        refresh_seconds=FAST_REFRESH_S if counts["filling"] else SLOW_REFRESH_S,
+        # Fast while a fill runs, and while an operator's request waits (it starts any second).
+        refresh_seconds=FAST_REFRESH_S if all_counts["filling"] or waiting else SLOW_REFRESH_S,
+        waiting_requests=waiting,
+        kept_ids=frozenset(keep_ids),
+        # Row details (fill history) the operator had open, kept open across refreshes.
+        open_runs={gap_id: fill_queue.run_history(gap_id) for gap_id in open_ids},
+        fill_problem=problem[1] if problem else None,
         timeline=timeline_mod.build(camera, range_key) if tl else None,
         page_ep=page_endpoint("camera_gaps"),
         mark_href=lambda mark: mark_href(camera, mark, range_key),
@@ -117,6 +148,35 @@ def gap_page_context(
         # A page that starts further back (a timeline link) keeps its start when it refreshes.
         cursor=cursor,
     )
+
+
+MAX_OPEN_DETAILS = 20
+
+
+def _id_list(name: str) -> list[str]:
+    """Gap ids a refresh passes along (comma-separated, bounded)."""
+    raw = request.args.get(name, "") if request else ""
+    return [i for i in raw.split(",") if 0 < len(i) <= 64][:MAX_OPEN_DETAILS]
+
+
+def _open_details() -> list[str]:
+    """Ids of the rows whose history the page has open, kept open across refreshes."""
+    return _id_list("open")
+
+
+def with_kept_rows(camera_id: str, rows: list, keep_ids) -> list:
+    """``rows`` plus the kept gaps not among them, in the table's order (newest first)."""
+    shown = {r.id for r in rows}
+    missing = [i for i in keep_ids if i not in shown][:KEEP_MAX]
+    if not missing:
+        return rows
+    extra = gap_rows_by_id(camera_id, missing)
+    merged = list(rows) + list(extra)
+    merged.sort(key=lambda r: (stored_time(r.gap_start), r.id), reverse=True)
+    return merged
+
+
+KEEP_MAX = 500
 
 
 def mark_href(camera, mark, range_key: str) -> str:
@@ -167,7 +227,24 @@ def camera_page(camera_id: str):
         # A tab swaps only the table and "Load more" only appends rows: no timeline queries.
         tl=target not in ("load-more-row", "gap-panel"),
         cursor=request.args.get("before") if before else None,
+        # A refresh right after a row's action keeps that row (``keep``, from app.js).
+        keep_ids=_id_list("keep"),
     )
     # A tab changes the filter the range links carry: they come along out of band.
     ctx["oob_range_nav"] = target == "gap-panel"
     return render_page("gaps/camera.html", GAP_FRAGMENTS, **ctx)
+
+
+def history_page(camera_id: str, gap_id: str):
+    """Every fill attempt of one gap: a detail row under the gap for htmx, else a page."""
+    camera = camera_for(current_user, camera_id)
+    gap = gap_of(camera, gap_id)
+    return render_page(
+        "gaps/history.html",
+        {"*": "detail_row"},
+        camera=camera,
+        gap=gap,
+        runs=fill_queue.run_history(gap.id),
+        page_ep=page_endpoint("camera_gaps"),
+    )
+

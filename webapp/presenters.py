@@ -184,6 +184,7 @@ class GapRow:
     retry_refused: str | None
     stop_url: str | None
     stop_refused: str | None
+    history_url: str
 
 
 _RETRY_REFUSED = {
@@ -192,8 +193,17 @@ _RETRY_REFUSED = {
 }
 
 
-def gap_row(gap, camera, rights: RowRights, now: datetime | None = None) -> GapRow:
-    """The values of one gap row (``gap`` is a model or a row of ``list_gaps``)."""
+def gap_row(
+    gap,
+    camera,
+    rights: RowRights,
+    now: datetime | None = None,
+    history_ep: str = "gaps.gap_history",
+) -> GapRow:
+    """The values of one gap row (``gap`` is a model or a row of ``list_gaps``).
+
+    ``history_ep``: the endpoint of the gap's history in the current layout (site or embed).
+    """
     tz = camera.timezone
     state = gap.fill_state
     attempted = gap.last_attempt_at
@@ -227,13 +237,14 @@ def gap_row(gap, camera, rights: RowRights, now: datetime | None = None) -> GapR
         retry_refused=_RETRY_REFUSED.get(state),
         stop_url=stop_url,
         stop_refused="Stop already requested" if gap.stop_requested_by else None,
+        history_url=cached_url_for(history_ep, camera_id=camera.id, gap_id=gap.id),
     )
 
 
-def gap_rows(rows, camera, rights: RowRights) -> list[GapRow]:
+def gap_rows(rows, camera, rights: RowRights, history_ep: str = "gaps.gap_history") -> list:
     """Every row of a page of gaps; ``rights`` is worked out once for the page."""
     now = utcnow()
-    return [gap_row(gap, camera, rights, now) for gap in rows]
+    return [gap_row(gap, camera, rights, now, history_ep) for gap in rows]
 
 
 @dataclass(slots=True)

@@ -109,6 +109,85 @@
     if (rows) { evt.detail.parameters.shown = elt.querySelectorAll(rows).length; }
   });
 
+  // Gap table selection: ticked rows survive the table's refreshes (the page re-renders rows),
+  // and the bulk button says how many it will retry. Without JavaScript the boxes still submit.
+  var selected = new Set();
+  function syncSelection() {
+    var boxes = document.querySelectorAll("input.select-gap");
+    var present = new Set();
+    boxes.forEach(function (box) {
+      present.add(box.value);
+      if (selected.has(box.value)) { box.checked = true; }
+    });
+    selected.forEach(function (id) { if (!present.has(id)) { selected.delete(id); } });
+    var n = 0;
+    boxes.forEach(function (box) { if (box.checked && !box.disabled) { n += 1; } });
+    document.querySelectorAll("button[data-selected-label]").forEach(function (button) {
+      button.disabled = n === 0;
+      button.textContent = n ? "Retry " + n + " selected" : button.getAttribute("data-selected-label");
+    });
+    document.querySelectorAll("input.select-all").forEach(function (all) {
+      var enabled = Array.prototype.filter.call(boxes, function (b) { return !b.disabled; });
+      all.checked = enabled.length > 0 && enabled.every(function (b) { return b.checked; });
+      all.indeterminate = n > 0 && !all.checked;
+    });
+  }
+  document.addEventListener("change", function (evt) {
+    var box = evt.target;
+    if (box.matches && box.matches("input.select-gap")) {
+      if (box.checked) { selected.add(box.value); } else { selected.delete(box.value); }
+      syncSelection();
+    } else if (box.matches && box.matches("input.select-all")) {
+      document.querySelectorAll("input.select-gap").forEach(function (b) {
+        if (b.disabled) { return; }
+        b.checked = box.checked;
+        if (box.checked) { selected.add(b.value); } else { selected.delete(b.value); }
+      });
+      syncSelection();
+    }
+  });
+  // Once Retry selected is sent the ticks are done with (its answer replaces the form, so no
+  // later event of that form reaches the document).
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (elt && elt.id === "retry-selected-form") { selected.clear(); }
+  });
+  document.addEventListener("htmx:afterSettle", syncSelection);
+  document.addEventListener("DOMContentLoaded", syncSelection);
+
+  // A gap's history opens under its row (the answer is a detail row); a second click closes it.
+  // Open histories stay open when the table refreshes: the refresh asks for them (``open``).
+  // Closing needs no request: caught on the way down, before htmx's own click handler.
+  document.addEventListener("click", function (evt) {
+    var elt = evt.target.closest && evt.target.closest(".history-toggle");
+    if (!elt || elt.getAttribute("aria-expanded") !== "true") { return; }
+    evt.preventDefault();
+    evt.stopPropagation();
+    var detail = document.getElementById(elt.getAttribute("aria-controls"));
+    if (detail) { detail.remove(); }
+    elt.setAttribute("aria-expanded", "false");
+  }, true);
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    var elt = evt.detail.requestConfig && evt.detail.requestConfig.elt;
+    if (elt && elt.classList && elt.classList.contains("history-toggle")) {
+      elt.setAttribute("aria-expanded", "true");
+    }
+  });
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-keep-rows")) { return; }
+    var open = Array.prototype.map.call(
+      elt.querySelectorAll("tr.detail-row[data-gap-id]"),
+      function (row) { return row.getAttribute("data-gap-id"); }
+    );
+    if (open.length) { evt.detail.parameters.open = open.join(","); }
+    // The refresh a row's action asks for keeps that row even if it left the tab.
+    var trigger = evt.detail.triggeringEvent;
+    if (trigger && trigger.type === "gaps-changed" && trigger.detail && trigger.detail.keep) {
+      evt.detail.parameters.keep = [].concat(trigger.detail.keep).join(",");
+    }
+  });
+
   // Timeline: a click on a gap highlights its rows when they are on the page; otherwise the
   // link loads the gap's state tab starting at that gap (the row is then the :target).
   var highlighted = [];

@@ -142,7 +142,9 @@ def test_refusing_camera_climbs_to_failed_at_max_attempts(anr_app, anr_db, simca
 
 def test_no_replay_url_fails_fast_with_a_clear_message(anr_app, anr_db, simcam):
     # A Hikvision camera without an address: the vendor default has no host to fill in.
-    factories.make_camera("hik", vendor="hikvision", anr_enabled=True, address="")
+    factories.make_camera(
+        "hik", vendor="hikvision", anr_enabled=True, address="", anr_replay_url_template=None
+    )
     gap = factories.make_gap("hik", recent(), seconds=30)
 
     began = time.monotonic()

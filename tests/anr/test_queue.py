@@ -67,7 +67,7 @@ def test_worker_expires_and_a_retry_brings_it_back(anr_app, anr_db, simcam):
     assert len(simcam.requests) == 1
 
 
-def test_claims_newest_first_within_concurrency_and_per_camera_limits(anr_app, anr_db, simcam):
+def test_claims_soonest_card_deadline_first_within_limits(anr_app, anr_db, simcam):
     for cam in ("a", "b", "c"):
         sim_camera(simcam, cam)
     base = recent(minutes_ago=120)
@@ -77,23 +77,37 @@ def test_claims_newest_first_within_concurrency_and_per_camera_limits(anr_app, a
         for i in range(3)
     }
 
+    # Same retention everywhere: the oldest gap is the first the card overwrites.
     first = _claim(slots=4, per_camera=1)
-    assert [g.id for g in first] == [gaps[(c, 2)].id for c in ("c", "b", "a")]
+    assert [g.id for g in first] == [gaps[(c, 0)].id for c in ("a", "b", "c")]
     assert _claim(slots=4, per_camera=1) == []  # every camera is at its limit
 
     more = _claim(slots=2, per_camera=2)
-    assert [g.id for g in more] == [gaps[("c", 1)].id, gaps[("b", 1)].id]
+    assert [g.id for g in more] == [gaps[("a", 1)].id, gaps[("b", 1)].id]
     assert {g.fill_state for g in more} == {"filling"}
     assert all(g.fill_attempts == 1 and g.claimed_by == "w1" for g in more)
 
 
-def test_disabled_or_non_anr_cameras_are_not_claimed(anr_app, anr_db, simcam):
+def test_automatic_gaps_of_disabled_or_non_anr_cameras_are_not_claimed(anr_app, anr_db, simcam):
     sim_camera(simcam, "off", anr_enabled=False)
     sim_camera(simcam, "down", enabled=False)
     factories.make_gap("off", recent(), seconds=30)
     factories.make_gap("down", recent(), seconds=30)
 
     assert _claim() == []
+
+
+def test_manual_requests_run_on_cameras_with_automatic_anr_off(anr_app, anr_db, simcam):
+    sim_camera(simcam, "off", anr_enabled=False)
+    sim_camera(simcam, "down", enabled=False)
+    asked = factories.make_gap("off", recent(), seconds=30, state="failed")
+    gapstate.retry(gap_now(asked.id), "Mona")
+    down = factories.make_gap("down", recent(), seconds=30, state="failed")
+    gapstate.retry(gap_now(down.id), "Mona")
+    anr_db.session.commit()
+
+    # A disabled camera records nothing and serves nothing; the pages refuse such requests.
+    assert [g.id for g in _claim()] == [asked.id]
 
 
 def _window_excluding_now() -> str:

@@ -109,10 +109,34 @@ def test_retry_all_failed_asks_first(page, live):
     sign_in(page, live, "manager", "/cameras/lobby/gaps")
     messages = []
     page.on("dialog", lambda d: (messages.append(d.message), d.accept()))
+    expect(page.locator("#retry-all")).to_have_text("Retry 3 failed, partial or expired")
     page.click("#retry-all")
-    expect(page.locator("#gap-panel .flash")).to_have_text("3 gaps sent back to the fill queue.")
+    expect(page.locator("#messages")).to_have_text("3 gaps sent back to the fill queue.")
     assert messages and "failed, partial and expired" in messages[0]
     expect(page.locator("#retry-all")).to_be_disabled()
+
+
+def test_ticked_rows_are_retried_together_and_history_opens(page, live):
+    sign_in(page, live, "manager", "/cameras/lobby/gaps?state=failed")
+    button = page.locator("#retry-selected")
+    expect(button).to_be_disabled()
+    failed = live.gaps["failed"]
+    page.locator(f"#gap-{failed} input.select-gap").check()
+    expect(button).to_have_text("Retry 1 selected")
+    page.locator("input.select-all").check()
+    expect(button).to_have_text("Retry 1 selected")  # the failed tab holds one gap
+    button.click()
+    expect(page.locator("#messages")).to_contain_text("1 gap sent back to the fill queue.")
+    # The row stays (now pending) in the Failed tab until the next refresh.
+    expect(page.locator(f"#gap-{failed} .badge")).to_have_text("Pending")
+    expect(page.locator(f"#gap-{failed} input.select-gap")).not_to_be_checked()
+    expect(button).to_be_disabled()
+    toggle = page.locator(f"#gap-{failed} .history-toggle")
+    toggle.click()
+    expect(page.locator(f"#detail-{failed}")).to_contain_text("No fill attempt yet.")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    toggle.click()
+    expect(page.locator(f"#detail-{failed}")).to_have_count(0)
 
 
 def test_a_viewer_sees_no_retry(page, live):

@@ -210,7 +210,7 @@ class FillJob:
         return self.proc
 
     def masked(self, text: str) -> str:
-        """``text`` with the camera's credentials hidden (logs, errors, pages: everywhere)."""
+        """``text`` with the camera's credentials hidden (everywhere, see docs/design.md)."""
         return mask_credentials(text, self.secrets)
 
     # --- lifecycle --------------------------------------------------------------------------

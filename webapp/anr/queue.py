@@ -6,6 +6,7 @@ while claiming for it, so ``ANR_PER_CAMERA`` holds across workers on PostgreSQL.
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
@@ -17,6 +18,7 @@ from sqlalchemy import not_
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.orm import aliased
 
 from ..domain import gapstate
 from ..extensions import db
@@ -29,8 +31,11 @@ log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
 CANDIDATES_PER_SLOT = 8
-# An operator's request (Retry, a chosen window) goes before automatic work, then newest first.
-QUEUE_ORDER = (RecordingGap.manual_retry.desc(), RecordingGap.gap_start.desc())
+# Claim order (docs/fleet-operations.md): an operator's request (Retry, a chosen window, Retry
+# selected) goes before automatic work, oldest request first; automatic gaps follow by the time
+# the card overwrites them, soonest first. ``queue_at`` holds either time, so each part of the
+# queue is one ascending scan of ix_recording_gaps_claim.
+PHASE_ORDER = (RecordingGap.queue_at, RecordingGap.id)
 LOST_LEASE_ERROR = "the worker running this fill stopped answering (lease expired)"
 
 
@@ -119,13 +124,15 @@ def reclaim_lost_leases(max_attempts: int, now: datetime | None = None) -> list[
     )
     moved = []
     for gap in gaps:
+        fields = {}
         if gap.stop_requested_by:  # an operator's Stop outlives the worker that lost the gap
             state, error = "failed", f"stopped by {gap.stop_requested_by}"
+            fields["stopped_by"] = gap.stop_requested_by
         else:
             state = "failed" if gap.fill_attempts >= max_attempts else "pending"
             error = LOST_LEASE_ERROR
         log.warning("gap %s: lease of %s expired; now %s", gap.id, gap.claimed_by, state)
-        if gapstate.change_state_if_current(gap, state, last_error=error):
+        if gapstate.change_state_if_current(gap, state, last_error=error, **fields):
             moved.append(gap)
     return moved
 
@@ -139,16 +146,78 @@ def _busy_cameras() -> dict[str, int]:
     return {camera_id: n for camera_id, n in rows}
 
 
-def _claimable(window: tuple[time, time] | None, now: datetime):
-    """The WHERE clause of a claimable gap: pending, on an enabled ANR camera, in its window."""
-    eligible = select(Camera.id).where(Camera.enabled, Camera.anr_enabled)
-    clause = and_(RecordingGap.fill_state == "pending", RecordingGap.camera_id.in_(eligible))
+@dataclass(frozen=True)
+class QueueKey:
+    """Where a gap stands in the claim order: (manual request?, queue_at, id)."""
+
+    manual: bool
+    queue_at: datetime
+    id: str
+
+
+def _phases(window: tuple[time, time] | None, now: datetime) -> list[tuple[bool, object]]:
+    """The two parts of the queue and the WHERE clause of a claimable gap in each.
+
+    Manual requests run on any enabled camera, whatever its automatic ANR setting, and start at
+    once; automatic gaps need ANR on and, with ``ANR_FILL_WINDOW``, the camera's fill window.
+    """
+    pending = RecordingGap.fill_state == "pending"
+    # A correlated check per gap (a primary-key probe), so walking the claim index in order stops
+    # after ``limit`` rows instead of first listing every eligible camera of a large fleet.
+    own = aliased(Camera)  # callers may join cameras themselves (the queue page does)
+    cam = (
+        select(own.id)
+        .where(own.id == RecordingGap.camera_id, own.enabled)
+        .correlate(RecordingGap)
+    )
+    enabled = cam.exists()
+    anr_on = cam.where(own.anr_enabled).exists()
+    manual = and_(pending, RecordingGap.manual_retry, enabled)
+    automatic = and_(pending, not_(RecordingGap.manual_retry), anr_on)
     if window is not None:
-        cameras = db.session.execute(eligible.add_columns(Camera.timezone)).all()
+        cameras = db.session.execute(
+            select(Camera.id, Camera.timezone).where(Camera.enabled, Camera.anr_enabled)
+        ).all()
         open_now = [c.id for c in cameras if in_fill_window(window, c.timezone, now)]
-        # Manual requests start at once; automatic ones wait for the camera's fill window.
-        clause = and_(clause, or_(RecordingGap.manual_retry, RecordingGap.camera_id.in_(open_now)))
-    return clause
+        automatic = and_(automatic, RecordingGap.camera_id.in_(open_now))
+    return [(True, manual), (False, automatic)]
+
+
+def queued(
+    query,
+    limit: int,
+    *,
+    after: QueueKey | None = None,
+    fill_window: str = "",
+    now: datetime | None = None,
+    lock: bool = False,
+) -> list:
+    """Rows of ``query`` (a select over recording_gaps) for claimable gaps, in claim order.
+
+    ``after`` continues from a row's QueueKey (keyset paging); ``lock`` row-locks for a claim.
+    """
+    now = now or utcnow()
+    rows: list = []
+    for manual, clause in _phases(parse_fill_window(fill_window), now):
+        if len(rows) >= limit:
+            break
+        if after is not None and after.manual and not manual:
+            after = None  # the manual part is done: the automatic part starts from its top
+        if after is not None and not after.manual and manual:
+            continue
+        part = query.where(clause)
+        if after is not None:
+            part = part.where(
+                or_(
+                    RecordingGap.queue_at > after.queue_at,
+                    and_(RecordingGap.queue_at == after.queue_at, RecordingGap.id > after.id),
+                )
+            )
+        part = part.order_by(*PHASE_ORDER).limit(limit - len(rows))
+        if lock:
+            part = gapstate.skip_locked(part)
+        rows += db.session.execute(part).all()
+    return rows
 
 
 def claim(
@@ -160,23 +229,22 @@ def claim(
     fill_window: str = "",
     now: datetime | None = None,
 ) -> list[RecordingGap]:
-    """Claim up to ``slots`` pending gaps, operator requests then newest first, ``per_camera`` max.
+    """Claim up to ``slots`` pending gaps in claim order, ``per_camera`` at most per camera.
 
     The caller commits (that releases the row locks).
     """
     if slots <= 0:
         return []
     now = now or utcnow()
-    claimable = _claimable(parse_fill_window(fill_window), now)
     full = [cam for cam, n in _busy_cameras().items() if n >= per_camera]
-    candidates = db.session.execute(
-        select(RecordingGap.camera_id)
-        .where(claimable, RecordingGap.camera_id.not_in(full))
-        .order_by(*QUEUE_ORDER)
-        .limit(slots * CANDIDATES_PER_SLOT)
-    ).scalars()
+    candidates = queued(
+        select(RecordingGap.camera_id).where(RecordingGap.camera_id.not_in(full)),
+        slots * CANDIDATES_PER_SLOT,
+        fill_window=fill_window,
+        now=now,
+    )
     claimed: list[RecordingGap] = []
-    for camera_id in dict.fromkeys(candidates):  # distinct, in queue order
+    for camera_id in dict.fromkeys(row.camera_id for row in candidates):  # distinct, in order
         if len(claimed) >= slots:
             break
         # Holding the camera row serialises claims for one camera across workers, so the count
@@ -194,18 +262,16 @@ def claim(
         room = min(per_camera - running, slots - len(claimed))
         if room <= 0:
             continue
-        gaps = (
-            db.session.execute(
-                gapstate.skip_locked(
-                    select(RecordingGap)
-                    .where(claimable, RecordingGap.camera_id == camera_id)
-                    .order_by(*QUEUE_ORDER)
-                    .limit(room)
-                )
+        gaps = [
+            row[0]
+            for row in queued(
+                select(RecordingGap).where(RecordingGap.camera_id == camera_id),
+                room,
+                fill_window=fill_window,
+                now=now,
+                lock=True,
             )
-            .scalars()
-            .all()
-        )
+        ]
         for gap in gaps:
             if gapstate.change_state_if_current(
                 gap,

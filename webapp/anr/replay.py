@@ -170,3 +170,28 @@ def camera_replay_url(camera, start: datetime, end: datetime, password: str) -> 
 def masked(url: str) -> str:
     """The URL with its credentials hidden, fit for a log line or a page."""
     return mask_credentials(url)
+
+
+def source_problem(camera) -> str | None:
+    """What stops any fill of this camera from starting, in words naming what to configure.
+
+    None when a replay URL can be built. Checked before an operator's request is queued, so a
+    request that can never run is refused at once instead of waiting forever.
+    """
+    sample = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        camera_replay_url(camera, sample, sample, "")
+    except ReplayUrlError as exc:
+        reason = str(exc)
+        if camera.vendor not in VENDOR_DEFAULTS and not camera.anr_replay_url_template:
+            return (
+                f"camera {camera.id} has no replay source: vendor '{camera.vendor}' has no "
+                "default replay URL, so set a replay URL template in the camera's ANR settings"
+            )
+        if not camera.anr_replay_url_template and not camera.address:
+            return (
+                f"camera {camera.id} has no replay source: set the camera's address (or a "
+                "replay URL template) in its ANR settings"
+            )
+        return f"camera {camera.id} has no usable replay source: {reason}"
+    return None

@@ -52,6 +52,7 @@ POLL_S = 0.5
 # window the card holds whole needs only the one search.
 CARD_REFRESH_S = 300
 HEARTBEAT_S = 5.0
+MAX_RUN_ERROR = 2000
 
 
 @dataclass
@@ -62,6 +63,8 @@ class Running:
     run_id: int
     camera_id: str
     began: float
+    # Set when an operator's Stop reached this worker: the fill ends keeping what it copied.
+    stop_by: str | None = None
 
 
 class _JobSettings(TypedDict):
@@ -175,7 +178,13 @@ class Worker:
         # instead of idling until the next interval (download fills end in seconds).
         self._more_waiting = free > 0 and len(claimed) == free
         runs = [
-            FillRun(gap_id=gap.id, camera_id=gap.camera_id, worker_id=self.worker_id)
+            FillRun(
+                gap_id=gap.id,
+                camera_id=gap.camera_id,
+                worker_id=self.worker_id,
+                method="replay",
+                requested_by=gap.requested_by if gap.manual_retry else None,
+            )
             for gap in claimed
         ]
         db.session.add_all(runs)
@@ -306,10 +315,12 @@ class Worker:
                 running.job.abort()
                 del self.jobs[gap_id]
                 self._close_run(running, "lost", 0.0)
-            elif stop_by:
-                running.job.abort()
-                del self.jobs[gap_id]
-                self.stopped(running, stop_by)
+            elif stop_by and running.stop_by is None:
+                # Ended like a time limit, so the footage copied so far is kept (finish() below).
+                running.stop_by = stop_by
+                stop = getattr(running.job, "stop_keeping", None) or running.job.end
+                stop(f"stopped by {stop_by}")
+                log.info("gap %s: stop requested by %s", gap_id, stop_by)
 
     def finish(self, running: Running, result: FillResult | None) -> None:
         """Record a fill's outcome through the state machine, with its FillRun row."""
@@ -326,6 +337,9 @@ class Worker:
             "recovered_seconds": result.recovered_seconds,
             "last_error": result.error,
         }
+        if running.stop_by and result.outcome not in ("filled", "expired"):
+            self.stopped(running, gap, result)
+            return
         if result.outcome == "expired":
             # The card said the window is gone: nothing was fetched, so no attempt is spent.
             fields["fill_attempts"] = max(gap.fill_attempts - 1, 0)
@@ -339,7 +353,14 @@ class Worker:
         else:
             at_limit = gap.fill_attempts >= int(self.config["ANR_MAX_ATTEMPTS"])
             gapstate.change_state(gap, "failed" if at_limit else "pending", **fields)
-        self._close_run(running, result.outcome, result.recovered_seconds, commit=False)
+        self._close_run(
+            running,
+            result.outcome,
+            result.recovered_seconds,
+            commit=False,
+            error=result.error,
+            path=result.path,
+        )
         alerts.gaps_changed([gap])
         db.session.commit()
         self.sender.poke()
@@ -362,17 +383,35 @@ class Worker:
             camera.card_holds_from = coverage.oldest
             camera.card_checked_at = utcnow()
 
-    def stopped(self, running: Running, stop_by: str) -> None:
-        """An operator's Stop: the gap fails with who stopped it (Retry queues it again)."""
-        gap = queue.held_gap(running.job.gap_id, self.worker_id)
-        if gap is not None:
-            gapstate.change_state(gap, "failed", last_error=f"stopped by {stop_by}")
-        self._close_run(running, "stopped", 0.0, commit=False)
-        if gap is not None:
-            alerts.gaps_changed([gap])
+    def stopped(self, running: Running, gap: RecordingGap, result: FillResult) -> None:
+        """An operator's Stop: ``partial`` keeping what was copied, else ``failed``.
+
+        Either way the gap carries who stopped it: it is not "needs attention" and raises no
+        alert (the operator chose this), and Retry queues it again.
+        """
+        who = running.stop_by
+        state = "partial" if result.recovered_seconds > 0 else "failed"
+        gapstate.change_state(
+            gap,
+            state,
+            recovered_seconds=result.recovered_seconds,
+            last_error=f"stopped by {who}",
+            stopped_by=who,
+        )
+        for path in result.paths or ([result.path] if result.path else []):
+            self._index_new_file(gap.camera_id, path, running.job)
+        self._close_run(
+            running,
+            "stopped",
+            result.recovered_seconds,
+            commit=False,
+            error=f"stopped by {who}",
+            path=result.path,
+        )
+        # No alert: stopped_by is set, and an operator's own Stop is not news to anyone.
         db.session.commit()
         self.sender.poke()
-        log.info("gap %s: stopped by %s", running.job.gap_id, stop_by)
+        log.info("gap %s: stopped by %s (%.1f s kept)", gap.id, who, result.recovered_seconds)
 
     def _index_new_file(self, camera_id: str, path: Path, job: EdgeFill) -> None:
         """Add the archive file as a segment now, so coverage shows it before the next index."""
@@ -384,19 +423,42 @@ class Worker:
         if segment is not None:
             add_segment(segment)  # the indexer may have added it meanwhile: then this is skipped
 
-    def _close_run(self, running: Running, outcome: str, recovered: float, commit=True) -> None:
-        self._close_run_row(running.run_id, running.began, outcome, recovered, commit)
+    def _close_run(
+        self,
+        running: Running,
+        outcome: str,
+        recovered: float,
+        commit=True,
+        error: str | None = None,
+        path: Path | None = None,
+    ) -> None:
+        """End the attempt's FillRun: outcome, footage, bytes written and the masked error."""
+        self._close_run_row(
+            running.run_id, running.began, outcome, recovered, commit, error=error, path=path
+        )
 
     def _close_run_row(
-        self, run_id: int, began: float, outcome: str, recovered: float, commit=True
+        self,
+        run_id: int,
+        began: float,
+        outcome: str,
+        recovered: float,
+        commit=True,
+        error: str | None = None,
+        path: Path | None = None,
     ) -> None:
-        """Record how a FillRun ended; a run whose job never existed closes here too."""
+        """``_close_run`` by the run's id: a run whose job never existed closes here too."""
         run = db.session.get(FillRun, run_id)
         if run is not None:
             run.outcome = outcome
             run.recovered_seconds = recovered
             run.ended_at = utcnow()
             run.duration_s = round(time.monotonic() - began, 3)
+            run.error = error[-MAX_RUN_ERROR:] if error else None
+            try:
+                run.bytes_written = path.stat().st_size if path is not None else 0
+            except OSError:
+                run.bytes_written = None
         if commit:
             db.session.commit()
 
@@ -412,6 +474,7 @@ class Worker:
             db.session.add(row)
         row.seen_at = utcnow()
         row.running = len(self.jobs)
+        row.concurrency = int(self.config["ANR_CONCURRENCY"])
         db.session.commit()
 
     def shutdown(self) -> None:

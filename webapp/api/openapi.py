@@ -32,6 +32,81 @@ CAMERA = {
 GAP_ID = {"name": "gap_id", "in": "path", "required": True, "schema": {"type": "string"}}
 TIME = {"type": "string", "format": "date-time"}
 GAP = {"$ref": "#/components/schemas/RecordingGap"}
+NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
+NULL_STR = {"type": ["string", "null"]}
+LINK_NEXT = {"description": 'rel="next" URL with the before cursor', "schema": {"type": "string"}}
+LINK_NEXT_PREV = {
+    "description": 'rel="next" and rel="prev" URLs with their before cursors',
+    "schema": {"type": "string"},
+}
+_GAP_WINDOW = {
+    "gap_id": {"type": "string"},
+    "camera_id": {"type": "string"},
+    "camera_name": {"type": "string"},
+    "gap_start": TIME,
+    "gap_end": TIME,
+}
+RUNNING = {
+    "type": "object",
+    "properties": {
+        **_GAP_WINDOW,
+        "site": {"type": "string"},
+        "gap_seconds": {"type": "integer"},
+        "method": {"type": "string"},
+        "progress": {"type": "number"},
+        "started_at": NULL_TIME,
+        "speed": {"type": ["number", "null"], "description": "Multiple of real time."},
+        "eta_seconds": {"type": ["integer", "null"]},
+        "requested_by": {"type": ["string", "null"], "description": "null: automatic"},
+        "stop_requested_by": NULL_STR,
+        "worker_id": NULL_STR,
+        "attempt": {"type": "integer"},
+    },
+}
+QUEUED = {
+    "type": "object",
+    "properties": {
+        **_GAP_WINDOW,
+        "position": {"type": "integer"},
+        "site": {"type": "string"},
+        "gap_seconds": {"type": "integer"},
+        "manual": {"type": "boolean"},
+        "requested_by": NULL_STR,
+        "requested_at": NULL_TIME,
+        "card_keeps_until": TIME,
+        "fill_attempts": {"type": "integer"},
+        "last_error": NULL_STR,
+    },
+}
+OUTCOME = {
+    "type": "object",
+    "properties": {
+        **_GAP_WINDOW,
+        "run_id": {"type": "integer"},
+        "method": {"type": "string"},
+        "outcome": {"type": "string"},
+        "started_at": TIME,
+        "ended_at": TIME,
+        "recovered_seconds": {"type": ["number", "null"]},
+        "bytes": {"type": ["integer", "null"]},
+        "error": NULL_STR,
+        "requested_by": NULL_STR,
+    },
+}
+WORKER = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "host": {"type": "string"},
+        "pid": {"type": "integer"},
+        "started_at": TIME,
+        "seen_at": TIME,
+        "heartbeat_age_seconds": {"type": "number"},
+        "late": {"type": "boolean"},
+        "running": {"type": "integer"},
+        "concurrency": {"type": "integer"},
+    },
+}
 
 
 def document() -> dict:
@@ -51,14 +126,131 @@ def document() -> dict:
         "paths": {
             "/api/v1/cameras": {
                 "get": _op(
-                    "Cameras in scope with per-state gap counts",
+                    "Cameras in scope with per-state gap counts, those needing attention first "
+                    "(failed, then partial, then expired gaps), then by newest gap",
                     {
-                        "200": _json(
-                            {"type": "array", "items": {"$ref": "#/components/schemas/Camera"}}
-                        ),
+                        "200": {
+                            **_json(
+                                {"type": "array", "items": {"$ref": "#/components/schemas/Camera"}}
+                            ),
+                            "headers": {"Link": LINK_NEXT_PREV},
+                        },
+                        "400": _ERR,
                         "401": _ERR,
                     },
+                    [
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "schema": {"type": "string", "maxLength": 100},
+                            "description": "Search in id, name and site (case-insensitive).",
+                        },
+                        {"name": "site", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "attention",
+                            "in": "query",
+                            "schema": {"enum": ["1", "0", "true", "false"]},
+                            "description": "1: only cameras that need attention.",
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "default": 500,
+                                "minimum": 1,
+                                "maximum": 1000,
+                            },
+                        },
+                        {
+                            "name": "before",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "Cursor from the Link header (next or prev).",
+                        },
+                    ],
                     tags=("cameras",),
+                )
+            },
+            "/api/v1/queue": {
+                "get": _op(
+                    "The fill queue: running fills, queued gaps in claim order (manual "
+                    "requests oldest first, then automatic gaps by card-overwrite time), the "
+                    "last 50 outcomes and the workers",
+                    {
+                        "200": {
+                            **_json({"$ref": "#/components/schemas/Queue"}),
+                            "headers": {"Link": LINK_NEXT},
+                        },
+                        **errors_4xx,
+                    },
+                    [
+                        {"name": "camera", "in": "query", "schema": {"type": "string"}},
+                        {"name": "site", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "default": 100,
+                                "minimum": 1,
+                                "maximum": 1000,
+                            },
+                            "description": "Queued gaps per page.",
+                        },
+                        {
+                            "name": "before",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "Cursor of the next queued page (Link header).",
+                        },
+                    ],
+                    tags=("queue",),
+                )
+            },
+            "/api/v1/cameras/{camera_id}/recording-gaps/{gap_id}/runs": {
+                "get": _op(
+                    "Every fill attempt of a gap, newest first (Retry keeps them)",
+                    {
+                        "200": _json(
+                            {"type": "array", "items": {"$ref": "#/components/schemas/FillRun"}}
+                        ),
+                        **errors_4xx,
+                    },
+                    [CAMERA, GAP_ID],
+                )
+            },
+            "/api/v1/cameras/{camera_id}/recording-gaps/retry-selected": {
+                "post": _op(
+                    "Send the chosen gaps back to the queue (manager+); filled or running ones "
+                    "are skipped; one audit row",
+                    {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "retried": {"type": "integer"},
+                                    "skipped": {"type": "integer"},
+                                    "gap_ids": {"type": "array", "items": {"type": "string"}},
+                                },
+                            }
+                        ),
+                        "409": _ERR,
+                        **errors_4xx,
+                    },
+                    [CAMERA],
+                    {
+                        "type": "object",
+                        "required": ["gap_ids"],
+                        "properties": {
+                            "gap_ids": {
+                                "type": "array",
+                                "items": {"type": "string", "maxLength": 64},
+                                "minItems": 1,
+                                "maxItems": 5000,
+                            }
+                        },
+                    },
                 )
             },
             "/api/v1/cameras/{camera_id}/recording-gaps": {
@@ -124,7 +316,8 @@ def document() -> dict:
             },
             "/api/v1/cameras/{camera_id}/recording-gaps/{gap_id}/retry": {
                 "post": _op(
-                    "Send a gap back to the fill queue (manager+)",
+                    "Send a gap back to the fill queue (manager+); runs even with automatic "
+                    "ANR off; 409 no_replay_source when the camera has no source",
                     {"200": _json(GAP), "409": _ERR, **errors_4xx},
                     [CAMERA, GAP_ID],
                 )
@@ -137,6 +330,7 @@ def document() -> dict:
                         "200": _json(
                             {"type": "object", "properties": {"retried": {"type": "integer"}}}
                         ),
+                        "409": _ERR,
                         "202": _json(
                             {
                                 "type": "object",
@@ -169,7 +363,8 @@ def document() -> dict:
             },
             "/api/v1/cameras/{camera_id}/recording-gaps/{gap_id}/stop": {
                 "post": _op(
-                    "Stop a running fill (manager+)",
+                    "Stop a running fill (manager+): it ends keeping the footage copied so far "
+                    "(partial), else failed",
                     {"200": _json(GAP), "409": _ERR, **errors_4xx},
                     [CAMERA, GAP_ID],
                 )
@@ -311,6 +506,7 @@ def document() -> dict:
                         },
                         "missing_seconds": {"type": "integer"},
                         "newest_gap_start": {"type": ["string", "null"], "format": "date-time"},
+                        "needs_attention": {"type": "boolean"},
                         "recording_status": {
                             "type": "string",
                             "enum": list(RECORDING_STATUSES),
@@ -318,6 +514,67 @@ def document() -> dict:
                             "ANR_STALE_MINUTES; never: no footage ever indexed",
                         },
                         "last_segment_end": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+                "FillRun": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "gap_id": {"type": "string"},
+                        "method": {"enum": ["replay", "download"]},
+                        "started_at": TIME,
+                        "ended_at": NULL_TIME,
+                        "outcome": {
+                            "enum": [
+                                "running",
+                                "filled",
+                                "partial",
+                                "failed",
+                                "stopped",
+                                "returned",
+                                "lost",
+                            ]
+                        },
+                        "recovered_seconds": {"type": ["number", "null"]},
+                        "bytes": {"type": ["integer", "null"]},
+                        "error": {"type": ["string", "null"], "description": "Masked."},
+                        "requested_by": {
+                            "type": ["string", "null"],
+                            "description": "The operator who asked; null for automatic work.",
+                        },
+                        "worker_id": {"type": "string"},
+                        "duration_seconds": {"type": ["number", "null"]},
+                    },
+                },
+                "Queue": {
+                    "type": "object",
+                    "properties": {
+                        "running": {"type": "array", "items": RUNNING},
+                        "queued": {"type": "array", "items": QUEUED},
+                        "queued_total": {"type": "integer"},
+                        "not_queued": {
+                            "type": "integer",
+                            "description": "Pending automatic gaps of cameras with ANR off.",
+                        },
+                        "recent": {"type": "array", "items": OUTCOME},
+                        "workers": {"type": "array", "items": WORKER},
+                        "fill_window": {"type": ["string", "null"]},
+                        "jobs": {
+                            "type": "array",
+                            "description": "Bulk retries running now or ended in the last day.",
+                            "items": {
+                                "allOf": [
+                                    {"$ref": "#/components/schemas/Job"},
+                                    {
+                                        "type": "object",
+                                        "properties": {
+                                            "camera_name": {"type": "string"},
+                                            "percent": {"type": "integer"},
+                                        },
+                                    },
+                                ]
+                            },
+                        },
                     },
                 },
             },

@@ -9,17 +9,21 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..domain import fill_queue as fill_queue_mod
+from ..domain import fleet
 from ..domain import jobs
+from ..domain.gap_actions import gap_of
 from ..domain.gap_actions import ingest_gap
+from ..domain.gap_actions import parse_gap_ids
 from ..domain.gap_actions import queue_window
 from ..domain.gap_actions import retry_all_failed
 from ..domain.gap_actions import retry_one
+from ..domain.gap_actions import retry_selected
 from ..domain.gap_actions import stop_one
 from ..domain.gap_actions import validate_window
 from ..domain.gap_queries import MAX_HOLES_WINDOW
 from ..domain.gap_queries import RAW_LIST_COLUMNS
 from ..domain.gap_queries import coverage_holes
-from ..domain.gap_queries import fleet_overview
 from ..domain.gap_queries import gap_rows_json
 from ..domain.gap_queries import list_gaps
 from ..domain.gap_queries import parse_state
@@ -42,14 +46,28 @@ def authenticate():
     """Every API route needs a session or a bearer key (401 with WWW-Authenticate otherwise)."""
 
 
+CAMERAS_DEFAULT_LIMIT = 500
+
+
 @bp.get("/cameras")
 def list_cameras():
-    """Cameras in scope with per-state gap counts."""
+    """Cameras in scope with per-state gap counts, attention first; search, site, cursor."""
     require("view")
-    return jsonify([fleet_row_json(row) for row in fleet_overview(current_user)])
+    fq = fleet.parse_query(request.args, default_limit=CAMERAS_DEFAULT_LIMIT)
+    page = fleet.fleet_page(current_user, fq)
+    resp = jsonify([fleet_row_json(row) for row in page.rows])
+    links = []
+    for rel, cursor in (("next", page.next_cursor), ("prev", page.prev_cursor)):
+        if cursor:
+            url = url_for("api.list_cameras", **fq.args(before=cursor), limit=fq.limit)
+            links.append(f'<{url}>; rel="{rel}"')
+    if links:
+        resp.headers["Link"] = ", ".join(links)
+    return resp
 
 
 def fleet_row_json(row) -> dict:
+    """A camera as the cameras list shows it."""
     cam = row.camera
     return {
         "id": cam.id,
@@ -62,9 +80,56 @@ def fleet_row_json(row) -> dict:
         "counts": row.counts,
         "missing_seconds": row.missing_seconds,
         "newest_gap_start": rfc3339(row.newest_gap_start),
+        "needs_attention": row.needs_attention,
         "recording_status": row.recording_status,
         "last_segment_end": rfc3339(row.last_segment_end),
     }
+
+
+@bp.get("/queue")
+def fill_queue():
+    """The fleet's fill queue: running fills, queued gaps in claim order, outcomes, workers."""
+    require("view")
+    flt = fill_queue_mod.parse_filter(request.args, current_user)
+    limit = parse_limit(request.args.get("limit"), default=fill_queue_mod.QUEUE_PAGE)
+    limit = min(limit, 1000)
+    view = fill_queue_mod.queue_view(flt, request.args.get("before"), limit)
+    body = {
+        "running": fill_queue_mod.as_json(view.running),
+        "queued": fill_queue_mod.as_json(view.queued.rows),
+        "queued_total": view.queued.total,
+        "not_queued": view.not_queued,
+        "recent": fill_queue_mod.as_json(view.recent),
+        "workers": fill_queue_mod.as_json(view.workers),
+        "fill_window": view.fill_window or None,
+        "jobs": [{k: v for k, v in job.items() if k != "active"} for job in view.jobs],
+    }
+    resp = jsonify(body)
+    if view.queued.next_cursor:
+        url = url_for("api.fill_queue", **flt.args(), limit=limit, before=view.queued.next_cursor)
+        resp.headers["Link"] = f'<{url}>; rel="next"'
+    return resp
+
+
+@bp.get("/cameras/<camera_id>/recording-gaps/<gap_id>/runs")
+def gap_runs(camera_id: str, gap_id: str):
+    """Every fill attempt of one gap, newest first (Retry never erases them)."""
+    camera = camera_for(current_user, camera_id)
+    gap = gap_of(camera, gap_id)
+    return jsonify(fill_queue_mod.as_json(fill_queue_mod.run_history(gap.id)))
+
+
+@bp.post("/cameras/<camera_id>/recording-gaps/retry-selected")
+def retry_selected_gaps(camera_id: str):
+    """Send the chosen gaps back to the queue (manager+), one audit row; answers the count."""
+    camera = camera_for(current_user, camera_id, "retry")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Problem(400, "send a JSON object with gap_ids", "invalid_json")
+    wanted = parse_gap_ids(body.get("gap_ids"))
+    result = retry_selected(camera, wanted)
+    db.session.commit()
+    return jsonify({"retried": result.count, "skipped": result.skipped, "gap_ids": result.ids})
 
 
 @bp.get("/cameras/<camera_id>/recording-gaps")
@@ -122,7 +187,7 @@ def get_job(job_id: str):
 
 @bp.post("/cameras/<camera_id>/recording-gaps/<gap_id>/stop")
 def stop_gap(camera_id: str, gap_id: str):
-    """Stop a running fill (manager+); the worker ends ffmpeg and marks the gap failed."""
+    """Stop a running fill (manager+); the worker ends ffmpeg and keeps what it copied."""
     camera = camera_for(current_user, camera_id, "control_fills")
     gap = stop_one(camera, gap_id)
     db.session.commit()

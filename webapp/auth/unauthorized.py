@@ -10,6 +10,31 @@ from flask import url_for
 from ..errors import error_response
 from ..errors import wants_json
 
+# An operator's action that arrives after their session ended is not done; the login page and
+# the page after sign-in say which one ("your Retry was not done"). Endpoint -> the action's name.
+LOST_ACTIONS = {
+    "gaps.retry_gap_row": "Retry",
+    "gaps.stop_gap_row": "Stop",
+    "gaps.retry_failed_page": "Retry all",
+    "gaps.retry_selected_page": "Retry selected",
+    "gaps.queue_window_page": "window request",
+    "queue.stop_fill": "Stop",
+    "embed.retry_gap_row": "Retry",
+    "embed.stop_gap_row": "Stop",
+}
+
+
+def lost_action(raw: str | None) -> str | None:
+    """The name of a lost action from the login URL, only when it is one of ours."""
+    return raw if raw in LOST_ACTIONS.values() else None
+
+
+def _page_path(url: str) -> str | None:
+    parts = urlsplit(url or "")
+    if not parts.path:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
 
 def install(login_manager) -> None:
     """Register the unauthorized handler on Flask-Login."""
@@ -19,13 +44,15 @@ def install(login_manager) -> None:
         if wants_json():
             return error_response(401, "sign in or send an API key as a bearer token")
         next_path = request.full_path if request.query_string else request.path
+        lost = LOST_ACTIONS.get(request.endpoint) if request.method == "POST" else None
         if request.headers.get("HX-Request"):
             # Never a 302: htmx would follow it and swap the login page into a table cell.
             # Send the page the operator is on, not the fragment URL, as where to come back.
-            current = request.headers.get("HX-Current-URL", "")
-            parts = urlsplit(current)
-            back = parts.path + (f"?{parts.query}" if parts.query else "") if parts.path else "/"
+            back = _page_path(request.headers.get("HX-Current-URL", "")) or "/"
             resp = make_response("", 401)
-            resp.headers["HX-Redirect"] = url_for("auth.login_form", next=back)
+            resp.headers["HX-Redirect"] = url_for("auth.login_form", next=back, lost=lost)
             return resp
-        return redirect(url_for("auth.login_form", next=next_path))
+        if request.method == "POST":
+            # A plain form post cannot be repeated by a redirect: come back to the page it was on.
+            next_path = _page_path(request.referrer or "") or "/"
+        return redirect(url_for("auth.login_form", next=next_path, lost=lost))

@@ -22,6 +22,7 @@ from ..forms import LoginForm
 from ..models import User
 from ..models import utcnow
 from . import bp
+from .unauthorized import lost_action
 
 FAILED = "Wrong username or password."
 THROTTLED = "Too many failed sign-ins from here. Try again in {seconds} seconds."
@@ -47,7 +48,11 @@ def login_form():
     """Show the sign-in form (or go on when already signed in)."""
     if current_user.is_authenticated and not getattr(current_user, "token_sha256", None):
         return redirect(safe_next(request.args.get("next")) or url_for("gaps.fleet"))
-    return render_template("auth/login.html", next=safe_next(request.args.get("next")))
+    return render_template(
+        "auth/login.html",
+        next=safe_next(request.args.get("next")),
+        lost=lost_action(request.args.get("lost")),
+    )
 
 
 @bp.post("/login")
@@ -57,6 +62,7 @@ def login():
     username = form.username.data or ""
     password = form.password.data or ""
     next_url = safe_next(form.next.data)
+    lost = lost_action(request.form.get("lost"))
     norm = User.normalise(username)[:150]
     if not norm or not password:
         return _refuse("Enter your username and password.", username, next_url)
@@ -88,12 +94,18 @@ def login():
     user.last_login_at = utcnow()
     db.session.commit()
     login_user(user)
+    if lost:
+        flash(f"Your {lost} was not done: your session had ended. Do it again if still needed.")
     return redirect(next_url or url_for("gaps.fleet"))
 
 
 def _refuse(message: str, username: str, next_url: str | None, status: int = 401):
     return render_template(
-        "auth/login.html", error=message, username=username, next=next_url
+        "auth/login.html",
+        error=message,
+        username=username,
+        next=next_url,
+        lost=lost_action(request.form.get("lost")),
     ), status
 
 

@@ -47,7 +47,8 @@ def enqueue(event: str, payload: dict) -> list[WebhookDelivery]:
 def gaps_changed(gaps: list[RecordingGap]) -> None:
     """Queue ``recording_gap.<state>`` for each gap that became failed, partial or expired."""
     for gap in gaps:
-        if gap.fill_state in ALERT_STATES:
+        # An operator's own Stop is their decision, not something to alert anyone about.
+        if gap.fill_state in ALERT_STATES and not gap.stopped_by:
             enqueue(f"recording_gap.{gap.fill_state}", {"gap": gap.to_json()})
 
 

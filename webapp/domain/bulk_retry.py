@@ -14,6 +14,7 @@ from dataclasses import field
 from typing import Any
 
 from flask import current_app
+from flask_login import current_user
 from sqlalchemy import Row
 from sqlalchemy import func
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from ..extensions import db
 from ..models import CameraGapStat
 from ..models import Job
 from ..models import RecordingGap
+from ..models import utcnow
 from . import jobs
 from .audit import record
 from .gapstate import _bump
@@ -49,7 +51,14 @@ RESET = dict(
     claimed_by=None,
     lease_until=None,
     stop_requested_by=None,
+    stopped_by=None,
 )
+
+
+def _request_values() -> dict:
+    """Who asked and when: the claim order puts operators' requests first, oldest first."""
+    return {"requested_by": (getattr(current_user, "actor_name", "") or "")[:200] or None,
+            "queue_at": utcnow()}
 
 
 @dataclass
@@ -76,7 +85,18 @@ def _move(camera_id: str, state: str, ids: list[str]):
     """
     gaps = RecordingGap.__table__  # Core statements: no ORM bookkeeping for plain columns
     rows: list[Row[Any]] = []
+    stopped = 0
+    request = _request_values()
     for start in range(0, len(ids), ID_CHUNK):
+        # Gaps an operator stopped leave the stopped count of their state (fleet attention).
+        stopped += db.session.connection().execute(
+            select(func.count()).where(
+                gaps.c.id.in_(ids[start : start + ID_CHUNK]),
+                gaps.c.camera_id == camera_id,
+                gaps.c.fill_state == state,
+                gaps.c.stopped_by.is_not(None),
+            )
+        ).scalar_one()
         rows += (
             db.session.connection()
             .execute(
@@ -86,14 +106,16 @@ def _move(camera_id: str, state: str, ids: list[str]):
                     gaps.c.camera_id == camera_id,
                     gaps.c.fill_state == state,
                 )
-                .values(**RESET)
+                .values(**RESET, **request)
                 .returning(gaps.c.id, gaps.c.gap_seconds)
             )
             .all()
         )
     if rows and state != PENDING:
         seconds = sum(r.gap_seconds for r in rows)
-        _bump(camera_id, (state, -len(rows), -seconds), (PENDING, len(rows), seconds))
+        _bump(
+            camera_id, (state, -len(rows), -seconds, -stopped), (PENDING, len(rows), seconds)
+        )
     return rows
 
 

@@ -166,9 +166,14 @@ def save(camera: Camera | None, clean: dict) -> Camera:
         camera = Camera(id=clean.pop("id"))
         db.session.add(camera)
         gapstate.ensure_stat_rows(camera.id)
+    retention = camera.anr_max_gap_hours
     for name in FIELDS:
         if name in clean:
             setattr(camera, name, clean[name])
+    if camera.created_at is not None and camera.anr_max_gap_hours != retention:
+        # Automatic gaps are queued by when the card overwrites them, which just moved.
+        db.session.flush()
+        gapstate.rekey_automatic(camera.id)
     if password is not None:
         camera.password_encrypted = encrypt_secret(password)
     return camera

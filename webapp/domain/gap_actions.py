@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..anr.replay import source_problem
 from ..errors import Problem
 from ..extensions import db
 from ..models import RecordingGap
@@ -55,16 +56,76 @@ def _change_gap(camera, gap_id: str, action: str, change) -> RecordingGap:
     return gap
 
 
+def fill_problem(camera) -> tuple[str, str] | None:
+    """Why no operator's request could run on this camera: (code, words naming the fix).
+
+    Manual requests run whatever the camera's automatic ANR setting, so the only reasons one
+    could wait forever are a disabled camera or no source to fetch from.
+    """
+    if not camera.enabled:
+        return (
+            "camera_disabled",
+            f"camera {camera.id} is disabled; enable it in its settings to fetch footage",
+        )
+    problem = source_problem(camera)
+    if problem:
+        return "no_replay_source", problem
+    return None
+
+
+def ensure_fillable(camera) -> None:
+    """Refuse (409) at once an operator's request that could never run on this camera."""
+    problem = fill_problem(camera)
+    if problem:
+        code, words = problem
+        raise Problem(409, words, code)
+
+
+def _requester() -> str | None:
+    return getattr(current_user, "actor_name", None)
+
+
 def retry_one(camera, gap_id: str) -> RecordingGap:
     """Send one gap back to the fill queue as an operator's request (audited)."""
+    ensure_fillable(camera)
     return _change_gap(
-        camera, gap_id, "anr_retry_gap", lambda gap: {"previous_state": gapstate.retry(gap)}
+        camera,
+        gap_id,
+        "anr_retry_gap",
+        lambda gap: {"previous_state": gapstate.retry(gap, _requester())},
     )
 
 
 def retry_all_failed(camera) -> bulk_retry.Retried:
-    """Retry every failed/partial/expired gap with ONE audit row (or a job); the caller commits."""
+    """Retry every failed/partial/expired gap with ONE audit row (or a job); the caller commits.
+
+    Refused at once (409) when the camera could never run the request.
+    """
+    ensure_fillable(camera)
     return bulk_retry.retry_failed(camera)
+
+
+MAX_SELECTED = 5000
+
+
+def parse_gap_ids(raw) -> list[str]:
+    """The ids of a Retry selected request: a non-empty list of gap id strings (else 400)."""
+    if not isinstance(raw, list) or not raw:
+        raise Problem(400, "gap_ids must be a non-empty list of recording gap ids", "invalid_ids")
+    if len(raw) > MAX_SELECTED:
+        raise Problem(
+            400, f"at most {MAX_SELECTED} gap ids at once (got {len(raw)})", "invalid_ids"
+        )
+    if not all(isinstance(i, str) and 0 < len(i) <= 64 for i in raw):
+        raise Problem(400, "every gap id must be a string of 1 to 64 characters", "invalid_ids")
+    return list(dict.fromkeys(raw))
+
+
+def retry_selected(camera, gap_ids: list[str]) -> bulk_retry.Retried:
+    """Retry the chosen gaps of a camera in set-based batches, ONE audit row; filled and
+    filling ones are skipped (``skipped``). Refused at once when the camera cannot run it."""
+    ensure_fillable(camera)
+    return bulk_retry.retry_selected(camera, gap_ids)
 
 
 def stop_one(camera, gap_id: str) -> RecordingGap:
@@ -138,10 +199,11 @@ class WindowOverlap(Problem):
 
 def queue_window(camera, start, end):
     """Queue an operator-chosen window as a manual gap; 409 naming an overlapping gap."""
+    ensure_fillable(camera)
     clash = gapstate.overlapping_gap(camera.id, start, end)
     if clash is not None:
         raise WindowOverlap(clash)
-    gap, _ = gapstate.record_gap(camera.id, start, end, manual=True)
+    gap, _ = gapstate.record_gap(camera.id, start, end, manual=True, requested_by=_requester())
     record(
         "anr_manual_window",
         "recording_gap",

@@ -6,32 +6,22 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Row
-from sqlalchemy import String
 from sqlalchemy import and_
-from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
-from sqlalchemy import type_coerce
 
 from ..errors import Problem
 from ..extensions import db
 from ..masking import mask_credentials
-from ..models import Camera
 from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import Segment
-from ..models import utcnow
 from ..models.types import rfc3339_text
 from .gapstate import MAX_GAP_SECONDS
 from .paging import encode_cursor
-from .recording_health import recording_status
-from .recording_health import stale_after
-from .states import ATTENTION
 from .states import FILL_STATES
-from .states import RECORDING_ATTENTION
 from .times import stored_time
 
 # Columns the list query fetches: the public fields only, so rows serialise without the ORM.
@@ -115,6 +105,14 @@ def list_gaps(
     return GapPage(rows, next_cursor)
 
 
+def gap_rows_by_id(camera_id: str, ids: list[str], columns=PAGE_COLUMNS) -> list:
+    """The camera's gaps with these ids, as ``list_gaps`` rows (a gap of another camera: none)."""
+    if not ids:
+        return []
+    query = select(*columns).where(RecordingGap.camera_id == camera_id, RecordingGap.id.in_(ids))
+    return db.session.connection().execute(query).all()
+
+
 def gap_rows_json(rows) -> list[dict]:
     """Rows of ``list_gaps(..., columns=RAW_LIST_COLUMNS)`` as the API's gap objects."""
     # Unpacked in PUBLIC_FIELDS order: the hot loop of the JSON list.
@@ -194,83 +192,6 @@ def state_counts(camera_ids: list[str] | None) -> dict[str, dict]:
         stats["counts"][state] = count
         stats["seconds"][state] = seconds
     return out
-
-
-@dataclass
-class FleetRow:
-    """One camera on the fleet overview."""
-
-    camera: object
-    counts: dict
-    missing_seconds: int
-    newest_gap_start: datetime | None
-    last_segment_end: datetime | None = None
-    recording_status: str = "ok"
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def needs_attention(self) -> bool:
-        return self.recording_status in RECORDING_ATTENTION or any(
-            self.counts[s] for s in ATTENTION
-        )
-
-
-def fleet_overview(principal, needs_attention: bool = False) -> list[FleetRow]:
-    """Every camera in the principal's scope with its counts; cost O(cameras), not O(gaps).
-
-    One query: the cameras joined to their maintained statistics and pivoted by state, so the
-    database returns one row per camera.
-    """
-    stat = CameraGapStat
-    per_state = [
-        func.coalesce(func.sum(case((stat.fill_state == s, stat.gap_count), else_=0)), 0)
-        for s in FILL_STATES
-    ]
-    missing = func.coalesce(
-        func.sum(case((stat.fill_state != "filled", stat.gap_seconds), else_=0)), 0
-    )
-    query = (
-        select(
-            Camera.id,
-            Camera.name,
-            Camera.site,
-            Camera.timezone,
-            Camera.vendor,
-            Camera.anr_enabled,
-            Camera.enabled,
-            type_coerce(Camera.newest_gap_start, String()).label("newest_gap_start"),
-            type_coerce(Camera.last_segment_end, String()).label("last_segment_end"),
-            missing,
-            *per_state,
-        )
-        .outerjoin(stat, stat.camera_id == Camera.id)
-        .group_by(Camera.id)
-        .order_by(Camera.site, Camera.name, Camera.id)
-    )
-    if principal.scope is not None:
-        query = query.where(Camera.id.in_(list(principal.scope)))
-    rows = []
-    now = utcnow()
-    limit = stale_after(current_app.config)
-    for row in db.session.connection().execute(query):  # Core rows, as in list_gaps
-        counts = dict(zip(FILL_STATES, (int(n) for n in row[10:]), strict=True))
-        last = stored_time(row.last_segment_end)
-        rows.append(
-            FleetRow(
-                row,
-                counts,
-                int(row[9]),
-                stored_time(row.newest_gap_start),
-                last,
-                recording_status(row.enabled, last, now, limit),
-            )
-        )
-    if needs_attention:
-        rows = [r for r in rows if r.needs_attention]
-    return rows
 
 
 MAX_HOLES_WINDOW = timedelta(days=7)

@@ -9,9 +9,13 @@ Each function changes rows in the caller's session and keeps the per-camera stat
 """
 
 from datetime import datetime
+from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import func
+from sqlalchemy import not_
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import text
@@ -27,6 +31,7 @@ from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import new_id
 from ..models import utcnow
+from .states import ATTENTION
 from .states import ENGINE
 from .states import FILL_STATES
 from .states import FILLING
@@ -46,37 +51,65 @@ class GapConflict(Exception):
 # written on every state change, so this is the hottest write in the app (the queue benchmark).
 _BUMP_SQL = text(
     "UPDATE camera_gap_stats SET gap_count = gap_count + :count,"
-    " gap_seconds = gap_seconds + :seconds WHERE camera_id = :camera_id AND fill_state = :state"
+    " gap_seconds = gap_seconds + :seconds, stopped_count = stopped_count + :stopped"
+    " WHERE camera_id = :camera_id AND fill_state = :state"
 )
 
 
 _MOVE_SQL = text("UPDATE recording_gaps SET fill_state = :new WHERE id = :id AND fill_state = :old")
 
+# The fleet's attention order of a camera, from its statistics and its last recording status
+# (webapp/domain/recording_health.py): a failed gap outranks a partial
+# one, which outranks an expired one; gaps an operator stopped do not count
+# (docs/fleet-operations.md).
+_ATTENTION_SQL = text(
+    "UPDATE cameras SET attention = CASE"
+    " WHEN EXISTS (SELECT 1 FROM camera_gap_stats s WHERE s.camera_id = cameras.id"
+    "  AND s.fill_state = 'failed' AND s.gap_count > s.stopped_count) THEN 4"
+    " WHEN EXISTS (SELECT 1 FROM camera_gap_stats s WHERE s.camera_id = cameras.id"
+    "  AND s.fill_state = 'partial' AND s.gap_count > s.stopped_count) THEN 3"
+    " WHEN EXISTS (SELECT 1 FROM camera_gap_stats s WHERE s.camera_id = cameras.id"
+    "  AND s.fill_state = 'expired' AND s.gap_count > s.stopped_count) THEN 2"
+    " WHEN recording_status IN ('stale', 'never') THEN 1"
+    " ELSE 0 END WHERE id = :camera_id"
+)
 
-def _bump(camera_id: str, *changes: tuple[str, int, int]) -> None:
-    """Add (state, count, seconds) deltas to a camera's statistic rows, creating missing rows."""
+
+def _bump(camera_id: str, *changes: tuple) -> None:
+    """Add (state, count, seconds[, stopped]) deltas to a camera's statistics rows.
+
+    Missing rows are created; the camera's fleet attention follows when an attention state moved.
+    """
     params = [
-        {"camera_id": camera_id, "state": state, "count": count, "seconds": seconds}
-        for state, count, seconds in changes
-        if count or seconds
+        {
+            "camera_id": camera_id,
+            "state": change[0],
+            "count": change[1],
+            "seconds": change[2],
+            "stopped": change[3] if len(change) > 3 else 0,
+        }
+        for change in changes
+        if change[1] or change[2] or (len(change) > 3 and change[3])
     ]
     if not params:
         return
     result = db.session.execute(_BUMP_SQL, params)
-    if rows_matched(result) == len(params):
-        return
-    for p in params:  # a row is missing (a camera made before its statistics): add it
-        exists = db.session.get(CameraGapStat, (camera_id, p["state"]))
-        if exists is None:
-            db.session.add(
-                CameraGapStat(
-                    camera_id=camera_id,
-                    fill_state=p["state"],
-                    gap_count=p["count"],
-                    gap_seconds=p["seconds"],
+    if rows_matched(result) != len(params):
+        for p in params:  # a row is missing (a camera made before its statistics): add it
+            exists = db.session.get(CameraGapStat, (camera_id, p["state"]))
+            if exists is None:
+                db.session.add(
+                    CameraGapStat(
+                        camera_id=camera_id,
+                        fill_state=p["state"],
+                        gap_count=p["count"],
+                        gap_seconds=p["seconds"],
+                        stopped_count=p["stopped"],
+                    )
                 )
-            )
-            db.session.flush()
+                db.session.flush()
+    if any(p["state"] in ATTENTION and (p["count"] or p["stopped"]) for p in params):
+        db.session.execute(_ATTENTION_SQL, {"camera_id": camera_id})
 
 
 def ensure_stat_rows(camera_id: str) -> None:
@@ -102,6 +135,9 @@ def change_state(gap: RecordingGap, new_state: str, by: str = ENGINE, **fields) 
             f"recording gap {gap.id} changed while this request was running; reload and try again"
         )
     set_committed_value(gap, "fill_state", new_state)
+    was_stopped = 1 if gap.stopped_by else 0
+    if new_state in ("pending", "filling", "filled"):
+        gap.stopped_by = None  # a new attempt (or success) ends the operator's Stop
     for name, value in fields.items():
         setattr(gap, name, value)
     if new_state != FILLING:
@@ -109,8 +145,13 @@ def change_state(gap: RecordingGap, new_state: str, by: str = ENGINE, **fields) 
         gap.claimed_by = None
         gap.lease_until = None
         gap.stop_requested_by = None
-    if old != new_state:
-        _bump(gap.camera_id, (old, -1, -gap.gap_seconds), (new_state, 1, gap.gap_seconds))
+    now_stopped = 1 if gap.stopped_by else 0
+    if old != new_state or was_stopped != now_stopped:
+        _bump(
+            gap.camera_id,
+            (old, -1, -gap.gap_seconds, -was_stopped),
+            (new_state, 1, gap.gap_seconds, now_stopped),
+        )
     return old
 
 
@@ -128,21 +169,78 @@ def skip_locked(query):
     return query.with_for_update(skip_locked=True, of=RecordingGap)
 
 
-def retry(gap: RecordingGap) -> str:
-    """Send a gap back to the fill queue as an operator's request; returns the previous state."""
+def retry(gap: RecordingGap, requested_by: str | None = None) -> str:
+    """Send a gap back to the fill queue as an operator's request; returns the previous state.
+
+    Resets the gap row; its fill runs (the history of every attempt) stay.
+    """
     if not may_move(gap.fill_state, PENDING, OPERATOR):
         reason = RETRY_REFUSALS.get(gap.fill_state, f"cannot be retried from {gap.fill_state}")
         raise GapConflict(f"recording gap {gap.id} {reason}")
-    return change_state(gap, PENDING, OPERATOR, **_RETRY_RESET)
+    return change_state(gap, PENDING, OPERATOR, **_retry_reset(requested_by))
 
 
-_RETRY_RESET = dict(
-    fill_attempts=0, last_attempt_at=None, filled_at=None, last_error=None, manual_retry=True
-)
+def _retry_reset(requested_by: str | None) -> dict:
+    """The columns an operator's Retry sets: a fresh manual request, queued as of now."""
+    return dict(
+        fill_attempts=0,
+        last_attempt_at=None,
+        filled_at=None,
+        last_error=None,
+        manual_retry=True,
+        stopped_by=None,
+        requested_by=(requested_by or "")[:200] or None,
+        queue_at=utcnow(),
+    )
+
+
+RETRY_BATCH = 500  # bounded statements for any database and any size
+
+
+def retention_hours(camera_hours: float | None) -> float:
+    """How long a camera's card keeps footage: its own setting, else ``ANR_MAX_GAP_HOURS``."""
+    if camera_hours:
+        return float(camera_hours)
+    return float(current_app.config.get("ANR_MAX_GAP_HOURS", 72))
+
+
+def card_deadline(gap_start: datetime, camera_hours: float | None) -> datetime:
+    """When the camera's card overwrites footage recorded at ``gap_start`` (about)."""
+    return gap_start + timedelta(hours=retention_hours(camera_hours))
+
+
+def rekey_automatic(camera_id: str) -> int:
+    """Recompute the claim key of a camera's queued automatic gaps (its retention changed)."""
+    hours = db.session.execute(
+        select(Camera.anr_max_gap_hours).where(Camera.id == camera_id)
+    ).scalar_one_or_none()
+    rows = db.session.execute(
+        select(RecordingGap.id, RecordingGap.gap_start).where(
+            RecordingGap.camera_id == camera_id,
+            RecordingGap.fill_state == "pending",
+            not_(RecordingGap.manual_retry),
+        )
+    ).all()
+    params = [{"b_id": r.id, "b_at": card_deadline(r.gap_start, hours)} for r in rows]
+    for start in range(0, len(params), RETRY_BATCH):
+        db.session.execute(
+            update(RecordingGap.__table__)
+            .where(RecordingGap.__table__.c.id == bindparam("b_id"))
+            .values(queue_at=bindparam("b_at")),
+            params[start : start + RETRY_BATCH],
+        )
+    return len(params)
+
+
 
 
 def record_gap(
-    camera_id: str, gap_start: datetime, gap_end: datetime, *, manual: bool = False
+    camera_id: str,
+    gap_start: datetime,
+    gap_end: datetime,
+    *,
+    manual: bool = False,
+    requested_by: str | None = None,
 ) -> tuple[RecordingGap, bool]:
     """Persist a gap, idempotent on (camera, start): a later end extends it. Returns (gap, created).
 
@@ -151,6 +249,13 @@ def record_gap(
     (ON CONFLICT DO NOTHING) instead of failing on the unique key.
     """
     seconds = int((gap_end - gap_start).total_seconds())
+    if manual:
+        queue_at = utcnow()
+    else:
+        hours = db.session.execute(
+            select(Camera.anr_max_gap_hours).where(Camera.id == camera_id)
+        ).scalar_one_or_none()
+        queue_at = card_deadline(gap_start, hours)
     values = dict(
         id=new_id(),
         camera_id=camera_id,
@@ -161,6 +266,8 @@ def record_gap(
         fill_attempts=0,
         manual_retry=manual,
         created_at=utcnow(),
+        queue_at=queue_at,
+        requested_by=((requested_by or "")[:200] or None) if manual else None,
     )
     dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sq_insert
     inserted = db.session.execute(
@@ -222,16 +329,18 @@ def recount_stats(camera_ids: list[str] | None = None) -> None:
         RecordingGap.fill_state,
         func.count(),
         func.coalesce(func.sum(RecordingGap.gap_seconds), 0),
+        func.count(RecordingGap.stopped_by),
     ).group_by(RecordingGap.camera_id, RecordingGap.fill_state)
     if camera_ids is not None:
         agg = agg.where(RecordingGap.camera_id.in_(ids))
-    have = {(c, s): (n, sec) for c, s, n, sec in db.session.execute(agg)}
+    have = {(c, s): (n, sec, stop) for c, s, n, sec, stop in db.session.execute(agg)}
     db.session.add_all(
         CameraGapStat(
             camera_id=c,
             fill_state=s,
-            gap_count=have.get((c, s), (0, 0))[0],
-            gap_seconds=int(have.get((c, s), (0, 0))[1]),
+            gap_count=have.get((c, s), (0, 0, 0))[0],
+            gap_seconds=int(have.get((c, s), (0, 0, 0))[1]),
+            stopped_count=have.get((c, s), (0, 0, 0))[2],
         )
         for c in ids
         for s in FILL_STATES
@@ -242,6 +351,7 @@ def recount_stats(camera_ids: list[str] | None = None) -> None:
     if camera_ids is not None:
         newest = newest.where(RecordingGap.camera_id.in_(ids))
     latest = dict(db.session.execute(newest).tuples().all())
+    db.session.flush()
     for cam_id in ids:
         db.session.execute(
             update(Camera)
@@ -249,6 +359,7 @@ def recount_stats(camera_ids: list[str] | None = None) -> None:
             .values(newest_gap_start=latest.get(cam_id))
             .execution_options(synchronize_session=False)
         )
+        db.session.execute(_ATTENTION_SQL, {"camera_id": cam_id})
 
 
 def request_stop(gap: RecordingGap, requested_by: str) -> None:

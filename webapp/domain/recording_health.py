@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import case
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -92,7 +93,16 @@ def check_transitions(now: datetime, limit: timedelta) -> list[Transition]:
                 if before is None
                 else Camera.recording_status == before,
             )
-            .values(recording_status=after, recording_status_at=now)
+            .values(
+                recording_status=after,
+                recording_status_at=now,
+                # Fleet order: a camera that stopped recording comes after gap trouble (4..2)
+                # and before cameras with nothing to see (docs/fleet-operations.md).
+                attention=case(
+                    (Camera.attention >= 2, Camera.attention),
+                    else_=1 if after in RECORDING_ATTENTION else 0,
+                ),
+            )
             .execution_options(synchronize_session=False)
         )
         changed = rows_matched(result)

@@ -14,6 +14,7 @@ from ..errors import Problem
 from ..extensions import db
 from ..gap_pages import camera_page
 from ..gap_pages import fleet_page
+from ..gap_pages import history_page
 from ..models import UsedEmbedToken
 from ..models import User
 from ..models import utcnow
@@ -60,3 +61,10 @@ def fleet():
 def camera_gaps(camera_id: str):
     """The camera gap page in the compact layout."""
     return camera_page(camera_id)
+
+
+@bp.get("/cameras/<camera_id>/gaps/<gap_id>/history")
+@login_required
+def gap_history(camera_id: str, gap_id: str):
+    """A gap's fill history in the compact layout."""
+    return history_page(camera_id, gap_id)

@@ -15,9 +15,11 @@ from ..domain import jobs
 from ..domain.gap_actions import WindowOverlap
 from ..domain.gap_actions import check_window
 from ..domain.gap_actions import gap_of
+from ..domain.gap_actions import parse_gap_ids
 from ..domain.gap_actions import queue_window
 from ..domain.gap_actions import retry_all_failed
 from ..domain.gap_actions import retry_one
+from ..domain.gap_actions import retry_selected
 from ..domain.gap_actions import stop_one
 from ..domain.gap_queries import coverage_holes
 from ..domain.gap_queries import parse_state
@@ -31,6 +33,7 @@ from ..forms import WindowForm
 from ..gap_pages import camera_page
 from ..gap_pages import fleet_page
 from ..gap_pages import gap_page_context
+from ..gap_pages import history_page
 from ..gap_pages import page_endpoint
 from ..presenters import STATE_LABELS
 from ..presenters import RowRights
@@ -65,20 +68,25 @@ def index():
     return redirect(url_for("gaps.fleet"))
 
 
-def _row_response(camera, gap, status=200, row_error=None, event=None):
+def _row_response(camera, gap, status=200, row_error=None, event=None, notice=None):
     """One table row: what the row's buttons swap in; success tells the page to refresh."""
     rights = RowRights()
-    row = gap_row(gap, camera, rights)
+    row = gap_row(gap, camera, rights, history_ep=page_endpoint("gap_history"))
     resp = make_response(
-        render_template("gaps/_row.html", row=row, csrf=rights.csrf, row_error=row_error), status
+        render_template(
+            "gaps/_row.html", row=row, csrf=rights.csrf, row_error=row_error, notice=notice
+        ),
+        status,
     )
     if row_error:
         # htmx does not swap a 409 by default; app.js swaps answers that name their target.
         resp.headers["HX-Retarget"] = f"#gap-{gap.id}"
         resp.headers["HX-Reswap"] = "outerHTML"
     else:
-        # Counts, tabs and timeline follow a moment later (the gap view listens for this).
-        resp.headers["HX-Trigger"] = json.dumps({"gaps-changed": True, **(event or {})})
+        # Counts, tabs and timeline follow a moment later (the gap view listens for this); that
+        # refresh keeps this row, in its new state, even if it left the tab (app.js: ``keep``).
+        changed = {"gaps-changed": {"keep": [gap.id]}}
+        resp.headers["HX-Trigger"] = json.dumps({**changed, **(event or {})})
     return resp
 
 
@@ -98,7 +106,7 @@ def _row_action(camera_id, gap_id, capability, action, done, event_name=None):
     db.session.commit()
     if is_htmx():
         event = {event_name: {"gap_id": gap.id}} if event_name else None
-        return _row_response(camera, gap, event=event)
+        return _row_response(camera, gap, event=event, notice=done)
     flash(done)
     return redirect(url_for(page_endpoint("camera_gaps"), camera_id=camera.id), 303)
 
@@ -111,41 +119,82 @@ def retry_gap_row(camera_id: str, gap_id: str):
         gap_id,
         "retry",
         retry_one,
-        "The gap is back in the fill queue.",
+        "Retry sent: the gap is back in the fill queue, ahead of automatic work.",
         "replenish:gap-retried",
     )
 
 
 @bp.post("/cameras/<camera_id>/gaps/<gap_id>/stop")
 def stop_gap_row(camera_id: str, gap_id: str):
-    """Stop a running fill from its row; the worker ends it and the gap becomes failed."""
+    """Stop a running fill from its row; the worker ends it keeping what it copied."""
     return _row_action(
         camera_id,
         gap_id,
         "control_fills",
         stop_one,
-        "Stop requested; the worker ends the fill shortly.",
+        "Stop sent: the worker ends the fill within seconds and keeps what it copied.",
     )
 
 
-@bp.post("/cameras/<camera_id>/gaps/retry-failed")
-def retry_failed_page(camera_id: str):
-    """Retry every failed/partial/expired gap; htmx gets the refreshed gap panel."""
-    camera = camera_for(current_user, camera_id, "retry")
-    result = retry_all_failed(camera)
-    db.session.commit()
-    n = result.count
-    notice = f"{n} gap{'s' if n != 1 else ''} sent back to the fill queue."
-    if result.job is not None:
-        jobs.start(result.job.id)
-        notice = f"Sending {n} gaps back to the fill queue in the background (job {result.job.id})."
+def _bulk_answer(camera, ids: list[str], notice: str):
+    """After a bulk action: htmx gets the gap view with the moved rows kept (new state) and the
+    notice in the message area; a plain form goes back to the page with the notice flashed."""
     if not is_htmx():
         flash(notice)
         return redirect(url_for(page_endpoint("camera_gaps"), camera_id=camera.id), 303)
     ctx = gap_page_context(
-        camera, parse_state(request.args.get("state")), request.args.get("range")
+        camera,
+        parse_state(request.args.get("state")),
+        request.args.get("range"),
+        keep_ids=ids,
     )
     return render_page("gaps/camera.html", {"*": "gap_view"}, notice=notice, **ctx)
+
+
+def _gaps_words(count: int) -> str:
+    return f"{count} gap{'s' if count != 1 else ''}"
+
+
+@bp.post("/cameras/<camera_id>/gaps/retry-failed")
+def retry_failed_page(camera_id: str):
+    """Retry every failed/partial/expired gap; htmx gets the refreshed gap view."""
+    camera = camera_for(current_user, camera_id, "retry")
+    result = retry_all_failed(camera)
+    db.session.commit()
+    notice = (
+        f"{_gaps_words(result.count)} sent back to the fill queue."
+        if result.count
+        else "Nothing to retry: no gap is failed, partial or expired."
+    )
+    if result.job is not None:
+        jobs.start(result.job.id)
+        notice = (
+            f"Sending {result.count} gaps back to the fill queue in the background "
+            f"(job {result.job.id})."
+        )
+    return _bulk_answer(camera, result.ids, notice)
+
+
+@bp.post("/cameras/<camera_id>/gaps/retry-selected")
+def retry_selected_page(camera_id: str):
+    """Retry the gaps ticked in the table (manager+), one audit row; answers like Retry all."""
+    camera = camera_for(current_user, camera_id, "retry")
+    wanted = request.form.getlist("gap_ids")
+    if not wanted:
+        raise Problem(400, "Tick the gaps to retry first (the boxes in the first column).")
+    wanted = parse_gap_ids(wanted)
+    result = retry_selected(camera, wanted)
+    db.session.commit()
+    notice = f"{_gaps_words(result.count)} sent back to the fill queue."
+    if result.skipped:
+        notice += f" {_gaps_words(result.skipped)} left as they were (filled or being filled)."
+    return _bulk_answer(camera, result.ids, notice)
+
+
+@bp.get("/cameras/<camera_id>/gaps/<gap_id>/history")
+def gap_history(camera_id: str, gap_id: str):
+    """Every fill attempt of one gap: a detail row under the gap for htmx, else a page."""
+    return history_page(camera_id, gap_id)
 
 
 @bp.post("/cameras/<camera_id>/gaps/window")

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Boolean
 from sqlalchemy import ForeignKey
+from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
@@ -41,6 +42,12 @@ class Camera(Model):
     """An IP camera whose recordings the recorder archives and ANR replenishes."""
 
     __tablename__ = "cameras"
+    # The fleet page: attention first, then newest gap, then id, all descending (keyset paging).
+    __table_args__ = (
+        Index("ix_cameras_fleet_order", "attention", "newest_gap_start", "id"),
+        # The site filter and the list of sites it offers.
+        Index("ix_cameras_site", "site"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -63,6 +70,9 @@ class Camera(Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Newest gap_start of any gap: kept by the gap service so the fleet page never scans gaps.
     newest_gap_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Fleet order, kept by the gap service: 4 failed, 3 partial, 2 expired gaps (not counting
+    # gaps an operator stopped), 1 reserved for a stale camera, 0 nothing needs attention.
+    attention: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Download fills at most this many kilobits per second (a camera on a cellular link).
     max_kbps: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Where the camera's card said its footage starts, and when the worker last asked it.
@@ -97,3 +107,5 @@ class CameraGapStat(Model):
     fill_state: Mapped[str] = mapped_column(String(16), primary_key=True)
     gap_count: Mapped[int] = mapped_column(Integer, default=0)
     gap_seconds: Mapped[int] = mapped_column(db.BigInteger, default=0)
+    # Of gap_count, those an operator stopped: counted in their state, not in "needs attention".
+    stopped_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

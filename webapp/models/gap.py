@@ -40,6 +40,9 @@ class RecordingGap(Model):
         # The queue: pending gaps newest first, and filling gaps by lease expiry.
         Index("ix_recording_gaps_queue", "fill_state", "gap_start"),
         Index("ix_recording_gaps_lease", "fill_state", "lease_until"),
+        # Claim order: manual requests, then automatic gaps, each by queue_at
+        # (docs/fleet-operations.md).
+        Index("ix_recording_gaps_claim", "fill_state", "manual_retry", "queue_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -60,6 +63,13 @@ class RecordingGap(Model):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Set by an operator's Stop; the worker holding the lease ends the fill when it sees it.
     stop_requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The claim-order key: when an operator asked (manual requests, oldest first), else the time
+    # the camera's card overwrites the window (automatic gaps, soonest first).
+    queue_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Who asked for the current request (an operator's name); NULL for automatic work.
+    requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Who stopped the last fill: such a gap is the operator's choice, not "needs attention".
+    stopped_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     camera = relationship("Camera", lazy="raise")
 

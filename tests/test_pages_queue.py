@@ -1,0 +1,212 @@
+"""The fill queue page: what each role sees, filters, Load more, Stop, and lost actions."""
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.conftest import csrf_token_from
+from tests.factories import make_camera
+from tests.factories import make_gap
+from tests.factories import make_user
+from webapp.models import FillRun
+from webapp.models import RecordingGap
+from webapp.models import WorkerHeartbeat
+from webapp.models import utcnow
+
+
+@pytest.fixture
+def busy(db):
+    """One running fill, three queued gaps (one an operator's request), an outcome, a worker."""
+    now = utcnow().replace(microsecond=0)
+    make_camera("lobby", name="Lobby", anr_enabled=True, site="North")
+    make_camera("dock", name="Dock", anr_enabled=True, site="South")
+    running = make_gap(
+        "lobby",
+        now - timedelta(minutes=5),
+        120,
+        state="filling",
+        progress=0.5,
+        claimed_by="w1",
+        last_attempt_at=now - timedelta(seconds=30),
+    )
+    db.session.add(
+        FillRun(
+            gap_id=running.id, camera_id="lobby", worker_id="w1", started_at=running.last_attempt_at
+        )
+    )
+    make_gap("lobby", now - timedelta(hours=2), 60)
+    make_gap("dock", now - timedelta(hours=3), 60)
+    asked = make_gap("dock", now - timedelta(hours=1), 60, manual_retry=True, requested_by="mona")
+    db.session.add(
+        FillRun(
+            gap_id=asked.id,
+            camera_id="dock",
+            worker_id="w1",
+            started_at=now - timedelta(minutes=20),
+            ended_at=now - timedelta(minutes=19),
+            outcome="failed",
+            error="camera refused the replay",
+        )
+    )
+    db.session.add(
+        WorkerHeartbeat(
+            worker_id="host-a:42:abc", hostname="host-a", pid=42, running=1, concurrency=4
+        )
+    )
+    db.session.commit()
+    return {"running": running.id, "asked": asked.id}
+
+
+def _section(html: str, heading: str) -> str:
+    start = html.index(f">{heading}")
+    end = html.find("<section", start)
+    return html[start : end if end != -1 else None]
+
+
+def test_viewer_sees_the_queue_without_any_action_controls(busy, login_as):
+    html = login_as("viewer").get("/queue").get_data(as_text=True)
+    running = _section(html, "Running")
+    assert "Lobby" in running and "50 %" in running and "real time" in running
+    assert "automatic" in running
+    queued = _section(html, "Queued")
+    positions = re.findall(r'<td class="num pos">(\d+)</td>', queued)
+    assert positions == ["1", "2", "3"]
+    assert "card keeps it until about" in queued
+    assert "camera refused the replay" in html and "host-a" in html and "1 / 4" in html
+    assert "Stop" not in running and '<form method="post"' not in html.split("</header>")[1]
+    assert 'data-refresh-seconds="2"' in html  # a fill runs: fast refresh
+
+
+def test_queue_order_on_the_page_is_the_claim_order(busy, login_as):
+    html = login_as("viewer").get("/queue").get_data(as_text=True)
+    queued = _section(html, "Queued")
+    rows = re.findall(r'class="queued-row[^"]*">.*?</tr>', queued, re.S)
+    assert "mona" in rows[0] and "Dock" in rows[0]  # the operator's request
+    assert "Dock" in rows[1] and "Lobby" in rows[2]  # then the older (sooner overwritten) gap
+
+
+def test_filters_by_site_and_camera_stay_in_the_url(busy, login_as):
+    viewer = login_as("viewer")
+    html = viewer.get("/queue?site=South").get_data(as_text=True)
+    assert "Lobby" not in _section(html, "Queued") and "Dock" in _section(html, "Queued")
+    assert '<option value="South" selected>' in html
+    assert 'hx-get="/queue?site=South"' in html  # the refresh keeps the filter
+    html = viewer.get("/queue?camera=lobby").get_data(as_text=True)
+    assert "Dock" not in _section(html, "Queued")
+    assert viewer.get("/queue?before=broken").status_code == 400
+
+
+def test_quiet_queue_refreshes_slowly_and_says_what_is_missing(db, login_as):
+    make_camera("off", anr_enabled=False)
+    make_gap("off", utcnow() - timedelta(hours=1), 60)
+    html = login_as("viewer").get("/queue").get_data(as_text=True)
+    assert 'data-refresh-seconds="20"' in html
+    assert "No fill is running." in html and "Nothing is waiting." in html
+    assert "1</b> not queued (ANR off)" in html
+    assert "No worker has reported" in html
+
+
+def test_load_more_continues_the_positions(db, login_as):
+    make_camera("cam1", anr_enabled=True)
+    for i in range(103):
+        make_gap("cam1", utcnow() - timedelta(hours=10, minutes=-i), 30)
+    viewer = login_as("viewer")
+    html = viewer.get("/queue").get_data(as_text=True)
+    assert len(re.findall(r'<td class="num pos">', html)) == 100
+    assert "Load more (3 more)" in html
+    more_url = re.search(r'id="queued-more".*?hx-get="([^"]+)"', html, re.S).group(1)
+    more = viewer.get(
+        more_url.replace("&amp;", "&"), headers={"HX-Request": "true", "HX-Target": "queued-more"}
+    ).get_data(as_text=True)
+    assert "<html" not in more
+    assert re.findall(r'<td class="num pos">(\d+)</td>', more) == ["101", "102", "103"]
+
+
+def test_manager_stops_a_fill_from_the_queue_and_sees_it_confirmed(busy, login_as, db):
+    manager = login_as("manager", username="mona")
+    html = manager.get("/queue").get_data(as_text=True)
+    assert "Stop the fill of Lobby" in html
+    resp = manager.post(f"/queue/lobby/{busy['running']}/stop", headers={"HX-Request": "true"})
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<html" not in body
+    assert 'id="messages"' in body and "Stop sent for Lobby" in body
+    assert "Stop sent by mona" in body
+    db.session.commit()
+    assert db.session.get(RecordingGap, busy["running"]).stop_requested_by == "mona"
+
+
+def test_viewer_cannot_stop_from_the_queue(busy, login_as):
+    resp = login_as("viewer").post(f"/queue/lobby/{busy['running']}/stop")
+    assert resp.status_code == 403
+
+
+def test_an_action_lost_to_an_expired_session_is_reported_after_sign_in(csrf_app, busy):
+    with csrf_app.app_context():
+        make_user("mona", "manager")
+    gap_id = busy["asked"]
+    browser = csrf_app.test_client()  # its session has ended: no cookie, no CSRF token
+    resp = browser.post(
+        f"/cameras/dock/gaps/{gap_id}/retry",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/cameras/dock/gaps"},
+    )
+    assert resp.status_code == 401
+    login_url = resp.headers["HX-Redirect"]
+    assert "lost=Retry" in login_url
+
+    page = browser.get(login_url).get_data(as_text=True)
+    assert "your Retry was not done" in page
+    signed_in = browser.post(
+        "/login",
+        data={
+            "username": "mona",
+            "password": PASSWORD,
+            "csrf_token": csrf_token_from(page),
+            "next": "/cameras/dock/gaps",
+            "lost": "Retry",
+        },
+        follow_redirects=True,
+    )
+    assert signed_in.request.path == "/cameras/dock/gaps"
+    assert "Your Retry was not done" in signed_in.get_data(as_text=True)
+
+
+def test_bulk_retry_jobs_show_their_progress_on_the_queue_and_in_the_api(busy, login_as, db):
+    from tests.page import page
+    from webapp.models import Job
+
+    db.session.add(
+        Job(
+            kind="retry_failed",
+            camera_id="dock",
+            requested_by="mona",
+            total=300000,
+            done=120000,
+            state="running",
+        )
+    )
+    db.session.add(
+        Job(
+            kind="retry_failed",
+            camera_id="lobby",
+            requested_by="olga",
+            total=50000,
+            done=50000,
+            state="done",
+            finished_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    viewer = login_as("viewer")
+    text = page(viewer.get("/queue").get_data(as_text=True)).text
+    assert "Bulk retries" in text
+    assert "120000 of 300000 gaps" in text and "running (40 %)" in text
+    assert "50000 of 50000 gaps" in text and "done" in text
+    body = viewer.get("/api/v1/queue").get_json()
+    jobs = {job["camera_id"]: job for job in body["jobs"]}
+    assert jobs["dock"]["done"] == 120000 and jobs["dock"]["requested_by"] == "mona"
+    assert jobs["lobby"]["state"] == "done"
+    # Scope: a viewer of the lobby only never sees the dock's job.
+    scoped = login_as("viewer", cameras=["lobby"], username="lobbyonly")
+    assert [job["camera_id"] for job in scoped.get("/api/v1/queue").get_json()["jobs"]] == ["lobby"]

@@ -1,0 +1,474 @@
+"""The fleet's fill queue as operators see it: running fills, queued gaps, outcomes, workers.
+
+Read-only views over the engine's tables, shared by ``/queue`` and ``GET /api/v1/queue``. The
+queued list follows the worker's claim order exactly (``webapp.anr.queue.queued``).
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_
+from sqlalchemy import case
+from sqlalchemy import func
+from sqlalchemy import not_
+from sqlalchemy import select
+
+from ..anr.queue import QueueKey
+from ..anr.queue import queued
+from ..errors import Problem
+from ..extensions import db
+from ..masking import mask_credentials
+from ..models import Camera
+from ..models import CameraGapStat
+from ..models import FillRun
+from ..models import Job
+from ..models import RecordingGap
+from ..models import WorkerHeartbeat
+from ..models import rfc3339
+from ..models import utcnow
+from . import gapstate
+
+QUEUE_PAGE = 100
+RECENT_OUTCOMES = 50
+WORKER_SHOWN_HOURS = 1  # a worker silent longer than this is gone; not listed
+WORKER_LATE_S = 30  # heartbeats come every 5 s; this much silence means trouble
+FAST_REFRESH_S = 2
+SLOW_REFRESH_S = 20
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The page's and the API's filters, already checked: a camera id, a site, a scope."""
+
+    camera_id: str | None = None
+    site: str | None = None
+    scope: frozenset | None = None
+
+    def apply(self, query, camera_col):
+        """Narrow ``query`` (joined to cameras) to the filter and the principal's scope."""
+        if self.scope is not None:
+            query = query.where(camera_col.in_(list(self.scope)))
+        if self.camera_id:
+            query = query.where(camera_col == self.camera_id)
+        if self.site:
+            query = query.where(Camera.site == self.site)
+        return query
+
+    def args(self) -> dict:
+        """The filter as URL query arguments."""
+        return {k: v for k, v in (("camera", self.camera_id), ("site", self.site)) if v}
+
+
+def parse_filter(args, principal) -> QueueFilter:
+    """``camera`` and ``site`` from the query string; an out-of-scope camera is a 403."""
+    camera_id = (args.get("camera") or "").strip()[:64] or None
+    site = (args.get("site") or "").strip()[:200] or None
+    scope = None if principal.scope is None else frozenset(principal.scope)
+    if camera_id and scope is not None and camera_id not in scope:
+        raise Problem(403, f"camera '{camera_id}' is outside your camera scope")
+    return QueueFilter(camera_id, site, scope)
+
+
+def encode_queue_cursor(key: QueueKey, position: int) -> str:
+    """The opaque cursor of a queued row: its claim key and its position in the queue."""
+    raw = f"{int(key.manual)}|{rfc3339(key.queue_at)}|{key.id}|{position}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_queue_cursor(raw: str | None) -> tuple[QueueKey, int] | None:
+    """Read ``encode_queue_cursor``'s cursor; a damaged one is a 400."""
+    if not raw:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+        manual, stamp, gap_id, position = text.split("|")
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        if manual not in ("0", "1") or not gap_id or when.tzinfo is None:
+            raise ValueError
+        return QueueKey(manual == "1", when, gap_id), int(position)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Problem(400, "before is not a cursor this server issued", "invalid_cursor") from None
+
+
+def _speed(progress: float | None, seconds: int, started: datetime | None, now: datetime):
+    """(speed as a multiple of real time, seconds left) of a running fill; None while unknown."""
+    if not started or not progress:
+        return None, None
+    elapsed = (now - started).total_seconds()
+    if elapsed < 1:
+        return None, None
+    done = progress * seconds
+    speed = done / elapsed
+    if speed <= 0:
+        return None, None
+    return round(speed, 2), int((seconds - done) / speed)
+
+
+def running_fills(flt: QueueFilter, now: datetime | None = None) -> list[dict]:
+    """Every fill in progress with its window, method, progress, speed, ETA and who asked."""
+    now = now or utcnow()
+    query = flt.apply(
+        select(
+            RecordingGap.id,
+            RecordingGap.camera_id,
+            Camera.name,
+            Camera.site,
+            Camera.timezone,
+            RecordingGap.gap_start,
+            RecordingGap.gap_end,
+            RecordingGap.gap_seconds,
+            RecordingGap.progress,
+            RecordingGap.manual_retry,
+            RecordingGap.requested_by,
+            RecordingGap.stop_requested_by,
+            RecordingGap.claimed_by,
+            RecordingGap.last_attempt_at,
+            RecordingGap.fill_attempts,
+        )
+        .join(Camera, Camera.id == RecordingGap.camera_id)
+        .where(RecordingGap.fill_state == "filling")
+        .order_by(RecordingGap.last_attempt_at, RecordingGap.id),
+        RecordingGap.camera_id,
+    )
+    rows = db.session.execute(query).all()
+    runs = {}
+    if rows:
+        open_runs = select(FillRun.gap_id, FillRun.method, FillRun.started_at).where(
+            FillRun.gap_id.in_([r.id for r in rows]), FillRun.ended_at.is_(None)
+        )
+        runs = {r.gap_id: r for r in db.session.execute(open_runs)}
+    out = []
+    for r in rows:
+        run = runs.get(r.id)
+        started = run.started_at if run else r.last_attempt_at
+        speed, eta = _speed(r.progress, r.gap_seconds, started, now)
+        out.append(
+            {
+                "gap_id": r.id,
+                "camera_id": r.camera_id,
+                "camera_name": r.name,
+                "site": r.site,
+                "timezone": r.timezone,
+                "gap_start": r.gap_start,
+                "gap_end": r.gap_end,
+                "gap_seconds": r.gap_seconds,
+                "method": run.method if run else "replay",
+                "progress": r.progress or 0.0,
+                "started_at": started,
+                "speed": speed,
+                "eta_seconds": eta,
+                "requested_by": r.requested_by if r.manual_retry else None,
+                "stop_requested_by": r.stop_requested_by,
+                "worker_id": r.claimed_by,
+                "attempt": r.fill_attempts,
+            }
+        )
+    return out
+
+
+QUEUED_COLUMNS = (
+    RecordingGap.id,
+    RecordingGap.camera_id,
+    Camera.name,
+    Camera.site,
+    Camera.timezone,
+    Camera.anr_max_gap_hours,
+    RecordingGap.gap_start,
+    RecordingGap.gap_end,
+    RecordingGap.gap_seconds,
+    RecordingGap.manual_retry,
+    RecordingGap.requested_by,
+    RecordingGap.queue_at,
+    RecordingGap.fill_attempts,
+    RecordingGap.last_error,
+)
+
+
+@dataclass
+class QueuedPage:
+    """Queued gaps in claim order, from ``first_position``, and the cursor of the next page."""
+
+    rows: list[dict]
+    next_cursor: str | None
+    total: int
+
+
+def queued_gaps(
+    flt: QueueFilter, limit: int = QUEUE_PAGE, cursor: str | None = None, total: int | None = None
+):
+    """One page of the queue in claim order, each gap with its position and card deadline."""
+    after = decode_queue_cursor(cursor)
+    key, position = after if after else (None, 0)
+    query = flt.apply(
+        select(*QUEUED_COLUMNS).join(Camera, Camera.id == RecordingGap.camera_id),
+        RecordingGap.camera_id,
+    )
+    rows = queued(query, limit + 1, after=key)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out = []
+    for n, r in enumerate(rows, start=position + 1):
+        out.append(
+            {
+                "position": n,
+                "gap_id": r.id,
+                "camera_id": r.camera_id,
+                "camera_name": r.name,
+                "site": r.site,
+                "timezone": r.timezone,
+                "gap_start": r.gap_start,
+                "gap_end": r.gap_end,
+                "gap_seconds": r.gap_seconds,
+                "manual": bool(r.manual_retry),
+                "requested_by": r.requested_by if r.manual_retry else None,
+                "requested_at": r.queue_at if r.manual_retry else None,
+                "card_keeps_until": gapstate.card_deadline(r.gap_start, r.anr_max_gap_hours),
+                "fill_attempts": r.fill_attempts,
+                "last_error": mask_credentials(r.last_error),
+            }
+        )
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = encode_queue_cursor(
+            QueueKey(bool(last.manual_retry), last.queue_at, last.id), position + len(rows)
+        )
+    return QueuedPage(out, next_cursor, queued_total(flt) if total is None else total)
+
+
+def _pending_counts(flt: QueueFilter) -> tuple[int, int]:
+    """(queued, not queued) pending gaps under the filter, from the maintained statistics.
+
+    Every pending gap of an enabled ANR-on camera is queued; on other cameras only operators'
+    requests of enabled cameras are. So two sums over ``camera_gap_stats`` (O(cameras)) and two
+    counts of manual requests (a narrow index range) answer without counting pending gaps.
+    """
+    stat = CameraGapStat
+    runs = and_(Camera.enabled, Camera.anr_enabled)
+    by_camera = flt.apply(
+        select(
+            func.coalesce(func.sum(case((runs, stat.gap_count), else_=0)), 0),
+            func.coalesce(func.sum(case((runs, 0), else_=stat.gap_count)), 0),
+        )
+        .select_from(stat)
+        .join(Camera, Camera.id == stat.camera_id)
+        .where(stat.fill_state == "pending"),
+        Camera.id,
+    )
+    on_cameras, off_cameras = db.session.execute(by_camera).one()
+    manual = flt.apply(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Camera.enabled, 1), else_=0)), 0),
+        )
+        .select_from(RecordingGap)
+        .join(Camera, Camera.id == RecordingGap.camera_id)
+        .where(
+            RecordingGap.fill_state == "pending",
+            RecordingGap.manual_retry,
+            not_(runs),
+        ),
+        RecordingGap.camera_id,
+    )
+    manual_off, manual_off_enabled = db.session.execute(manual).one()
+    return int(on_cameras) + int(manual_off_enabled), int(off_cameras) - int(manual_off)
+
+
+def queued_total(flt: QueueFilter) -> int:
+    """How many gaps wait in the queue (under the filter)."""
+    return _pending_counts(flt)[0]
+
+
+def not_queued_total(flt: QueueFilter) -> int:
+    """Pending automatic gaps of cameras with automatic ANR off (or disabled): they wait for a
+    Retry, and the page says so rather than let them look queued."""
+    return _pending_counts(flt)[1]
+
+
+def waiting_requests(camera_id: str) -> int:
+    """Operators' requests of a camera still waiting for a worker (the page polls faster)."""
+    return db.session.execute(
+        select(func.count()).where(
+            RecordingGap.camera_id == camera_id,
+            RecordingGap.fill_state == "pending",
+            RecordingGap.manual_retry,
+        )
+    ).scalar_one()
+
+
+def recent_outcomes(flt: QueueFilter, limit: int = RECENT_OUTCOMES) -> list[dict]:
+    """The last fill attempts that ended, newest first, with what each brought back."""
+    query = flt.apply(
+        select(
+            FillRun.id,
+            FillRun.gap_id,
+            FillRun.camera_id,
+            Camera.name,
+            Camera.timezone,
+            RecordingGap.gap_start,
+            RecordingGap.gap_end,
+            FillRun.method,
+            FillRun.outcome,
+            FillRun.started_at,
+            FillRun.ended_at,
+            FillRun.recovered_seconds,
+            FillRun.bytes_written,
+            FillRun.error,
+            FillRun.requested_by,
+        )
+        .join(Camera, Camera.id == FillRun.camera_id)
+        .outerjoin(RecordingGap, RecordingGap.id == FillRun.gap_id)
+        .where(FillRun.ended_at.is_not(None))
+        .order_by(FillRun.ended_at.desc(), FillRun.id.desc())
+        .limit(limit),
+        FillRun.camera_id,
+    )
+    return [
+        {
+            "run_id": r.id,
+            "gap_id": r.gap_id,
+            "camera_id": r.camera_id,
+            "camera_name": r.name,
+            "timezone": r.timezone,
+            "gap_start": r.gap_start,
+            "gap_end": r.gap_end,
+            "method": r.method,
+            "outcome": r.outcome,
+            "started_at": r.started_at,
+            "ended_at": r.ended_at,
+            "recovered_seconds": r.recovered_seconds,
+            "bytes": r.bytes_written,
+            "error": mask_credentials(r.error),
+            "requested_by": r.requested_by,
+        }
+        for r in db.session.execute(query)
+    ]
+
+
+def workers(now: datetime | None = None) -> list[dict]:
+    """Workers heard from in the last hour: name, host, heartbeat age, running/concurrency."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(WorkerHeartbeat)
+        .where(WorkerHeartbeat.seen_at >= now - timedelta(hours=WORKER_SHOWN_HOURS))
+        .order_by(WorkerHeartbeat.seen_at.desc())
+        .limit(50)
+    ).scalars()
+    out = []
+    for w in rows:
+        age = max((now - w.seen_at).total_seconds(), 0.0)
+        out.append(
+            {
+                "name": w.worker_id,
+                "host": w.hostname,
+                "pid": w.pid,
+                "started_at": w.started_at,
+                "seen_at": w.seen_at,
+                "heartbeat_age_seconds": round(age, 1),
+                "late": age > WORKER_LATE_S,
+                "running": w.running,
+                "concurrency": w.concurrency,
+            }
+        )
+    return out
+
+
+def run_history(gap_id: str) -> list[dict]:
+    """Every fill attempt of a gap, newest first: the history Retry never erases."""
+    rows = db.session.execute(
+        select(FillRun).where(FillRun.gap_id == gap_id).order_by(FillRun.id.desc())
+    ).scalars()
+    return [
+        {
+            "id": r.id,
+            "gap_id": r.gap_id,
+            "method": r.method,
+            "started_at": r.started_at,
+            "ended_at": r.ended_at,
+            "outcome": r.outcome or "running",
+            "recovered_seconds": r.recovered_seconds,
+            "bytes": r.bytes_written,
+            "error": mask_credentials(r.error),
+            "requested_by": r.requested_by,
+            "worker_id": r.worker_id,
+            "duration_seconds": r.duration_s,
+        }
+        for r in rows
+    ]
+
+
+JOBS_SHOWN_HOURS = 24  # finished bulk jobs stay listed this long, so an operator sees the end
+
+
+def bulk_jobs(flt: QueueFilter, now: datetime | None = None) -> list[dict]:
+    """Bulk retries running in the background, and those that ended in the last day."""
+    now = now or utcnow()
+    query = (
+        select(Job, Camera.name)
+        .join(Camera, Camera.id == Job.camera_id)
+        .where(
+            (Job.state.in_(("queued", "running")))
+            | (Job.finished_at > now - timedelta(hours=JOBS_SHOWN_HOURS))
+        )
+        .order_by(Job.created_at.desc())
+        .limit(20)
+    )
+    rows = db.session.execute(flt.apply(query, Job.camera_id)).all()
+    return [
+        {
+            **job.to_json(),
+            "camera_name": name,
+            "percent": int(100 * job.done / job.total) if job.total else 100,
+            "active": job.state in ("queued", "running"),
+        }
+        for job, name in rows
+    ]
+
+
+@dataclass
+class QueueView:
+    """Everything the queue page and its JSON twin show."""
+
+    running: list[dict]
+    queued: QueuedPage
+    not_queued: int
+    recent: list[dict]
+    workers: list[dict]
+    fill_window: str
+    jobs: list[dict]
+
+    @property
+    def refresh_seconds(self) -> int:
+        """Fast while anything runs, so progress moves; slow otherwise."""
+        busy = self.running or any(job["active"] for job in self.jobs)
+        return FAST_REFRESH_S if busy else SLOW_REFRESH_S
+
+
+def queue_view(flt: QueueFilter, cursor: str | None = None, limit: int = QUEUE_PAGE) -> QueueView:
+    """The whole queue view under a filter."""
+    now = utcnow()
+    queued, not_queued = _pending_counts(flt)
+    return QueueView(
+        running=running_fills(flt, now),
+        queued=queued_gaps(flt, limit, cursor, total=queued),
+        not_queued=not_queued,
+        recent=recent_outcomes(flt),
+        workers=workers(now),
+        fill_window=current_app.config.get("ANR_FILL_WINDOW", "") or "",
+        jobs=bulk_jobs(flt, now),
+    )
+
+
+def as_json(value):
+    """Times in a view's dicts as RFC 3339 text, everything else as it is."""
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items() if k != "timezone"}
+    if isinstance(value, list):
+        return [as_json(v) for v in value]
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    return value

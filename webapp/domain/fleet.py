@@ -1,0 +1,312 @@
+"""The fleet overview at any size: one page of cameras, attention first, keyset-paged.
+
+Order: attention (a failed gap, then partial, then expired; gaps an operator stopped do not
+count), then the newest gap, then id, all descending, which is one backward scan of
+``ix_cameras_fleet_order``. One query per page joins that page's cameras to their statistics,
+so a page costs O(page) whatever the fleet's size. Search (id, name, site) and a site filter
+narrow it; cursors page forwards and backwards.
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import and_
+from sqlalchemy import case
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from ..errors import Problem
+from ..extensions import db
+from ..models import Camera
+from ..models import CameraGapStat
+from ..models import rfc3339
+from ..models import utcnow
+from .recording_health import recording_status
+from .recording_health import stale_after
+from .states import FILL_STATES
+from .states import RECORDING_ATTENTION
+
+PAGE_SIZE = 100
+MAX_LIMIT = 1000
+MAX_QUERY = 100
+# Camera.attention values (kept by webapp.gapstate): at or above this a camera needs attention.
+NEEDS_ATTENTION = 1
+
+
+@dataclass(frozen=True)
+class FleetKey:
+    """A camera's place in the fleet order."""
+
+    attention: int
+    newest: datetime | None
+    id: str
+
+
+@dataclass(frozen=True)
+class FleetQuery:
+    """What the operator asked for: search words, a site, attention only, page size, cursor."""
+
+    q: str = ""
+    site: str = ""
+    attention: bool = False
+    limit: int = PAGE_SIZE
+    cursor: str | None = None
+
+    def args(self, **changes) -> dict:
+        """The query as URL arguments (empty ones left out), with ``changes`` applied."""
+        values = {
+            "q": self.q or None,
+            "site": self.site or None,
+            "attention": 1 if self.attention else None,
+            "before": self.cursor,
+        }
+        values.update(changes)
+        return {k: v for k, v in values.items() if v is not None}
+
+
+def parse_query(args, default_limit: int = PAGE_SIZE) -> FleetQuery:
+    """Read ``q``, ``site``, ``attention``, ``limit`` and ``before``; bad values are a 400."""
+    raw_limit = args.get("limit")
+    limit = default_limit
+    if raw_limit not in (None, ""):
+        try:
+            limit = max(1, min(MAX_LIMIT, int(str(raw_limit).strip())))
+        except ValueError:
+            raise Problem(
+                400, f"limit must be an integer, got '{str(raw_limit)[:40]}'", "invalid_limit"
+            ) from None
+    attention = (args.get("attention") or "").strip().lower()
+    if attention not in ("", "0", "1", "true", "false"):
+        raise Problem(400, "attention must be 1 or 0", "invalid_attention")
+    cursor = args.get("before") or None
+    decode_cursor(cursor)  # a damaged cursor is refused before any query
+    return FleetQuery(
+        q=(args.get("q") or "").strip()[:MAX_QUERY],
+        site=(args.get("site") or "").strip()[:200],
+        attention=attention in ("1", "true"),
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def encode_cursor(direction: str, key: FleetKey) -> str:
+    """``n`` (rows after ``key``) or ``p`` (rows before it) plus the key, opaque to clients."""
+    raw = f"{direction}|{key.attention}|{rfc3339(key.newest) or ''}|{key.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(raw: str | None) -> tuple[str, FleetKey] | None:
+    """Read ``encode_cursor``'s cursor; a damaged one is a 400."""
+    if not raw:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+        direction, attention, stamp, camera_id = text.split("|")
+        newest = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+        if direction not in ("n", "p") or not camera_id:
+            raise ValueError
+        return direction, FleetKey(int(attention), newest, camera_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Problem(400, "before is not a cursor this server issued", "invalid_cursor") from None
+
+
+def _after(key: FleetKey):
+    """Cameras after ``key`` in the fleet order (attention, newest gap, id: all descending)."""
+    if key.newest is None:
+        same = and_(Camera.newest_gap_start.is_(None), Camera.id < key.id)
+    else:
+        same = or_(
+            Camera.newest_gap_start < key.newest,
+            Camera.newest_gap_start.is_(None),
+            and_(Camera.newest_gap_start == key.newest, Camera.id < key.id),
+        )
+    return or_(Camera.attention < key.attention, and_(Camera.attention == key.attention, same))
+
+
+def _before(key: FleetKey):
+    """Cameras before ``key`` in the fleet order."""
+    if key.newest is None:
+        same = or_(Camera.newest_gap_start.is_not(None), Camera.id > key.id)
+    else:
+        same = or_(
+            Camera.newest_gap_start > key.newest,
+            and_(Camera.newest_gap_start == key.newest, Camera.id > key.id),
+        )
+    return or_(Camera.attention > key.attention, and_(Camera.attention == key.attention, same))
+
+
+def _like(words: str) -> str:
+    escaped = words.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filters(principal, fq: FleetQuery) -> list:
+    """WHERE terms of the query (scope, search, site, attention)."""
+    terms = []
+    if principal.scope is not None:
+        terms.append(Camera.id.in_(list(principal.scope)))
+    if fq.q:
+        pattern = _like(fq.q)
+        terms.append(
+            or_(
+                func.lower(Camera.id).like(pattern, escape="\\"),
+                func.lower(Camera.name).like(pattern, escape="\\"),
+                func.lower(Camera.site).like(pattern, escape="\\"),
+            )
+        )
+    if fq.site:
+        terms.append(Camera.site == fq.site)
+    if fq.attention:
+        terms.append(_needs_attention())
+    return terms
+
+
+def _not_recording():
+    """Enabled cameras whose footage stopped (stale) or never came: worked out at read time, like
+    the rows' recording status, so the filter never lags the worker's health check."""
+    limit = utcnow() - stale_after(current_app.config)
+    return and_(
+        Camera.enabled,
+        or_(Camera.last_segment_end.is_(None), Camera.last_segment_end < limit),
+    )
+
+
+def _needs_attention():
+    return or_(Camera.attention >= NEEDS_ATTENTION, _not_recording())
+
+
+@dataclass
+class FleetRow:
+    """One camera on the fleet page."""
+
+    camera: object
+    counts: dict
+    missing_seconds: int
+    newest_gap_start: datetime | None
+    attention: int
+    last_segment_end: datetime | None = None
+    recording_status: str = "ok"  # ok, stale, never, off (worked out when read)
+
+    @property
+    def total(self) -> int:
+        """All of the camera's gaps."""
+        return sum(self.counts.values())
+
+    @property
+    def needs_attention(self) -> bool:
+        """True when gaps wait for an operator or the camera stopped recording."""
+        return self.attention >= NEEDS_ATTENTION or self.recording_status in RECORDING_ATTENTION
+
+    def key(self) -> FleetKey:
+        """Where the row stands in the fleet order."""
+        return FleetKey(self.attention, self.newest_gap_start, self.camera.id)
+
+
+@dataclass
+class FleetPage:
+    """A page of the fleet and the cursors of its neighbours (None at either end)."""
+
+    rows: list[FleetRow]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def fleet_page(principal, fq: FleetQuery) -> FleetPage:
+    """One page of cameras in the principal's scope, in fleet order, with their statistics."""
+    decoded = decode_cursor(fq.cursor)
+    direction, key = decoded if decoded else ("n", None)
+    backwards = direction == "p"
+    newest = Camera.newest_gap_start
+    if backwards:
+        ordering = [Camera.attention.asc(), newest.asc().nulls_first(), Camera.id.asc()]
+    else:
+        ordering = [Camera.attention.desc(), newest.desc().nulls_last(), Camera.id.desc()]
+    page_ids = select(Camera.id).where(*_filters(principal, fq))
+    if key is not None:
+        page_ids = page_ids.where(_before(key) if backwards else _after(key))
+    page_ids = page_ids.order_by(*ordering).limit(fq.limit + 1).subquery()
+
+    stat = CameraGapStat
+    per_state = [
+        func.coalesce(func.sum(case((stat.fill_state == s, stat.gap_count), else_=0)), 0)
+        for s in FILL_STATES
+    ]
+    missing = func.coalesce(
+        func.sum(case((stat.fill_state != "filled", stat.gap_seconds), else_=0)), 0
+    )
+    query = (
+        select(
+            Camera.id,
+            Camera.name,
+            Camera.site,
+            Camera.timezone,
+            Camera.vendor,
+            Camera.anr_enabled,
+            Camera.enabled,
+            Camera.newest_gap_start,
+            Camera.attention,
+            Camera.last_segment_end,
+            missing,
+            *per_state,
+        )
+        # The page's ids drive the join: the cameras table is probed by key, not scanned.
+        .select_from(page_ids)
+        .join(Camera, Camera.id == page_ids.c.id)
+        .outerjoin(stat, stat.camera_id == Camera.id)
+        # Grouped by the page's ids first (SQLite then walks the page, not the whole table);
+        # the camera's key too, so PostgreSQL sees the camera columns depend on it.
+        .group_by(page_ids.c.id, Camera.id)
+        .order_by(*ordering)
+    )
+    now = utcnow()
+    stale = stale_after(current_app.config)
+    rows = [
+        FleetRow(
+            row,
+            dict(zip(FILL_STATES, (int(n) for n in row[11:]), strict=True)),
+            int(row[10]),
+            row.newest_gap_start,
+            int(row.attention),
+            row.last_segment_end,
+            recording_status(row.enabled, row.last_segment_end, now, stale),
+        )
+        for row in db.session.execute(query)
+    ]
+    more = len(rows) > fq.limit
+    rows = rows[: fq.limit]
+    if backwards:
+        if not more:  # back at the start: the first page, full, as a fresh visit shows it
+            return fleet_page(principal, FleetQuery(fq.q, fq.site, fq.attention, fq.limit))
+        rows.reverse()
+        prev_cursor = encode_cursor("p", rows[0].key()) if more and rows else None
+        next_cursor = encode_cursor("n", rows[-1].key()) if rows else None
+    else:
+        next_cursor = encode_cursor("n", rows[-1].key()) if more and rows else None
+        prev_cursor = encode_cursor("p", rows[0].key()) if key is not None and rows else None
+    return FleetPage(rows, next_cursor, prev_cursor)
+
+
+def fleet_summary(principal, fq: FleetQuery) -> dict:
+    """How many cameras match the search and site, and how many of them need attention."""
+    terms = _filters(principal, FleetQuery(q=fq.q, site=fq.site))
+    # Two counts rather than one pass with a CASE: the second is a range of the fleet-order index.
+    total = db.session.execute(select(func.count(Camera.id)).where(*terms)).scalar_one()
+    attention = db.session.execute(
+        select(func.count(Camera.id)).where(*terms, _needs_attention())
+    ).scalar_one()
+    quiet = db.session.execute(
+        select(func.count(Camera.id)).where(*terms, _not_recording())
+    ).scalar_one()
+    return {"cameras": int(total), "attention": int(attention), "quiet": int(quiet)}
+
+
+def sites(principal) -> list[str]:
+    """The sites of the cameras in scope, for the site filter."""
+    query = select(Camera.site).where(Camera.site != "").distinct().order_by(Camera.site)
+    if principal.scope is not None:
+        query = query.where(Camera.id.in_(list(principal.scope)))
+    return list(db.session.execute(query).scalars())

@@ -1,0 +1,70 @@
+"""``/queue``: one view serves the page and its htmx fragments; Stop answers with the view."""
+
+from flask import flash
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_required
+
+from ..domain import fill_queue
+from ..domain.fleet import sites
+from ..domain.gap_actions import stop_one
+from ..domain.principal import camera_for
+from ..domain.principal import require
+from ..extensions import db
+from ..rendering import is_htmx
+from ..rendering import render_page
+from . import bp
+
+# HX-Target -> block of queue/queue.html: the whole view (refresh, filters, Stop) or the next
+# queued rows ("Load more").
+FRAGMENTS = {"queued-more": "queued_rows", "queue-view": "queue_view", "*": "queue_view"}
+
+
+@bp.before_request
+@login_required
+def authenticate():
+    """The queue needs a signed-in user (any role may look; only managers act)."""
+
+
+def _render(notice: str | None = None, status: int = 200):
+    require("view")
+    flt = fill_queue.parse_filter(request.args, current_user)
+    view = fill_queue.queue_view(flt, request.args.get("before"))
+    html = render_page(
+        "queue/queue.html",
+        FRAGMENTS,
+        view=view,
+        flt=flt,
+        sites=sites(current_user),
+        notice=notice,
+    )
+    return html, status
+
+
+@bp.get("/queue")
+def show_queue():
+    """Running fills, the queue in claim order, recent outcomes and workers, filtered."""
+    return _render()
+
+
+@bp.post("/queue/<camera_id>/<gap_id>/stop")
+def stop_fill(camera_id: str, gap_id: str):
+    """Stop a running fill from the queue (manager+); it keeps what it copied so far."""
+    camera = camera_for(current_user, camera_id, "control_fills")
+    gap = stop_one(camera, gap_id)
+    db.session.commit()
+    notice = (
+        f"Stop sent for {camera.name}: the worker ends the fill within seconds and keeps "
+        "the footage copied so far."
+    )
+    if not is_htmx():
+        flash(notice)
+        return redirect(url_for("queue.show_queue", **_filter_args()), 303)
+    del gap
+    return _render(notice)
+
+
+def _filter_args() -> dict:
+    return {k: request.args[k] for k in ("camera", "site") if request.args.get(k)}
