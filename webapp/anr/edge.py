@@ -71,7 +71,7 @@ class EdgeFill:
         self.download_job = download_job
         self.secrets = secrets
         self.ffmpeg = ffmpeg_bin(ffmpeg)
-        self.inner: FillJob | None = None
+        self.inner: FillJob | DownloadJob | None = None
         self.coverage: CardCoverage | None = None  # None: the card was not asked or not answered
         self.card_error: VendorError | None = None
         self.note: str | None = None  # why only part of the window is fetched
@@ -127,13 +127,15 @@ class EdgeFill:
             return self._begin(self.start_time, self.seconds, download=False)
         self._started = time.monotonic()
         name = f"card-{self.gap_id}"
-        self._thread = threading.Thread(target=self._ask_card, daemon=True, name=name)
+        self._thread = threading.Thread(
+            target=self._ask_card, args=(self.client,), daemon=True, name=name
+        )
         self._thread.start()
         return None
 
-    def _ask_card(self) -> None:
+    def _ask_card(self, client: VendorClient) -> None:
         try:
-            self.coverage = self.client.coverage(
+            self.coverage = client.coverage(
                 self.start_time, self.end, want_oldest=self.refresh_card
             )
         except VendorError as exc:
@@ -150,7 +152,10 @@ class EdgeFill:
         # Auto downloads only from a camera whose API just answered the card check; one that
         # did not (no API, 404/501, unreachable port) is replayed, as before download existed.
         return self.method == "download" or (
-            self.method == "auto" and self.client.can_download and self.coverage is not None
+            self.method == "auto"
+            and self.client is not None
+            and self.client.can_download
+            and self.coverage is not None
         )
 
     def _settle(self) -> None:
@@ -212,11 +217,11 @@ class EdgeFill:
             )
         else:
             self.inner = self.replay_job(begin, seconds)
-        return self._start_inner()
+        return self._start_inner(self.inner)
 
-    def _start_inner(self) -> FillResult | None:
+    def _start_inner(self, inner: FillJob | DownloadJob) -> FillResult | None:
         try:
-            early = self.inner.start()
+            early = inner.start()
         except ReplayUrlError as exc:
             early = FillResult("failed", 0.0, f"no replay URL can be built: {exc}")
         except OSError as exc:
@@ -240,7 +245,7 @@ class EdgeFill:
         )
         self.inner.result()  # removes what the download left
         self.inner = self.replay_job(self.fetch_start, self._fetch_seconds)
-        self._start_inner()
+        self._start_inner(self.inner)
         return True
 
     @property
@@ -266,9 +271,9 @@ class EdgeFill:
                 self._aborted = True
         if inner is None:
             return
-        if hasattr(inner, "end") and callable(inner.end):
+        if isinstance(inner, FillJob):  # a replay's fragments on disk are footage
             inner.end(note)
-        else:
+        else:  # a download holds nothing usable before its cut
             inner.abort()
 
     def error_tail(self) -> str:

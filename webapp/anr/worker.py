@@ -318,8 +318,7 @@ class Worker:
             elif stop_by and running.stop_by is None:
                 # Ended like a time limit, so the footage copied so far is kept (finish() below).
                 running.stop_by = stop_by
-                stop = getattr(running.job, "stop_keeping", None) or running.job.end
-                stop(f"stopped by {stop_by}")
+                running.job.stop_keeping(f"stopped by {stop_by}")
                 log.info("gap %s: stop requested by %s", gap_id, stop_by)
 
     def finish(self, running: Running, result: FillResult | None) -> None:

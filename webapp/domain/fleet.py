@@ -11,8 +11,11 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
+from sqlalchemy import ColumnElement
+from sqlalchemy import Row
 from sqlalchemy import and_
 from sqlalchemy import case
 from sqlalchemy import func
@@ -146,7 +149,7 @@ def _like(words: str) -> str:
 
 def _filters(principal, fq: FleetQuery) -> list:
     """WHERE terms of the query (scope, search, site, attention)."""
-    terms = []
+    terms: list[ColumnElement[bool]] = []
     if principal.scope is not None:
         terms.append(Camera.id.in_(list(principal.scope)))
     if fq.q:
@@ -183,7 +186,7 @@ def _needs_attention():
 class FleetRow:
     """One camera on the fleet page."""
 
-    camera: object
+    camera: Row[Any]  # the fleet query's camera columns
     counts: dict
     missing_seconds: int
     newest_gap_start: datetime | None
@@ -221,14 +224,15 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
     direction, key = decoded if decoded else ("n", None)
     backwards = direction == "p"
     newest = Camera.newest_gap_start
+    ordering: list[ColumnElement[Any]]
     if backwards:
         ordering = [Camera.attention.asc(), newest.asc().nulls_first(), Camera.id.asc()]
     else:
         ordering = [Camera.attention.desc(), newest.desc().nulls_last(), Camera.id.desc()]
-    page_ids = select(Camera.id).where(*_filters(principal, fq))
+    ids = select(Camera.id).where(*_filters(principal, fq))
     if key is not None:
-        page_ids = page_ids.where(_before(key) if backwards else _after(key))
-    page_ids = page_ids.order_by(*ordering).limit(fq.limit + 1).subquery()
+        ids = ids.where(_before(key) if backwards else _after(key))
+    page_ids = ids.order_by(*ordering).limit(fq.limit + 1).subquery()
 
     stat = CameraGapStat
     per_state = [

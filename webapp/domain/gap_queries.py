@@ -105,7 +105,7 @@ def list_gaps(
     return GapPage(rows, next_cursor)
 
 
-def gap_rows_by_id(camera_id: str, ids: list[str], columns=PAGE_COLUMNS) -> list:
+def gap_rows_by_id(camera_id: str, ids: list[str], columns=PAGE_COLUMNS) -> Sequence[Row[Any]]:
     """The camera's gaps with these ids, as ``list_gaps`` rows (a gap of another camera: none)."""
     if not ids:
         return []
