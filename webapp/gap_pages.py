@@ -28,6 +28,7 @@ from .models import utcnow
 from .presenters import RowRights
 from .presenters import fleet_rows
 from .presenters import gap_rows
+from .presenters import timeline_marks
 from .rendering import is_htmx
 from .rendering import render_page
 
@@ -88,11 +89,9 @@ def gap_page_context(
     since = utcnow().replace(microsecond=0) - timeline_mod.RANGES[range_key] if explicit else None
     page = list_gaps(camera.id, state, limit, before, since=since)
     rights = RowRights()
-    if since is None:
-        counts = state_counts([camera.id])[camera.id]["counts"]
-    else:
-        counts = window_counts(camera.id, since)
     all_counts = state_counts([camera.id])[camera.id]["counts"]
+    counts = all_counts if since is None else window_counts(camera.id, since)
+    timeline = timeline_mod.build(camera, range_key) if tl else None
     return dict(
         range_param=range_key if explicit else None,
         table_since=since,
@@ -107,9 +106,11 @@ def gap_page_context(
         # Retry all failed acts on every gap of the camera, in the range or not.
         retryable=sum(all_counts[s] for s in ATTENTION),
         refresh_seconds=FAST_REFRESH_S if counts["filling"] else SLOW_REFRESH_S,
-        timeline=timeline_mod.build(camera, range_key) if tl else None,
+        timeline=timeline,
+        marks=timeline_marks(timeline.marks, camera.timezone, mark_links(camera, range_key))
+        if timeline
+        else [],
         page_ep=page_endpoint("camera_gaps"),
-        mark_href=lambda mark: mark_href(camera, mark, range_key),
         tz_label=tz_label(camera.timezone),
         window_values={},
         window_errors={},
@@ -119,21 +120,27 @@ def gap_page_context(
     )
 
 
-def mark_href(camera, mark, range_key: str) -> str:
-    """Where a timeline mark links: the gap's state tab, starting at its (newest) gap, anchored.
+def mark_links(camera, range_key: str):
+    """Where each timeline mark links: its state tab, starting at its (newest) gap, anchored.
 
     Used when the row is not on the page; the cursor just after the gap makes it the first row.
+    The URL is built once a page and filled in per mark (url_for costs about 60 µs, and a page
+    draws a hundred marks or more): states are plain words and cursors URL-safe base64, so both
+    go into the URL as they are.
     """
-    newest = mark.gap_ids[-1]
-    cursor = encode_cursor(mark.last_start, newest + "~")
-    url = url_for(
-        page_endpoint("camera_gaps"),
-        camera_id=camera.id,
-        state=None if mark.mixed else mark.state,
-        range=range_key,
-        before=cursor,
+    endpoint = page_endpoint("camera_gaps")
+    one_state = url_for(
+        endpoint, camera_id=camera.id, state="__state__", range=range_key, before="__before__"
     )
-    return f"{url}#gap-{newest}"
+    every_state = url_for(endpoint, camera_id=camera.id, range=range_key, before="__before__")
+
+    def href(mark) -> str:
+        newest = mark.gap_ids[-1]
+        cursor = encode_cursor(mark.last_start, newest + "~")
+        shape = every_state if mark.mixed else one_state.replace("__state__", mark.state, 1)
+        return f"{shape.replace('__before__', cursor, 1)}#gap-{newest}"
+
+    return href
 
 
 def tz_label(tz_name: str) -> str:
