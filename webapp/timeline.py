@@ -8,10 +8,10 @@ element per segment; gaps within one drawing unit of each other become one mark 
 
 from dataclasses import dataclass
 from dataclasses import field
-from typing import NamedTuple
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import String
