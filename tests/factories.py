@@ -4,9 +4,9 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 
-from webapp.auth.credentials import mint_api_key
 from webapp.domain import cameras as camera_settings
 from webapp.domain import gapstate
+from webapp.domain.accounts import mint_api_key
 from webapp.extensions import db
 from webapp.models import RecordingGap
 from webapp.models import Segment

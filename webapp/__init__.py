@@ -6,11 +6,13 @@ import os
 from flask import Flask
 from flask import g
 from flask import request
+from flask_login import current_user
 from sqlalchemy import event
 
 from . import commands
 from . import config as config_mod
 from . import errors
+from . import limits
 from . import presenters
 from .admin import bp as admin_bp
 from .api import bp as api_bp
@@ -41,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_relative_config=True,
     )
     configure(app, test_config)
+    register_limits(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -63,7 +66,6 @@ def configure(app: Flask, test_config: dict | None) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
     )
-    app.json.sort_keys = False  # keep the documented field order of gap objects
     if test_config:
         app.config.update(test_config)
     if not app.config.get("SECRET_KEY"):
@@ -71,11 +73,18 @@ def configure(app: Flask, test_config: dict | None) -> None:
     uri = config_mod.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     if uri.startswith("sqlite"):
-        # Wait for a busy SQLite writer instead of failing at once; 503 if it lasts.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 10}}
+        # Wait for a busy SQLite writer, but only DB_BUSY_TIMEOUT_S: then 503, not a held worker.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"timeout": float(app.config["DB_BUSY_TIMEOUT_S"])}
+        }
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+
+
+def register_limits(app: Flask) -> None:
+    """Body size, form parts, JSON depth and the trusted-proxy setting (see webapp.limits)."""
+    limits.install(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -137,8 +146,11 @@ def register_request_hooks(app: Flask) -> None:
     def check_csrf():
         if not app.config.get("WTF_CSRF_ENABLED", True):
             return
-        if request.method in ("POST", "PUT", "PATCH", "DELETE") and not is_bearer_request():
-            csrf.protect()
+        if request.method not in ("POST", "PUT", "PATCH", "DELETE") or is_bearer_request():
+            return
+        if request.path.startswith("/api/") and not current_user.is_authenticated:
+            return  # no session to forge a request with: the API answers 401, not a CSRF error
+        csrf.protect()
 
     @app.after_request
     def headers(resp):

@@ -8,21 +8,24 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .account_commands import KEY_COMMANDS
+from .account_commands import USER_COMMANDS
 from .anr.cli import anr
-from .auth.credentials import mint_api_key
 from .demo import seed
 from .domain import cameras as camera_settings
-from .domain.audit import record
 from .domain.users import UserRefused
 from .domain.users import create_user
 from .extensions import db
-from .models import KEY_ROLES
 from .models import USER_ROLES
 from .models import Camera
 from .models import User
 
 users = AppGroup("users", help="Manage people who sign in.")
 apikeys = AppGroup("apikeys", help="Manage API keys for machine clients.")
+for _command in USER_COMMANDS:
+    users.add_command(_command)
+for _command in KEY_COMMANDS:
+    apikeys.add_command(_command)
 cameras = AppGroup("cameras", help="Manage cameras.")
 demo = AppGroup("demo", help="Demo data.")
 
@@ -67,25 +70,6 @@ def users_list():
         click.echo(f"{user.username}\t{user.role}\t{scope}\t{state}\tlast sign-in {last}")
 
 
-@apikeys.command("create")
-@click.argument("name")
-@click.option("--role", required=True, type=click.Choice(KEY_ROLES))
-@click.option("--cameras", "camera_list", help="Comma-separated camera ids (default: all).")
-def apikeys_create(name, role, camera_list):
-    """Create an API key and print its token once (only its SHA-256 is stored)."""
-    key, token = mint_api_key(name, role, _scope(camera_list))
-    db.session.flush()
-    record(
-        "apikey_create",
-        "api_key",
-        key.id,
-        detail={"name": name, "role": role, "cameras": key.camera_scope},
-    )
-    db.session.commit()
-    click.echo(f"created API key {name} ({role}), prefix {key.prefix}")
-    click.echo(f"token: {token}")
-
-
 # Camera settings shared by ``cameras add`` and ``cameras edit``: (option, field, click kwargs).
 # Unset options are None: ``add`` takes the defaults, ``edit`` keeps the camera's value.
 CAMERA_OPTIONS = (
@@ -113,6 +97,7 @@ CAMERA_OPTIONS = (
         {"type": click.Choice(camera_settings.FILL_METHODS), "help": "Default auto."},
     ),
     ("--template", "anr_replay_url_template", {"help": "Replay URL template (see the README)."}),
+    ("--max-kbps", "max_kbps", {"help": "Download bandwidth cap in kbit/s; '' = none."}),
 )
 
 
@@ -166,7 +151,7 @@ def cameras_edit(camera_id, password_stdin, **options):
     """Change a camera's settings; options not given keep their value."""
     camera = _existing_camera(camera_id)
     data = {**camera_settings.editable_values(camera), **_camera_data(options, password_stdin)}
-    clean, errors = camera_settings.validate(data, creating=False)
+    clean, errors = camera_settings.validate(data, creating=False, current=camera)
     if errors:
         raise _usage_error(errors)
     changed = camera_settings.update(camera, clean)

@@ -4,13 +4,19 @@ import os
 import secrets
 from pathlib import Path
 
+CORES = os.cpu_count() or 1
+
 # Every setting with its default; the README's configuration table mirrors this.
 ANR_DEFAULTS = {
     "ANR_FFMPEG_BIN": "",  # empty: the ffmpeg binary shipped in the imageio-ffmpeg wheel
     "ANR_INTERVAL_S": 30.0,
     "ANR_MAX_ATTEMPTS": 3,
     "ANR_MAX_GAP_HOURS": 72.0,
-    "ANR_CONCURRENCY": 4,
+    # Replay fills wait on the camera's real-time stream, so more may run than there are cores;
+    # a download fill's cut is CPU and disk work, so download fills follow the core count.
+    "ANR_CONCURRENCY": max(4, 2 * CORES),
+    "ANR_DOWNLOAD_CONCURRENCY": CORES,
+    "ANR_MAX_KBPS": 0,  # all download fills of a worker together; 0 = no cap
     "ANR_PER_CAMERA": 1,
     "ANR_LEASE_SECONDS": 60,
     "ANR_MAX_FILL_SECONDS": 3600,
@@ -25,6 +31,17 @@ ANR_DEFAULTS = {
     "ANR_IO_TIMEOUT_S": 15.0,
     "ANR_AUDIO": "aac",  # aac: transcode the camera's audio (G.711 cannot go into MP4); drop
     "ANR_CHUNK_SECONDS": 1800,
+}
+
+# Request limits, the proxy setting, the database busy timeout and the sign-in throttle.
+SECURITY_DEFAULTS = {
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB: the largest legitimate body is a camera form
+    "MAX_FORM_MEMORY_SIZE": 512 * 1024,  # one non-file form field
+    "MAX_FORM_PARTS": 200,  # the camera form, the largest, has about 20 fields
+    "MAX_JSON_DEPTH": 32,
+    "TRUSTED_PROXIES": 0,  # reverse proxies whose X-Forwarded-For is believed (ProxyFix x_for)
+    "DB_BUSY_TIMEOUT_S": 2.0,
+    "BULK_RETRY_SYNC_LIMIT": 20000,
 }
 
 
@@ -66,6 +83,9 @@ def from_environment(instance_path: str) -> dict:
         "METRICS_PUBLIC": _coerce(False, os.environ.get("METRICS_PUBLIC", "0")),
         "SESSION_COOKIE_SECURE": _coerce(False, os.environ.get("SESSION_COOKIE_SECURE", "0")),
     }
+    for name, default in SECURITY_DEFAULTS.items():
+        raw = os.environ.get(name)
+        cfg[name] = default if raw is None or raw == "" else _coerce(default, raw)
     for name, default in ANR_DEFAULTS.items():
         raw = os.environ.get(name)
         cfg[name] = default if raw is None or raw == "" else _coerce(default, raw)

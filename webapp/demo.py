@@ -26,6 +26,12 @@ DEMO_CAMERAS = (
     ("server-room", "Server room", "Tokyo office", "Asia/Tokyo", True),
     ("garden", "Garden gate", "HQ Berlin", "Europe/Berlin", False),
 )
+# A camera whose card is fetched by download (ISAPI on the simulated camera): its one-hour gap
+# comes back in seconds where a real-time replay would take the hour.
+DOWNLOAD_CAMERA = ("vault", "Vault (download fills)", "HQ Berlin", "Europe/Berlin")
+DOWNLOAD_GAP_HOURS_AGO = 3
+DEMO_CAMERA_USER = "demo"
+DEMO_CAMERA_PASSWORD = "demo-camera-pass"
 DEMO_USERS = (("admin", "admin"), ("manager", "manager"), ("viewer", "viewer"))
 # (state, hours ago the gap started, seconds long)
 DEMO_GAPS = (
@@ -63,8 +69,8 @@ def seed(base_url: str) -> list[tuple[str, str, str]]:
                 timezone=tz,
                 vendor="generic" if anr else "axis",
                 address="127.0.0.1",
-                username="demo",
-                password="demo-camera-pass",
+                username=DEMO_CAMERA_USER,
+                password=DEMO_CAMERA_PASSWORD,
                 anr_enabled=anr,
                 anr_replay_url_template=demo_template(base_url, cam_id) if anr else "",
                 segment_seconds=60,
@@ -74,6 +80,7 @@ def seed(base_url: str) -> list[tuple[str, str, str]]:
         assert not errors, errors
         camera = camera_settings.create(clean, actor=SYSTEM)
         _seed_gaps_and_segments(camera, now, rng, anr)
+    _seed_download_camera(base_url, now)
     logins = []
     for username, role in DEMO_USERS:
         password = secrets.token_urlsafe(9)
@@ -93,8 +100,48 @@ def _seed_gaps_and_segments(camera, now, rng, anr: bool) -> None:
         gap, _ = gapstate.record_gap(camera.id, start, end)
         _put_in_state(gap, state if anr else "pending", now, rng)
         windows.append((start, end, state))
-    # Recorded segments for the last 26 hours, leaving the holes of gaps not (yet) filled.
-    holes = sorted((s, e) for s, e, st in windows if st != "filled")
+    _seed_segments(camera, now, sorted((s, e) for s, e, st in windows if st != "filled"))
+
+
+def _seed_download_camera(base_url: str, now) -> None:
+    """The Hikvision-style camera on the simulated camera's ISAPI, with a one-hour gap."""
+    cam_id, name, site, tz = DOWNLOAD_CAMERA
+    clean, errors = camera_settings.validate(
+        dict(
+            id=cam_id, name=name, site=site, timezone=tz, vendor="hikvision",
+            address="127.0.0.1", http_port=int(base_url.rstrip("/").rsplit(":", 1)[1]),
+            channel=1, username=DEMO_CAMERA_USER, password=DEMO_CAMERA_PASSWORD,
+            anr_enabled=True, anr_replay_url_template=demo_template(base_url, cam_id),
+            fill_method="download", segment_seconds=60,
+        ),
+        creating=True,
+    )  # fmt: skip
+    assert not errors, errors
+    camera = camera_settings.create(clean, actor=SYSTEM)
+    start = (now - timedelta(hours=DOWNLOAD_GAP_HOURS_AGO)).replace(second=0)
+    start -= timedelta(minutes=start.minute % 10)  # on the card's ten-minute files
+    end = start + timedelta(hours=1)
+    gap, _ = gapstate.record_gap(camera.id, start, end)
+    gapstate.change_state(gap, "filling", claimed_by="demo", lease_until=now, last_attempt_at=now)
+    gapstate.change_state(
+        gap, "failed", fill_attempts=1,
+        last_error="the site was offline; Retry fetches this hour from the card by download",
+    )  # fmt: skip
+    _seed_segments(camera, now, [(start, end)])
+
+
+def download_windows() -> list[tuple]:
+    """(start, end) of the download camera's gaps: the simulated camera renders them ahead."""
+    rows = db.session.execute(
+        select(RecordingGap.gap_start, RecordingGap.gap_end).where(
+            RecordingGap.camera_id == DOWNLOAD_CAMERA[0]
+        )
+    )
+    return [tuple(row) for row in rows]
+
+
+def _seed_segments(camera, now, holes) -> None:
+    """Recorded segments for the last 26 hours, leaving ``holes`` (gaps not filled yet)."""
     t = now - timedelta(hours=26)
     t = t.replace(second=0)
     rows = []

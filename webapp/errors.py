@@ -9,6 +9,8 @@ from flask import render_template
 from flask import request
 from flask_login import current_user
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -36,7 +38,9 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Too large",
     422: "Check the form",
+    429: "Slow down",
     500: "Something went wrong",
     503: "Busy",
 }
@@ -92,6 +96,42 @@ def error_response(status: int, message: str, slug: str | None = None, fields=No
     return resp
 
 
+RETRY_AFTER_BUSY_S = 2  # a lock is usually gone within the busy timeout
+RETRY_AFTER_DOWN_S = 5  # a database that is down or gone takes longer to come back
+PLAIN_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>{status} {title}</title>"
+    "<h1>{title}</h1><p>{message}</p></html>"
+)
+
+
+def database_unavailable(exc: Exception):
+    """503 + Retry-After for a database that is locked, stopped or gone, whatever the route.
+
+    The page is plain HTML: the site layout asks the database who is signed in.
+    """
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is already gone; nothing left to roll back
+        log.debug("rollback after a database failure failed", exc_info=True)
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    retry_after = RETRY_AFTER_BUSY_S
+    if "locked" in text or "busy" in text or "could not obtain lock" in text:
+        message, slug = "the database is busy; try again in a moment", "db_busy"
+    else:
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exc)
+        message, slug = "the database cannot be reached; try again in a moment", "db_unavailable"
+        retry_after = RETRY_AFTER_DOWN_S
+    if wants_json() or request.headers.get("HX-Request"):
+        resp = jsonify({"error": message, "code": slug})
+        resp.status_code = 503
+    else:
+        html = PLAIN_PAGE.format(status=503, title="Temporarily unavailable", message=message)
+        resp = make_response(html, 503)
+        resp.mimetype = "text/html"
+    resp.headers["Retry-After"] = str(retry_after)
+    return resp
+
+
 def register_errorhandlers(app) -> None:
     """Install the handlers for HTTP errors, a busy database and unexpected failures."""
 
@@ -106,7 +146,10 @@ def register_errorhandlers(app) -> None:
             if not wants_json() and not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()
         message = exc.description or TITLES.get(exc.code, "Error")
-        resp = error_response(exc.code or 500, message, slug, getattr(exc, "fields", None))
+        try:
+            resp = error_response(exc.code or 500, message, slug, getattr(exc, "fields", None))
+        except (OperationalError, InterfaceError) as db_exc:  # the error page's layout needs it
+            return database_unavailable(db_exc)
         if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
             resp.headers["Allow"] = ", ".join(exc.valid_methods)
         return resp
@@ -118,18 +161,14 @@ def register_errorhandlers(app) -> None:
         return error_response(400, "a value in the request cannot be stored", "invalid_value")
 
     @app.errorhandler(OperationalError)
-    def handle_db_busy(exc: OperationalError):
-        db.session.rollback()
-        text = str(exc.orig).lower() if exc.orig else ""
-        if "locked" in text or "busy" in text or "could not obtain lock" in text:
-            resp = error_response(503, "the database is busy; try again in a moment", "db_busy")
-            resp.headers["Retry-After"] = "2"
-            return resp
-        log.exception("database error")
-        return error_response(500, "the server failed to complete the request")
+    @app.errorhandler(InterfaceError)
+    def handle_db_unavailable(exc: DBAPIError):
+        return database_unavailable(exc)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
+        if isinstance(exc.__cause__ or exc.__context__, OperationalError | InterfaceError):
+            return database_unavailable(exc)
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "the server failed to complete the request")

@@ -22,3 +22,8 @@ def mask_credentials(text: str | None, secrets: tuple[str, ...] = ()) -> str | N
         if secret and len(secret) >= 3:
             text = text.replace(secret, "***")
     return text
+
+
+def has_userinfo(url: str | None) -> bool:
+    """True when a URL carries ``user[:password]@`` (credentials belong in their own fields)."""
+    return bool(url and _USERINFO.search(url))

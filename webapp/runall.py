@@ -14,6 +14,9 @@ from pathlib import Path
 from flask_migrate import upgrade
 
 from . import create_app
+from .demo import DEMO_CAMERA_PASSWORD
+from .demo import DEMO_CAMERA_USER
+from .demo import download_windows
 from .demo import seed
 
 HOST = "127.0.0.1"
@@ -26,24 +29,33 @@ def _flask(*args: str) -> list[str]:
     return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
 
 
-def prepare(simcam_url: str) -> str:
-    """Upgrade the schema and seed the demo on first run; returns the logins text to show."""
+def prepare(simcam_url: str) -> tuple[str, list[str]]:
+    """Upgrade the schema and seed the demo on first run.
+
+    Returns the logins text to show and the windows (``START/END``) the simulated camera
+    renders ahead, so the download camera's hour comes back in seconds.
+    """
     app = create_app()
     with app.app_context():
         upgrade()
         logins = seed(simcam_url)
+        warm = [f"{start.isoformat()}/{end.isoformat()}" for start, end in download_windows()]
     if logins:
-        return "".join(f"  {user:8} {password}   ({role})\n" for user, password, role in logins)
+        text = "".join(f"  {user:8} {password}   ({role})\n" for user, password, role in logins)
+        return text, warm
     saved = Path(app.instance_path) / "demo-logins.txt"
-    return saved.read_text() if saved.exists() else "  (demo logins were shown on the first run)\n"
+    text = saved.read_text() if saved.exists() else "  (demo logins were shown on the first run)\n"
+    return text, warm
 
 
-def children(port: int, simcam_port: int) -> dict[str, list[str]]:
+def children(port: int, simcam_port: int, warm: list[str] = ()) -> dict[str, list[str]]:
     """The processes ``make run`` starts, by name."""
+    warm_args = [arg for window in warm for arg in ("--warm", window)]
     return {
         "simulated camera": _flask(
-            "anr", "simcam", "--port", str(simcam_port), "--speed", SIMCAM_SPEED
-        ),
+            "anr", "simcam", "--port", str(simcam_port), "--speed", SIMCAM_SPEED,
+            "--user", DEMO_CAMERA_USER, *warm_args,
+        ),  # fmt: skip
         "ANR worker": _flask("anr", "worker"),
         "indexer": _flask("anr", "index"),
         "web app": [
@@ -81,8 +93,12 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     simcam_url = os.environ.get("SIMCAM_URL", f"http://{HOST}:8001")
     simcam_port = int(simcam_url.rsplit(":", 1)[-1].strip("/"))
-    logins = prepare(simcam_url)
-    env = {**os.environ, "ANR_INTERVAL_S": os.environ.get("ANR_INTERVAL_S", DEMO_INTERVAL_S)}
+    logins, warm = prepare(simcam_url)
+    env = {
+        **os.environ,
+        "ANR_INTERVAL_S": os.environ.get("ANR_INTERVAL_S", DEMO_INTERVAL_S),
+        "SIMCAM_PASSWORD": DEMO_CAMERA_PASSWORD,  # the demo cameras' Digest password
+    }
     stopping = False
 
     def on_signal(*_args):
@@ -92,7 +108,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     procs: dict[str, subprocess.Popen] = {}
-    for name, cmd in children(port, simcam_port).items():
+    for name, cmd in children(port, simcam_port, warm).items():
         # Own sessions: Ctrl-C reaches only this process, which stops the children in order.
         procs[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
     print(

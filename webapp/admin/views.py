@@ -23,6 +23,7 @@ from ..domain.principal import camera_for
 from ..domain.principal import require
 from ..domain.recording_health import recording_status
 from ..domain.recording_health import stale_after
+from ..errors import Problem
 from ..extensions import db
 from ..masking import mask_credentials
 from ..models import FILL_METHODS
@@ -153,6 +154,10 @@ def new_camera():
 def create_camera():
     """Create a camera; errors re-render the form and nothing is saved."""
     data = _submitted()
+    # Scope before existence, as everywhere: a scoped admin may only add ids in their scope, and
+    # learns nothing from "already exists" about the cameras outside it.
+    if not current_user.in_scope(str(data.get("id", "")).strip()):
+        raise Problem(403, f"camera '{str(data.get('id'))[:64]}' is outside your camera scope")
     clean, errors = camera_settings.validate(data, creating=True)
     if errors:
         data.pop("password", None)
@@ -175,7 +180,7 @@ def update_camera(camera_id: str):
     """Save a camera's settings; errors re-render the form and nothing is saved."""
     camera = camera_for(current_user, camera_id, "manage_cameras")
     data = _submitted()
-    clean, errors = camera_settings.validate(data, creating=False)
+    clean, errors = camera_settings.validate(data, creating=False, current=camera)
     if errors:
         data.pop("password", None)
         return _form(camera, values=data, errors=errors, status=422)

@@ -1,9 +1,12 @@
 """``flask anr ...``: the engine's commands (worker, indexer, simulated camera)."""
 
 import logging
+import os
 import signal
 import threading
 from contextlib import contextmanager
+from datetime import UTC
+from datetime import datetime
 
 import click
 from flask import current_app
@@ -74,12 +77,39 @@ def index_command(once):
     type=float,
     help="Replay pace in times real time (0: as fast as possible).",
 )
-def simcam_command(host, port, speed):
+@click.option("--user", default="", help="Digest user of the ISAPI and Dahua APIs (empty: open).")
+@click.option("--password-env", default="SIMCAM_PASSWORD", show_default=True,
+              help="Environment variable holding the Digest password.")  # fmt: skip
+@click.option(
+    "--warm",
+    multiple=True,
+    metavar="START/END",
+    help="Render the card's recordings of this UTC window (ISO times) ahead, for fast downloads.",
+)
+def simcam_command(host, port, speed, user, password_env, warm):
     """Run the simulated camera that serves generated footage for any window."""
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise click.UsageError("the simulated camera listens on loopback only")
-    cam = SimCam(host, port, ffmpeg=current_app.config.get("ANR_FFMPEG_BIN", ""), speed=speed)
-    click.echo(f"simulated camera on {cam.url} (GET /replay/<camera>?start=&end=)")
+    windows = []
+    for raw in warm:
+        try:
+            start, end = (datetime.fromisoformat(t) for t in raw.split("/", 1))
+        except ValueError:
+            raise click.BadParameter(
+                f"{raw!r}: give START/END as ISO times", param_hint="--warm"
+            ) from None
+        windows.append(tuple(t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end)))
+    credentials = (user, os.environ.get(password_env, "")) if user else None
+    cam = SimCam(
+        host, port, ffmpeg=current_app.config.get("ANR_FFMPEG_BIN", ""), speed=speed,
+        credentials=credentials,
+    )  # fmt: skip
+    click.echo(
+        f"simulated camera on {cam.url} (GET /replay/<camera>?start=&end=; "
+        "ISAPI ContentMgmt and Dahua mediaFileFind/RPC_Loadfile by channel)"
+    )
+    for start, end in windows:  # in the background: the server answers meanwhile
+        threading.Thread(target=cam.vendor.prerender, args=(start, end), daemon=True).start()
     # shutdown() waits for serve_forever, so it must be called from another thread.
     with shutdown_signals(lambda *_: threading.Thread(target=cam.server.shutdown).start()):
         cam.serve_forever()

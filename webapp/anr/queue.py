@@ -61,7 +61,12 @@ def in_fill_window(window: tuple[time, time] | None, timezone: str, now: datetim
 
 
 def expire_old(max_gap_hours: float, now: datetime | None = None) -> list[RecordingGap]:
-    """Expire pending gaps older than their camera's edge retention, unless manually requested."""
+    """Expire pending gaps older than their camera's edge retention, unless manually requested.
+
+    Retention is the fallback for cameras that cannot say what their card holds: a camera whose
+    card answered (``card_holds_from`` known) is asked again before every fetch instead, so a card
+    that keeps footage longer than the setting loses nothing to it.
+    """
     now = now or utcnow()
     overrides = db.session.execute(
         select(Camera.anr_max_gap_hours).where(Camera.anr_max_gap_hours.is_not(None)).distinct()
@@ -70,7 +75,7 @@ def expire_old(max_gap_hours: float, now: datetime | None = None) -> list[Record
     rules.append((max_gap_hours, Camera.anr_max_gap_hours.is_(None)))
     expired = []
     for hours, camera_rule in rules:
-        cameras = select(Camera.id).where(camera_rule)
+        cameras = select(Camera.id).where(camera_rule, Camera.card_holds_from.is_(None))
         gaps = (
             db.session.execute(
                 gapstate.skip_locked(

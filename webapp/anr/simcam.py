@@ -3,6 +3,10 @@
 It answers ``GET /replay/<camera_id>?start=<iso>&end=<iso>`` with an MP4 of that window, so the
 demo and the tests fill real gaps with real ffmpeg. ``POST /control/<camera_id>`` (JSON) or the
 constructor tells a camera to fail, stall or cut its replays short.
+
+It also speaks the vendors' own APIs (Hikvision ISAPI search/download, Dahua mediaFileFind and
+RPC_Loadfile, with Digest auth) for download fills and card coverage: see ``simvendor``.
+``POST /control/card/<channel>`` (JSON fields of ``simvendor.Card``) changes a channel's card.
 """
 
 import json
@@ -22,6 +26,7 @@ from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 from .media import ffmpeg_bin
+from .simvendor import VendorApi
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +83,8 @@ class SimCam:
         ffmpeg: str = "",
         behaviours: dict[str, Behaviour] | None = None,
         speed: float = 0.0,
+        credentials: tuple[str, str] | None = None,
+        block_seconds: int = 600,
     ):
         self.ffmpeg = ffmpeg
         self.default_speed = speed
@@ -90,6 +97,8 @@ class SimCam:
         self.server = ThreadingHTTPServer((host, port), _handler_for(self))
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        # The vendor APIs; ``credentials`` (user, password) make them demand Digest auth.
+        self.vendor = VendorApi(self, credentials, block_seconds)
 
     @property
     def url(self) -> str:
@@ -138,6 +147,7 @@ class SimCam:
         self._closing.set()
         self.server.server_close()
         self._workdir.cleanup()
+        self.vendor.close()
 
     def footage(self, start: datetime, seconds: float) -> Path:
         """A fresh MP4 of the window (one file per request, removed after it is sent)."""
@@ -160,8 +170,8 @@ def _handler_for(cam: SimCam):
         def log_message(self, fmt, *args):  # the request line carries no credential to hide
             log.info("simcam %s", fmt % args)
 
-        def _json(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
+        def _json(self, status: int, body: dict, default=None) -> None:
+            data = json.dumps(body, default=default).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -169,7 +179,17 @@ def _handler_for(cam: SimCam):
             self.wfile.write(data)
 
         def do_POST(self):
+            if cam.vendor.handle(self, "POST"):
+                return None
             parts = urlsplit(self.path).path.strip("/").split("/")
+            if len(parts) == 3 and parts[:2] == ["control", "card"] and parts[2].isdigit():
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                    card = cam.vendor.set_card(int(parts[2]), **body)
+                except (ValueError, TypeError, KeyError) as exc:
+                    return self._json(400, {"error": str(exc)})
+                return self._json(200, {"channel": int(parts[2]), **asdict(card)}, default=str)
             if len(parts) != 2 or parts[0] != "control":
                 return self._json(404, {"error": "not found"})
             length = int(self.headers.get("Content-Length") or 0)
@@ -181,6 +201,8 @@ def _handler_for(cam: SimCam):
             return self._json(200, {"camera_id": parts[1], **asdict(behaviour)})
 
         def do_GET(self):
+            if cam.vendor.handle(self, "GET"):
+                return None
             url = urlsplit(self.path)
             parts = url.path.strip("/").split("/")
             if len(parts) != 2 or parts[0] != "replay":

@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote
 
 from flask import Flask
@@ -30,17 +31,24 @@ from ..models import Segment
 from ..models import WorkerHeartbeat
 from ..models import utcnow
 from . import queue
+from .download import DownloadJob
+from .edge import EdgeFill
 from .fill import FillJob
 from .fill import FillResult
 from .fill import remove_stale_parts
+from .indexer import add_segment
 from .indexer import segment_for
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
+from .vendors import client_for
 from .webhooks import Sender
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5
+# The camera page's "card holds footage from" is refreshed at most this often; in between, a
+# window the card holds whole needs only the one search.
+CARD_REFRESH_S = 300
 HEARTBEAT_S = 5.0
 
 
@@ -73,6 +81,13 @@ class Worker:
         self._next_heartbeat = 0.0
         self._renew_every = max(min(1.0, self.lease_seconds / 4), 0.1)
         self._next_renew = 0.0
+        self._more_waiting = False
+        # Set by fills running in threads (a card check or a download ended): poll now.
+        self.wake = threading.Event()
+        # Download fills beyond this wait for a slot (their claim and lease still hold).
+        self.download_slots = threading.Semaphore(
+            max(int(app.config.get("ANR_DOWNLOAD_CONCURRENCY") or 1), 1)
+        )
 
     @property
     def lease_seconds(self) -> float:
@@ -82,6 +97,7 @@ class Worker:
     def request_shutdown(self, *_signal_args) -> None:
         """Signal handler: finish the current step, then shut down cleanly."""
         self.stopping.set()
+        self.wake.set()
 
     def run(self, once: bool = False) -> int:
         """Work the queue; with ``once``, one sweep and claim, then wait for those fills."""
@@ -98,6 +114,7 @@ class Worker:
     def _loop(self, once: bool) -> None:
         swept = False
         while not self.stopping.is_set():
+            self.wake.clear()  # before the step: a job ending during it wakes the next wait
             now = time.monotonic()
             try:
                 if now >= self._next_sweep and not (once and swept):
@@ -113,7 +130,7 @@ class Worker:
                 log.exception("ANR worker step failed; trying again")
             if once and swept and not self.jobs:
                 return
-            self.stopping.wait(POLL_S)
+            self.wake.wait(POLL_S)
 
     # --- queue ----------------------------------------------------------------------------
     def sweep_and_claim(self) -> list[str]:
@@ -133,13 +150,17 @@ class Worker:
         self.sender.poke()
         if self.stopping.is_set():
             return []
+        free = int(cfg["ANR_CONCURRENCY"]) - len(self.jobs)
         claimed = queue.claim(
             self.worker_id,
-            int(cfg["ANR_CONCURRENCY"]) - len(self.jobs),
+            free,
             per_camera=int(cfg["ANR_PER_CAMERA"]),
             lease_seconds=self.lease_seconds,
             fill_window=cfg.get("ANR_FILL_WINDOW", ""),
         )
+        # Every free slot taken: more gaps likely wait, so a slot that frees claims at once
+        # instead of idling until the next interval (download fills end in seconds).
+        self._more_waiting = free > 0 and len(claimed) == free
         runs = [
             FillRun(gap_id=gap.id, camera_id=gap.camera_id, worker_id=self.worker_id)
             for gap in claimed
@@ -172,20 +193,7 @@ class Worker:
         if camera is None:  # the camera was deleted meanwhile, and its gaps with it
             self._close_run(Running(None, run_id, "", time.monotonic()), "lost", 0.0)
             return
-        password = decrypt_secret(camera.password_encrypted)
-        job = FillJob(
-            gap_id=gap.id,
-            folder=Path(self.config["ANR_RECORDINGS_DIR"]) / camera.id,
-            start=gap.gap_start,
-            seconds=gap.gap_seconds,
-            replay_url=lambda begin, end: camera_replay_url(camera, begin, end, password),
-            secrets=_secret_forms(password),
-            ffmpeg=self.config.get("ANR_FFMPEG_BIN", ""),
-            io_timeout_s=float(self.config.get("ANR_IO_TIMEOUT_S", 15.0)),
-            max_fill_seconds=float(self.config["ANR_MAX_FILL_SECONDS"]),
-            audio=str(self.config.get("ANR_AUDIO", "aac")),
-            chunk_seconds=int(self.config.get("ANR_CHUNK_SECONDS", 1800)),
-        )
+        job = self.edge_fill(gap, camera)
         running = Running(job, run_id, camera.id, time.monotonic())
         try:
             early = job.start()
@@ -201,6 +209,58 @@ class Worker:
         else:
             self.jobs[gap_id] = running
 
+    def edge_fill(self, gap: RecordingGap, camera: Camera) -> EdgeFill:
+        """The job for a gap: ask the card, then download or replay (the camera's fill method)."""
+        password = decrypt_secret(camera.password_encrypted)
+        common = dict(
+            gap_id=gap.id,
+            folder=Path(self.config["ANR_RECORDINGS_DIR"]) / camera.id,
+            secrets=_secret_forms(password),
+            ffmpeg=self.config.get("ANR_FFMPEG_BIN", ""),
+            io_timeout_s=float(self.config.get("ANR_IO_TIMEOUT_S", 15.0)),
+            max_fill_seconds=float(self.config["ANR_MAX_FILL_SECONDS"]),
+        )
+        replay_only = dict(
+            audio=str(self.config.get("ANR_AUDIO", "aac")),
+            chunk_seconds=int(self.config.get("ANR_CHUNK_SECONDS", 1800)),
+        )
+        # A snapshot of the row: the replay starts later (after the card check), when the
+        # session may have expired the row's attributes.
+        settings = SimpleNamespace(**{c.key: getattr(camera, c.key) for c in Camera.__table__.c})
+
+        def replay_job(begin, seconds) -> FillJob:
+            def url(start, end):
+                return camera_replay_url(settings, start, end, password)
+
+            return FillJob(start=begin, seconds=seconds, replay_url=url, **common, **replay_only)
+
+        def download_job(*, start, seconds, client, recordings) -> DownloadJob:
+            return DownloadJob(
+                start=start, seconds=seconds, client=client, recordings=recordings,
+                slots=self.download_slots, on_done=self.wake.set, **common,
+            )  # fmt: skip
+
+        client = client_for(
+            camera,
+            password,
+            timeout_s=float(self.config.get("ANR_IO_TIMEOUT_S", 15.0)),
+            max_kbps=float(self.config.get("ANR_MAX_KBPS") or 0),
+        )
+        return EdgeFill(
+            gap_id=gap.id,
+            start=gap.gap_start,
+            seconds=gap.gap_seconds,
+            method=getattr(camera, "fill_method", None) or "auto",
+            client=client,
+            replay_job=replay_job,
+            download_job=download_job,
+            secrets=common["secrets"],
+            ffmpeg=common["ffmpeg"],
+            wake=self.wake.set,
+            refresh_card=camera.card_checked_at is None
+            or (utcnow() - camera.card_checked_at).total_seconds() > CARD_REFRESH_S,
+        )
+
     # --- running fills --------------------------------------------------------------------
     def poll(self) -> None:
         """Renew leases, pass on progress, honour Stop, and finish fills whose ffmpeg ended."""
@@ -210,6 +270,9 @@ class Worker:
         for gap_id, running in list(self.jobs.items()):
             if not running.job.running():
                 del self.jobs[gap_id]
+                if self._more_waiting:
+                    self._next_sweep = 0.0
+                    self.wake.set()  # no pause before that claim
                 try:
                     self.finish(running, None)
                 except Exception:
@@ -244,8 +307,13 @@ class Worker:
             self._close_run(running, "lost", 0.0)
             return
         result = result or job.result()
+        self._remember_card(gap.camera_id, job)
         fields = dict(recovered_seconds=result.recovered_seconds, last_error=result.error)
-        if result.outcome in ("filled", "partial"):
+        if result.outcome == "expired":
+            # The card said the window is gone: nothing was fetched, so no attempt is spent.
+            fields["fill_attempts"] = max(gap.fill_attempts - 1, 0)
+            gapstate.change_state(gap, "expired", **fields)
+        elif result.outcome in ("filled", "partial"):
             if result.outcome == "filled":
                 fields["filled_at"] = utcnow()
             gapstate.change_state(gap, result.outcome, **fields)
@@ -267,6 +335,16 @@ class Worker:
             f": {result.error.splitlines()[-1]}" if result.error else "",
         )
 
+    def _remember_card(self, camera_id: str, job) -> None:
+        """Cache what the card said (the camera page shows it); a silent card changes nothing."""
+        coverage = getattr(job, "coverage", None)
+        if coverage is None or not coverage.asked_oldest:
+            return
+        camera = db.session.get(Camera, camera_id)
+        if camera is not None:
+            camera.card_holds_from = coverage.oldest
+            camera.card_checked_at = utcnow()
+
     def stopped(self, running: Running, stop_by: str) -> None:
         """An operator's Stop: the gap fails with who stopped it (Retry queues it again)."""
         gap = queue.held_gap(running.job.gap_id, self.worker_id)
@@ -287,7 +365,7 @@ class Worker:
             return
         segment = segment_for(camera_id, path, job.ffmpeg)
         if segment is not None:
-            db.session.add(segment)
+            add_segment(segment)  # the indexer may have added it meanwhile: then this is skipped
 
     def _close_run(self, running: Running, outcome: str, recovered: float, commit=True) -> None:
         run = db.session.get(FillRun, running.run_id)

@@ -13,7 +13,9 @@ from ..domain.principal import camera_for
 from ..domain.principal import require
 from ..errors import Problem
 from ..extensions import db
+from ..models import USER_ROLES
 from ..models import User
+from ..models.user import EMBED_ROLES
 from . import bp
 
 
@@ -45,6 +47,9 @@ def create_embed_session():
         raise Problem(422, "the embed session request is not valid", fields=fields)
     if user.role == "admin" and current_user.role != "admin":
         raise Problem(403, "only an admin may mint an embed session for an admin")
+    # The session acts with the user's role capped by the minting key's ceiling (never admin).
+    ceiling = getattr(current_user, "embed_role_ceiling", None) or EMBED_ROLES[-1]
+    acting = min(user.role, ceiling, key=USER_ROLES.index)
     if camera_id:
         # The minting key must see the camera, and so must the user it signs in.
         camera_for(current_user, camera_id)
@@ -52,13 +57,19 @@ def create_embed_session():
             raise Problem(403, f"user '{username}' may not see camera '{camera_id[:64]}'")
     # The session never sees more than the key that minted it: its scope travels in the token.
     scope = [camera_id] if camera_id else current_user.scope
-    token, jti = mint(user.id, camera_id, ttl, scope)
+    token, jti = mint(user.id, camera_id, ttl, scope, role=acting, via=current_user.via_name)
     record(
         "embed_session_create",
         "user",
         user.id,
         camera_id=camera_id,
-        detail={"username": username, "camera_id": camera_id, "ttl_seconds": ttl, "jti": jti},
+        detail={
+            "username": username,
+            "camera_id": camera_id,
+            "ttl_seconds": ttl,
+            "jti": jti,
+            "role": acting,
+        },
     )
     db.session.commit()
     return jsonify({"url": url_for("embed.start", token=token), "expires_in": ttl}), 201

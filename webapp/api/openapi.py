@@ -4,6 +4,7 @@ from flask import jsonify
 
 from ..domain.states import FILL_STATES
 from ..domain.states import RECORDING_STATUSES
+from ..models import JOB_STATES
 from . import bp
 
 _ERR = {"$ref": "#/components/responses/Error"}
@@ -35,7 +36,9 @@ GAP = {"$ref": "#/components/schemas/RecordingGap"}
 
 def document() -> dict:
     """Build the document (kept in code beside the routes it describes)."""
-    errors_4xx = {str(s): _ERR for s in (400, 401, 403, 404)}
+    # Every route may also answer 413 (body over MAX_CONTENT_LENGTH) and 503 + Retry-After
+    # (database locked or unreachable).
+    errors_4xx = {str(s): _ERR for s in (400, 401, 403, 404, 413, 503)}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -128,14 +131,40 @@ def document() -> dict:
             },
             "/api/v1/cameras/{camera_id}/recording-gaps/retry-failed": {
                 "post": _op(
-                    "Send every failed, partial and expired gap back to the queue (manager+)",
+                    "Send every failed, partial and expired gap back to the queue (manager+); "
+                    "above BULK_RETRY_SYNC_LIMIT gaps a job does it (202, Location: the job)",
                     {
                         "200": _json(
                             {"type": "object", "properties": {"retried": {"type": "integer"}}}
                         ),
+                        "202": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "retried": {"type": "null"},
+                                    "job": {"$ref": "#/components/schemas/Job"},
+                                },
+                            },
+                            "Accepted: a background job retries the gaps",
+                        ),
                         **errors_4xx,
                     },
                     [CAMERA],
+                )
+            },
+            "/api/v1/jobs/{job_id}": {
+                "get": _op(
+                    "A background job's progress (404 for a job of a camera outside your scope)",
+                    {"200": _json({"$ref": "#/components/schemas/Job"}), **errors_4xx},
+                    [
+                        {
+                            "name": "job_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    tags=("jobs",),
                 )
             },
             "/api/v1/cameras/{camera_id}/recording-gaps/{gap_id}/stop": {
@@ -248,6 +277,22 @@ def document() -> dict:
                         "recovered_seconds": {"type": ["number", "null"]},
                         "progress": {"type": ["number", "null"]},
                         "manual_retry": {"type": "boolean"},
+                    },
+                },
+                "Job": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "camera_id": {"type": ["string", "null"]},
+                        "requested_by": {"type": "string"},
+                        "total": {"type": "integer"},
+                        "done": {"type": "integer"},
+                        "state": {"enum": list(JOB_STATES)},
+                        "error": {"type": ["string", "null"]},
+                        "created_at": TIME,
+                        "updated_at": TIME,
+                        "finished_at": {"type": ["string", "null"], "format": "date-time"},
                     },
                 },
                 "Camera": {

@@ -8,6 +8,7 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..domain import jobs
 from ..domain.gap_actions import ingest_gap
 from ..domain.gap_actions import queue_window
 from ..domain.gap_actions import retry_all_failed
@@ -97,9 +98,26 @@ def retry_gap(camera_id: str, gap_id: str):
 def retry_failed(camera_id: str):
     """Send every failed, partial and expired gap of the camera back to the queue (manager+)."""
     camera = camera_for(current_user, camera_id, "retry")
-    ids = retry_all_failed(camera)
+    result = retry_all_failed(camera)
     db.session.commit()
-    return jsonify({"retried": len(ids)})
+    if result.job is None:
+        return jsonify({"retried": result.count})
+    # Too many for one request: a job does it; the answer says where to watch it.
+    jobs.start(result.job.id)
+    resp = jsonify({"retried": None, "job": result.job.to_json()})
+    resp.status_code = 202
+    resp.headers["Location"] = url_for("api.get_job", job_id=result.job.id)
+    return resp
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str):
+    """A background job's progress (a bulk retry too big for one request)."""
+    require("view")
+    job = jobs.visible_job(job_id, current_user)
+    if job is None:
+        raise Problem(404, f"job {job_id[:64]} not found")
+    return jsonify(job.to_json())
 
 
 @bp.post("/cameras/<camera_id>/recording-gaps/<gap_id>/stop")

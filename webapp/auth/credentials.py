@@ -1,7 +1,5 @@
 """Finding the principal of a request: the session's user, or an API key's bearer token."""
 
-import secrets
-from datetime import timedelta
 
 from flask import g
 from flask import request
@@ -11,12 +9,8 @@ from sqlalchemy import select
 from ..extensions import db
 from ..extensions import login_manager
 from ..models import ApiKey
-from ..models import LoginThrottle
 from ..models import User
-from ..models import utcnow
-
-LOCK_AFTER_FAILURES = 5
-LOCK_WINDOW = timedelta(minutes=15)
+from ..models.user import EMBED_ROLES
 
 
 @login_manager.user_loader
@@ -32,9 +26,13 @@ def load_user(session_id: str):
     user = db.session.get(User, user_id)
     if user is None or str(user.session_epoch) != epoch or not user.active:
         return None
+    # Set every request (the loaded object may be reused): an embed session's scope, role cap
+    # and minting key; nothing for an ordinary session.
     embed_scope = session.get("embed_scope")
-    if embed_scope is not None:
-        user.narrowed_to = list(embed_scope)
+    user.narrowed_to = list(embed_scope) if embed_scope is not None else None
+    embedded = bool(session.get("embed"))
+    user.role_ceiling = (session.get("embed_role") or EMBED_ROLES[-1]) if embedded else None
+    user.via_key = session.get("embed_via") if embedded else None
     return user
 
 
@@ -57,59 +55,3 @@ def load_api_key(req):
 def is_bearer_request() -> bool:
     """True when the request carries a bearer token (CSRF does not apply to it)."""
     return request.headers.get("Authorization", "").lower().startswith("bearer ")
-
-
-def mint_api_key(name: str, role: str, cameras: list[str] | None, expires_at=None):
-    """Create an API key; returns (key, token). The token is shown once and never stored."""
-    token = "rpl_" + secrets.token_urlsafe(32)
-    key = ApiKey(
-        name=name,
-        role=role,
-        camera_scope=cameras,
-        token_sha256=ApiKey.hash_token(token),
-        prefix=token[:10],
-        expires_at=expires_at,
-    )
-    db.session.add(key)
-    return key, token
-
-
-def _throttle_key(username: str) -> str:
-    """The throttle row key of a username: normalised and cut to the column's width."""
-    return User.normalise(username)[:150]
-
-
-def lock_state(username: str):
-    """Return the throttle row of a username (existing or not), or None."""
-    return db.session.get(LoginThrottle, _throttle_key(username))
-
-
-def is_locked(username: str) -> bool:
-    row = lock_state(username)
-    return bool(row and row.locked_until and row.locked_until > utcnow())
-
-
-def note_failure(username: str) -> bool:
-    """Count a failed sign-in; returns True when this failure locks the username."""
-    key = _throttle_key(username)
-    now = utcnow()
-    row = db.session.get(LoginThrottle, key)
-    if row is None:
-        row = LoginThrottle(username=key, failures=0, window_start=now)
-        db.session.add(row)
-    if now - row.window_start > LOCK_WINDOW:
-        row.failures = 0
-        row.window_start = now
-    row.failures += 1
-    if row.failures >= LOCK_AFTER_FAILURES:
-        row.locked_until = now + LOCK_WINDOW
-        row.failures = 0
-        row.window_start = now
-        return True
-    return False
-
-
-def clear_failures(username: str) -> None:
-    row = lock_state(username)
-    if row is not None:
-        db.session.delete(row)

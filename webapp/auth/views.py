@@ -15,18 +15,16 @@ from flask_login import login_user
 from flask_login import logout_user
 from sqlalchemy import select
 
+from ..domain import throttle
 from ..domain.audit import record
 from ..extensions import db
 from ..forms import LoginForm
 from ..models import User
 from ..models import utcnow
 from . import bp
-from .credentials import clear_failures
-from .credentials import is_locked
-from .credentials import note_failure
 
 FAILED = "Wrong username or password."
-LOCKED = "Too many failed sign-ins. This sign-in is locked for 15 minutes."
+THROTTLED = "Too many failed sign-ins from here. Try again in {seconds} seconds."
 
 
 def safe_next(target: str | None) -> str | None:
@@ -54,30 +52,35 @@ def login_form():
 
 @bp.post("/login")
 def login():
-    """Check the password, apply the lock-out, rotate the session and sign the user in."""
+    """Reserve an attempt (throttle), check the password, rotate the session and sign in."""
     form = LoginForm()
     username = form.username.data or ""
     password = form.password.data or ""
     next_url = safe_next(form.next.data)
-    norm = User.normalise(username)
+    norm = User.normalise(username)[:150]
     if not norm or not password:
         return _refuse("Enter your username and password.", username, next_url)
-    if is_locked(norm):
-        return _refuse(LOCKED, username, next_url, status=429)
+    address = request.remote_addr or "unknown"
+    try:
+        newly_limited = throttle.reserve_attempt(norm, address)
+    except throttle.Throttled as exc:
+        resp = _refuse(THROTTLED.format(seconds=exc.retry_after), username, next_url, status=429)
+        return resp[0], resp[1], {"Retry-After": str(exc.retry_after)}
     user = db.session.execute(select(User).where(User.username == norm)).scalar_one_or_none()
-    if user is None or not user.active or not user.check_password(password):
-        if note_failure(norm):
+    # The password is checked before anything else about the user, unknown ones included, so
+    # every refusal costs the same time.
+    right = throttle.check_password(user, password)
+    if user is None or not right or not user.active:
+        if newly_limited:
             record(
-                "login_locked",
+                "login_throttled",
                 "user",
                 user.id if user else None,
-                detail={"username": norm[:150]},
+                detail={"username": norm, "address": address},
             )
             db.session.commit()
-            return _refuse(LOCKED, username, next_url, status=429)
-        db.session.commit()
         return _refuse(FAILED, username, next_url)
-    clear_failures(norm)
+    throttle.clear_after_success(norm, address)
     # Rotation: nothing of the pre-sign-in session survives, and a fresh nonce makes the
     # signed cookie new even for a user signing in twice.
     session.clear()

@@ -20,6 +20,12 @@ class SystemActor:
 SYSTEM = SystemActor()
 
 
+def _with_key(detail: dict, actor) -> dict:
+    """Name the API key behind an embed session in the row's detail (``via_key``)."""
+    via = getattr(actor, "via_key", None)
+    return {**detail, "via_key": via} if via else detail
+
+
 def record(
     action: str,
     target_type: str,
@@ -40,12 +46,12 @@ def record(
     row = AuditLog(
         actor=actor.actor_id,
         actor_name=actor.actor_name,
-        role=actor.role,
+        role=getattr(actor, "acting_role", actor.role),
         action=action,
         target_type=target_type,
         target_id=target_id,
         subject_camera_id=camera_id,
-        detail=detail or {},
+        detail=_with_key(detail or {}, actor),
         ip=request.remote_addr if has_request_context() else None,
         created_at=utcnow(),
     )

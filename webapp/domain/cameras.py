@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfoNotFoundError
 from ..anr.replay import check_template
 from ..crypto import encrypt_secret
 from ..extensions import db
+from ..masking import has_userinfo
 from ..masking import mask_credentials
 from ..models import FILL_METHODS
 from ..models import REPLAY_CLOCKS
@@ -27,6 +28,7 @@ FIELDS = (
     "rtsp_port",
     "http_port",
     "username",
+    "max_kbps",
     "channel",
     "anr_enabled",
     "anr_replay_url_template",
@@ -56,8 +58,24 @@ def _bool(value) -> bool:
     return str(value).strip().lower() in {"1", "true", "on", "yes", "y"}
 
 
-def validate(data: dict, *, creating: bool) -> tuple[dict, dict]:
-    """Clean camera settings from a form or the CLI. Returns (clean values, errors by field)."""
+def _credentials_problem(template: str) -> str | None:
+    """Why a template carries credentials it must not (typed in, or a masked value sent back)."""
+    if has_userinfo(template):
+        return (
+            "do not put a username or password in the URL: enter them in the camera's Username "
+            "and Password fields, and they are added to the replay URL"
+        )
+    if "***" in template:
+        return "contains a masked value (***); type the real value or keep the saved template"
+    return None
+
+
+def validate(data: dict, *, creating: bool, current: Camera | None = None) -> tuple[dict, dict]:
+    """Clean camera settings from a form or the CLI. Returns (clean values, errors by field).
+
+    ``current`` is the camera being edited: a template sent back exactly as the form showed it
+    (masked) keeps the stored one, so an edit never writes a masked value over a credential.
+    """
     errors: dict[str, str] = {}
     clean: dict = {}
     if creating:
@@ -97,11 +115,17 @@ def validate(data: dict, *, creating: bool) -> tuple[dict, dict]:
         data.get("segment_seconds", 60) or 60, 1, 3600, "segment_seconds", errors
     )
     clean["username"] = str(data.get("username", "") or "").strip()[:128]
+    kbps = str(data.get("max_kbps", "") or "").strip()
+    clean["max_kbps"] = _int(kbps, 8, 10_000_000, "max_kbps", errors) if kbps else None
     clean["anr_enabled"] = _bool(data.get("anr_enabled", False))
     clean["enabled"] = _bool(data.get("enabled", True))
     template = str(data.get("anr_replay_url_template", "") or "").strip()
-    if template:
-        problem = check_template(template)
+    stored = current.anr_replay_url_template if current is not None else None
+    if template and stored and template in (stored, mask_credentials(stored)):
+        # Unchanged (the CLI sends the stored value, the form shows it masked): keep it as it is.
+        template = stored
+    elif template:
+        problem = check_template(template) or _credentials_problem(template)
         if problem:
             errors["anr_replay_url_template"] = problem
     clean["anr_replay_url_template"] = template or None

@@ -21,15 +21,29 @@ def _serializer() -> URLSafeSerializer:
 
 
 def mint(
-    user_id: str, camera_id: str | None, ttl_seconds: int, scope: list | None
+    user_id: str,
+    camera_id: str | None,
+    ttl_seconds: int,
+    scope: list | None,
+    role: str,
+    via: str | None = None,
 ) -> tuple[str, str]:
     """A token that signs ``user_id`` in once within ``ttl_seconds``, narrowed to ``scope``.
 
+    The session acts as ``role`` at most; ``via`` names who minted it for the audit log.
     Returns (token, jti).
     """
     jti = secrets.token_urlsafe(16)
     expires = int((utcnow() + timedelta(seconds=ttl_seconds)).timestamp())
-    payload = {"u": user_id, "c": camera_id, "s": scope, "exp": expires, "jti": jti}
+    payload = {
+        "u": user_id,
+        "c": camera_id,
+        "s": scope,
+        "r": role,
+        "k": via,
+        "exp": expires,
+        "jti": jti,
+    }
     return _serializer().dumps(payload), jti
 
 

@@ -14,6 +14,7 @@ from ..extensions import db
 from ..models import RecordingGap
 from ..models import rfc3339
 from ..models import utcnow
+from . import bulk_retry
 from . import gapstate
 from .audit import record
 from .times import parse_time
@@ -61,18 +62,9 @@ def retry_one(camera, gap_id: str) -> RecordingGap:
     )
 
 
-def retry_all_failed(camera) -> list[str]:
-    """Retry every failed/partial/expired gap with ONE audit row; the caller commits."""
-    ids = gapstate.retry_failed(camera.id)
-    if ids:
-        record(
-            "anr_retry_failed",
-            "camera",
-            camera.id,
-            camera_id=camera.id,
-            detail={"camera_id": camera.id, "count": len(ids), "gap_ids": ids},
-        )
-    return ids
+def retry_all_failed(camera) -> bulk_retry.Retried:
+    """Retry every failed/partial/expired gap with ONE audit row (or a job); the caller commits."""
+    return bulk_retry.retry_failed(camera)
 
 
 def stop_one(camera, gap_id: str) -> RecordingGap:

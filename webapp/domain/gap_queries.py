@@ -16,6 +16,7 @@ from sqlalchemy import type_coerce
 
 from ..errors import Problem
 from ..extensions import db
+from ..masking import mask_credentials
 from ..models import Camera
 from ..models import CameraGapStat
 from ..models import RecordingGap
@@ -157,7 +158,7 @@ def gap_rows_json(rows) -> list[dict]:
             "last_attempt_at": stamp(attempted),
             "filled_at": stamp(filled),
             "created_at": stamp(created),
-            "last_error": error,
+            "last_error": mask_credentials(error) if error else error,
             "recovered_seconds": recovered,
             "progress": progress,
             "manual_retry": bool(manual),

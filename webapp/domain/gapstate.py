@@ -26,7 +26,6 @@ from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import new_id
 from ..models import utcnow
-from .states import ATTENTION
 from .states import ENGINE
 from .states import FILL_STATES
 from .states import FILLING
@@ -138,49 +137,6 @@ def retry(gap: RecordingGap) -> str:
 _RETRY_RESET = dict(
     fill_attempts=0, last_attempt_at=None, filled_at=None, last_error=None, manual_retry=True
 )
-
-
-def retry_failed(camera_id: str) -> list[str]:
-    """Send every gap of a camera that needs attention back to the queue; returns the ids.
-
-    One bulk UPDATE instead of ``change_state`` per gap; every ATTENTION state may move to
-    pending for an operator (asserted at import below).
-    """
-    rows = db.session.execute(
-        select(RecordingGap.id, RecordingGap.fill_state, RecordingGap.gap_seconds).where(
-            RecordingGap.camera_id == camera_id,
-            RecordingGap.fill_state.in_(ATTENTION),
-        )
-    ).all()
-    if not rows:
-        return []
-    ids = [r.id for r in rows]
-    for start in range(0, len(ids), 500):  # bounded IN lists for any database
-        db.session.execute(
-            update(RecordingGap)
-            .where(
-                RecordingGap.id.in_(ids[start : start + 500]),
-                RecordingGap.fill_state.in_(ATTENTION),
-            )
-            .values(fill_state=PENDING, progress=None, **_RETRY_RESET)
-            .execution_options(synchronize_session="fetch")
-        )
-    moved: dict[str, list[int]] = {}
-    for r in rows:
-        total = moved.setdefault(r.fill_state, [0, 0])
-        total[0] += 1
-        total[1] += r.gap_seconds
-    total_count = sum(count for count, _ in moved.values())
-    total_seconds = sum(seconds for _, seconds in moved.values())
-    _bump(
-        camera_id,
-        *((state, -count, -seconds) for state, (count, seconds) in moved.items()),
-        (PENDING, total_count, total_seconds),
-    )
-    return ids
-
-
-assert all(may_move(s, PENDING, OPERATOR) for s in ATTENTION), "retry_failed bypasses the table"
 
 
 def record_gap(

@@ -29,7 +29,8 @@ CAPABILITIES: dict[str, tuple[frozenset[str], str]] = {
 def can(principal, capability: str) -> bool:
     """True when the principal's role carries ``capability``."""
     roles, _ = CAPABILITIES[capability]
-    return getattr(principal, "role", None) in roles
+    role = getattr(principal, "acting_role", None) or getattr(principal, "role", None)
+    return role in roles
 
 
 def require(capability: str, principal=None) -> None:
@@ -39,7 +40,8 @@ def require(capability: str, principal=None) -> None:
         abort(401)
     if not can(principal, capability):
         words = CAPABILITIES[capability][1]
-        raise Problem(403, f"role '{principal.role}' is not permitted to {words}")
+        role = getattr(principal, "acting_role", principal.role)
+        raise Problem(403, f"role '{role}' is not permitted to {words}")
 
 
 def _check_camera(principal, camera_id: str, capability: str) -> str:

@@ -36,7 +36,8 @@ _OP = frozenset({OPERATOR})
 # retry of a queued gap (it resets the attempts); ``filled`` is final.
 TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     PENDING: {PENDING: _OP, FILLING: _ENG, EXPIRED: _ENG, FILLED: _ENG},
-    FILLING: {PENDING: _ENG, FILLED: _ENG, PARTIAL: _ENG, FAILED: _ENG},
+    # filling -> expired: the camera's card said the window is gone (no attempt spent).
+    FILLING: {PENDING: _ENG, FILLED: _ENG, PARTIAL: _ENG, FAILED: _ENG, EXPIRED: _ENG},
     FILLED: {},
     PARTIAL: {PENDING: _OP, FILLED: _ENG},
     FAILED: {PENDING: _OP, FILLED: _ENG},

@@ -17,6 +17,7 @@ from ..gap_pages import fleet_page
 from ..models import UsedEmbedToken
 from ..models import User
 from ..models import utcnow
+from ..models.user import EMBED_ROLES
 from . import bp
 
 
@@ -38,6 +39,9 @@ def start():
     session["embed"] = True
     if payload.get("s") is not None:
         session["embed_scope"] = payload["s"]
+    session["embed_role"] = payload.get("r") or EMBED_ROLES[-1]
+    if payload.get("k"):
+        session["embed_via"] = payload["k"]
     login_user(user)
     if payload.get("c"):
         return redirect(url_for(".camera_gaps", camera_id=payload["c"]))

@@ -11,6 +11,7 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..domain import jobs
 from ..domain.gap_actions import WindowOverlap
 from ..domain.gap_actions import check_window
 from ..domain.gap_actions import gap_of
@@ -131,9 +132,13 @@ def stop_gap_row(camera_id: str, gap_id: str):
 def retry_failed_page(camera_id: str):
     """Retry every failed/partial/expired gap; htmx gets the refreshed gap panel."""
     camera = camera_for(current_user, camera_id, "retry")
-    ids = retry_all_failed(camera)
+    result = retry_all_failed(camera)
     db.session.commit()
-    notice = f"{len(ids)} gap{'s' if len(ids) != 1 else ''} sent back to the fill queue."
+    n = result.count
+    notice = f"{n} gap{'s' if n != 1 else ''} sent back to the fill queue."
+    if result.job is not None:
+        jobs.start(result.job.id)
+        notice = f"Sending {n} gaps back to the fill queue in the background (job {result.job.id})."
     if not is_htmx():
         flash(notice)
         return redirect(url_for(page_endpoint("camera_gaps"), camera_id=camera.id), 303)

@@ -15,6 +15,9 @@ from .gap import RecordingGap
 from .gap import new_id
 from .outbox import OUTBOX_STATES
 from .outbox import WebhookDelivery
+from .security import JOB_STATES
+from .security import Job
+from .security import LoginAttempt
 from .segment import Segment
 from .types import UTCDateTime
 from .types import rfc3339
@@ -22,12 +25,12 @@ from .types import utcnow
 from .user import KEY_ROLES
 from .user import USER_ROLES
 from .user import ApiKey
-from .user import LoginThrottle
 from .user import Principal
 from .user import User
 
 __all__ = [
     "FILL_METHODS",
+    "JOB_STATES",
     "KEY_ROLES",
     "OUTBOX_STATES",
     "REPLAY_CLOCKS",
@@ -38,7 +41,8 @@ __all__ = [
     "Camera",
     "CameraGapStat",
     "FillRun",
-    "LoginThrottle",
+    "Job",
+    "LoginAttempt",
     "Principal",
     "RecordingGap",
     "Segment",

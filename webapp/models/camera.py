@@ -20,8 +20,9 @@ VENDORS = ("hikvision", "dahua", "axis", "onvif", "generic")
 # The zone a camera reads replay times in; Dahua firmware reads them as its local time.
 REPLAY_CLOCKS = ("utc", "local")
 LOCAL_CLOCK_VENDORS = ("dahua",)
-# How footage comes back: ``auto`` picks the best the camera offers (replay while nothing else is
-# built), ``download`` fetches recorded files, ``replay`` streams the window over RTSP.
+# How footage comes back: ``download`` fetches the card's recorded files (Hikvision, Dahua),
+# ``replay`` streams the window over RTSP, ``auto`` downloads where the vendor offers it and
+# falls back to replay (webapp/anr/edge.py).
 FILL_METHODS = ("auto", "download", "replay")
 
 
@@ -61,6 +62,11 @@ class Camera(db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Newest gap_start of any gap: kept by the gap service so the fleet page never scans gaps.
     newest_gap_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Download fills at most this many kilobits per second (a camera on a cellular link).
+    max_kbps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Where the camera's card said its footage starts, and when the worker last asked it.
+    card_holds_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    card_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # End of the newest indexed segment, kept in step by segment writes (models/segment.py), so
     # the fleet page tells a camera that stopped recording without scanning segments.
     last_segment_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

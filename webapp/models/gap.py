@@ -16,6 +16,7 @@ from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
 from ..extensions import db
+from ..masking import mask_credentials
 from .types import UTCDateTime
 from .types import rfc3339
 from .types import utcnow
@@ -86,6 +87,7 @@ class RecordingGap(db.Model):
         for name in self.PUBLIC_FIELDS:
             value = getattr(self, name)
             out[name] = rfc3339(value) if isinstance(value, datetime) else value
+        out["last_error"] = mask_credentials(self.last_error)
         return out
 
     def __repr__(self) -> str:

@@ -1,4 +1,4 @@
-"""People (users), machine credentials (API keys) and the sign-in throttle."""
+"""People (users) and machine credentials (API keys)."""
 
 import hashlib
 from datetime import datetime
@@ -21,6 +21,15 @@ from .types import UTCDateTime
 from .types import utcnow
 
 USER_ROLES = ("viewer", "guard", "manager", "admin")
+# What an embed session may act as, lowest first: never admin, whatever the user or key.
+EMBED_ROLES = ("viewer", "guard", "manager")
+
+
+def password_method() -> str:
+    """The hash method for new passwords: full-strength scrypt, or a cheap one tests configure."""
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    return "scrypt"
 KEY_ROLES = USER_ROLES + ("integration",)
 
 
@@ -31,6 +40,16 @@ class Principal:
     camera_scope: list | None
     # Set for one request by an embed session that was minted for a single camera.
     narrowed_to: list | None = None
+    # Set for one request by an embed session: the role it may act as, and the key that minted it.
+    role_ceiling: str | None = None
+    via_key: str | None = None
+
+    @property
+    def acting_role(self) -> str:
+        """The role this request acts with: the principal's, capped by an embed session."""
+        if self.role_ceiling is None or self.role not in USER_ROLES:
+            return self.role
+        return min(self.role, self.role_ceiling, key=USER_ROLES.index)
 
     @property
     def scope(self) -> list | None:
@@ -49,6 +68,11 @@ class Principal:
     @property
     def actor_id(self) -> str:
         return self.id
+
+    @property
+    def via_name(self) -> str | None:
+        """The key name an embed session minted by this principal carries (None for a person)."""
+        return None
 
     @property
     def actor_name(self) -> str:
@@ -79,11 +103,7 @@ class User(UserMixin, Principal, db.Model):
         return (username or "").strip().lower()
 
     def set_password(self, password: str) -> None:
-        # Tests configure a cheap work factor; the default is werkzeug's full-strength scrypt.
-        method = "scrypt"
-        if has_app_context():
-            method = current_app.config.get("PASSWORD_HASH_METHOD", method)
-        self.password_hash = generate_password_hash(password, method=method)
+        self.password_hash = generate_password_hash(password, method=password_method())
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -97,6 +117,8 @@ class User(UserMixin, Principal, db.Model):
 
     @property
     def actor_name(self) -> str:
+        if self.via_key:
+            return f"{self.username} via key {self.via_key}"[:200]
         return self.username
 
 
@@ -114,6 +136,10 @@ class ApiKey(Principal, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The highest role an embed session minted by this key may act as (never admin).
+    embed_role_ceiling: Mapped[str] = mapped_column(
+        String(16), default="manager", server_default="manager"
+    )
 
     # Flask-Login treats the loaded key as the current principal for this request only.
     is_authenticated = True
@@ -135,13 +161,6 @@ class ApiKey(Principal, db.Model):
     def actor_name(self) -> str:
         return f"key:{self.name}"
 
-
-class LoginThrottle(db.Model):
-    """Failed sign-ins per username (existing or not), for the 5-in-15-minutes lock-out."""
-
-    __tablename__ = "login_throttle"
-
-    username: Mapped[str] = mapped_column(String(150), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    @property
+    def via_name(self) -> str | None:
+        return self.name

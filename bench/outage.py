@@ -1,0 +1,172 @@
+"""Site-outage recovery: 100 cameras each missing the same 10 minutes, recovered by download.
+
+The simulated camera serves the card over ISAPI (Digest auth); the real worker fills every gap
+through its download path (card check, download, stream-copy cut, probe, rename, index) with
+``concurrency`` fills at once. The floor is a bare pool of ``ffmpeg -c copy`` runs of the same
+concurrency, copying the same card file per camera over plain HTTP, in the same run.
+"""
+
+import multiprocessing
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from functools import partial
+from http.server import SimpleHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlalchemy import select
+
+CAMERAS = 100
+GAP_SECONDS = 600
+USER, PASSWORD = "bench", "bench camera pass"
+DEADLINE_S = 1800  # a run that has not recovered by then is reported as it stands
+
+
+def site_outage_recovery(
+    cameras: int = CAMERAS, gap_seconds: int = GAP_SECONDS, concurrency: int | None = None
+) -> tuple[float, float]:
+    """(wall_s, floor_s): seconds for the worker to recover every camera's gap by download, and
+    for a bare ``ffmpeg -c copy`` pool of the same concurrency to copy the same files."""
+    # Imported here: ``python bench/outage.py`` puts the project root on the path first.
+    from tests import factories
+    from webapp import create_app
+    from webapp.anr.worker import Worker
+    from webapp.config import CORES
+    from webapp.extensions import db
+    from webapp.models import RecordingGap
+
+    concurrency = concurrency or CORES
+    work = Path(tempfile.mkdtemp(prefix="bench-outage-"))
+    # One card file is the window: every camera lost the same ten minutes of the outage.
+    edge = int((datetime.now(UTC) - timedelta(hours=1)).timestamp()) // gap_seconds
+    start = datetime.fromtimestamp(edge * gap_seconds, UTC)
+    end = start + timedelta(seconds=gap_seconds)
+    # The cameras (and the floor's file server) are another process, as devices are.
+    ctx = multiprocessing.get_context("spawn")
+    answers = ctx.Queue()
+    device = ctx.Process(target=_devices, args=(answers, start, end, gap_seconds), daemon=True)
+    device.start()
+    try:
+        port, file_url = answers.get(timeout=120)  # the card file is rendered before both timings
+
+        app = create_app({
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'outage.db'}",
+            "SECRET_KEY": "bench",
+            "ANR_RECORDINGS_DIR": str(work / "archive"),
+            "ANR_INTERVAL_S": 0.2,
+            "ANR_CONCURRENCY": concurrency,
+            "ANR_DOWNLOAD_CONCURRENCY": concurrency,
+            "ANR_PER_CAMERA": 1,
+            "ANR_LEASE_SECONDS": 60,
+        })  # fmt: skip
+        with app.app_context():
+            db.create_all()
+            for i in range(cameras):
+                factories.make_camera(
+                    f"site-{i:03d}", vendor="hikvision", address="127.0.0.1", http_port=port,
+                    channel=i + 1, username=USER, password=PASSWORD, anr_enabled=True,
+                    fill_method="download",
+                )  # fmt: skip
+                factories.make_gap(f"site-{i:03d}", start, seconds=gap_seconds)
+            wall = _recover(app, Worker, db, RecordingGap, cameras)
+        floor = _ffmpeg_pool(file_url, cameras, concurrency, work / "floor")
+        return wall, floor
+    finally:
+        device.terminate()
+        device.join(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _devices(answers, start: datetime, end: datetime, block_seconds: int) -> None:
+    """Child process: the simulated camera (ISAPI, Digest) and a plain file server on its card."""
+    from webapp.anr.simcam import SimCam  # a spawned child imports the app on its own
+
+    cam = SimCam(credentials=(USER, PASSWORD), block_seconds=block_seconds)
+    card_file = cam.vendor.footage(start, end)
+    files = ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(_QuietFiles, directory=str(card_file.parent))
+    )
+    files.daemon_threads = True
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{files.server_address[1]}/{card_file.name}"
+    answers.put((cam.server.server_address[1], url))
+    cam.serve_forever()
+
+
+def measure(quick: bool = False) -> tuple[float, float]:
+    """The figure for ``make bench`` (``--quick``: 20 cameras instead of 100)."""
+    return site_outage_recovery(cameras=20 if quick else CAMERAS)
+
+
+def _recover(app, worker_cls, db, gap_model, cameras: int) -> float:
+    """Run a worker until every gap is settled; its wall time."""
+    worker = worker_cls(app)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    began = time.perf_counter()
+    thread.start()
+    deadline = began + DEADLINE_S
+    try:
+        while time.perf_counter() < deadline:
+            settled = db.session.scalar(
+                select(func.count()).select_from(gap_model).where(
+                    gap_model.fill_state.in_(("filled", "partial", "failed", "expired"))
+                )
+            )
+            db.session.commit()
+            if settled >= cameras:
+                break
+            time.sleep(0.2)
+        wall = time.perf_counter() - began
+        filled = db.session.scalar(
+            select(func.count()).select_from(gap_model).where(gap_model.fill_state == "filled")
+        )
+        if filled < cameras:
+            raise RuntimeError(f"only {filled} of {cameras} gaps were filled")
+        return wall
+    finally:
+        worker.request_shutdown()
+        thread.join(timeout=30)
+
+
+def _ffmpeg_pool(url: str, cameras: int, concurrency: int, out: Path) -> float:
+    """A bare pool: ``ffmpeg -i http://.../file -c copy`` once per camera, ``concurrency`` at
+    a time, from a plain loopback file server."""
+    from webapp.anr.media import ffmpeg_bin  # as above: after the path is set
+
+    out.mkdir(parents=True)
+    ffmpeg = ffmpeg_bin(os.environ.get("ANR_FFMPEG_BIN", ""))
+
+    def copy(i: int) -> None:
+        cmd = [ffmpeg, "-nostdin", "-loglevel", "error", "-i", url, "-c", "copy"]
+        cmd += ["-movflags", "+faststart", "-f", "mp4", "-y", str(out / f"{i:03d}.mp4")]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(copy, range(cameras)))
+    return time.perf_counter() - began
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+if __name__ == "__main__":
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else CAMERAS
+    wall_s, floor_s = site_outage_recovery(cameras=n)
+    print(f"site outage, {n} cameras x 10 min by download: {wall_s:.1f} s "
+          f"(floor {floor_s:.1f} s, {wall_s / floor_s:.2f}x)")  # fmt: skip

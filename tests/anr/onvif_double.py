@@ -1,0 +1,141 @@
+"""A minimal ONVIF device double: SOAP over loopback HTTP, answered with the real shapes.
+
+It answers ``GetServices`` (device service) and ``GetRecordingSummary`` (search service), checks
+the WS-Security UsernameToken digest the real client sends, and faults anything else.
+"""
+
+import base64
+import hashlib
+import threading
+from datetime import UTC
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+
+from webapp.anr.vendors import xmlsafe
+
+SOAP = "http://www.w3.org/2003/05/soap-envelope"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+
+
+def _envelope(body: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP}" '
+        'xmlns:tt="http://www.onvif.org/ver10/schema" '
+        'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
+        'xmlns:tse="http://www.onvif.org/ver10/search/wsdl" '
+        'xmlns:ter="http://www.onvif.org/ver10/error">'
+        f"<SOAP-ENV:Body>{body}</SOAP-ENV:Body></SOAP-ENV:Envelope>"
+    ).encode()
+
+
+def _fault(code: str, reason: str) -> bytes:
+    return _envelope(
+        "<SOAP-ENV:Fault><SOAP-ENV:Code><SOAP-ENV:Value>SOAP-ENV:Sender</SOAP-ENV:Value>"
+        f"<SOAP-ENV:Subcode><SOAP-ENV:Value>{code}</SOAP-ENV:Value></SOAP-ENV:Subcode>"
+        f'</SOAP-ENV:Code><SOAP-ENV:Reason><SOAP-ENV:Text xml:lang="en">{reason}'
+        "</SOAP-ENV:Text></SOAP-ENV:Reason></SOAP-ENV:Fault>"
+    )
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class OnvifDouble:
+    """``start()`` serves on 127.0.0.1 (an OS-chosen port); ``data_from``/``data_until`` set
+    the recording summary (``data_from`` None: no recordings)."""
+
+    def __init__(self, username: str, password: str):
+        self.username = username
+        self.password = password
+        self.data_from: datetime | None = None
+        self.data_until: datetime | None = None
+        self.calls: list[str] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def start(self) -> "OnvifDouble":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def authorized(self, root) -> bool:
+        header = xmlsafe.child(root, "Header")
+        token = xmlsafe.child(xmlsafe.child(header, "Security"), "UsernameToken")
+        if token is None or xmlsafe.text(token, "Username") != self.username:
+            return False
+        nonce = base64.b64decode(xmlsafe.text(token, "Nonce") or "")
+        created = xmlsafe.text(token, "Created")
+        digest = hashlib.sha1(nonce + created.encode() + self.password.encode()).digest()
+        return base64.b64encode(digest).decode() == xmlsafe.text(token, "Password")
+
+    def answer(self, path: str, request: str) -> bytes:
+        base = f"http://127.0.0.1:{self.port}/onvif"
+        if path.endswith("device_service") and request == "GetServices":
+            services = "".join(
+                f"<tds:Service><tds:Namespace>http://www.onvif.org/ver10/{ns}/wsdl"
+                f"</tds:Namespace><tds:XAddr>{base}/{name}</tds:XAddr><tds:Version>"
+                "<tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
+                for ns, name in (("device", "device_service"), ("search", "search_service"))
+            )
+            return _envelope(f"<tds:GetServicesResponse>{services}</tds:GetServicesResponse>")
+        if path.endswith("search_service") and request == "GetRecordingSummary":
+            if self.data_from is None:
+                summary = (
+                    "<tt:DataFrom>1970-01-01T00:00:00Z</tt:DataFrom>"
+                    "<tt:DataUntil>1970-01-01T00:00:00Z</tt:DataUntil>"
+                    "<tt:NumberRecordings>0</tt:NumberRecordings>"
+                )
+            else:
+                until = self.data_until or datetime.now(UTC)
+                summary = (
+                    f"<tt:DataFrom>{_iso(self.data_from)}</tt:DataFrom>"
+                    f"<tt:DataUntil>{_iso(until)}</tt:DataUntil>"
+                    "<tt:NumberRecordings>1</tt:NumberRecordings>"
+                )
+            return _envelope(
+                f"<tse:GetRecordingSummaryResponse><tse:Summary>{summary}</tse:Summary>"
+                "</tse:GetRecordingSummaryResponse>"
+            )
+        return b""
+
+
+def _handler(double: OnvifDouble):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _send(self, status: int, data: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/soap+xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            root = xmlsafe.parse(raw)
+            body = xmlsafe.child(root, "Body")
+            request = xmlsafe.local(body[0].tag) if body is not None and len(body) else ""
+            double.calls.append(request)
+            if not double.authorized(root):
+                return self._send(400, _fault("ter:NotAuthorized", "Sender not authorized"))
+            answer = double.answer(self.path, request)
+            if not answer:
+                return self._send(400, _fault("ter:ActionNotSupported", "not supported"))
+            return self._send(200, answer)
+
+    return Handler

@@ -1,0 +1,165 @@
+"""Bulk retry at any size: set-based batches, right statistics, one bounded audit row, jobs."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+
+from tests.factories import BASE_TIME
+from tests.factories import make_camera
+from tests.factories import make_gap
+from webapp.domain import bulk_retry
+from webapp.domain import gapstate
+from webapp.extensions import db
+from webapp.models import AuditLog
+from webapp.models import CameraGapStat
+from webapp.models import RecordingGap
+from webapp.models import new_id
+from webapp.models import utcnow
+
+STATES = ("failed", "partial", "expired")
+
+
+def _bulk_gaps(camera_id: str, count: int, *, chunk: int = 20_000) -> None:
+    """Insert ``count`` gaps in the three retryable states fast (executemany), stats rebuilt."""
+    now = utcnow()
+    for offset in range(0, count, chunk):
+        rows = [
+            {
+                "id": new_id(),
+                "camera_id": camera_id,
+                "gap_start": BASE_TIME - timedelta(minutes=i),
+                "gap_end": BASE_TIME - timedelta(minutes=i) + timedelta(seconds=30),
+                "gap_seconds": 30,
+                "fill_state": STATES[i % 3],
+                "fill_attempts": 3,
+                "manual_retry": False,
+                "created_at": now,
+            }
+            for i in range(offset, min(count, offset + chunk))
+        ]
+        db.session.execute(insert(RecordingGap), rows)
+    gapstate.recount_stats([camera_id])
+    db.session.commit()
+
+
+def _stats(camera_id: str) -> dict[str, tuple[int, int]]:
+    rows = db.session.execute(
+        select(CameraGapStat.fill_state, CameraGapStat.gap_count, CameraGapStat.gap_seconds).where(
+            CameraGapStat.camera_id == camera_id
+        )
+    )
+    return {state: (n, s) for state, n, s in rows}
+
+
+def _retry_everything(app, camera_id: str, count: int) -> None:
+    """retry-failed over ``count`` gaps through the API; waits for the job it answers with."""
+    from tests.factories import make_user
+
+    with app.app_context():
+        make_camera(camera_id)
+        make_user("mgr", "manager")
+        make_gap(camera_id, BASE_TIME + timedelta(days=1), state="filled")
+        _bulk_gaps(camera_id, count)
+    client = app.test_client()
+    client.post("/login", data={"username": "mgr", "password": "correct horse 1"})
+    started = time.monotonic()
+    resp = client.post(f"/api/v1/cameras/{camera_id}/recording-gaps/retry-failed")
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    job = resp.json["job"]
+    assert job["total"] == count and resp.headers["Location"].endswith(job["id"])
+    deadline = time.monotonic() + 600
+    while job["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
+        polled = client.get(resp.headers["Location"])
+        assert polled.status_code == 200
+        job = polled.json
+    print(f"retry-failed over {count} gaps: {time.monotonic() - started:.1f} s")
+    assert job["state"] == "done", job
+    assert job["done"] == count
+    with app.app_context():
+        stats = _stats(camera_id)
+        assert stats["pending"] == (count, 30 * count)
+        assert all(stats[s] == (0, 0) for s in STATES)
+        assert stats["filled"][0] == 1
+        counted = db.session.execute(
+            select(RecordingGap.fill_state, func.count()).group_by(RecordingGap.fill_state)
+        ).all()
+        assert dict(counted) == {"pending": count, "filled": 1}
+        audit = db.session.scalars(select(AuditLog)).all()
+        assert len(audit) == 1
+        detail = audit[0].detail
+        assert detail["count"] == count and len(detail["gap_ids"]) == 1000
+        assert detail["filter"] == {"states": list(STATES)} and detail["job_id"] == job["id"]
+        assert len(str(detail)) < 60_000
+
+
+@pytest.mark.slow
+def test_retry_failed_over_300000_gaps_on_sqlite(make_app):
+    _retry_everything(make_app(), "big", 300_000)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_retry_failed_over_300000_gaps_on_postgres(make_app, require_postgres):
+    from webapp.extensions import db as _db
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=require_postgres)
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+    try:
+        _retry_everything(app, "big", 300_000)
+    finally:
+        with app.app_context():
+            _db.drop_all()
+
+
+def test_small_retry_failed_runs_in_the_request_in_batches(db, login_as, monkeypatch):
+    make_camera("cam1")
+    _bulk_gaps("cam1", 1200)
+    monkeypatch.setattr(bulk_retry, "BATCH", 500)  # several batches over every state
+    resp = login_as("manager").post("/api/v1/cameras/cam1/recording-gaps/retry-failed")
+    assert resp.status_code == 200 and resp.json == {"retried": 1200}
+    db.session.expire_all()
+    assert _stats("cam1")["pending"] == (1200, 36000)
+    audit = db.session.scalars(select(AuditLog)).one()
+    assert audit.detail["count"] == 1200 and len(audit.detail["gap_ids"]) == 1000
+
+
+def test_retry_selected_skips_filled_and_keeps_statistics(db, app):
+    camera = make_camera("cam1")
+    failed = make_gap("cam1", BASE_TIME, state="failed")
+    expired = make_gap("cam1", BASE_TIME + timedelta(hours=1), state="expired")
+    filled = make_gap("cam1", BASE_TIME + timedelta(hours=2), state="filled")
+    other = make_gap("cam1", BASE_TIME + timedelta(hours=3), state="partial")
+    with app.test_request_context():
+        result = bulk_retry.retry_selected(camera, [failed.id, expired.id, filled.id, "nope"])
+        db.session.commit()
+    assert result.count == 2 and result.skipped == 2
+    db.session.expire_all()
+    stats = _stats("cam1")
+    assert stats["pending"][0] == 2 and stats["failed"][0] == 0 and stats["expired"][0] == 0
+    assert stats["filled"][0] == 1 and stats["partial"][0] == 1
+    assert db.session.get(RecordingGap, other.id).fill_state == "partial"
+    row = db.session.scalars(select(AuditLog)).one()
+    assert row.action == "anr_retry_selected" and sorted(row.detail["gap_ids"]) == sorted(
+        [failed.id, expired.id]
+    )
+
+
+def test_jobs_of_cameras_out_of_scope_are_not_found(db, app, login_as):
+    make_camera("cam1")
+    with app.test_request_context():
+        from webapp.domain import jobs
+
+        job = jobs.create("retry_failed", "cam1", 10)
+        db.session.commit()
+        job_id = job.id
+    assert login_as("viewer", cameras=["cam2"]).get(f"/api/v1/jobs/{job_id}").status_code == 404
+    seen = login_as("viewer").get(f"/api/v1/jobs/{job_id}")
+    assert seen.status_code == 200 and seen.json["total"] == 10 and seen.json["state"] == "queued"

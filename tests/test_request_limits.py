@@ -1,0 +1,124 @@
+"""Request size limits: big bodies are refused before anything parses them."""
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIVE_MB = 5 * 1024 * 1024
+
+
+def _rss_kb(pid: int, field: str = "VmHWM") -> int:
+    """A process's peak (VmHWM) or current (VmRSS) resident memory in kB, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"{field} not in /proc/{pid}/status")
+
+
+@pytest.fixture
+def served(tmp_path):
+    """The app served by its own process: (port, pid)."""
+    env = dict(os.environ, REPLENISH_INSTANCE=str(tmp_path / "instance"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.serve_app", f"sqlite:///{tmp_path / 'serve.db'}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        port = int(proc.stdout.readline())
+        yield port, proc.pid
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _send(port: int, method: str, path: str, body: bytes, content_type: str):
+    """Send one request; returns (status, seconds). The server may stop reading early."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    started = time.monotonic()
+    conn.putrequest(method, path)
+    conn.putheader("Content-Type", content_type)
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders()
+    try:
+        conn.send(body)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # refused before the body was read: the answer is still waiting
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    return resp.status, time.monotonic() - started
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/login"), ("GET", "/healthz")])
+def test_five_megabyte_form_is_refused_fast_without_memory_growth(served, method, path):
+    port, pid = served
+    warm_status, _ = _send(port, "GET", "/healthz", b"", "text/plain")
+    assert warm_status == 200
+    before = _rss_kb(pid)
+    # Many small fields: the shape that made form parsing grow a worker by gigabytes.
+    body = (b"a=b&" * (FIVE_MB // 4))[:FIVE_MB]
+    status, seconds = _send(port, method, path, body, "application/x-www-form-urlencoded")
+    grown_mb = (_rss_kb(pid) - before) / 1024
+    print(f"{method} {path}: {status} in {seconds:.3f} s, peak RSS +{grown_mb:.1f} MB")
+    assert status == 413
+    assert seconds < 1.0
+    assert grown_mb < 20
+
+
+def test_two_megabyte_json_is_413(app, login_as):
+    admin = login_as("admin")
+    body = json.dumps({"gap_start": "x" * (2 * 1024 * 1024), "gap_end": "y"})
+    resp = admin.post(
+        "/api/v1/cameras/cam1/recording-gaps", data=body, content_type="application/json"
+    )
+    assert resp.status_code == 413
+    assert resp.json["code"] == "too_large"
+
+
+def test_413_page_for_a_browser(client):
+    resp = client.post("/login", data={"username": "a" * (2 * 1024 * 1024), "password": "x"})
+    assert resp.status_code == 413
+    assert b"<html" in resp.data
+
+
+def test_deep_json_is_400(app, login_as):
+    from tests import factories
+
+    with app.app_context():
+        factories.make_camera("cam1")
+    admin = login_as("admin")
+    deep = "[" * 100_000 + "]" * 100_000
+    resp = admin.post(
+        "/api/v1/cameras/cam1/recording-gaps", data=deep, content_type="application/json"
+    )
+    assert resp.status_code == 400
+    assert resp.json["code"]
+
+
+def test_json_at_depth_32_is_still_parsed(app, login_as):
+    from tests import factories
+
+    with app.app_context():
+        factories.make_camera("cam1")
+    admin = login_as("admin")
+    nested = {"gap_start": "2026-06-13T12:00:00Z", "gap_end": "2026-06-13T12:05:00Z"}
+    payload = dict(nested, extra=json.loads("[" * 30 + "]" * 30))
+    resp = admin.post("/api/v1/cameras/cam1/recording-gaps", json=payload)
+    assert resp.status_code == 201, resp.json
+
+
+def test_too_many_form_parts_is_413(client):
+    body = "&".join(f"f{i}=x" for i in range(5000))
+    resp = client.post("/login", data=body, content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 413

@@ -1,0 +1,133 @@
+"""``flask users disable|enable|set-password|unlock`` and ``flask apikeys list|revoke|create``.
+
+``webapp.commands`` adds them to its ``users`` and ``apikeys`` groups (USER_COMMANDS, KEY_COMMANDS).
+"""
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from .domain import accounts
+from .extensions import db
+from .models import KEY_ROLES
+from .models import ApiKey
+from .models.user import EMBED_ROLES
+
+
+def _done(action):
+    """Run a lifecycle change, commit it, or turn its refusal into a usage error."""
+    try:
+        result = action()
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        raise click.UsageError(str(exc)) from None
+    db.session.commit()
+    return result
+
+
+@click.command("disable")
+@with_appcontext
+@click.argument("username")
+def users_disable(username):
+    """Disable a user: their sessions end now and they cannot sign in."""
+    user = _done(lambda: _set_active(username, False))
+    click.echo(f"disabled {user.username}")
+
+
+@click.command("enable")
+@with_appcontext
+@click.argument("username")
+def users_enable(username):
+    """Enable a disabled user."""
+    user = _done(lambda: _set_active(username, True))
+    click.echo(f"enabled {user.username}")
+
+
+def _set_active(username: str, active: bool):
+    user = accounts.user_named(username)
+    accounts.set_active(user, active)
+    return user
+
+
+@click.command("set-password")
+@with_appcontext
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_set_password(username, password_stdin):
+    """Set a user's password (prompted, or one line of stdin); their sessions end."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+
+    def change():
+        user = accounts.user_named(username)
+        accounts.set_password(user, password)
+        return user
+
+    user = _done(change)
+    click.echo(f"password set for {user.username}; their sessions have ended")
+
+
+@click.command("unlock")
+@with_appcontext
+@click.argument("username")
+def users_unlock(username):
+    """Lift the sign-in delays on a username."""
+    removed = _done(lambda: accounts.unlock(username))
+    click.echo(f"unlocked {username.strip().lower()} ({removed} counters cleared)")
+
+
+@click.command("list")
+@with_appcontext
+def apikeys_list():
+    """List API keys: name, prefix, role, scope, state, expiry and embed role ceiling."""
+    query = select(ApiKey).order_by(ApiKey.name, ApiKey.created_at)
+    for key in db.session.execute(query).scalars():
+        scope = ",".join(key.camera_scope) if key.camera_scope else "all cameras"
+        expires = key.expires_at.isoformat() if key.expires_at else "never"
+        click.echo(
+            f"{key.name}\t{key.prefix}\t{key.role}\t{scope}\t{accounts.key_state(key)}"
+            f"\texpires {expires}\tembed up to {key.embed_role_ceiling}"
+        )
+
+
+@click.command("revoke")
+@with_appcontext
+@click.argument("name")
+def apikeys_revoke(name):
+    """Revoke the key(s) with this name; their next request is a 401."""
+    keys = _done(lambda: accounts.revoke_named(name))
+    for key in keys:
+        click.echo(f"revoked {key.name} ({key.prefix})")
+
+
+@click.command("create")
+@with_appcontext
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(KEY_ROLES))
+@click.option("--cameras", "camera_list", help="Comma-separated camera ids (default: all).")
+@click.option("--expires-days", type=click.IntRange(1, accounts.MAX_EXPIRES_DAYS), default=None)
+@click.option(
+    "--embed-role-ceiling",
+    type=click.Choice(EMBED_ROLES),
+    default="manager",
+    show_default=True,
+    help="Highest role an embed session minted by this key acts as.",
+)
+def apikeys_create(name, role, camera_list, expires_days, embed_role_ceiling):
+    """Create an API key and print its token once (only its SHA-256 is stored)."""
+    key, token = _done(
+        lambda: accounts.create_key(
+            name, role, accounts.parse_cameras(camera_list), expires_days, embed_role_ceiling
+        )
+    )
+    expires = f", expires {key.expires_at.isoformat()}" if key.expires_at else ""
+    click.echo(f"created API key {name} ({role}), prefix {key.prefix}{expires}")
+    click.echo(f"token: {token}")
+
+
+USER_COMMANDS = (users_disable, users_enable, users_set_password, users_unlock)
+KEY_COMMANDS = (apikeys_list, apikeys_revoke, apikeys_create)

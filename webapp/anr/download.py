@@ -1,0 +1,319 @@
+"""A download fill: the camera's recordings for the window come over its vendor API, are cut
+to the window by stream copy (start rounded down to a keyframe) and judged like a replay.
+
+The HTTP download and the cut run in the job's own thread; the worker polls it like an ffmpeg
+child. Downloaded files go to ``<target>.dl<n>.part`` in the camera folder (the indexer ignores
+them; a dead worker's are removed with its other ``.part`` files), the cut to the same ``.part``
+the replay writes, renamed into place only when footage came back.
+"""
+
+import logging
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+
+from ..masking import mask_credentials
+from .fill import FILLED_RATIO
+from .fill import MAX_ERROR_CHARS
+from .fill import PART_SUFFIX
+from .fill import FillJob
+from .fill import FillResult
+from .fill import _die_with_parent
+from .media import ffmpeg_bin
+from .media import probe_duration
+from .vendors import DownloadStopped
+from .vendors import Recording
+from .vendors import Unsupported
+from .vendors import VendorClient
+from .vendors import VendorError
+from .vendors.base import CONTIGUOUS_S
+
+log = logging.getLogger(__name__)
+
+CUT_TIMEOUT_S = 300
+DOWNLOAD_SHARE = 0.9  # of the progress bar; the cut is the rest
+
+
+class DownloadUnsupported(Exception):
+    """The camera answered 404/501 to the download API: auto mode replays instead."""
+
+
+def contiguous(recordings: list[Recording], start: datetime, end: datetime) -> list[Recording]:
+    """The recordings overlapping [start, end) that run on without a hole from the first one."""
+    run: list[Recording] = []
+    for rec in sorted(recordings, key=lambda r: r.start):
+        if rec.end <= start or rec.start >= end:
+            continue
+        if run and (rec.start - run[-1].end).total_seconds() > CONTIGUOUS_S:
+            break
+        run.append(rec)
+    return run
+
+
+def concat_list(files: list[tuple[Path, Recording]], start: datetime, end: datetime) -> str:
+    """An ffconcat script: the files in order, the first cut in at ``start``, the last out at
+    ``end`` (with stream copy ffmpeg starts at the keyframe before the in point)."""
+    lines = ["ffconcat version 1.0"]
+    for i, (path, rec) in enumerate(files):
+        lines.append("file '" + str(path).replace("'", "'\\''") + "'")
+        if i == 0 and start > rec.start:
+            lines.append(f"inpoint {(start - rec.start).total_seconds():.3f}")
+        if i == len(files) - 1 and end < rec.end:
+            lines.append(f"outpoint {(end - rec.start).total_seconds():.3f}")
+    return "\n".join(lines) + "\n"
+
+
+class DownloadJob:
+    """One gap's window fetched by download; polled by the worker like a replay FillJob."""
+
+    method = "download"
+
+    def __init__(
+        self,
+        *,
+        gap_id: str,
+        folder: Path,
+        start: datetime,
+        seconds: int,
+        client: VendorClient,
+        recordings: list[Recording] | None = None,
+        slots: threading.Semaphore | None = None,
+        secrets: tuple[str, ...] = (),
+        ffmpeg: str = "",
+        io_timeout_s: float = 15.0,
+        max_fill_seconds: float = 3600.0,
+        on_done: Callable[[], None] = lambda: None,
+    ):
+        self.gap_id = gap_id
+        self.on_done = on_done  # tells the worker to poll now
+        self.folder = folder
+        self.start_time = start
+        self.seconds = seconds
+        self.client = client
+        self.recordings = recordings  # from the card check; None: search when starting
+        self.slots = slots  # the worker's download slots (ANR_DOWNLOAD_CONCURRENCY)
+        self.secrets = secrets
+        self.ffmpeg = ffmpeg_bin(ffmpeg)
+        self.io_timeout_s = io_timeout_s
+        self.time_limit_s = float(max_fill_seconds)
+        self.covered = 0.0  # seconds already archived from the window start (earlier partials)
+        self.fetch_seconds = seconds
+        self.target: Path | None = None
+        self.started_at = 0.0
+        self.timed_out = False
+        self.unsupported: Unsupported | None = None
+        self.downloaded_bytes = 0
+        self.download_s = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: str | None = None
+        self._cut_proc: subprocess.Popen | None = None
+        self._share = 0.0  # of the fetched part, 0..1
+        self._temps: list[Path] = []
+        self._stderr: list[str] = []
+
+    @property
+    def part(self) -> Path | None:
+        """Where the cut is written until it is judged (the replay's ``.part`` name)."""
+        return self.target.with_name(self.target.name + PART_SUFFIX) if self.target else None
+
+    def masked(self, text: str) -> str:
+        """``text`` with the camera's credentials hidden."""
+        return mask_credentials(text, self.secrets)
+
+    def error_tail(self) -> str:
+        """The end of the cut's complaints, credentials masked."""
+        return self.masked("\n".join(self._stderr))[-MAX_ERROR_CHARS:]
+
+    def start(self) -> FillResult | None:
+        """Check what is archived already, then download and cut in a thread."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # The replay job's walk over the archive (one rule for what is already there), as one
+        # piece: its answer is where the missing footage starts and the file to write.
+        walk = FillJob(
+            gap_id=self.gap_id, folder=self.folder, start=self.start_time, seconds=self.seconds,
+            replay_url=lambda begin, end: "", ffmpeg=self.ffmpeg, chunk_seconds=self.seconds,
+        )  # fmt: skip
+        piece = walk._next_piece()
+        if piece is None:
+            log.info("gap %s: archive files already cover the window; not fetching", self.gap_id)
+            return FillResult("filled", min(walk.recovered, float(self.seconds)))
+        self.covered = walk.recovered
+        self.target = piece.target
+        self.fetch_seconds = piece.seconds
+        self._skip = piece.offset
+        self.part.unlink(missing_ok=True)  # a leftover of a crashed run is ours to replace
+        self.started_at = time.monotonic()
+        self._thread = threading.Thread(target=self._work, daemon=True, name=f"dl-{self.gap_id}")
+        self._thread.start()
+        return None
+
+    @property
+    def begin(self) -> datetime:
+        return self.start_time + timedelta(seconds=self._skip)
+
+    def _work(self) -> None:
+        if self.slots is not None:
+            while not self.slots.acquire(timeout=0.2):
+                if self._stop.is_set():
+                    self._error = "the download was stopped"
+                    return
+            self.started_at = time.monotonic()  # the time limit counts from the slot
+        try:
+            self._fetch()
+        finally:
+            if self.slots is not None:
+                self.slots.release()
+            self.on_done()
+
+    def _fetch(self) -> None:
+        begin = self.begin
+        end = begin + timedelta(seconds=self.fetch_seconds)
+        try:
+            listed = self.recordings
+            if listed is None:
+                listed = self.client.recordings(begin, end)
+            run = contiguous(listed, begin, end)
+            if not run:
+                self._error = "the camera lists no recording for this window"
+                return
+            if (run[0].start - begin).total_seconds() > CONTIGUOUS_S:
+                self._error = (
+                    f"the camera's recordings start at {run[0].start:%Y-%m-%d %H:%M:%S} UTC, "
+                    "after the window began"
+                )
+                return
+            files = self._download(run, end)
+            self._cut(files, begin, end)
+        except DownloadStopped:
+            self._error = "the download was stopped"
+        except Unsupported as exc:
+            self.unsupported = exc
+            self._error = self.masked(str(exc))
+        except VendorError as exc:
+            self._error = self.masked(str(exc))
+        except Exception as exc:  # this attempt's failure, never the worker's
+            log.exception("gap %s: download failed", self.gap_id)
+            self._error = self.masked(f"download failed: {type(exc).__name__}: {exc}")
+        finally:
+            for temp in self._temps:
+                temp.unlink(missing_ok=True)
+            self.client.close()
+
+    def _download(self, run: list[Recording], end: datetime) -> list[tuple[Path, Recording]]:
+        wanted = sum((min(r.end, end) - r.start).total_seconds() for r in run) or 1.0
+        files, done = [], 0.0
+        started = time.monotonic()
+        for i, rec in enumerate(run):
+            dest = self.target.with_name(f"{self.target.name}.dl{i}{PART_SUFFIX}")
+            self._temps.append(dest)
+            share = (min(rec.end, end) - rec.start).total_seconds() / wanted
+
+            def moved(written: int, expected: int, done=done, share=share) -> None:
+                part = written / expected if expected else 0.5
+                self._share = DOWNLOAD_SHARE * (done + share * min(part, 1.0))
+
+            log.info("gap %s: downloading %s", self.gap_id, self.masked(rec.ref))
+            self.downloaded_bytes += self.client.download(rec, dest, stop=self._stop,
+                                                          on_bytes=moved)  # fmt: skip
+            done += share
+            files.append((dest, rec))
+        self.download_s = time.monotonic() - started
+        return files
+
+    def _cut(self, files: list[tuple[Path, Recording]], begin: datetime, end: datetime) -> None:
+        script = self.target.with_name(f"{self.target.name}.ffconcat{PART_SUFFIX}")
+        self._temps.append(script)
+        script.write_text(concat_list(files, begin, end))
+        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
+        cmd += ["-f", "concat", "-safe", "0", "-i", str(script)]
+        cmd += ["-map", "0:v:0", "-map", "0:a?", "-c", "copy"]
+        cmd += ["-movflags", "+faststart", "-f", "mp4", "-n", str(self.part)]
+        if self._stop.is_set():
+            raise DownloadStopped()
+        self._cut_proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, errors="replace", start_new_session=True,
+            # Dies with this thread (and so with the worker); the thread waits for it below.
+            preexec_fn=_die_with_parent(os.getpid()),
+        )  # fmt: skip
+        try:
+            _, err = self._cut_proc.communicate(timeout=CUT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._cut_proc.kill()
+            _, err = self._cut_proc.communicate()
+        for line in (err or "").splitlines()[-12:]:
+            if line.strip():
+                self._stderr.append(line.rstrip())
+        self._share = 1.0
+
+    # --- what the worker polls ------------------------------------------------------------
+    @property
+    def progress(self) -> float:
+        """Share of the whole window in the archive so far, 0..1."""
+        if not self.seconds:
+            return 0.0
+        return min((self.covered + self._share * self.fetch_seconds) / self.seconds, 1.0)
+
+    def running(self) -> bool:
+        """True while downloading or cutting; ends a run past its hard time limit."""
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        if not self.timed_out and time.monotonic() - self.started_at > self.time_limit_s:
+            self.timed_out = True
+            self._stop.set()
+            if self._cut_proc is not None and self._cut_proc.poll() is None:
+                self._cut_proc.kill()
+        return True
+
+    def abort(self) -> None:
+        """Stop the download or the cut now and remove every file this run wrote."""
+        self._stop.set()
+        if self._cut_proc is not None and self._cut_proc.poll() is None:
+            self._cut_proc.kill()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        if self.part is not None:
+            self.part.unlink(missing_ok=True)
+
+    def _move_into_place(self) -> bool:
+        """Rename ``.part`` to the archive name atomically; False if a file got there first."""
+        try:
+            os.link(self.part, self.target)  # fails when the target exists: never overwrite
+        except FileExistsError:
+            log.warning("gap %s: %s appeared meanwhile; kept it", self.gap_id, self.target.name)
+            return False
+        finally:
+            self.part.unlink(missing_ok=True)
+        return True
+
+    def result(self) -> FillResult:
+        """Judge the cut by the footage it holds; move it into place."""
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        limit_note = f"the fill exceeded its {self.time_limit_s:g} s time limit" if (
+            self.timed_out) else ""  # fmt: skip
+        recovered = None
+        if self._error is None and self.part.exists():
+            recovered = probe_duration(self.part, self.ffmpeg)
+        if not recovered:
+            self.part.unlink(missing_ok=True)
+            reason = self._error or self.error_tail() or "the cut produced no footage"
+            outcome = "unsupported" if self.unsupported is not None else "failed"
+            return FillResult(outcome, 0.0, "; ".join(filter(None, [limit_note, reason])))
+        if not self._move_into_place():
+            return FillResult("filled", float(self.seconds), None)
+        total = min(self.covered + recovered, float(self.seconds))
+        log.info(
+            "gap %s: downloaded %d bytes in %.1f s, %.1f s of footage",
+            self.gap_id, self.downloaded_bytes, self.download_s, recovered,
+        )  # fmt: skip
+        if total >= FILLED_RATIO * self.seconds:
+            return FillResult("filled", round(total, 2), None, self.target)
+        note = f"the camera's recordings cover {total:.1f} of {self.seconds} s"
+        return FillResult("partial", round(total, 2), note, self.target)

@@ -1,0 +1,282 @@
+"""A fill that asks the camera's card first, then fetches by download or replay.
+
+The card check (ISAPI search, Dahua file find, ONVIF recording summary) runs in the job's own
+thread. A window the card no longer holds ends as ``expired`` at once, without spending an
+attempt; a window held in part is fetched for that part and ends ``partial``. ``fill_method``
+picks the fetch: ``download``, ``replay``, or ``auto`` (download when the vendor offers it and
+its API answered the card check; replay when it did not, or the download answers 404/501). A
+camera that cannot say what its card holds falls back to retention, as before.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+from ..masking import mask_credentials
+from ..models import FILL_METHODS
+from .download import DownloadJob
+from .fill import FillJob
+from .fill import FillResult
+from .media import ffmpeg_bin
+from .replay import ReplayUrlError
+from .vendors import CardCoverage
+from .vendors import VendorClient
+from .vendors import VendorError
+
+log = logging.getLogger(__name__)
+
+CARD_CHECK_TIMEOUT_S = 60  # the client's own I/O timeouts end it sooner
+
+
+def card_gone_message(oldest: datetime | None) -> str:
+    """``last_error`` of a window the card no longer holds."""
+    if oldest is None:
+        return "the camera's card holds no footage; this window is gone"
+    return f"the camera's card holds footage from {_utc(oldest)}; this window is gone"
+
+
+def _utc(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class EdgeFill:
+    """The job the worker polls: card check first, then the inner download or replay job."""
+
+    def __init__(
+        self,
+        *,
+        gap_id: str,
+        start: datetime,
+        seconds: int,
+        method: str,
+        client: VendorClient | None,
+        replay_job: Callable[[datetime, int], FillJob],
+        download_job: Callable[..., DownloadJob],
+        secrets: tuple[str, ...] = (),
+        ffmpeg: str = "",
+        wake: Callable[[], None] = lambda: None,
+        refresh_card: bool = True,
+    ):
+        self.gap_id = gap_id
+        self.start_time = start
+        self.seconds = seconds
+        self.method = method if method in FILL_METHODS else "auto"
+        self.client = client
+        self.replay_job = replay_job
+        self.download_job = download_job
+        self.secrets = secrets
+        self.ffmpeg = ffmpeg_bin(ffmpeg)
+        self.inner: FillJob | None = None
+        self.coverage: CardCoverage | None = None  # None: the card was not asked or not answered
+        self.card_error: VendorError | None = None
+        self.note: str | None = None  # why only part of the window is fetched
+        self.fetch_start = start
+        self._early: FillResult | None = None
+        self._thread: threading.Thread | None = None
+        self._started = 0.0
+        self._fell_back = False
+        self._lock = threading.Lock()
+        self._decided = False
+        self._aborted = False
+        self.wake = wake  # tells the worker to poll now (a card check or a download ended)
+        self.refresh_card = refresh_card  # ask the card's oldest footage even if not needed
+
+    # --- the FillJob surface the worker uses ------------------------------------------------
+    def __getattr__(self, name: str):
+        # Anything else (proc, part, target...) is the running inner job's.
+        inner = self.__dict__.get("inner")
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)
+
+
+    def masked(self, text: str) -> str:
+        """``text`` with the camera's credentials hidden."""
+        return mask_credentials(text, self.secrets)
+
+    @property
+    def end(self) -> datetime:
+        return self.start_time + timedelta(seconds=self.seconds)
+
+    @property
+    def progress(self) -> float:
+        """Share of the whole window in the archive so far, 0..1."""
+        if self.inner is None or not self.seconds:
+            return 0.0
+        skipped = (self.fetch_start - self.start_time).total_seconds()
+        inner = self.inner.progress * self.inner.seconds
+        return min((skipped + inner) / self.seconds, 1.0)
+
+    def start(self) -> FillResult | None:
+        """Ask the card in a thread (or go straight to replay when nobody can be asked)."""
+        wants_download = self.method == "download"
+        can_download = self.client is not None and self.client.can_download
+        if wants_download and not can_download:
+            return FillResult(
+                "failed", 0.0,
+                "fill method is download, but this camera's vendor offers no download API "
+                "(hikvision and dahua do); set the fill method to replay or auto",
+            )  # fmt: skip
+        if self.client is None:
+            self._decided = True
+            return self._begin(self.start_time, self.seconds, download=False)
+        self._started = time.monotonic()
+        name = f"card-{self.gap_id}"
+        self._thread = threading.Thread(target=self._ask_card, daemon=True, name=name)
+        self._thread.start()
+        return None
+
+    def _ask_card(self) -> None:
+        try:
+            self.coverage = self.client.coverage(
+                self.start_time, self.end, want_oldest=self.refresh_card
+            )
+        except VendorError as exc:
+            self.card_error = exc
+            log.info("gap %s: the card could not be asked: %s", self.gap_id, self.masked(str(exc)))
+        if self._downloads():
+            # A download needs nothing of the worker's thread (a replay's ffmpeg does: it dies
+            # with the thread that started it), so it starts here, without waiting for a poll.
+            self._settle()
+        self.wake()
+
+    def _downloads(self) -> bool:
+        """Whether this window is fetched by download (after the card check)."""
+        # Auto downloads only from a camera whose API just answered the card check; one that
+        # did not (no API, 404/501, unreachable port) is replayed, as before download existed.
+        return self.method == "download" or (
+            self.method == "auto" and self.client.can_download and self.coverage is not None
+        )
+
+    def _settle(self) -> None:
+        """Decide once (card thread or worker thread, whichever comes first)."""
+        with self._lock:
+            if self._decided or self._aborted:
+                return
+            self._decided = True
+            early = self._decide()
+            if early is not None:
+                self._early = early
+
+    def running(self) -> bool:
+        """True while the card check or the fetch runs; starts the fetch when the check ends."""
+        if self._early is not None:
+            return False
+        with self._lock:  # waits while the card thread is in the middle of deciding
+            decided = self._decided
+        if not decided:
+            if self._thread is not None and self._thread.is_alive():
+                if time.monotonic() - self._started < CARD_CHECK_TIMEOUT_S:
+                    return True
+                self.card_error = VendorError("the camera did not answer the card check in time")
+            self._settle()
+        if self._early is not None or self.inner is None:
+            return False
+        if self.inner.running():
+            return True
+        if self._should_fall_back():
+            return self.running()
+        return False
+
+    def _decide(self) -> FillResult | None:
+        """Expire, narrow, or pick the fetch method from what the card said."""
+        download = self._downloads()
+        if self.method == "download" and self.card_error is not None:
+            return FillResult("failed", 0.0, self.masked(str(self.card_error)))
+        begin, seconds = self.start_time, self.seconds
+        if self.coverage is not None:
+            spans = self.coverage.spans(self.start_time, self.end)
+            if not spans:
+                return FillResult("expired", 0.0, card_gone_message(self.coverage.oldest))
+            first = spans[0][0]
+            if first > self.start_time:
+                lost = int((first - self.start_time).total_seconds())
+                self.note = (
+                    f"the camera's card holds footage from {_utc(first)}; "
+                    f"the first {lost} s of this window are gone"
+                )
+                begin, seconds = first, self.seconds - lost
+        recordings = self.coverage.recordings if self.coverage is not None else None
+        return self._begin(begin, seconds, download=download, recordings=recordings)
+
+    def _begin(self, begin, seconds, *, download: bool, recordings=None) -> FillResult | None:
+        self.fetch_start = begin
+        if download:
+            self.inner = self.download_job(
+                start=begin, seconds=seconds, client=self.client, recordings=recordings
+            )
+        else:
+            self.inner = self.replay_job(begin, seconds)
+        return self._start_inner()
+
+    def _start_inner(self) -> FillResult | None:
+        try:
+            early = self.inner.start()
+        except ReplayUrlError as exc:
+            early = FillResult("failed", 0.0, f"no replay URL can be built: {exc}")
+        except OSError as exc:
+            early = FillResult("failed", 0.0, self.masked(f"ffmpeg could not be started: {exc}"))
+        except Exception as exc:  # anything else is this attempt's failure, not the worker's
+            log.exception("gap %s: fill could not start", self.gap_id)
+            early = FillResult("failed", 0.0, self.masked(f"fill could not start: {exc}"))
+        if early is not None:
+            self._early = self._adjust(early)
+        return self._early
+
+    def _should_fall_back(self) -> bool:
+        """Auto mode: a download API that answers 404/501 hands the window to replay."""
+        if self._fell_back or self.method != "auto" or not isinstance(self.inner, DownloadJob):
+            return False
+        if self.inner.unsupported is None:
+            return False
+        self._fell_back = True
+        log.info(
+            "gap %s: %s; replaying instead", self.gap_id, self.masked(str(self.inner.unsupported))
+        )
+        self.inner.result()  # removes what the download left
+        self.inner = self.replay_job(self.fetch_start, self._fetch_seconds)
+        self._start_inner()
+        return True
+
+    @property
+    def _fetch_seconds(self) -> int:
+        return self.seconds - int((self.fetch_start - self.start_time).total_seconds())
+
+    def abort(self) -> None:
+        """End whatever runs now and remove its files."""
+        with self._lock:
+            self._aborted = True  # a card check still running starts nothing after this
+            inner = self.inner
+        if inner is not None:
+            inner.abort()
+
+    def error_tail(self) -> str:
+        return self.inner.error_tail() if self.inner else ""
+
+    def result(self) -> FillResult:
+        """The outcome for the whole window (a narrowed fetch reports ``partial``)."""
+        if self._early is not None:
+            return self._early
+        if self.inner is None:
+            return FillResult("failed", 0.0, "the fill ended before it could start")
+        return self._adjust(self.inner.result())
+
+    def _adjust(self, result: FillResult) -> FillResult:
+        if result.outcome == "unsupported":
+            return FillResult("failed", 0.0, result.error)
+        if not self.note:
+            return result
+        detail = "; ".join(filter(None, [self.note, result.error]))
+        if result.outcome in ("filled", "partial"):
+            return replace(result, outcome="partial", error=detail)
+        return replace(result, error=detail)
+
+    @property
+    def card_oldest(self) -> datetime | None:
+        """Where the card's footage starts, when the card answered."""
+        return self.coverage.oldest if self.coverage is not None else None

@@ -1,0 +1,56 @@
+"""Camera vendor APIs: card coverage (what the SD card holds) and download of its recordings."""
+
+from .base import CardCoverage
+from .base import DownloadStopped
+from .base import Recording
+from .base import Unsupported
+from .base import VendorClient
+from .base import VendorError
+from .dahua import DahuaClient
+from .hikvision import HikvisionClient
+from .onvif import OnvifClient
+from .ratelimit import TokenBucket
+from .ratelimit import shared_bucket
+
+DOWNLOAD_VENDORS = ("hikvision", "dahua")
+COVERAGE_VENDORS = ("hikvision", "dahua", "onvif")
+
+__all__ = [
+    "COVERAGE_VENDORS",
+    "DOWNLOAD_VENDORS",
+    "CardCoverage",
+    "DownloadStopped",
+    "Recording",
+    "Unsupported",
+    "VendorClient",
+    "VendorError",
+    "client_for",
+    "shared_bucket",
+]
+
+
+def client_for(
+    camera,
+    password: str,
+    *,
+    timeout_s: float = 15.0,
+    max_kbps: float = 0.0,
+) -> VendorClient | None:
+    """The vendor client of a Camera row, or None when its vendor answers no card question.
+
+    ``max_kbps`` is the worker-wide cap (``ANR_MAX_KBPS``); the camera's own ``max_kbps`` adds
+    a second bucket, so whichever is tighter holds.
+    """
+    if camera.vendor not in COVERAGE_VENDORS or not camera.address:
+        return None
+    own = getattr(camera, "max_kbps", None)
+    buckets = (shared_bucket(max_kbps), TokenBucket(own) if own else None)
+    common = dict(
+        channel=camera.channel, timezone=camera.timezone or "UTC", timeout_s=timeout_s,
+        buckets=buckets,
+    )  # fmt: skip
+    if camera.vendor == "onvif":
+        return OnvifClient(camera.address, camera.http_port, camera.username, password, **common)
+    base = f"http://{camera.address}:{camera.http_port}"
+    cls = HikvisionClient if camera.vendor == "hikvision" else DahuaClient
+    return cls(base, camera.username, password, **common)

@@ -1,0 +1,71 @@
+"""Sign-in attempt counters and background jobs (bulk retries too big for one request)."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from ..extensions import db
+from .gap import new_id
+from .types import UTCDateTime
+from .types import rfc3339
+from .types import utcnow
+
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class LoginAttempt(db.Model):
+    """Failed sign-ins counted per key: a username, a client address, or the pair of both.
+
+    ``failures`` only ever moves by a compare-and-set on its own value, so concurrent guesses
+    each take a distinct count and never check more passwords than the limit allows.
+    """
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(220), primary_key=True)
+    username: Mapped[str | None] = mapped_column(String(150), nullable=True, index=True)
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Job(db.Model):
+    """Work that outlives its request (a bulk retry of many gaps); its progress is visible."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(32))
+    camera_id: Mapped[str | None] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    requested_by: Mapped[str] = mapped_column(String(200))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def to_json(self) -> dict:
+        """The job as ``GET /api/v1/jobs/{id}`` shows it."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "camera_id": self.camera_id,
+            "requested_by": self.requested_by,
+            "total": self.total,
+            "done": self.done,
+            "state": self.state,
+            "error": self.error,
+            "created_at": rfc3339(self.created_at),
+            "updated_at": rfc3339(self.updated_at),
+            "finished_at": rfc3339(self.finished_at),
+        }
