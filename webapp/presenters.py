@@ -300,9 +300,8 @@ class MarkView:
     state: str
     href: str
     gap_ids: str  # space-separated: the rows app.js highlights
-    label: str  # "Failed gap", or "3 gaps, worst failed" for merged gaps
-    span: str  # "<start> to <end>" in the camera's zone
-    duration: str
+    name: str  # "Failed gap, <start> to <end>" (merged gaps: "3 gaps, worst failed, ...")
+    title: str  # "Failed gap: <start> to <end> (4 min 10 s)"
     x: float
     w: float
     hit_x: float  # the transparent hit area reaches a quarter percent past each side
@@ -313,8 +312,8 @@ class MarkView:
 def timeline_marks(marks, tz: str, href) -> list[MarkView]:
     """The values of every timeline mark (``timeline.Mark``); ``href(mark)`` is its link.
 
-    A page draws a hundred marks or more: each time is formatted once here, where the template
-    would format it twice and call two filters per mark.
+    A page draws a hundred marks or more: each time is formatted once here, and the text of
+    the name and the tooltip is put together here (plain text: the template escapes it).
     """
     out = []
     for m in marks:
@@ -322,14 +321,14 @@ def timeline_marks(marks, tz: str, href) -> list[MarkView]:
             label = f"{STATE_LABELS[m.state]} gap"
         else:
             label = f"{len(m.gap_ids)} gaps, worst {_LOWER[m.state]}"
+        span = f"{local_time(m.start, tz)} to {local_time(m.end, tz)}"
         out.append(
             MarkView(
                 state=m.state,
                 href=href(m),
                 gap_ids=" ".join(m.gap_ids),
-                label=label,
-                span=f"{local_time(m.start, tz)} to {local_time(m.end, tz)}",
-                duration=duration_text(m.seconds),
+                name=f"{label}, {span}",
+                title=f"{label}: {span} ({duration_text(m.seconds)})",
                 x=m.x,
                 w=m.w,
                 hit_x=max(m.x - 0.25, 0),
