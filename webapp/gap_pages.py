@@ -33,6 +33,7 @@ from .models import utcnow
 from .presenters import RowRights
 from .presenters import fleet_rows
 from .presenters import gap_rows
+from .presenters import timeline_marks
 from .rendering import is_htmx
 from .rendering import render_page
 
@@ -110,14 +111,12 @@ def gap_page_context(
     if keep_ids:
         page.rows = with_kept_rows(camera.id, page.rows, keep_ids)
     rights = RowRights()
-    if since is None:
-        counts = state_counts([camera.id])[camera.id]["counts"]
-    else:
-        counts = window_counts(camera.id, since)
     all_counts = state_counts([camera.id])[camera.id]["counts"]
+    counts = all_counts if since is None else window_counts(camera.id, since)
     waiting = fill_queue.waiting_requests(camera.id)
     open_ids = _open_details()
     problem = fill_problem(camera)
+    timeline = timeline_mod.build(camera, range_key) if tl else None
     return dict(
         range_param=range_key if explicit else None,
         table_since=since,
@@ -138,9 +137,11 @@ def gap_page_context(
         # Row details (fill history) the operator had open, kept open across refreshes.
         open_runs={gap_id: fill_queue.run_history(gap_id) for gap_id in open_ids},
         fill_problem=problem[1] if problem else None,
-        timeline=timeline_mod.build(camera, range_key) if tl else None,
+        timeline=timeline,
+        marks=timeline_marks(timeline.marks, camera.timezone, mark_links(camera, range_key))
+        if timeline
+        else [],
         page_ep=page_endpoint("camera_gaps"),
-        mark_href=lambda mark: mark_href(camera, mark, range_key),
         tz_label=tz_label(camera.timezone),
         window_values={},
         window_errors={},
@@ -179,21 +180,27 @@ def with_kept_rows(camera_id: str, rows: list, keep_ids) -> list:
 KEEP_MAX = 500
 
 
-def mark_href(camera, mark, range_key: str) -> str:
-    """Where a timeline mark links: the gap's state tab, starting at its (newest) gap, anchored.
+def mark_links(camera, range_key: str):
+    """Where each timeline mark links: its state tab, starting at its (newest) gap, anchored.
 
     Used when the row is not on the page; the cursor just after the gap makes it the first row.
+    The URL is built once a page and filled in per mark (url_for costs about 60 µs, and a page
+    draws a hundred marks or more): states are plain words and cursors URL-safe base64, so both
+    go into the URL as they are.
     """
-    newest = mark.gap_ids[-1]
-    cursor = encode_cursor(mark.last_start, newest + "~")
-    url = url_for(
-        page_endpoint("camera_gaps"),
-        camera_id=camera.id,
-        state=None if mark.mixed else mark.state,
-        range=range_key,
-        before=cursor,
+    endpoint = page_endpoint("camera_gaps")
+    one_state = url_for(
+        endpoint, camera_id=camera.id, state="__state__", range=range_key, before="__before__"
     )
-    return f"{url}#gap-{newest}"
+    every_state = url_for(endpoint, camera_id=camera.id, range=range_key, before="__before__")
+
+    def href(mark) -> str:
+        newest = mark.gap_ids[-1]
+        cursor = encode_cursor(mark.last_start, newest + "~")
+        shape = every_state if mark.mixed else one_state.replace("__state__", mark.state, 1)
+        return f"{shape.replace('__before__', cursor, 1)}#gap-{newest}"
+
+    return href
 
 
 def tz_label(tz_name: str) -> str:

@@ -59,10 +59,9 @@ def local_time(value: datetime | None, tz_name: str | None = "UTC", seconds: boo
     """``2026-06-13 14:00:00 +02:00`` in the camera's zone."""
     if value is None:
         return "—"
-    local = value.astimezone(zone(tz_name))
-    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    offset = local.strftime("%z")
-    return f"{local.strftime(fmt)} {offset[:3]}:{offset[3:]}"
+    # isoformat, not two strftime calls: half the cost, and the timeline formats hundreds a page.
+    iso = value.astimezone(zone(tz_name)).isoformat(sep=" ", timespec="seconds")
+    return f"{iso[:19] if seconds else iso[:16]} {iso[19:]}"
 
 
 def local_parts(value: datetime, tz_name: str | None = "UTC") -> tuple[str, str, str]:
@@ -302,6 +301,52 @@ def fleet_rows(rows, camera_endpoint: str) -> list[FleetRowView]:
                     if row.last_segment_end is not None
                     else "no footage ever"
                 ),
+            )
+        )
+    return out
+
+
+@dataclass(slots=True)
+class MarkView:
+    """One gap mark of the timeline, as ``templates/gaps/_timeline.html`` draws it."""
+
+    state: str
+    href: str
+    gap_ids: str  # space-separated: the rows app.js highlights
+    name: str  # "Failed gap, <start> to <end>" (merged gaps: "3 gaps, worst failed, ...")
+    title: str  # "Failed gap: <start> to <end> (4 min 10 s)"
+    x: float
+    w: float
+    hit_x: float  # the transparent hit area reaches a quarter percent past each side
+    hit_w: float
+    quiet: bool  # filled: drawn as a low band, nothing for the operator to do
+
+
+def timeline_marks(marks, tz: str, href) -> list[MarkView]:
+    """The values of every timeline mark (``timeline.Mark``); ``href(mark)`` is its link.
+
+    A page draws a hundred marks or more: each time is formatted once here, and the text of
+    the name and the tooltip is put together here (plain text: the template escapes it).
+    """
+    out = []
+    for m in marks:
+        if m.gap_id:
+            label = f"{STATE_LABELS[m.state]} gap"
+        else:
+            label = f"{len(m.gap_ids)} gaps, worst {_LOWER[m.state]}"
+        span = f"{local_time(m.start, tz)} to {local_time(m.end, tz)}"
+        out.append(
+            MarkView(
+                state=m.state,
+                href=href(m),
+                gap_ids=" ".join(m.gap_ids),
+                name=f"{label}, {span}",
+                title=f"{label}: {span} ({duration_text(m.seconds)})",
+                x=m.x,
+                w=m.w,
+                hit_x=max(m.x - 0.25, 0),
+                hit_w=m.w + 0.5,
+                quiet=m.state == FILLED,
             )
         )
     return out

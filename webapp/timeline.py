@@ -6,22 +6,21 @@ The SVG uses percentage x/width and fixed pixel heights, so it scales to any wid
 element per segment; gaps within one drawing unit of each other become one mark (worst state).
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from typing import Any
+from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import Row
 from sqlalchemy import String
 from sqlalchemy import select
 from sqlalchemy import type_coerce
 
 from .domain.recording_health import recording_status
 from .domain.recording_health import stale_after
+from .domain.times import stored_time
 from .domain.times import zone
 from .extensions import db
 from .models import RecordingGap
@@ -222,13 +221,27 @@ def _naive(value) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def gaps_in_window(camera_id: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
-    """The camera's gaps overlapping [start, end), newest first, at most MAX_GAPS + 1."""
-    return db.session.execute(
+class WindowGap(NamedTuple):
+    """A gap as the timeline needs it: aware UTC times, no ORM row."""
+
+    id: str
+    gap_start: datetime
+    gap_end: datetime
+    gap_seconds: int
+    fill_state: str
+
+
+def gaps_in_window(camera_id: str, start: datetime, end: datetime) -> list[WindowGap]:
+    """The camera's gaps overlapping [start, end), newest first, at most MAX_GAPS + 1.
+
+    Raw column values and ``stored_time``, as in ``recorded_runs``: a week of gaps is thousands
+    of rows, and per-value type processing cost more than the query.
+    """
+    stmt = (
         select(
             RecordingGap.id,
-            RecordingGap.gap_start,
-            RecordingGap.gap_end,
+            type_coerce(RecordingGap.gap_start, String),
+            type_coerce(RecordingGap.gap_end, String),
             RecordingGap.gap_seconds,
             RecordingGap.fill_state,
         )
@@ -239,7 +252,11 @@ def gaps_in_window(camera_id: str, start: datetime, end: datetime) -> Sequence[R
         )
         .order_by(RecordingGap.gap_start.desc(), RecordingGap.id.desc())
         .limit(MAX_GAPS + 1)
-    ).all()
+    )
+    return [
+        WindowGap(gid, stored_time(a), stored_time(b), seconds, state)
+        for gid, a, b, seconds, state in db.session.connection().execute(stmt).all()
+    ]
 
 
 def merge_marks(gaps, pct) -> list[Mark]:

@@ -1,7 +1,7 @@
 """download fills: cached card coverage and a per-camera bandwidth cap
 
 Revision ID: 0004_download_fills
-Revises: 0006_health
+Revises: 0003_health
 Create Date: 2026-11-25 16:50:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_download_fills'
-down_revision = '0006_health'
+down_revision = '0003_health'
 branch_labels = None
 depends_on = None
 

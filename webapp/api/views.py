@@ -30,6 +30,7 @@ from ..domain.gap_queries import parse_state
 from ..domain.paging import decode_cursor
 from ..domain.paging import parse_limit
 from ..domain.principal import camera_for
+from ..domain.principal import camera_id_for
 from ..domain.principal import can
 from ..domain.principal import require
 from ..domain.times import parse_time
@@ -135,14 +136,14 @@ def retry_selected_gaps(camera_id: str):
 @bp.get("/cameras/<camera_id>/recording-gaps")
 def list_recording_gaps(camera_id: str):
     """The camera's gaps, newest first, with a ``Link: rel="next"`` cursor when more remain."""
-    camera = camera_for(current_user, camera_id)
+    camera_id = camera_id_for(current_user, camera_id)
     state = parse_state(request.args.get("state"))
     limit = parse_limit(request.args.get("limit"))
     before = decode_cursor(request.args.get("before"))
-    page = list_gaps(camera.id, state, limit, before, columns=RAW_LIST_COLUMNS)
+    page = list_gaps(camera_id, state, limit, before, columns=RAW_LIST_COLUMNS)
     resp = jsonify(gap_rows_json(page.rows))
     if page.next_cursor:
-        args: dict[str, Any] = {"camera_id": camera.id, "limit": limit, "before": page.next_cursor}
+        args: dict[str, Any] = {"camera_id": camera_id, "limit": limit, "before": page.next_cursor}
         if state:
             args["state"] = state
         link = url_for("api.list_recording_gaps", **args)

@@ -7,10 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row
+from sqlalchemy import String
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import type_coerce
 
 from ..errors import Problem
 from ..extensions import db
@@ -18,7 +21,7 @@ from ..masking import mask_credentials
 from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import Segment
-from ..models.types import rfc3339_text
+from ..models.types import stored_rfc3339
 from .gapstate import MAX_GAP_SECONDS
 from .paging import encode_cursor
 from .states import FILL_STATES
@@ -29,10 +32,11 @@ LIST_COLUMNS = [getattr(RecordingGap, name) for name in RecordingGap.PUBLIC_FIEL
 # The page also shows who asked to stop a running fill.
 PAGE_COLUMNS = [*LIST_COLUMNS, RecordingGap.stop_requested_by]
 TIME_FIELDS = ("gap_start", "gap_end", "last_attempt_at", "filled_at", "created_at")
-# The JSON list is the hot path (docs/design.md, "Performance"): the database formats the times
-# as RFC 3339 text.
+# The JSON list is the hot path (docs/design.md, "Performance"): times come back as the raw
+# stored values, formatted by stored_rfc3339 without per-value type processing.
 RAW_LIST_COLUMNS = [
-    rfc3339_text(col).label(col.key) if col.key in TIME_FIELDS else col for col in LIST_COLUMNS
+    type_coerce(col, String).label(col.key) if col.key in TIME_FIELDS else col
+    for col in LIST_COLUMNS
 ]
 
 
@@ -62,10 +66,45 @@ def _since(query, since: datetime):
 
     The gap_start bound (no gap is longer than MAX_GAP_SECONDS) keeps the scan on the index.
     """
-    return query.where(
-        RecordingGap.gap_end > since,
-        RecordingGap.gap_start > since - timedelta(seconds=MAX_GAP_SECONDS),
+    return query.where(RecordingGap.gap_end > since, RecordingGap.gap_start > _since_floor(since))
+
+
+def _since_floor(since: datetime) -> datetime:
+    """The earliest start a gap reaching past ``since`` can have."""
+    return since - timedelta(seconds=MAX_GAP_SECONDS)
+
+
+# One statement per shape of the list query, built once: each execution then only binds values
+# (building and hashing the select cost as much as running it for a page of 50).
+_LIST_STATEMENTS: dict[tuple, object] = {}
+
+
+def _list_statement(columns, by_state: bool, by_since: bool, by_before: bool):
+    key = (tuple(columns), by_state, by_since, by_before)
+    query = _LIST_STATEMENTS.get(key)
+    if query is not None:
+        return query
+    query = select(*columns).where(RecordingGap.camera_id == bindparam("camera_id"))
+    if by_state:
+        query = query.where(RecordingGap.fill_state == bindparam("state"))
+    if by_since:
+        query = query.where(
+            RecordingGap.gap_end > bindparam("since"),
+            RecordingGap.gap_start > bindparam("since_floor"),
+        )
+    if by_before:
+        when = bindparam("when")
+        query = query.where(
+            or_(
+                RecordingGap.gap_start < when,
+                and_(RecordingGap.gap_start == when, RecordingGap.id < bindparam("gap_id")),
+            )
+        )
+    query = query.order_by(RecordingGap.gap_start.desc(), RecordingGap.id.desc()).limit(
+        bindparam("limit")
     )
+    _LIST_STATEMENTS[key] = query
+    return query
 
 
 def list_gaps(
@@ -80,22 +119,17 @@ def list_gaps(
 
     With ``since``, only gaps that reach into the last stretch of time (the chosen range).
     """
-    query = select(*columns).where(RecordingGap.camera_id == camera_id)
+    params: dict = {"camera_id": camera_id, "limit": limit + 1}
     if state:
-        query = query.where(RecordingGap.fill_state == state)
+        params["state"] = state
     if since is not None:
-        query = _since(query, since)
+        params["since"] = since
+        params["since_floor"] = _since_floor(since)  # as in _since
     if before:
-        when, gap_id = before
-        query = query.where(
-            or_(
-                RecordingGap.gap_start < when,
-                and_(RecordingGap.gap_start == when, RecordingGap.id < gap_id),
-            )
-        )
-    query = query.order_by(RecordingGap.gap_start.desc(), RecordingGap.id.desc()).limit(limit + 1)
+        params["when"], params["gap_id"] = before
+    query = _list_statement(columns, bool(state), since is not None, bool(before))
     # Core execution: these are plain column rows, and the ORM's row loading costs ~10 µs each.
-    rows = db.session.connection().execute(query).all()
+    rows = db.session.connection().execute(query, params).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -116,18 +150,19 @@ def gap_rows_by_id(camera_id: str, ids: list[str], columns=PAGE_COLUMNS) -> Sequ
 def gap_rows_json(rows) -> list[dict]:
     """Rows of ``list_gaps(..., columns=RAW_LIST_COLUMNS)`` as the API's gap objects."""
     # Unpacked in PUBLIC_FIELDS order: the hot loop of the JSON list.
+    stamp = stored_rfc3339
     return [
         {
             "id": gid,
             "camera_id": camera_id,
-            "gap_start": start,
-            "gap_end": end,
+            "gap_start": stamp(start),
+            "gap_end": stamp(end),
             "gap_seconds": seconds,
             "fill_state": state,
             "fill_attempts": attempts,
-            "last_attempt_at": attempted,
-            "filled_at": filled,
-            "created_at": created,
+            "last_attempt_at": stamp(attempted),
+            "filled_at": stamp(filled),
+            "created_at": stamp(created),
             "last_error": mask_credentials(error) if error else error,
             "recovered_seconds": recovered,
             "progress": progress,

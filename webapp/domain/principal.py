@@ -2,6 +2,8 @@
 
 from flask import abort
 from flask_login import current_user
+from sqlalchemy import bindparam
+from sqlalchemy import select
 
 from ..errors import Problem
 from ..extensions import db
@@ -42,20 +44,44 @@ def require(capability: str, principal=None) -> None:
         raise Problem(403, f"role '{role}' is not permitted to {words}")
 
 
+def _check_camera(principal, camera_id: str, capability: str) -> str:
+    """Capability, then scope (403); the id as it may be echoed in a message."""
+    require(capability, principal)
+    shown = camera_id[:64]  # never echo an unbounded id back
+    if not principal.in_scope(camera_id):
+        raise Problem(403, f"camera '{shown}' is outside your camera scope")
+    return shown
+
+
 def camera_for(principal, camera_id: str, capability: str = "view") -> Camera:
     """Load a camera for a principal: capability, then scope (403), and only then existence (404).
 
     An out-of-scope id answers the same 403 whether or not the camera exists, so scope is never
     an existence oracle.
     """
-    require(capability, principal)
-    shown = camera_id[:64]  # never echo an unbounded id back
-    if not principal.in_scope(camera_id):
-        raise Problem(403, f"camera '{shown}' is outside your camera scope")
+    shown = _check_camera(principal, camera_id, capability)
     camera = db.session.get(Camera, camera_id) if valid_camera_id(camera_id) else None
     if camera is None:
         raise Problem(404, f"camera {shown} not found")
     return camera
+
+
+# Built once: executing a prepared statement skips building and hashing it again.
+_CAMERA_EXISTS = select(Camera.id).where(Camera.id == bindparam("camera_id"))
+
+
+def camera_id_for(principal, camera_id: str, capability: str = "view") -> str:
+    """``camera_for`` for routes that need only the id: the same checks, no ORM object.
+
+    The JSON gap list's hot path: loading the camera through the ORM cost more than its query.
+    """
+    shown = _check_camera(principal, camera_id, capability)
+    found = valid_camera_id(camera_id) and db.session.connection().execute(
+        _CAMERA_EXISTS, {"camera_id": camera_id}
+    ).first()
+    if not found:
+        raise Problem(404, f"camera {shown} not found")
+    return camera_id
 
 
 def scoped(query, column, principal=None):

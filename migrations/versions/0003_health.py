@@ -1,13 +1,13 @@
 """recording health on cameras, webhook outbox
 
-Revision ID: 0006_health
+Revision ID: 0003_health
 Revises: 0002_real_cameras
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_health"
+revision = "0003_health"
 down_revision = "0002_real_cameras"
 branch_labels = None
 depends_on = None

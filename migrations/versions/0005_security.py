@@ -1,6 +1,6 @@
 """security round two: sign-in attempt counters, jobs, API key embed role ceiling
 
-Revision ID: 0003_security
+Revision ID: 0005_security
 Revises: 0004_download_fills
 Create Date: 2026-11-25 17:10:00
 
@@ -9,7 +9,7 @@ Create Date: 2026-11-25 17:10:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_security"
+revision = "0005_security"
 down_revision = "0004_download_fills"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """fleet operations: claim order, who asked and who stopped, fill history, fleet order
 
-Revision ID: 0005_fleet
-Revises: 0003_security
+Revision ID: 0006_fleet
+Revises: 0005_security
 Create Date: 2026-11-25 16:40:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0005_fleet"
-down_revision = "0003_security"
+revision = "0006_fleet"
+down_revision = "0005_security"
 branch_labels = None
 depends_on = None
 
