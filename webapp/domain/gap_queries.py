@@ -6,6 +6,7 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import BindParameter
 from sqlalchemy import Row
 from sqlalchemy import String
 from sqlalchemy import and_
@@ -93,7 +94,7 @@ def _list_statement(columns, by_state: bool, by_since: bool, by_before: bool):
             RecordingGap.gap_start > bindparam("since_floor"),
         )
     if by_before:
-        when = bindparam("when")
+        when: BindParameter[datetime] = bindparam("when")
         query = query.where(
             or_(
                 RecordingGap.gap_start < when,

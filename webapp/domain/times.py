@@ -2,6 +2,7 @@
 
 from datetime import UTC
 from datetime import datetime
+from typing import overload
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
@@ -31,7 +32,13 @@ def parse_time(raw, naive_zone=UTC) -> datetime | None:
     return value if _EARLIEST <= value <= _LATEST else None
 
 
-def stored_time(value) -> datetime | None:
+@overload
+def stored_time(value: None) -> None: ...
+@overload
+def stored_time(value: str | datetime) -> datetime: ...
+
+
+def stored_time(value: str | datetime | None) -> datetime | None:
     """A stored UTC time given as driver text (SQLite) or a naive datetime, made aware.
 
     For hot lists: ``datetime.fromisoformat`` is several times cheaper than the generic
