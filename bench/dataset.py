@@ -29,6 +29,8 @@ GAP_COLUMNS = (
 RETENTION = timedelta(hours=72)
 # Gaps are laid out backwards from here, one per 10-minute slot, so the newest are recent.
 T_END = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+
 def recount_stats(camera_ids: list[str] | None = None) -> None:
     """Rebuild the per-camera statistics with the app's own recount, then commit."""
     gapstate.recount_stats(camera_ids)

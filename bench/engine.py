@@ -188,8 +188,13 @@ def fill_60s(workdir: Path, runs: int) -> float:
             db.session.commit()
             for i in range(runs):
                 start = utcnow().replace(microsecond=0) - timedelta(minutes=30 + 2 * i)
-                gap = RecordingGap(camera_id=cam, gap_start=start, gap_seconds=60,
-                                   gap_end=start + timedelta(seconds=60), fill_state="pending")
+                gap = RecordingGap(
+                    camera_id=cam,
+                    gap_start=start,
+                    gap_seconds=60,
+                    gap_end=start + timedelta(seconds=60),
+                    fill_state="pending",
+                )
                 db.session.add(gap)
                 db.session.commit()
                 dataset.recount_stats([cam])

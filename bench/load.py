@@ -106,8 +106,15 @@ def _wait_ready(port: int, server: subprocess.Popen, timeout: float = 30.0) -> N
     raise RuntimeError(f"gunicorn did not answer /healthz within {timeout:.0f} s")
 
 
-def measure(database_url: str, secret_key: str, cookie: str, path: str, connections: int,
-            seconds: float, instance: Path) -> LoadResult:
+def measure(
+    database_url: str,
+    secret_key: str,
+    cookie: str,
+    path: str,
+    connections: int,
+    seconds: float,
+    instance: Path,
+) -> LoadResult:
     """Start ``gunicorn -w 2`` on a free loopback port, warm it, then run the generator."""
     port = free_port()
     env = dict(

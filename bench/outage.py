@@ -117,9 +117,9 @@ def _recover(app, worker_cls, db, gap_model, cameras: int) -> float:
     try:
         while time.perf_counter() < deadline:
             settled = db.session.scalar(
-                select(func.count()).select_from(gap_model).where(
-                    gap_model.fill_state.in_(("filled", "partial", "failed", "expired"))
-                )
+                select(func.count())
+                .select_from(gap_model)
+                .where(gap_model.fill_state.in_(("filled", "partial", "failed", "expired")))
             )
             db.session.commit()
             if settled >= cameras:

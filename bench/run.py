@@ -52,9 +52,19 @@ class Sizes:
 
 
 QUICK = Sizes(
-    cameras=100, gaps_per_camera=600, fleet_cameras=1000, runs=15, fleet_runs=8,
-    load_seconds=8.0, claim_runs=1, claim_seconds=3.0, retry_gaps=10_000, retry_runs=1,
-    retry_timeout=60.0, index_files=10_000, fill_runs=1,
+    cameras=100,
+    gaps_per_camera=600,
+    fleet_cameras=1000,
+    runs=15,
+    fleet_runs=8,
+    load_seconds=8.0,
+    claim_runs=1,
+    claim_seconds=3.0,
+    retry_gaps=10_000,
+    retry_runs=1,
+    retry_timeout=60.0,
+    index_files=10_000,
+    fill_runs=1,
 )
 
 
@@ -72,8 +82,14 @@ def guarded(table: Table, figure: str, target: str, measure) -> None:
 def ratio_line(table, figure, a_ms, b_ms, partner, limit) -> None:
     """A figure, its partner, the ratio and the target ``<= limit``."""
     r = a_ms / b_ms
-    table.target(figure, f"{a_ms:.2f} ms", f"{partner} {b_ms:.2f} ms", f"{r:.2f}x",
-                 f"<= {limit}x", r <= limit)
+    table.target(
+        figure,
+        f"{a_ms:.2f} ms",
+        f"{partner} {b_ms:.2f} ms",
+        f"{r:.2f}x",
+        f"<= {limit}x",
+        r <= limit,
+    )
 
 
 def web_figures(table: Table, s: Sizes, workdir: Path) -> None:
@@ -86,8 +102,11 @@ def web_figures(table: Table, s: Sizes, workdir: Path) -> None:
         db.create_all()
         cams = dataset.add_cameras(s.cameras)
         took = dataset.add_gaps(cams, s.gaps_per_camera)
-    table.info(f"bulk load of {s.cameras * s.gaps_per_camera:,} gaps (SQLite, executemany)",
-               f"{took:.1f} s", "indexes rebuilt once, statistics recounted")
+    table.info(
+        f"bulk load of {s.cameras * s.gaps_per_camera:,} gaps (SQLite, executemany)",
+        f"{took:.1f} s",
+        "indexes rebuilt once, statistics recounted",
+    )
     client = dataset.signed_in_client(app)
     con = sqlite3.connect(db_path)
     cam = cams[len(cams) // 2]
@@ -98,18 +117,32 @@ def web_figures(table: Table, s: Sizes, workdir: Path) -> None:
 
     def gap_page():
         a, b = web.gap_page(client, con, cam, s.runs)
-        ratio_line(table, "camera gap page (50 rows, tabs with counts, timeline)", a, b,
-                   "app's JSON for the rows and counts", 3.0)
+        ratio_line(
+            table,
+            "camera gap page (50 rows, tabs with counts, timeline)",
+            a,
+            b,
+            "app's JSON for the rows and counts",
+            3.0,
+        )
 
     note("JSON list and gap page")
     guarded(table, "JSON list of 500 gaps", "<= 2.0x", json_list)
     guarded(table, "camera gap page", "<= 3.0x", gap_page)
     fleet = {}
     note(f"fleet page at {s.cameras:,} cameras")
-    guarded(table, f"fleet page, {s.cameras:,} cameras", "", lambda: fleet.update(
-        small=web.fleet_page(client, cam, s.fleet_runs)))
-    guarded(table, "gunicorn -w 2 load, gap page", "0 errors; p99 <= 3x p50",
-            lambda: load_figure(table, s, app, client, url, cam, workdir))
+    guarded(
+        table,
+        f"fleet page, {s.cameras:,} cameras",
+        "",
+        lambda: fleet.update(small=web.fleet_page(client, cam, s.fleet_runs)),
+    )
+    guarded(
+        table,
+        "gunicorn -w 2 load, gap page",
+        "0 errors; p99 <= 3x p50",
+        lambda: load_figure(table, s, app, client, url, cam, workdir),
+    )
     note(f"growing the fleet to {s.fleet_cameras:,} cameras")
     extra = s.fleet_cameras - s.cameras
     web.add_fleet_cameras(app, extra, s.cameras, max(1, s.gaps_per_camera // 100))
@@ -117,13 +150,24 @@ def web_figures(table: Table, s: Sizes, workdir: Path) -> None:
 
     def fleet_lines():
         big, partner = web.fleet_page(client, cam, s.fleet_runs)
-        ratio_line(table, f"fleet page, {s.fleet_cameras:,} cameras, {total_gaps:,} gaps", big,
-                   partner, "camera gap page", 2.0)
+        ratio_line(
+            table,
+            f"fleet page, {s.fleet_cameras:,} cameras, {total_gaps:,} gaps",
+            big,
+            partner,
+            "camera gap page",
+            2.0,
+        )
         small = fleet["small"][0]
         r = big / small
-        table.target(f"fleet page growth, {s.cameras:,} -> {s.fleet_cameras:,} cameras",
-                     f"{big:.2f} ms", f"at {s.cameras:,}: {small:.2f} ms", f"{r:.2f}x",
-                     "<= 1.2x", r <= 1.2)
+        table.target(
+            f"fleet page growth, {s.cameras:,} -> {s.fleet_cameras:,} cameras",
+            f"{big:.2f} ms",
+            f"at {s.cameras:,}: {small:.2f} ms",
+            f"{r:.2f}x",
+            "<= 1.2x",
+            r <= 1.2,
+        )
 
     guarded(table, "fleet page", "<= 2.0x; growth <= 1.2x", fleet_lines)
 
@@ -134,11 +178,21 @@ def web_figures(table: Table, s: Sizes, workdir: Path) -> None:
             dataset.add_gaps(bulk, s.retry_gaps, state="failed", seed=9)
         a, b = web.bulk_retry(app, con, bulk[0], s.retry_gaps, s.retry_runs, s.retry_timeout)
         r = a / b
-        table.target(f"bulk retry of {s.retry_gaps:,} failed gaps (retry-failed API)",
-                     f"{a:.2f} s", f"bare SQL UPDATE {b:.3f} s", f"{r:.1f}x", "<= 20x", r <= 20)
+        table.target(
+            f"bulk retry of {s.retry_gaps:,} failed gaps (retry-failed API)",
+            f"{a:.2f} s",
+            f"bare SQL UPDATE {b:.3f} s",
+            f"{r:.1f}x",
+            "<= 20x",
+            r <= 20,
+        )
 
-    guarded(table, f"bulk retry of {s.retry_gaps:,} failed gaps (retry-failed API)",
-            "<= 20x, never a timeout", bulk_retry)
+    guarded(
+        table,
+        f"bulk retry of {s.retry_gaps:,} failed gaps (retry-failed API)",
+        "<= 20x, never a timeout",
+        bulk_retry,
+    )
     con.close()
 
 
@@ -146,16 +200,26 @@ def load_figure(table, s: Sizes, app, client, url, cam, workdir) -> None:
     """The gunicorn figure, signed in with the bench client's own session cookie."""
     note(f"gunicorn -w 2 under {s.connections} connections for {s.load_seconds:.0f} s")
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
-    res = load.measure(url, app.config["SECRET_KEY"], f"{cookie.key}={cookie.value}",
-                       f"/cameras/{cam}/gaps", s.connections, s.load_seconds,
-                       workdir / "instance")
+    res = load.measure(
+        url,
+        app.config["SECRET_KEY"],
+        f"{cookie.key}={cookie.value}",
+        f"/cameras/{cam}/gaps",
+        s.connections,
+        s.load_seconds,
+        workdir / "instance",
+    )
     p50, p99 = res.quantile(0.50), res.quantile(0.99)
     ratio = p99 / p50 if p50 else float("inf")
     errors = f"{res.errors} errors" + (f" (first: {res.first_error})" if res.errors else "")
-    table.target(f"gunicorn -w 2, {s.connections} connections, {s.load_seconds:.0f} s, gap page",
-                 f"{res.rps:.0f} req/s, {errors}", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
-                 f"p99 {ratio:.2f}x p50", "0 errors; p99 <= 3x p50",
-                 res.errors == 0 and ratio <= 3.0)
+    table.target(
+        f"gunicorn -w 2, {s.connections} connections, {s.load_seconds:.0f} s, gap page",
+        f"{res.rps:.0f} req/s, {errors}",
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+        f"p99 {ratio:.2f}x p50",
+        "0 errors; p99 <= 3x p50",
+        res.errors == 0 and ratio <= 3.0,
+    )
 
 
 def outage_figure(table: Table, quick: bool) -> None:
@@ -167,8 +231,14 @@ def outage_figure(table: Table, quick: bool) -> None:
         table.na(figure, target, "bench/outage.py not in this build (download fills)")
         return
     wall, floor = outage.measure(quick)
-    table.target(figure, f"{wall:.1f} s", f"bare ffmpeg -c copy pool {floor:.1f} s",
-                 f"{wall / floor:.2f}x", target, wall / floor <= 1.25)
+    table.target(
+        figure,
+        f"{wall:.1f} s",
+        f"bare ffmpeg -c copy pool {floor:.1f} s",
+        f"{wall / floor:.2f}x",
+        target,
+        wall / floor <= 1.25,
+    )
 
 
 def engine_figures(table: Table, s: Sizes, workdir: Path, quick: bool) -> None:
@@ -183,17 +253,37 @@ def engine_figures(table: Table, s: Sizes, workdir: Path, quick: bool) -> None:
         def claims():
             note("worker claims on PostgreSQL")
             one, four = engine.claims_speedup(url, s.claim_runs, s.claim_seconds)
-            table.target(figure, f"4 workers {four:.0f} claims/s", f"1 worker {one:.0f} claims/s",
-                         f"{four / one:.2f}x", target, four / one >= 1.8)
+            table.target(
+                figure,
+                f"4 workers {four:.0f} claims/s",
+                f"1 worker {one:.0f} claims/s",
+                f"{four / one:.2f}x",
+                target,
+                four / one >= 1.8,
+            )
 
         guarded(table, figure, target, claims)
     note("indexer rescan and a 60 s fill")
-    guarded(table, "indexer rescan", "", lambda: table.info(
-        f"indexer: rescan of an unchanged folder of {s.index_files:,} files",
-        f"{engine.indexer_rescan(workdir, s.index_files) * 1000:.0f} ms", "stat only, no probe"))
-    guarded(table, "fill of a 60 s gap", "", lambda: table.info(
-        "fill of a 60 s gap from the simulated camera (anr worker --once)",
-        f"{engine.fill_60s(workdir, s.fill_runs):.2f} s", "includes rendering the footage"))
+    guarded(
+        table,
+        "indexer rescan",
+        "",
+        lambda: table.info(
+            f"indexer: rescan of an unchanged folder of {s.index_files:,} files",
+            f"{engine.indexer_rescan(workdir, s.index_files) * 1000:.0f} ms",
+            "stat only, no probe",
+        ),
+    )
+    guarded(
+        table,
+        "fill of a 60 s gap",
+        "",
+        lambda: table.info(
+            "fill of a 60 s gap from the simulated camera (anr worker --once)",
+            f"{engine.fill_60s(workdir, s.fill_runs):.2f} s",
+            "includes rendering the footage",
+        ),
+    )
 
 
 def main() -> int:

@@ -50,8 +50,9 @@ class Table:
         self.rows.append(cells)
         print("| " + " | ".join(cells) + " |", flush=True)
 
-    def target(self, figure: str, measured: str, partner: str, ratio: str, target: str,
-               ok: bool) -> None:
+    def target(
+        self, figure: str, measured: str, partner: str, ratio: str, target: str, ok: bool
+    ) -> None:
         """A line with a target: it ends in PASS or MISS."""
         self._line(figure, measured, partner, ratio, target, "PASS" if ok else "MISS")
 

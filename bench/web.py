@@ -119,8 +119,9 @@ def _api_retry(app, con, cam: str, expected: int, timeout: float) -> float:
     # A child process, so a retry that overruns the bound is stopped, not left holding the lock.
     ctx = multiprocessing.get_context("spawn")
     result = ctx.Queue()
-    child = ctx.Process(target=retry_in_child, args=(app.config["SQLALCHEMY_DATABASE_URI"], cam,
-                                                     result))
+    child = ctx.Process(
+        target=retry_in_child, args=(app.config["SQLALCHEMY_DATABASE_URI"], cam, result)
+    )
     child.start()
     try:
         took, status, body = result.get(timeout=timeout + 30)  # + the child's start-up

@@ -133,5 +133,7 @@ def test_cli_edit_keeps_a_stored_template_with_credentials(db, app, runner):
     db.session.expire_all()
     camera = db.session.get(Camera, "cam1")
     assert camera.name == "Renamed" and camera.anr_replay_url_template == LEGACY_TEMPLATE
-    typed = runner.invoke(args=["cameras", "edit", "cam1", "--template", "rtsp://a:b@h/x?s={start}"])
+    typed = runner.invoke(
+        args=["cameras", "edit", "cam1", "--template", "rtsp://a:b@h/x?s={start}"]
+    )
     assert typed.exit_code != 0 and "Username and Password fields" in typed.output

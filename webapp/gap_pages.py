@@ -254,4 +254,3 @@ def history_page(camera_id: str, gap_id: str):
         runs=fill_queue.run_history(gap.id),
         page_ep=page_endpoint("camera_gaps"),
     )
-

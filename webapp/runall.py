@@ -54,8 +54,15 @@ def children(port: int, simcam_port: int, warm: Sequence[str] = ()) -> dict[str,
     warm_args = [arg for window in warm for arg in ("--warm", window)]
     return {
         "simulated camera": _flask(
-            "anr", "simcam", "--port", str(simcam_port), "--speed", SIMCAM_SPEED,
-            "--user", DEMO_CAMERA_USER, *warm_args,
+            "anr",
+            "simcam",
+            "--port",
+            str(simcam_port),
+            "--speed",
+            SIMCAM_SPEED,
+            "--user",
+            DEMO_CAMERA_USER,
+            *warm_args,
         ),  # fmt: skip
         "ANR worker": _flask("anr", "worker"),
         "indexer": _flask("anr", "index"),

@@ -47,9 +47,7 @@ def vendor_camera(cam, vendor: str, camera_id: str = "cam1", channel: int = 1, *
     fields.setdefault("timezone", "Asia/Tokyo" if vendor == "dahua" else "UTC")
     cam.vendor.set_card(channel, timezone=fields["timezone"])
     port = int(cam.url.rsplit(":", 1)[1])
-    return sim_camera(
-        cam, camera_id, vendor=vendor, http_port=port, channel=channel, **fields
-    )
+    return sim_camera(cam, camera_id, vendor=vendor, http_port=port, channel=channel, **fields)
 
 
 def minute_edge(minutes_ago: float) -> datetime:
@@ -127,8 +125,7 @@ def test_window_older_than_the_card_expires_without_an_attempt(anr_app, anr_db, 
     assert gap.fill_state == "expired"
     assert gap.fill_attempts == 0
     assert gap.last_error == (
-        f"the camera's card holds footage from {oldest:%Y-%m-%d %H:%M:%S} UTC; "
-        "this window is gone"
+        f"the camera's card holds footage from {oldest:%Y-%m-%d %H:%M:%S} UTC; this window is gone"
     )
     assert not cardcam.requests and not [c for c in cardcam.vendor.calls if c[0] == "dahua-load"]
     assert db.session.get(Camera, "cam1").card_holds_from == oldest

@@ -115,8 +115,9 @@ class ReplayFactory(GstRtspServer.RTSPMediaFactory):
         )
         audio = control.get("audio", "none")
         if audio in ("mulaw", "alaw"):
-            enc, pay, pt = ("mulawenc", "rtppcmupay", 0) if audio == "mulaw" else (
-                "alawenc", "rtppcmapay", 8)
+            enc, pay, pt = (
+                ("mulawenc", "rtppcmupay", 0) if audio == "mulaw" else ("alawenc", "rtppcmapay", 8)
+            )
             buffers = int(round(send * AUDIO_RATE / AUDIO_BUFFER))
             desc += (
                 f"audiotestsrc is-live=true wave=sine num-buffers={buffers} "

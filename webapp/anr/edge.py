@@ -94,7 +94,6 @@ class EdgeFill:
             raise AttributeError(name)
         return getattr(inner, name)
 
-
     def masked(self, text: str) -> str:
         """``text`` with the camera's credentials hidden."""
         return mask_credentials(text, self.secrets)

@@ -166,9 +166,7 @@ def _phases(window: tuple[time, time] | None, now: datetime) -> list[tuple[bool,
     # after ``limit`` rows instead of first listing every eligible camera of a large fleet.
     own = aliased(Camera)  # callers may join cameras themselves (the queue page does)
     cam = (
-        select(own.id)
-        .where(own.id == RecordingGap.camera_id, own.enabled)
-        .correlate(RecordingGap)
+        select(own.id).where(own.id == RecordingGap.camera_id, own.enabled).correlate(RecordingGap)
     )
     enabled = cam.exists()
     anr_on = cam.where(own.anr_enabled).exists()

@@ -1,6 +1,5 @@
 """Finding the principal of a request: the session's user, or an API key's bearer token."""
 
-
 from flask import g
 from flask import request
 from flask import session

@@ -57,8 +57,10 @@ RESET = dict(
 
 def _request_values() -> dict:
     """Who asked and when: the claim order puts operators' requests first, oldest first."""
-    return {"requested_by": (getattr(current_user, "actor_name", "") or "")[:200] or None,
-            "queue_at": utcnow()}
+    return {
+        "requested_by": (getattr(current_user, "actor_name", "") or "")[:200] or None,
+        "queue_at": utcnow(),
+    }
 
 
 @dataclass
@@ -89,14 +91,18 @@ def _move(camera_id: str, state: str, ids: list[str]):
     request = _request_values()
     for start in range(0, len(ids), ID_CHUNK):
         # Gaps an operator stopped leave the stopped count of their state (fleet attention).
-        stopped += db.session.connection().execute(
-            select(func.count()).where(
-                gaps.c.id.in_(ids[start : start + ID_CHUNK]),
-                gaps.c.camera_id == camera_id,
-                gaps.c.fill_state == state,
-                gaps.c.stopped_by.is_not(None),
+        stopped += (
+            db.session.connection()
+            .execute(
+                select(func.count()).where(
+                    gaps.c.id.in_(ids[start : start + ID_CHUNK]),
+                    gaps.c.camera_id == camera_id,
+                    gaps.c.fill_state == state,
+                    gaps.c.stopped_by.is_not(None),
+                )
             )
-        ).scalar_one()
+            .scalar_one()
+        )
         rows += (
             db.session.connection()
             .execute(
@@ -113,9 +119,7 @@ def _move(camera_id: str, state: str, ids: list[str]):
         )
     if rows and state != PENDING:
         seconds = sum(r.gap_seconds for r in rows)
-        _bump(
-            camera_id, (state, -len(rows), -seconds, -stopped), (PENDING, len(rows), seconds)
-        )
+        _bump(camera_id, (state, -len(rows), -seconds, -stopped), (PENDING, len(rows), seconds))
     return rows
 
 

@@ -232,8 +232,6 @@ def rekey_automatic(camera_id: str) -> int:
     return len(params)
 
 
-
-
 def record_gap(
     camera_id: str,
     gap_start: datetime,

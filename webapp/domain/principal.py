@@ -76,9 +76,10 @@ def camera_id_for(principal, camera_id: str, capability: str = "view") -> str:
     The JSON gap list's hot path: loading the camera through the ORM cost more than its query.
     """
     shown = _check_camera(principal, camera_id, capability)
-    found = valid_camera_id(camera_id) and db.session.connection().execute(
-        _CAMERA_EXISTS, {"camera_id": camera_id}
-    ).first()
+    found = (
+        valid_camera_id(camera_id)
+        and db.session.connection().execute(_CAMERA_EXISTS, {"camera_id": camera_id}).first()
+    )
     if not found:
         raise Problem(404, f"camera {shown} not found")
     return camera_id

@@ -30,6 +30,8 @@ def password_method() -> str:
     if has_app_context():
         return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
     return "scrypt"
+
+
 KEY_ROLES = USER_ROLES + ("integration",)
 
 

@@ -58,9 +58,11 @@ class CardCoverage:
     def holds(self, start: datetime, end: datetime) -> bool:
         """Whether the card holds all of [start, end) in one run."""
         spans = self.spans(start, end)
-        return len(spans) == 1 and (spans[0][0] - start).total_seconds() <= CONTIGUOUS_S and (
-            end - spans[0][1]
-        ).total_seconds() <= CONTIGUOUS_S
+        return (
+            len(spans) == 1
+            and (spans[0][0] - start).total_seconds() <= CONTIGUOUS_S
+            and (end - spans[0][1]).total_seconds() <= CONTIGUOUS_S
+        )
 
     def spans(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """The held parts of [start, end), merged and clipped, in time order."""
