@@ -137,3 +137,28 @@ def test_cli_edit_keeps_a_stored_template_with_credentials(db, app, runner):
         args=["cameras", "edit", "cam1", "--template", "rtsp://a:b@h/x?s={start}"]
     )
     assert typed.exit_code != 0 and "Username and Password fields" in typed.output
+
+
+def test_form_and_cli_refuse_the_same_values_in_the_same_words(db, login_as, runner):
+    # One rule each (webapp/domain/cameras.py): the admin form and the CLI say the same thing.
+    bad = {"id": "Bad Id", "name": "X", "timezone": "Mars/Olympus", "channel": "0"}
+    html = login_as("admin").post("/admin/cameras/new", data=bad).get_data(as_text=True)
+    cli = runner.invoke(
+        args=[
+            "cameras",
+            "add",
+            "Bad Id",
+            "--name",
+            "X",
+            "--timezone",
+            "Mars/Olympus",
+            "--channel",
+            "0",
+        ]
+    ).output
+    for words in (
+        "starting with a letter or digit",
+        "must be an IANA time zone",
+        "must be between 1 and 256",
+    ):
+        assert words in html and words in cli

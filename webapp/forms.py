@@ -8,13 +8,17 @@ from datetime import UTC
 from datetime import tzinfo
 
 from flask_wtf import FlaskForm
+from wtforms import BooleanField
 from wtforms import Field
 from wtforms import HiddenField
 from wtforms import PasswordField
 from wtforms import StringField
+from wtforms import ValidationError
 from wtforms.widgets import TextInput
 
+from .domain import cameras
 from .domain.times import parse_time
+from .models import Camera
 
 
 class _NoCsrfForm(FlaskForm):
@@ -94,3 +98,80 @@ class LoginForm(_NoCsrfForm):
     username = StringField()
     password = PasswordField()
     next = HiddenField()
+
+
+def _domain_check(name: str):
+    """A validator that runs the camera setting's rule in webapp/domain/cameras.py (one place,
+    shared with the CLI) and keeps the clean value it returns as the field's data."""
+    check = cameras.CHECKS[name]
+
+    def validator(form, field) -> None:
+        try:
+            field.data = check(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    return validator
+
+
+def _setting(name: str) -> StringField:
+    return StringField(validators=[_domain_check(name)])
+
+
+class CameraForm(_NoCsrfForm):
+    """The admin camera form (create and edit): every setting checked, the clean values kept.
+
+    The rules across fields and against the stored camera (an unchanged masked template or a
+    blank password keeps the stored credential, user-info typed into the template is refused)
+    are ``cameras.finish``, which the CLI runs too.
+    """
+
+    id = _setting("id")
+    name = _setting("name")
+    site = _setting("site")
+    timezone = _setting("timezone")
+    vendor = _setting("vendor")
+    address = _setting("address")
+    rtsp_port = _setting("rtsp_port")
+    http_port = _setting("http_port")
+    channel = _setting("channel")
+    username = _setting("username")
+    password = PasswordField()
+    enabled = BooleanField()
+    anr_enabled = BooleanField()
+    anr_replay_url_template = _setting("anr_replay_url_template")
+    replay_clock = _setting("replay_clock")
+    fill_method = _setting("fill_method")
+    anr_max_gap_hours = _setting("anr_max_gap_hours")
+    segment_seconds = _setting("segment_seconds")
+    max_kbps = _setting("max_kbps")
+
+    def __init__(self, current: Camera | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.current = current
+        if current is not None:
+            del self.id  # a camera's id never changes
+        self.clean: dict = {}
+
+    def validate(self, extra_validators=None) -> bool:
+        """Check every field, then the rules across fields; ``clean`` holds the values to save."""
+        super().validate(extra_validators)
+        clean = {name: field.data for name, field in self._fields.items() if not field.errors}
+        problems = cameras.finish(clean, creating=self.current is None, current=self.current)
+        for name, problem in problems.items():
+            if not self[name].errors:
+                self[name].errors.append(problem)
+        self.clean = clean
+        return not self.first_errors()
+
+    def first_errors(self) -> dict[str, str]:
+        """One message per field that has one, for the template."""
+        return {name: field.errors[0] for name, field in self._fields.items() if field.errors}
+
+    def submitted(self) -> dict:
+        """What was typed, to show again with the errors (never the password)."""
+        return {
+            name: field.data if isinstance(field, BooleanField) else (field.raw_data or [""])[0]
+            for name, field in self._fields.items()
+            if name != "password"
+        }

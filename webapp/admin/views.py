@@ -25,6 +25,7 @@ from ..domain.recording_health import recording_status
 from ..domain.recording_health import stale_after
 from ..errors import Problem
 from ..extensions import db
+from ..forms import CameraForm
 from ..masking import mask_credentials
 from ..models import FILL_METHODS
 from ..models import REPLAY_CLOCKS
@@ -137,13 +138,6 @@ def preview():
     return render_template("admin/_preview.html", preview=preview_from(request.form.to_dict()))
 
 
-def _submitted() -> dict[str, str | bool]:
-    data: dict[str, str | bool] = {**request.form.to_dict()}
-    data["anr_enabled"] = "anr_enabled" in request.form
-    data["enabled"] = "enabled" in request.form
-    return data
-
-
 @bp.get("/cameras/new")
 def new_camera():
     """The empty camera form."""
@@ -153,16 +147,15 @@ def new_camera():
 @bp.post("/cameras/new")
 def create_camera():
     """Create a camera; errors re-render the form and nothing is saved."""
-    data = _submitted()
     # Scope before existence, as everywhere: a scoped admin may only add ids in their scope, and
     # learns nothing from "already exists" about the cameras outside it.
-    if not current_user.in_scope(str(data.get("id", "")).strip()):
-        raise Problem(403, f"camera '{str(data.get('id'))[:64]}' is outside your camera scope")
-    clean, errors = camera_settings.validate(data, creating=True)
-    if errors:
-        data.pop("password", None)
-        return _form(values=data, errors=errors, status=422)
-    camera = camera_settings.create(clean)
+    cid = request.form.get("id", "").strip()
+    if not current_user.in_scope(cid):
+        raise Problem(403, f"camera '{cid[:64]}' is outside your camera scope")
+    form = CameraForm()
+    if not form.validate():
+        return _form(values=form.submitted(), errors=form.first_errors(), status=422)
+    camera = camera_settings.create(form.clean)
     db.session.commit()
     flash(f"Camera {camera.name} created.")
     return redirect(url_for(".edit_camera", camera_id=camera.id), 303)
@@ -179,12 +172,10 @@ def edit_camera(camera_id: str):
 def update_camera(camera_id: str):
     """Save a camera's settings; errors re-render the form and nothing is saved."""
     camera = camera_for(current_user, camera_id, "manage_cameras")
-    data = _submitted()
-    clean, errors = camera_settings.validate(data, creating=False, current=camera)
-    if errors:
-        data.pop("password", None)
-        return _form(camera, values=data, errors=errors, status=422)
-    camera_settings.update(camera, clean)
+    form = CameraForm(current=camera)
+    if not form.validate():
+        return _form(camera, values=form.submitted(), errors=form.first_errors(), status=422)
+    camera_settings.update(camera, form.clean)
     db.session.commit()
     flash(f"Camera {camera.name} saved.")
     return redirect(url_for(".edit_camera", camera_id=camera.id), 303)

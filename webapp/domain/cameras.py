@@ -1,9 +1,11 @@
 """Camera settings: validation and saving, shared by the CLI, the admin pages and the demo."""
 
+from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
-from ..anr.replay import check_template
+from ..anr.replay import check_template as replay_template_problem
 from ..crypto import encrypt_secret
 from ..extensions import db
 from ..masking import has_userinfo
@@ -40,24 +42,6 @@ FIELDS = (
 )
 
 
-def _int(value, low: int, high: int, name: str, errors: dict):
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        errors[name] = "must be a whole number"
-        return None
-    if not low <= number <= high:
-        errors[name] = f"must be between {low} and {high}"
-        return None
-    return number
-
-
-def _bool(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"1", "true", "on", "yes", "y"}
-
-
 def _credentials_problem(template: str) -> str | None:
     """Why a template carries credentials it must not (typed in, or a masked value sent back)."""
     if has_userinfo(template):
@@ -70,92 +54,178 @@ def _credentials_problem(template: str) -> str | None:
     return None
 
 
-def validate(data: dict, *, creating: bool, current: Camera | None = None) -> tuple[dict, dict]:
-    """Clean camera settings from a form or the CLI. Returns (clean values, errors by field).
+def _int_check(low: int, high: int, default: int | None) -> Callable[[Any], int | None]:
+    """A whole number in [low, high]; empty gives ``default`` (None: the field may stay empty)."""
 
-    ``current`` is the camera being edited: a template sent back exactly as the form showed it
-    (masked) keeps the stored one, so an edit never writes a masked value over a credential.
-    """
-    errors: dict[str, str] = {}
-    clean: dict = {}
-    if creating:
-        cid = str(data.get("id", "")).strip()
-        if not valid_camera_id(cid):
-            errors["id"] = (
-                "use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit"
-            )
-        elif db.session.get(Camera, cid) is not None:
-            errors["id"] = f"a camera with id '{cid}' already exists"
-        clean["id"] = cid
-    name = str(data.get("name", "")).strip()
+    def check(value) -> int | None:
+        text = "" if value is None else str(value).strip()
+        if not text:
+            if default is None:
+                return None
+            text = str(default)
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return number
+
+    return check
+
+
+def _text(value) -> str:
+    return str(value or "").strip()
+
+
+def _bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "on", "yes", "y"}
+
+
+def check_id(value) -> str:
+    """A new camera's id: the pattern that keeps it a safe folder name."""
+    cid = _text(value)
+    if not valid_camera_id(cid):
+        raise ValueError(
+            "use 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return cid
+
+
+def check_name(value) -> str:
+    """The camera's display name: required, at most 200 characters."""
+    name = _text(value)
     if not name:
-        errors["name"] = "give the camera a name operators will recognise"
-    elif len(name) > 200:
-        errors["name"] = "at most 200 characters"
-    clean["name"] = name
-    clean["site"] = str(data.get("site", "") or "").strip()[:200]
-    tz = str(data.get("timezone", "") or "UTC").strip()
+        raise ValueError("give the camera a name operators will recognise")
+    if len(name) > 200:
+        raise ValueError("at most 200 characters")
+    return name
+
+
+def check_timezone(value) -> str:
+    """An IANA zone name (empty is UTC)."""
+    tz = _text(value) or "UTC"
     try:
         ZoneInfo(tz)
-        clean["timezone"] = tz
     except (ZoneInfoNotFoundError, ValueError):
-        errors["timezone"] = "must be an IANA time zone such as Europe/Berlin or UTC"
-    vendor = str(data.get("vendor", "") or "generic").strip().lower()
-    if vendor not in VENDORS:
-        errors["vendor"] = f"must be one of {', '.join(VENDORS)}"
-    clean["vendor"] = vendor
-    address = str(data.get("address", "") or "").strip()
+        raise ValueError("must be an IANA time zone such as Europe/Berlin or UTC") from None
+    return tz
+
+
+def _choice(choices: tuple[str, ...], default: str, message: str) -> Callable[[Any], str]:
+    def check(value) -> str:
+        chosen = _text(value).lower() or default
+        if chosen not in choices:
+            raise ValueError(message)
+        return chosen
+
+    return check
+
+
+def check_address(value) -> str:
+    """A host name or IP address, nothing around it."""
+    address = _text(value)
     if any(c.isspace() or c in "/@?#" for c in address):
-        errors["address"] = "a host name or IP address only (no scheme, path or spaces)"
-    clean["address"] = address
-    clean["rtsp_port"] = _int(data.get("rtsp_port", 554) or 554, 1, 65535, "rtsp_port", errors)
-    clean["http_port"] = _int(data.get("http_port", 80) or 80, 1, 65535, "http_port", errors)
-    clean["channel"] = _int(data.get("channel", 1) or 1, 1, 256, "channel", errors)
-    clean["segment_seconds"] = _int(
-        data.get("segment_seconds", 60) or 60, 1, 3600, "segment_seconds", errors
-    )
-    clean["username"] = str(data.get("username", "") or "").strip()[:128]
-    kbps = str(data.get("max_kbps", "") or "").strip()
-    clean["max_kbps"] = _int(kbps, 8, 10_000_000, "max_kbps", errors) if kbps else None
-    clean["anr_enabled"] = _bool(data.get("anr_enabled", False))
-    clean["enabled"] = _bool(data.get("enabled", True))
-    template = str(data.get("anr_replay_url_template", "") or "").strip()
+        raise ValueError("a host name or IP address only (no scheme, path or spaces)")
+    return address
+
+
+def check_template(value) -> str:
+    """The replay URL template as typed (stripped); its rules need the stored one: ``finish``."""
+    return _text(value)
+
+
+def check_retention(value) -> float | None:
+    """SD-card retention in hours (0, 8760]; empty is the global setting."""
+    text = _text(value)
+    if not text:
+        return None
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24 * 365:
+        raise ValueError("hours between 0 and 8760, or empty for the global setting")
+    return hours
+
+
+# One check per setting: takes what was typed (or given to the CLI), returns the clean value or
+# raises ValueError with the message shown next to the field. The form and the CLI both use these.
+CHECKS: dict[str, Callable[[Any], Any]] = {
+    "id": check_id,
+    "name": check_name,
+    "site": lambda v: _text(v)[:200],
+    "timezone": check_timezone,
+    "vendor": _choice(VENDORS, "generic", f"must be one of {', '.join(VENDORS)}"),
+    "address": check_address,
+    "rtsp_port": _int_check(1, 65535, 554),
+    "http_port": _int_check(1, 65535, 80),
+    "channel": _int_check(1, 256, 1),
+    "segment_seconds": _int_check(1, 3600, 60),
+    "username": lambda v: _text(v)[:128],
+    "max_kbps": _int_check(8, 10_000_000, None),
+    "anr_enabled": _bool,
+    "enabled": lambda v: v is None or _bool(v),  # a camera is enabled unless told otherwise
+    "anr_replay_url_template": check_template,
+    "anr_max_gap_hours": check_retention,
+    "replay_clock": _choice(
+        ("", *REPLAY_CLOCKS), "", "must be utc or local (the zone the camera reads replay times in)"
+    ),
+    "fill_method": _choice(FILL_METHODS, "auto", f"must be one of {', '.join(FILL_METHODS)}"),
+}
+
+
+def finish(clean: dict, *, creating: bool, current: Camera | None = None) -> dict[str, str]:
+    """The rules across fields, on checked values (updated in place); returns errors by field.
+
+    ``current`` is the camera being edited: a template sent back exactly as the form showed it
+    (masked) keeps the stored one, so an edit never writes a masked value over a credential; a
+    blank password keeps the stored one.
+    """
+    errors: dict[str, str] = {}
+    cid = clean.get("id")
+    if creating and cid and db.session.get(Camera, cid) is not None:
+        errors["id"] = f"a camera with id '{cid}' already exists"
+    template = clean.get("anr_replay_url_template") or ""
     stored = current.anr_replay_url_template if current is not None else None
     if template and stored and template in (stored, mask_credentials(stored)):
         # Unchanged (the CLI sends the stored value, the form shows it masked): keep it as it is.
         template = stored
     elif template:
-        problem = check_template(template) or _credentials_problem(template)
+        problem = replay_template_problem(template) or _credentials_problem(template)
         if problem:
             errors["anr_replay_url_template"] = problem
     clean["anr_replay_url_template"] = template or None
-    hours = str(data.get("anr_max_gap_hours", "") or "").strip()
-    if hours:
-        try:
-            clean["anr_max_gap_hours"] = float(hours)
-            if not 0 < clean["anr_max_gap_hours"] <= 24 * 365:
-                raise ValueError
-        except ValueError:
-            errors["anr_max_gap_hours"] = (
-                "hours between 0 and 8760, or empty for the global setting"
-            )
-    else:
-        clean["anr_max_gap_hours"] = None
-    if clean["anr_enabled"] and not template and vendor not in ("hikvision", "dahua"):
+    vendor = clean.get("vendor") or "generic"
+    if clean.get("anr_enabled") and not template and vendor not in ("hikvision", "dahua"):
         errors["anr_replay_url_template"] = (
             f"vendor '{vendor}' has no default replay URL; a template is needed to turn ANR on"
         )
-    clock = str(data.get("replay_clock", "") or "").strip().lower()
-    if clock and clock not in REPLAY_CLOCKS:
-        errors["replay_clock"] = "must be utc or local (the zone the camera reads replay times in)"
-    clean["replay_clock"] = clock or default_replay_clock(vendor)
-    method = str(data.get("fill_method", "") or "auto").strip().lower()
-    if method not in FILL_METHODS:
-        errors["fill_method"] = f"must be one of {', '.join(FILL_METHODS)}"
-    clean["fill_method"] = method
-    password = data.get("password")
-    if password is not None and password != "":
-        clean["password"] = str(password)
+    clean["replay_clock"] = clean.get("replay_clock") or default_replay_clock(vendor)
+    if not clean.get("password"):
+        clean.pop("password", None)
+    return errors
+
+
+def validate(data: dict, *, creating: bool, current: Camera | None = None) -> tuple[dict, dict]:
+    """Clean camera settings from the CLI or the demo. Returns (clean values, errors by field)."""
+    errors: dict[str, str] = {}
+    clean: dict = {}
+    for name, check in CHECKS.items():
+        if name == "id" and not creating:
+            continue
+        try:
+            clean[name] = check(data.get(name))
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if data.get("password") is not None:
+        clean["password"] = str(data["password"])
+    if "vendor" in errors:
+        clean["vendor"] = _text(data.get("vendor")).lower()
+    for name, problem in finish(clean, creating=creating, current=current).items():
+        errors.setdefault(name, problem)
     return clean, errors
 
 
