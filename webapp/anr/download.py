@@ -25,10 +25,14 @@ from .fill import FillJob
 from .fill import FillResult
 from .fill import Piece
 from .fill import _die_with_parent
+from .media import MEDIA_FORMATS
+from .media import describe_content
 from .media import ffmpeg_bin
 from .media import probe_duration
+from .media import sniff_media
 from .vendors import DownloadStopped
 from .vendors import Recording
+from .vendors import Refused
 from .vendors import Unsupported
 from .vendors import VendorClient
 from .vendors import VendorError
@@ -38,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CUT_TIMEOUT_S = 300
 DOWNLOAD_SHARE = 0.9  # of the progress bar; the cut is the rest
+DOWNLOAD_HEADROOM = 1.5  # a window may bring back this much more than its seconds at the cap
 
 
 class DownloadUnsupported(Exception):
@@ -58,10 +63,14 @@ def contiguous(recordings: list[Recording], start: datetime, end: datetime) -> l
 
 def concat_list(files: list[tuple[Path, Recording]], start: datetime, end: datetime) -> str:
     """An ffconcat script: the files in order, the first cut in at ``start``, the last out at
-    ``end`` (with stream copy ffmpeg starts at the keyframe before the in point)."""
+    ``end`` (with stream copy ffmpeg starts at the keyframe before the in point).
+
+    Names are bare (the script sits beside them), so ffmpeg's ``-safe 1`` accepts them and no
+    path can lead out of the attempt's own files.
+    """
     lines = ["ffconcat version 1.0"]
     for i, (path, rec) in enumerate(files):
-        lines.append("file '" + str(path).replace("'", "'\\''") + "'")
+        lines.append(f"file '{path.name}'")
         if i == 0 and start > rec.start:
             lines.append(f"inpoint {(start - rec.start).total_seconds():.3f}")
         if i == len(files) - 1 and end < rec.end:
@@ -88,6 +97,8 @@ class DownloadJob:
         ffmpeg: str = "",
         io_timeout_s: float = 15.0,
         max_fill_seconds: float = 3600.0,
+        max_mbps: float = 64.0,
+        min_free_mb: float = 1024.0,
         on_done: Callable[[], None] = lambda: None,
     ):
         self.gap_id = gap_id
@@ -102,6 +113,8 @@ class DownloadJob:
         self.ffmpeg = ffmpeg_bin(ffmpeg)
         self.io_timeout_s = io_timeout_s
         self.time_limit_s = float(max_fill_seconds)
+        self.max_mbps = float(max_mbps)  # ANR_DOWNLOAD_MAX_MBPS: 0 = no size bound
+        self.min_free_bytes = int(float(min_free_mb) * 1024 * 1024)
         self.covered = 0.0  # seconds already archived from the window start (earlier partials)
         self.fetch_seconds = seconds
         self.piece: Piece | None = None  # the stretch of the window to fetch, once started
@@ -137,6 +150,11 @@ class DownloadJob:
     def masked(self, text: str) -> str:
         """``text`` with the camera's credentials hidden."""
         return mask_credentials(text, self.secrets)
+
+    @property
+    def max_bytes(self) -> int:
+        """The most this window's download may bring (0: unbounded), SPEC §17."""
+        return int(self.max_mbps * 1_000_000 / 8 * self.fetch_seconds * DOWNLOAD_HEADROOM)
 
     def error_tail(self) -> str:
         """The end of the cut's complaints, credentials masked."""
@@ -201,6 +219,7 @@ class DownloadJob:
                 )
                 return
             files = self._download(run, end)
+            self._check_media(files)
             self._cut(files, begin, end)
         except DownloadStopped:
             self._error = "the download was stopped"
@@ -232,12 +251,30 @@ class DownloadJob:
                 self._share = DOWNLOAD_SHARE * (done + share * min(part, 1.0))
 
             log.info("gap %s: downloading %s", self.gap_id, self.masked(rec.ref))
-            self.downloaded_bytes += self.client.download(rec, dest, stop=self._stop,
-                                                          on_bytes=moved)  # fmt: skip
+            left = self.max_bytes - self.downloaded_bytes if self.max_bytes else 0
+            if self.max_bytes and left <= 0:
+                raise Refused(
+                    f"the download is more than {self.max_bytes} bytes, more than this window "
+                    "can hold (ANR_DOWNLOAD_MAX_MBPS); refused"
+                )
+            self.downloaded_bytes += self.client.download(
+                rec, dest, stop=self._stop, on_bytes=moved, max_bytes=left,
+                min_free_bytes=self.min_free_bytes,
+            )  # fmt: skip
             done += share
             files.append((dest, rec))
         self.download_s = time.monotonic() - started
         return files
+
+    def _check_media(self, files: list[tuple[Path, Recording]]) -> None:
+        """Refuse what is not a media file before the cut: a playlist or manifest would make
+        ffmpeg open whatever it names (another camera's archive, another host)."""
+        for path, _rec in files:
+            if sniff_media(path) is None or probe_duration(path, self.ffmpeg) is None:
+                raise Refused(
+                    f"the camera's download is not a media file ({describe_content(path)}); "
+                    "playlists, manifests and scripts are refused"
+                )
 
     def _cut(self, files: list[tuple[Path, Recording]], begin: datetime, end: datetime) -> None:
         piece = self._current()
@@ -245,7 +282,10 @@ class DownloadJob:
         self._temps.append(script)
         script.write_text(concat_list(files, begin, end))
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
-        cmd += ["-f", "concat", "-safe", "0", "-i", str(script)]
+        # Only local files, only media demuxers, only names beside the script: the cut reads
+        # this attempt's downloads and nothing else.
+        cmd += ["-protocol_whitelist", "file", "-format_whitelist", "concat," + MEDIA_FORMATS]
+        cmd += ["-f", "concat", "-safe", "1", "-i", str(script)]
         cmd += ["-map", "0:v:0", "-map", "0:a?", "-c", "copy"]
         cmd += ["-movflags", "+faststart", "-f", "mp4", "-n", str(piece.part)]
         if self._stop.is_set():

@@ -99,6 +99,14 @@ class EdgeFill:
         return mask_credentials(text, self.secrets)
 
     @property
+    def method_ran(self) -> str:
+        """What fetched (or was to fetch) the window, for the fill history: the inner job's
+        method (``download``, ``replay``, ...), else what the card check would have led to."""
+        if self.inner is not None:
+            return getattr(self.inner, "method", "replay")
+        return "download" if self.method == "download" else "replay"
+
+    @property
     def end(self) -> datetime:
         return self.start_time + timedelta(seconds=self.seconds)
 
@@ -178,6 +186,8 @@ class EdgeFill:
                 if time.monotonic() - self._started < CARD_CHECK_TIMEOUT_S:
                     return True
                 self.card_error = VendorError("the camera did not answer the card check in time")
+                if self.client is not None:
+                    self.client.cancel.set()  # the card thread stops at its next read or item
             self._settle()
         if self._early is not None or self.inner is None:
             return False

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from ..masking import mask_credentials
 from .media import ARCHIVE_NAME_FORMAT
+from .media import MEDIA_FORMATS
 from .media import archive_name
 from .media import ffmpeg_bin
 from .media import probe_duration
@@ -134,6 +135,8 @@ class Piece:
 
 class FillJob:
     """A running (or finished) copy of one gap's window, one or more ffmpeg runs in turn."""
+
+    method = "replay"  # what the fill history records
 
     def __init__(
         self,
@@ -294,10 +297,15 @@ class FillJob:
         micros = str(int(2 * self.io_timeout_s * 1_000_000))
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
         cmd += ["-progress", "pipe:1", "-stats_period", "0.5"]
+        # The camera's stream only: no redirect (HTTP), no protocol or demuxer that could
+        # follow a reference to a file or another host (SPEC §17).
         if urlsplit(url).scheme.lower() in ("rtsp", "rtsps"):
             cmd += ["-rtsp_transport", "tcp", "-timeout", micros]
+            cmd += ["-protocol_whitelist", "rtsp,rtsps,rtp,srtp,udp,tcp,tls"]
         else:
-            cmd += ["-rw_timeout", micros]
+            cmd += ["-rw_timeout", micros, "-max_redirects", "0"]
+            cmd += ["-protocol_whitelist", "http,https,tcp,tls"]
+        cmd += ["-format_whitelist", "rtsp," + MEDIA_FORMATS]
         cmd += ["-i", url, "-t", str(piece.seconds)]
         cmd += ["-map", "0:v:0", "-c:v", "copy"]
         if self._drop_audio:

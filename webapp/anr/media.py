@@ -11,6 +11,12 @@ ARCHIVE_NAME_RE = re.compile(r"^(\d{8}_\d{6})\.mp4$")
 _DURATION_RE = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 _TIME_RE = re.compile(r"time=(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 PROBE_TIMEOUT_S = 30
+# The demuxers a camera's media may need, and nothing that follows references to other files
+# (HLS, DASH, concat, image2...): ffmpeg opens no input beside the one it is given.
+MEDIA_FORMATS = "mov,mpegts,mpeg,h264,hevc,dhav"
+SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", MEDIA_FORMATS]
+# The first bytes of the containers above (ISO BMFF's box names sit at offset 4).
+_BMFF_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"styp", b"moof", b"sidx"}
 
 
 def ffmpeg_bin(configured: str = "") -> str:
@@ -57,7 +63,7 @@ def probe_duration(path: Path, ffmpeg: str = "", *, decode: bool = False) -> flo
     The container header is enough for a finished archive file; ``decode`` reads every packet,
     which is how a test proves a file really plays.
     """
-    cmd = [ffmpeg_bin(ffmpeg), "-nostdin", "-hide_banner", "-i", str(path)]
+    cmd = [ffmpeg_bin(ffmpeg), "-nostdin", "-hide_banner", *SAFE_INPUT, "-i", str(path)]
     if decode:
         cmd += ["-map", "0:v:0", "-f", "null", "-"]
     try:
@@ -76,3 +82,36 @@ def probe_duration(path: Path, ffmpeg: str = "", *, decode: bool = False) -> flo
     if not match or "Invalid data" in err:
         return None
     return _seconds(match)
+
+
+def sniff_media(path: Path) -> str | None:
+    """The container ``path`` starts like (``mp4``, ``ts``, ``ps``, ``h264``, ``dhav``), or None
+    when it is anything else: a playlist, a manifest, a script, an error page."""
+    with path.open("rb") as fh:
+        head = fh.read(512)
+    if len(head) >= 8 and head[4:8] in _BMFF_BOXES:
+        return "mp4"
+    if head[:1] == b"\x47" and (len(head) <= 188 or head[188:189] == b"\x47"):
+        return "ts"
+    if head[:4] == b"\x00\x00\x01\xba" or head[:4] == b"IMKH":  # Hikvision: PS behind a header
+        return "ps"
+    if head[:4] == b"DHAV":
+        return "dhav"
+    if head[:4] == b"\x00\x00\x00\x01" or head[:3] == b"\x00\x00\x01":
+        return "h264"
+    return None
+
+
+def describe_content(path: Path) -> str:
+    """A few words on what a non-media download looks like, for the operator's error."""
+    with path.open("rb") as fh:
+        head = fh.read(512).lstrip().lower()
+    if head.startswith(b"#extm3u"):
+        return "an HLS playlist"
+    if b"<mpd" in head:
+        return "a DASH manifest"
+    if head.startswith(b"ffconcat") or head.startswith(b"file "):
+        return "an ffconcat script"
+    if head.startswith(b"<"):
+        return "XML or HTML"
+    return "no known media container" if head else "empty"

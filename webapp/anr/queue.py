@@ -24,6 +24,7 @@ from ..domain import gapstate
 from ..extensions import db
 from ..extensions import rows_matched
 from ..models import Camera
+from ..models import FillRun
 from ..models import RecordingGap
 from ..models import utcnow
 
@@ -132,9 +133,25 @@ def reclaim_lost_leases(max_attempts: int, now: datetime | None = None) -> list[
             state = "failed" if gap.fill_attempts >= max_attempts else "pending"
             error = LOST_LEASE_ERROR
         log.warning("gap %s: lease of %s expired; now %s", gap.id, gap.claimed_by, state)
+        dead_worker = gap.claimed_by
         if gapstate.change_state_if_current(gap, state, last_error=error, **fields):
             moved.append(gap)
+            close_lost_runs(gap.id, dead_worker, now)
     return moved
+
+
+def close_lost_runs(gap_id: str, worker_id: str | None, now: datetime) -> None:
+    """The dead worker's open FillRun of the gap ends as ``lost`` (else it stays running)."""
+    db.session.execute(
+        update(FillRun)
+        .where(
+            FillRun.gap_id == gap_id,
+            FillRun.worker_id == (worker_id or ""),
+            FillRun.outcome.is_(None),
+        )
+        .values(outcome="lost", ended_at=now, error=LOST_LEASE_ERROR)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _busy_cameras() -> dict[str, int]:

@@ -12,11 +12,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from typing import TypedDict
-from urllib.parse import quote
 
 from flask import Flask
 from sqlalchemy import select
@@ -26,6 +26,8 @@ from ..domain import alerts
 from ..domain import gapstate
 from ..domain import recording_health
 from ..extensions import db
+from ..masking import camera_text
+from ..masking import secret_forms
 from ..models import Camera
 from ..models import FillRun
 from ..models import RecordingGap
@@ -52,7 +54,6 @@ POLL_S = 0.5
 # window the card holds whole needs only the one search.
 CARD_REFRESH_S = 300
 HEARTBEAT_S = 5.0
-MAX_RUN_ERROR = 2000
 
 
 @dataclass
@@ -237,7 +238,7 @@ class Worker:
         common = _JobSettings(
             gap_id=gap.id,
             folder=Path(self.config["ANR_RECORDINGS_DIR"]) / camera.id,
-            secrets=_secret_forms(password),
+            secrets=tuple(secret_forms(password, camera.username or "")),
             ffmpeg=self.config.get("ANR_FFMPEG_BIN", ""),
             io_timeout_s=float(self.config.get("ANR_IO_TIMEOUT_S", 15.0)),
             max_fill_seconds=float(self.config["ANR_MAX_FILL_SECONDS"]),
@@ -260,7 +261,9 @@ class Worker:
         def download_job(*, start, seconds, client, recordings) -> DownloadJob:
             return DownloadJob(
                 start=start, seconds=seconds, client=client, recordings=recordings,
-                slots=self.download_slots, on_done=self.wake.set, **common,
+                slots=self.download_slots, on_done=self.wake.set,
+                max_mbps=float(self.config.get("ANR_DOWNLOAD_MAX_MBPS", 64)),
+                min_free_mb=float(self.config.get("ANR_MIN_FREE_MB", 1024)), **common,
             )  # fmt: skip
 
         client = client_for(
@@ -268,6 +271,9 @@ class Worker:
             password,
             timeout_s=float(self.config.get("ANR_IO_TIMEOUT_S", 15.0)),
             max_kbps=float(self.config.get("ANR_MAX_KBPS") or 0),
+            max_xml_bytes=int(self.config.get("ANR_CAMERA_MAX_XML_BYTES", 4 * 1024 * 1024)),
+            max_items=int(self.config.get("ANR_CARD_MAX_ITEMS", 10_000)),
+            secrets=common["secrets"],
         )
         return EdgeFill(
             gap_id=gap.id,
@@ -331,6 +337,8 @@ class Worker:
             self._close_run(running, "lost", 0.0)
             return
         result = result or job.result()
+        if result.error:  # camera text: masked and short wherever it is read (SPEC §17)
+            result = replace(result, error=camera_text(result.error, job.secrets))
         self._remember_card(gap.camera_id, job)
         fields: dict[str, Any] = {
             "recovered_seconds": result.recovered_seconds,
@@ -358,7 +366,7 @@ class Worker:
             result.recovered_seconds,
             commit=False,
             error=result.error,
-            path=result.path,
+            paths=result.paths or ([result.path] if result.path else []),
         )
         alerts.gaps_changed([gap])
         db.session.commit()
@@ -405,7 +413,7 @@ class Worker:
             result.recovered_seconds,
             commit=False,
             error=f"stopped by {who}",
-            path=result.path,
+            paths=result.paths or ([result.path] if result.path else []),
         )
         # No alert: stopped_by is set, and an operator's own Stop is not news to anyone.
         db.session.commit()
@@ -429,12 +437,14 @@ class Worker:
         recovered: float,
         commit=True,
         error: str | None = None,
-        path: Path | None = None,
+        paths: list[Path] | None = None,
     ) -> None:
-        """End the attempt's FillRun: outcome, footage, bytes written and the masked error."""
+        """End the attempt's FillRun: outcome, the method that ran, footage, bytes written and
+        the masked error."""
         self._close_run_row(
-            running.run_id, running.began, outcome, recovered, commit, error=error, path=path
-        )
+            running.run_id, running.began, outcome, recovered, commit, error=error, paths=paths,
+            method=running.job.method_ran,
+        )  # fmt: skip
 
     def _close_run_row(
         self,
@@ -444,7 +454,8 @@ class Worker:
         recovered: float,
         commit=True,
         error: str | None = None,
-        path: Path | None = None,
+        paths: list[Path] | None = None,
+        method: str | None = None,
     ) -> None:
         """``_close_run`` by the run's id: a run whose job never existed closes here too."""
         run = db.session.get(FillRun, run_id)
@@ -453,9 +464,11 @@ class Worker:
             run.recovered_seconds = recovered
             run.ended_at = utcnow()
             run.duration_s = round(time.monotonic() - began, 3)
-            run.error = error[-MAX_RUN_ERROR:] if error else None
-            try:
-                run.bytes_written = path.stat().st_size if path is not None else 0
+            run.error = camera_text(error) if error else None
+            if method:
+                run.method = method
+            try:  # every chunk the fill archived, not just the first
+                run.bytes_written = sum(path.stat().st_size for path in paths or [])
             except OSError:
                 run.bytes_written = None
         if commit:
@@ -502,8 +515,3 @@ class Worker:
         self.sender.drain(timeout=5)
         self.sender.stop()
         log.info("ANR worker %s stopped", self.worker_id)
-
-
-def _secret_forms(password: str) -> tuple[str, ...]:
-    """The password as typed and as percent-encoded in a URL: both must be masked."""
-    return tuple({password, quote(password, safe="")} - {""})

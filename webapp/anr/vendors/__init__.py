@@ -1,8 +1,11 @@
 """Camera vendor APIs: card coverage (what the SD card holds) and download of its recordings."""
 
+from .base import MAX_ITEMS
+from .base import MAX_XML_BYTES
 from .base import CardCoverage
 from .base import DownloadStopped
 from .base import Recording
+from .base import Refused
 from .base import Unsupported
 from .base import VendorClient
 from .base import VendorError
@@ -21,6 +24,7 @@ __all__ = [
     "CardCoverage",
     "DownloadStopped",
     "Recording",
+    "Refused",
     "Unsupported",
     "VendorClient",
     "VendorError",
@@ -35,11 +39,15 @@ def client_for(
     *,
     timeout_s: float = 15.0,
     max_kbps: float = 0.0,
+    max_xml_bytes: int = MAX_XML_BYTES,
+    max_items: int = MAX_ITEMS,
+    secrets: tuple[str, ...] = (),
 ) -> VendorClient | None:
     """The vendor client of a Camera row, or None when its vendor answers no card question.
 
     ``max_kbps`` is the worker-wide cap (``ANR_MAX_KBPS``); the camera's own ``max_kbps`` adds
-    a second bucket, so whichever is tighter holds.
+    a second bucket, so whichever is tighter holds. ``max_xml_bytes`` and ``max_items`` bound
+    what the camera's answers may make the worker read (SPEC §17).
     """
     if camera.vendor not in COVERAGE_VENDORS or not camera.address:
         return None
@@ -47,7 +55,7 @@ def client_for(
     buckets = (shared_bucket(max_kbps), TokenBucket(own) if own else None)
     common = dict(
         channel=camera.channel, timezone=camera.timezone or "UTC", timeout_s=timeout_s,
-        buckets=buckets,
+        buckets=buckets, max_xml_bytes=max_xml_bytes, max_items=max_items, secrets=secrets,
     )  # fmt: skip
     if camera.vendor == "onvif":
         return OnvifClient(camera.address, camera.http_port, camera.username, password, **common)

@@ -1,6 +1,7 @@
 """What every camera vendor client shares: recordings, card coverage, HTTP with Digest auth."""
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,12 +13,19 @@ from pathlib import Path
 import requests
 from requests.auth import HTTPDigestAuth
 
+from ...masking import camera_text
 from .ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
 CAPPED_CHUNK = 16 * 1024  # under a bandwidth cap: small steps keep the rate smooth
+# Answers are read in small raw steps: one step of deflate unpacks to at most ~1000x its size.
+READ_STEP = 16 * 1024
+MAX_XML_BYTES = 4 * 1024 * 1024  # ANR_CAMERA_MAX_XML_BYTES
+MAX_ITEMS = 10_000  # ANR_CARD_MAX_ITEMS
+ERROR_BODY_BYTES = 4096  # of an error answer: enough for the camera's reason
+FREE_CHECK_BYTES = 4 * 1024 * 1024  # a download looks at the free disk this often
 # Two pieces of footage this close count as one run (cameras cut files on whole seconds).
 CONTIGUOUS_S = 2.0
 
@@ -32,6 +40,10 @@ class VendorError(Exception):
 
 class Unsupported(VendorError):
     """The camera does not offer this API (HTTP 404 or 501): use replay instead."""
+
+
+class Refused(VendorError):
+    """The camera's answer was refused: too large, a redirect off the camera, not media."""
 
 
 class DownloadStopped(Exception):
@@ -94,14 +106,23 @@ class VendorClient:
         timezone: str = "UTC",
         timeout_s: float = 15.0,
         buckets: tuple[TokenBucket, ...] = (),
+        max_xml_bytes: int = MAX_XML_BYTES,
+        max_items: int = MAX_ITEMS,
+        secrets: tuple[str, ...] = (),
     ):
         self.base_url = base_url.rstrip("/")
         self.channel = channel
         self.timezone = timezone
         self.timeout_s = timeout_s
         self.buckets = tuple(b for b in buckets if b is not None)
+        self.max_xml_bytes = max(int(max_xml_bytes), 1024)
+        self.max_items = max(int(max_items), 1)
+        self.secrets = tuple(secrets) or ((password,) if password else ())
+        # Set when the card check is given up: every read and result loop stops at its next step.
+        self.cancel = threading.Event()
         self.session = requests.Session()
         self.session.trust_env = False  # a proxy from the environment must not see the camera
+        self.session.max_redirects = 0  # redirects are refused in request(), never followed
         if username:
             self.session.auth = HTTPDigestAuth(username, password)
 
@@ -133,34 +154,84 @@ class VendorClient:
         return found
 
     # --- HTTP -----------------------------------------------------------------------------
+    def check_cancel(self) -> None:
+        """Stop here when the card check was given up (its thread must not go on working)."""
+        if self.cancel.is_set():
+            raise VendorError("the card check was given up (it ran past its time limit)")
+
     def request(self, method: str, path: str, **kw) -> requests.Response:
-        """One API call; a failure becomes a VendorError naming the status, never the password."""
+        """One API call; a failure becomes a VendorError naming the status, never the password.
+
+        Redirects are refused (credentials go only to the camera's own address). Without
+        ``stream=True`` the body is read here under ``max_xml_bytes``, unpacked bytes counted.
+        """
+        self.check_cancel()
         url = self.base_url + path
+        stream = bool(kw.pop("stream", False))
         try:
-            response = self.session.request(method, url, timeout=self.timeout_s, **kw)
+            response = self.session.request(
+                method, url, timeout=self.timeout_s, stream=True, allow_redirects=False, **kw
+            )
         except requests.RequestException as exc:
-            reason = _short(exc)
+            reason = self.shown(_short(exc))
             raise VendorError(f"{method} {path}: the camera did not answer ({reason})") from None
-        if response.status_code == 401:
+        status = response.status_code
+        if 300 <= status < 400:
+            where = self.shown(response.headers.get("Location", "") or "nowhere")
+            response.close()
+            raise Refused(
+                f"{method} {path}: the camera answered HTTP {status}, a redirect to {where}; "
+                "redirects are refused (credentials go only to the camera's own address)",
+                status,
+            )
+        if status == 401:
             response.close()
             raise VendorError(
                 f"{method} {path}: the camera refused the user name or password (HTTP 401)", 401
             )
-        if response.status_code in (404, 501):
+        if status in (404, 501):
             response.close()
             raise Unsupported(
-                f"{method} {path}: the camera does not offer this API "
-                f"(HTTP {response.status_code})",
-                response.status_code,
+                f"{method} {path}: the camera does not offer this API (HTTP {status})", status
             )
-        if response.status_code >= 400:
-            detail = "" if kw.get("stream") else response.text[:200].strip()
-            response.close()
+        if status >= 400:
+            try:
+                detail = self.read_capped(response, f"{method} {path}", ERROR_BODY_BYTES, cut=True)
+            except VendorError:
+                detail = b""
+            text = self.shown(detail.decode("utf-8", "replace").strip())
             raise VendorError(
-                f"{method} {path}: HTTP {response.status_code}" + (f": {detail}" if detail else ""),
-                response.status_code,
+                f"{method} {path}: HTTP {status}" + (f": {text}" if text else ""), status
             )
+        if not stream:
+            # requests' own reading is unbounded: fill its cache so .content/.text stay usable.
+            response._content = self.read_capped(response, f"{method} {path}", self.max_xml_bytes)
         return response
+
+    def read_capped(self, response: requests.Response, what: str, cap: int, cut=False) -> bytes:
+        """The answer's body, decompressed, refused past ``cap`` bytes (or cut there: ``cut``)."""
+        data = bytearray()
+        try:
+            for chunk in response.iter_content(READ_STEP):
+                self.check_cancel()
+                data += chunk
+                if len(data) > cap:
+                    if cut:
+                        return bytes(data[:cap])
+                    raise Refused(
+                        f"{what}: the camera's answer is more than {cap} bytes "
+                        "(ANR_CAMERA_MAX_XML_BYTES); refused"
+                    )
+        except requests.RequestException as exc:
+            reason = self.shown(_short(exc))
+            raise VendorError(f"{what}: the answer broke off ({reason})") from None
+        finally:
+            response.close()
+        return bytes(data)
+
+    def shown(self, text: str) -> str:
+        """Camera text fit for a page or a log: masked (with this camera's secrets) and short."""
+        return camera_text(text, self.secrets)
 
     def stream_to(
         self,
@@ -169,13 +240,17 @@ class VendorClient:
         *,
         stop: threading.Event | None = None,
         on_bytes: Callable[[int, int], None] | None = None,
+        max_bytes: int = 0,
+        min_free_bytes: int = 0,
     ) -> int:
         """Copy a streamed answer to ``dest`` under the bandwidth caps; returns bytes written.
 
         ``on_bytes(written, expected)`` follows the copy (expected 0 when the camera sent no
-        Content-Length).
+        Content-Length). Past ``max_bytes`` (0: no cap), or with the disk's free space below
+        ``min_free_bytes``, the copy is refused and ``dest`` removed.
         """
         written = 0
+        next_free_check = 0
         try:
             expected = int(response.headers.get("Content-Length") or 0)
         except ValueError:
@@ -188,16 +263,40 @@ class VendorClient:
                     for bucket in self.buckets:
                         if not bucket.take(len(chunk), stop):
                             raise DownloadStopped()
+                    if max_bytes and written + len(chunk) > max_bytes:
+                        raise Refused(
+                            f"the download is more than {max_bytes} bytes, more than this window "
+                            "can hold (ANR_DOWNLOAD_MAX_MBPS); refused"
+                        )
+                    if min_free_bytes and written >= next_free_check:
+                        next_free_check = written + FREE_CHECK_BYTES
+                        free = _free_bytes(dest.parent)
+                        if free - len(chunk) < min_free_bytes:
+                            raise Refused(
+                                f"the archive disk has {free // (1024 * 1024)} MB free, under "
+                                f"ANR_MIN_FREE_MB ({min_free_bytes // (1024 * 1024)}); "
+                                "the download was stopped"
+                            )
                     out.write(chunk)
                     written += len(chunk)
                     if on_bytes:
                         on_bytes(written, expected)
         except requests.RequestException as exc:
-            reason = _short(exc)
+            dest.unlink(missing_ok=True)
+            reason = self.shown(_short(exc))
             raise VendorError(f"the download broke off after {written} bytes ({reason})") from None
+        except BaseException:
+            dest.unlink(missing_ok=True)  # a refused or stopped download leaves no file
+            raise
         finally:
             response.close()
         return written
+
+
+def _free_bytes(folder: Path) -> int:
+    """Bytes free to an unprivileged writer on the file system of ``folder``."""
+    stats = os.statvfs(folder)
+    return stats.f_bavail * stats.f_frsize
 
 
 def _short(exc: Exception) -> str:

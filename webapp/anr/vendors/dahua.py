@@ -12,6 +12,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from .base import Recording
+from .base import Refused
 from .base import VendorClient
 from .base import VendorError
 
@@ -33,13 +34,18 @@ def parse_lines(text: str) -> dict[str, str]:
     return values
 
 
-def parse_found(text: str, timezone: str) -> list[Recording]:
-    """The ``items[i].FilePath/StartTime/EndTime`` of a findNextFile answer."""
+def parse_found(text: str, timezone: str, asked: int = PAGE) -> list[Recording]:
+    """The ``items[i].FilePath/StartTime/EndTime`` of a findNextFile answer; a ``found`` over
+    the ``asked`` count is refused (the loop over it would be the camera's to size)."""
     values = parse_lines(text)
     try:
         count = int(values.get("found", "0"))
     except ValueError:
         raise VendorError("findNextFile answered no number of files found") from None
+    if count > asked:
+        raise Refused(
+            f"findNextFile answered found={count:d}, more than the {asked} files asked for; refused"
+        )
     zone = ZoneInfo(timezone)
     found = []
     for i in range(max(count, 0)):
@@ -83,11 +89,13 @@ class DahuaClient(VendorClient):
             answer = self.request("GET", FIND_PATH, params=condition).text.strip()
             if answer.upper() != "OK":
                 return []  # "Error" here is how Dahua says no file matches
+            limit = min(limit, self.max_items)
             for _ in range(MAX_PAGES):
+                self.check_cancel()
                 count = min(PAGE, limit - len(found))
                 params = {"action": "findNextFile", "object": finder, "count": str(count)}
                 answer = self.request("GET", FIND_PATH, params=params).text
-                page = parse_found(answer, self.timezone)
+                page = parse_found(answer, self.timezone, count)
                 found += page
                 if len(page) < count or len(found) >= limit:
                     break

@@ -12,7 +12,9 @@ from xml.etree.ElementTree import tostring
 from zoneinfo import ZoneInfo
 
 from . import xmlsafe
+from .base import MAX_ITEMS
 from .base import Recording
+from .base import Refused
 from .base import VendorClient
 from .base import VendorError
 
@@ -53,14 +55,23 @@ def download_body(playback_uri: str) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root)
 
 
-def parse_search_result(data: bytes, timezone: str = "UTC") -> tuple[str, list[Recording]]:
-    """(``responseStatusStrg``, recordings) of a ``CMSearchResult``."""
+def parse_search_result(
+    data: bytes, timezone: str = "UTC", max_items: int = MAX_ITEMS
+) -> tuple[str, list[Recording]]:
+    """(``responseStatusStrg``, recordings) of a ``CMSearchResult``; past ``max_items`` matches
+    the answer is refused (a camera cannot hold more pieces than it was asked for)."""
     root = xmlsafe.parse(data)
     if xmlsafe.local(root.tag) != "CMSearchResult":
         raise VendorError(f"ISAPI search answered <{xmlsafe.local(root.tag)}>, not CMSearchResult")
     status = xmlsafe.text(root, "responseStatusStrg").upper()
     found = []
-    for item in xmlsafe.children(xmlsafe.child(root, "matchList"), "searchMatchItem"):
+    items = xmlsafe.children(xmlsafe.child(root, "matchList"), "searchMatchItem")
+    if len(items) > max_items:
+        raise Refused(
+            f"ISAPI search answered {len(items)} matches, more than {max_items} "
+            "(ANR_CARD_MAX_ITEMS); refused"
+        )
+    for item in items:
         uri = xmlsafe.text(item, "mediaSegmentDescriptor", "playbackURI")
         begin = _parse_time(xmlsafe.text(item, "timeSpan", "startTime"), timezone)
         end = _parse_time(xmlsafe.text(item, "timeSpan", "endTime"), timezone)
@@ -95,12 +106,14 @@ class HikvisionClient(VendorClient):
     def _search(self, start: datetime, end: datetime, limit: int) -> list[Recording]:
         search_id = str(uuid.uuid4()).upper()
         found: list[Recording] = []
+        limit = min(limit, self.max_items)
         for _ in range(MAX_PAGES):
+            self.check_cancel()
             body = search_body(search_id, self.track, start, end, len(found), min(PAGE, limit))
             response = self.request(
                 "POST", SEARCH_PATH, data=body, headers={"Content-Type": "application/xml"}
             )
-            status, page = parse_search_result(response.content, self.timezone)
+            status, page = parse_search_result(response.content, self.timezone, PAGE)
             if status not in ("OK", "MORE", "NO MATCHES"):
                 raise VendorError(f"ISAPI search answered responseStatusStrg {status or 'empty'}")
             found += page

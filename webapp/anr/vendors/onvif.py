@@ -8,9 +8,11 @@ thread waits for the answer, so the worker never waits on a camera.
 import asyncio
 import threading
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from .base import CardCoverage
 from .base import Recording
+from .base import Refused
 from .base import VendorClient
 from .base import VendorError
 from .base import to_utc
@@ -50,6 +52,7 @@ class OnvifClient(VendorClient):
         camera = ONVIFCamera(self.host, self.port, self.username, self._password)
         try:
             await camera.update_xaddrs()
+            self.check_xaddrs(camera.xaddrs)
             search = await camera.create_search_service()
             summary = await search.GetRecordingSummary()
         finally:
@@ -60,6 +63,17 @@ class OnvifClient(VendorClient):
         if not count:
             return None, None
         return (to_utc(begin) if begin else None), (to_utc(until) if until else None)
+
+    def check_xaddrs(self, xaddrs: dict) -> None:
+        """Refuse service addresses off the camera: the credentials would follow them."""
+        own = self.host.strip("[]").lower()
+        for xaddr in (xaddrs or {}).values():
+            parts = urlsplit(str(xaddr or ""))
+            if parts.scheme not in ("http", "https") or (parts.hostname or "") != own:
+                raise Refused(
+                    f"the camera's ONVIF service address {self.shown(str(xaddr))} is not on "
+                    f"the camera ({self.host}); refused (credentials go only to the camera)"
+                )
 
     def summary(self) -> tuple[datetime | None, datetime | None]:
         """(DataFrom, DataUntil) of the device's recordings, UTC; (None, None) when it has none."""

@@ -1,0 +1,267 @@
+"""A hostile camera on loopback (SPEC §17): ISAPI and Dahua answers built to hurt the worker.
+
+``HostileCamera(mode)`` answers the ISAPI search and download and Dahua's mediaFileFind the way
+its mode says; ``Elsewhere`` is a second loopback host that records who asked it and with which
+headers (it challenges with Digest, so a client that follows a redirect would answer with the
+camera's credentials).
+"""
+
+import gzip
+import threading
+import time
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+
+MODES = (
+    "gzip-bomb",  # search answer: 2 MB of gzip that unpacks to 2 GiB
+    "endless-chunked",  # search answer: chunked, never ends
+    "huge-plain",  # search answer: 200 MB with a Content-Length
+    "redirect-search",  # search answer: 307 to the other host
+    "redirect-download",  # download answer: 302 to the other host
+    "manifest",  # download answer: a DASH manifest naming another camera's archive file
+    "ffconcat",  # download answer: an ffconcat script naming another camera's archive file
+    "hls",  # download answer: an HLS playlist naming another camera's archive file
+    "secret-error",  # search answer: HTTP 500 whose body carries secrets
+    "endless-download",  # download answer: bytes for ever
+    "dahua-found",  # Dahua findNextFile: found=2000000000
+)
+
+ISAPI_NS = "http://www.isapi.org/ver20/XMLSchema"
+SECRET_BODY = (
+    "INTERNAL-SECRET db_password=hunter2 api_key=AKIA1234 token=tok-5678 "
+    "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig code=c0de-9 sig=abcd signature=s1gn "
+)
+# "Endless" answers end after this: a client that never stops cannot keep a test running.
+ENDLESS_LIMIT_S = 90.0
+_BOMB_MEMBER = gzip.compress(b" " * (16 * 1024 * 1024), compresslevel=9)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        pass  # a worker hanging up mid-answer is what a bounded client does
+
+
+class Elsewhere:
+    """The other host: a Digest challenge to anyone without credentials, a secret to the rest."""
+
+    def __init__(self):
+        self.asked: list[dict] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _any(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                owner.asked.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers)}
+                )
+                if "Authorization" not in self.headers:
+                    body = b"who are you"
+                    self.send_response(401)
+                    self.send_header(
+                        "WWW-Authenticate",
+                        'Digest realm="elsewhere", nonce="abc123", qop="auth", algorithm=MD5',
+                    )
+                else:
+                    body = SECRET_BODY.encode()
+                    self.send_response(500)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = _any
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def credentials_seen(self) -> list[str]:
+        """Every Authorization header the other host received."""
+        return [a["headers"]["Authorization"] for a in self.asked
+                if "Authorization" in a["headers"]]  # fmt: skip
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HostileCamera:
+    """A camera whose answers follow ``mode``; ``stolen`` is the other camera's file to point at."""
+
+    def __init__(self, mode: str, elsewhere: Elsewhere, stolen: str = ""):
+        assert mode in MODES, mode
+        self.mode = mode
+        self.elsewhere = elsewhere
+        self.stolen = stolen
+        self.sent_bytes = 0
+        self.calls: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                owner.handle(self)
+
+            do_POST = do_GET
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- answers ----------------------------------------------------------------------------
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        if length:
+            h.rfile.read(length)
+        path = h.path.split("?", 1)[0]
+        self.calls.append(f"{h.command} {h.path}")
+        try:
+            if path == "/ISAPI/ContentMgmt/search":
+                self.search(h)
+            elif path == "/ISAPI/ContentMgmt/download":
+                self.download(h)
+            elif path == "/cgi-bin/mediaFileFind.cgi":
+                self.dahua(h)
+            else:
+                self.send(h, 404, b"no such API")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the worker hung up: what a bounded client does
+
+    def send(self, h, status: int, body: bytes, kind: str = "text/plain", **headers) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", kind)
+        h.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            h.send_header(name.replace("_", "-"), value)
+        h.end_headers()
+        h.wfile.write(body)
+        self.sent_bytes += len(body)
+
+    def search(self, h) -> None:
+        mode = self.mode
+        if mode == "gzip-bomb":
+            h.send_response(200)
+            h.send_header("Content-Type", "application/xml")
+            h.send_header("Content-Encoding", "gzip")
+            h.send_header("Content-Length", str(len(_BOMB_MEMBER) * 128))
+            h.end_headers()
+            for _ in range(128):  # 128 gzip members of 16 MiB each: 2 GiB unpacked
+                h.wfile.write(_BOMB_MEMBER)
+                self.sent_bytes += len(_BOMB_MEMBER)
+        elif mode == "endless-chunked":
+            h.send_response(200)
+            h.send_header("Content-Type", "application/xml")
+            h.send_header("Transfer-Encoding", "chunked")
+            h.end_headers()
+            block = b"<a>" + b"x" * (1024 * 1024) + b"</a>"
+            chunk = f"{len(block):x}\r\n".encode() + block + b"\r\n"
+            deadline = time.monotonic() + ENDLESS_LIMIT_S
+            while time.monotonic() < deadline:
+                h.wfile.write(chunk)
+                self.sent_bytes += len(block)
+        elif mode == "huge-plain":
+            size = 200 * 1024 * 1024
+            h.send_response(200)
+            h.send_header("Content-Type", "application/xml")
+            h.send_header("Content-Length", str(size))
+            h.end_headers()
+            block = b"x" * (1024 * 1024)
+            for _ in range(200):
+                h.wfile.write(block)
+                self.sent_bytes += len(block)
+        elif mode == "redirect-search":
+            h.send_response(307)
+            h.send_header("Location", self.elsewhere.url + "/ISAPI/ContentMgmt/search")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+        elif mode == "secret-error":
+            self.send(h, 500, (SECRET_BODY * 20).encode())
+        else:
+            self.send(h, 200, self.listing(), "application/xml")
+
+    def listing(self) -> bytes:
+        """One recording covering the last two hours: every window of the tests."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        begin, end = now - timedelta(hours=2), now
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<CMSearchResult xmlns="{ISAPI_NS}">'
+            "<responseStatusStrg>OK</responseStatusStrg><matchList><searchMatchItem>"
+            f"<timeSpan><startTime>{_iso(begin)}</startTime><endTime>{_iso(end)}</endTime>"
+            "</timeSpan><mediaSegmentDescriptor><playbackURI>rtsp://127.0.0.1/Streaming/tracks/"
+            "101/?starttime=x</playbackURI></mediaSegmentDescriptor></searchMatchItem>"
+            "</matchList></CMSearchResult>"
+        ).encode()
+
+    def download(self, h) -> None:
+        mode, stolen = self.mode, self.stolen
+        if mode == "redirect-download":
+            h.send_response(302)
+            h.send_header("Location", self.elsewhere.url + "/footage.mp4")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+        elif mode == "manifest":
+            body = (
+                '<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
+                'mediaPresentationDuration="PT20S" minBufferTime="PT1S" '
+                'profiles="urn:mpeg:dash:profile:isoff-on-demand:2011"><Period><AdaptationSet '
+                'mimeType="video/mp4"><Representation id="1" bandwidth="100000">'
+                f"<BaseURL>file://{stolen}</BaseURL></Representation></AdaptationSet></Period>"
+                "</MPD>\n"
+            )
+            self.send(h, 200, body.encode(), "application/octet-stream")
+        elif mode == "ffconcat":
+            self.send(h, 200, f"ffconcat version 1.0\nfile '{stolen}'\n".encode())
+        elif mode == "hls":
+            body = (
+                f"#EXTM3U\n#EXT-X-TARGETDURATION:20\n#EXTINF:20,\nfile://{stolen}\n#EXT-X-ENDLIST\n"
+            )
+            self.send(h, 200, body.encode())
+        elif mode == "endless-download":
+            h.send_response(200)
+            h.send_header("Content-Type", "video/mp4")
+            h.send_header("Transfer-Encoding", "chunked")
+            h.end_headers()
+            block = b"\0" * (1024 * 1024)
+            chunk = f"{len(block):x}\r\n".encode() + block + b"\r\n"
+            deadline = time.monotonic() + ENDLESS_LIMIT_S
+            while time.monotonic() < deadline:
+                h.wfile.write(chunk)
+                self.sent_bytes += len(block)
+        else:
+            self.send(h, 404, b"no download")
+
+    def dahua(self, h) -> None:
+        query = h.path.split("?", 1)[1] if "?" in h.path else ""
+        if "factory.create" in query:
+            self.send(h, 200, b"result=3001\r\n")
+        elif "action=findFile" in query:
+            self.send(h, 200, b"OK\r\n")
+        elif "findNextFile" in query:
+            self.send(h, 200, b"found=2000000000\r\n")
+        else:
+            self.send(h, 200, b"OK\r\n")
