@@ -105,9 +105,10 @@ class Elsewhere:
 class HostileCamera:
     """A camera whose answers follow ``mode``; ``stolen`` is the other camera's file to point at."""
 
-    def __init__(self, mode: str, elsewhere: Elsewhere, stolen: str = ""):
+    def __init__(self, mode: str, elsewhere: Elsewhere, stolen: str = "", echo: str = ""):
         assert mode in MODES, mode
         self.mode = mode
+        self.echo = echo  # put first in the secret-error body (e.g. the password it was sent)
         self.elsewhere = elsewhere
         self.stolen = stolen
         self.sent_bytes = 0
@@ -200,7 +201,7 @@ class HostileCamera:
             h.send_header("Content-Length", "0")
             h.end_headers()
         elif mode == "secret-error":
-            self.send(h, 500, (SECRET_BODY * 20).encode())
+            self.send(h, 500, (self.echo + SECRET_BODY * 20).encode())
         else:
             self.send(h, 200, self.listing(), "application/xml")
 

@@ -118,6 +118,9 @@ def test_sigkilled_worker_loses_its_lease_and_another_run_takes_the_gap(
     assert gap.fill_state == "filled", gap.last_error
     assert gap.fill_attempts == 2  # the killed worker's attempt counts
     assert _part_files(anr_app, "cam1") == []
+    runs = anr_db.session.execute(select(FillRun).order_by(FillRun.id)).scalars().all()
+    # The killed worker's run is closed when its lease is reclaimed, not left running.
+    assert [(r.outcome, r.ended_at is not None) for r in runs] == [("lost", True), ("filled", True)]
 
 
 def _ffmpeg_children(pid: int) -> list[int]:
