@@ -27,6 +27,7 @@ MODES = (
     "secret-error",  # search answer: HTTP 500 whose body carries secrets
     "endless-download",  # download answer: bytes for ever
     "dahua-found",  # Dahua findNextFile: found=2000000000
+    "drip-search",  # search answer: one byte every half second, never ending
 )
 
 ISAPI_NS = "http://www.isapi.org/ver20/XMLSchema"
@@ -66,11 +67,11 @@ class Elsewhere:
 
             def _any(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                body = self.rfile.read(length) if length else b""
                 owner.asked.append(
-                    {"method": self.command, "path": self.path, "headers": dict(self.headers)}
-                )
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers),
+                     "body": body[:4000]}
+                )  # fmt: skip
                 if "Authorization" not in self.headers:
                     body = b"who are you"
                     self.send_response(401)
@@ -87,9 +88,11 @@ class Elsewhere:
 
             do_GET = do_POST = do_PUT = _any
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        # Another loopback address: another host as far as the worker can tell (Linux routes
+        # all of 127/8 to lo).
+        self.server = _Server(("127.0.0.2", 0), Handler)
         self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.2:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def credentials_seen(self) -> list[str]:
@@ -112,6 +115,7 @@ class HostileCamera:
         self.elsewhere = elsewhere
         self.stolen = stolen
         self.sent_bytes = 0
+        self.hung_up_at: float | None = None  # monotonic time the worker closed a drip
         self.calls: list[str] = []
         owner = self
 
@@ -185,6 +189,19 @@ class HostileCamera:
             while time.monotonic() < deadline:
                 h.wfile.write(chunk)
                 self.sent_bytes += len(block)
+        elif mode == "drip-search":
+            h.send_response(200)
+            h.send_header("Content-Type", "application/xml")
+            h.send_header("Transfer-Encoding", "chunked")
+            h.end_headers()
+            deadline = time.monotonic() + ENDLESS_LIMIT_S
+            try:
+                while time.monotonic() < deadline:
+                    h.wfile.write(b"1\r\n \r\n")
+                    h.wfile.flush()
+                    time.sleep(0.5)
+            except OSError:
+                self.hung_up_at = time.monotonic()
         elif mode == "huge-plain":
             size = 200 * 1024 * 1024
             h.send_response(200)

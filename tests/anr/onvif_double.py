@@ -54,6 +54,7 @@ class OnvifDouble:
         self.data_from: datetime | None = None
         self.data_until: datetime | None = None
         self.calls: list[str] = []
+        self.search_base: str | None = None  # where the search service is said to be (SPEC §17)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -85,9 +86,12 @@ class OnvifDouble:
         if path.endswith("device_service") and request == "GetServices":
             services = "".join(
                 f"<tds:Service><tds:Namespace>http://www.onvif.org/ver10/{ns}/wsdl"
-                f"</tds:Namespace><tds:XAddr>{base}/{name}</tds:XAddr><tds:Version>"
+                f"</tds:Namespace><tds:XAddr>{where}/{name}</tds:XAddr><tds:Version>"
                 "<tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
-                for ns, name in (("device", "device_service"), ("search", "search_service"))
+                for ns, name, where in (
+                    ("device", "device_service", base),
+                    ("search", "search_service", self.search_base or base),
+                )
             )
             return _envelope(f"<tds:GetServicesResponse>{services}</tds:GetServicesResponse>")
         if path.endswith("search_service") and request == "GetRecordingSummary":

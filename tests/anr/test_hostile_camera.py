@@ -5,6 +5,7 @@ Each mode is one camera answer built to hurt the worker. The worker must stay un
 file behind, show no secret, and never send the camera's credentials to the other host.
 """
 
+import logging
 import os
 import resource
 import subprocess
@@ -19,8 +20,11 @@ from tests.anr.conftest import CAMERA_PASSWORD
 from tests.anr.conftest import CAMERA_USER
 from tests.anr.conftest import gap_now
 from tests.anr.conftest import recent
+from tests.anr.conftest import run_worker
+from tests.anr.conftest import sim_camera
 from tests.anr.hostile import Elsewhere
 from tests.anr.hostile import HostileCamera
+from tests.anr.onvif_double import OnvifDouble
 from webapp.anr.media import ffmpeg_bin
 from webapp.models import FillRun
 
@@ -81,7 +85,7 @@ def worker_against(anr_app, tmp_path):
     """Run ``flask anr worker`` until the gap ends; returns (gap, peak kB, seconds, output)."""
     procs = []
 
-    def run(gap_id: str, timeout_s: float = 120.0, **extra_env):
+    def run(gap_id: str, timeout_s: float = 120.0, linger_s: float = 1.0, **extra_env):
         env = {
             **os.environ,
             "REPLENISH_INSTANCE": str(tmp_path / "instance"),
@@ -110,12 +114,14 @@ def worker_against(anr_app, tmp_path):
             time.sleep(0.2)
         took = time.monotonic() - began
         peak = max(peak, peak_kb(proc.pid))
-        time.sleep(1.0)  # a card thread that goes on working after its timeout shows in the CPU
+        time.sleep(linger_s)  # a card thread working on after its timeout shows in the CPU
         print(f"\nworker CPU {cpu_seconds(proc.pid):.1f} s", end="")
+        run.stopped_at = time.monotonic()
         proc.terminate()
         output, _ = proc.communicate(timeout=30)
         return gap_now(gap_id), peak, took, output
 
+    run.stopped_at = 0.0
     yield run
     for proc in procs:
         if proc.poll() is None:
@@ -190,24 +196,26 @@ def test_search_answers_are_bounded_and_redirects_refused(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("mode", "reason"),
+    ("mode", "reason", "env"),
     [
-        ("redirect-download", "redirect"),
-        ("manifest", "not a media file"),
-        ("ffconcat", "not a media file"),
-        ("hls", "not a media file"),
-        ("endless-download", "more than"),
+        ("redirect-download", "redirect", {}),
+        ("manifest", "not a media file (a DASH manifest)", {}),
+        ("ffconcat", "not a media file (an ffconcat script)", {}),
+        ("hls", "not a media file (an HLS playlist)", {}),
+        ("endless-download", "more than this window can hold", {}),
+        # A disk that would go below ANR_MIN_FREE_MB (100 TB here: any disk) stops it at once.
+        ("endless-download", "under ANR_MIN_FREE_MB", {"ANR_MIN_FREE_MB": str(10**8)}),
     ],
 )
 def test_downloads_are_bounded_media_only_and_never_leave_the_camera(
-    anr_app, anr_db, hostile, elsewhere, worker_against, mode, reason
+    anr_app, anr_db, hostile, elsewhere, worker_against, mode, reason, env
 ):
     stolen = other_cameras_file(anr_app)
     cam = hostile(mode, str(stolen))
     hostile_camera_row(cam)
     gap = factories.make_gap("cam1", recent(), seconds=20)
 
-    gap, peak, took, output = worker_against(gap.id)
+    gap, peak, took, output = worker_against(gap.id, **env)
 
     print(f"\n{mode}: peak {peak / 1024:.0f} MB, ended in {took:.1f} s, camera sent "
           f"{cam.sent_bytes / 1e6:.0f} MB, other host: {elsewhere.asked}")  # fmt: skip
@@ -232,3 +240,37 @@ def test_dahua_found_two_billion_ends_with_the_item_cap(
     assert_contained(anr_app, gap, peak, elsewhere, output)
     assert "2000000000" in gap.last_error
     assert took < 60
+
+
+@pytest.mark.slow
+def test_a_timed_out_card_check_stops_reading(anr_app, anr_db, hostile, elsewhere, worker_against):
+    cam = hostile("drip-search")  # never too big, never silent: only the 60 s limit ends it
+    hostile_camera_row(cam)
+    gap = factories.make_gap("cam1", recent(), seconds=20)
+
+    gap, peak, took, output = worker_against(gap.id, linger_s=5.0)
+
+    print(f"\ndrip-search: ended in {took:.1f} s, hung up {cam.hung_up_at}")
+    assert_contained(anr_app, gap, peak, elsewhere, output)
+    assert "did not answer the card check in time" in gap.last_error
+    # The card thread hung up on the camera while the worker still ran: it stopped working.
+    assert cam.hung_up_at is not None and cam.hung_up_at < worker_against.stopped_at
+
+
+def test_onvif_service_addresses_on_another_host_are_refused(
+    anr_app, anr_db, simcam, elsewhere, caplog
+):
+    device = OnvifDouble(CAMERA_USER, CAMERA_PASSWORD).start()
+    device.search_base = elsewhere.url + "/onvif"  # the search service "lives" on another host
+    try:
+        sim_camera(simcam, vendor="onvif", http_port=device.port)
+        gap = factories.make_gap("cam1", recent(5), seconds=10)
+        with caplog.at_level(logging.INFO):
+            run_worker(anr_app)
+    finally:
+        device.stop()
+
+    assert elsewhere.asked == []  # no SOAP request, so no WS-Security password digest either
+    assert "GetRecordingSummary" not in device.calls
+    assert "is not on the camera" in caplog.text and "refused" in caplog.text
+    assert gap_now(gap.id).fill_state == "filled"  # auto mode: the card could not say; replayed
