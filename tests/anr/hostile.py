@@ -152,6 +152,8 @@ class HostileCamera:
                 self.download(h)
             elif path == "/cgi-bin/mediaFileFind.cgi":
                 self.dahua(h)
+            elif path.startswith("/replay/") and self.mode == "redirect-download":
+                self.download(h)  # a replay answered with the same redirect
             else:
                 self.send(h, 404, b"no such API")
         except (BrokenPipeError, ConnectionResetError):

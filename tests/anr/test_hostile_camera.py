@@ -26,6 +26,7 @@ from tests.anr.hostile import Elsewhere
 from tests.anr.hostile import HostileCamera
 from tests.anr.onvif_double import OnvifDouble
 from webapp.anr.media import ffmpeg_bin
+from webapp.demo import demo_template
 from webapp.models import FillRun
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,6 +256,23 @@ def test_a_timed_out_card_check_stops_reading(anr_app, anr_db, hostile, elsewher
     assert "did not answer the card check in time" in gap.last_error
     # The card thread hung up on the camera while the worker still ran: it stopped working.
     assert cam.hung_up_at is not None and cam.hung_up_at < worker_against.stopped_at
+
+
+def test_a_replay_redirect_is_not_followed_by_ffmpeg(anr_app, anr_db, hostile, elsewhere):
+    cam = hostile("redirect-download")
+    factories.make_camera(
+        "cam1", anr_enabled=True, username=CAMERA_USER, password=CAMERA_PASSWORD,
+        anr_replay_url_template=demo_template(f"http://127.0.0.1:{cam.port}", "cam1"),
+    )  # fmt: skip
+    gap = factories.make_gap("cam1", recent(), seconds=10)
+
+    run_worker(anr_app)
+
+    gap = gap_now(gap.id)
+    assert gap.fill_state == "pending" and gap.fill_attempts == 1  # a failed attempt
+    assert "redirect" in gap.last_error.lower(), gap.last_error
+    assert any(call.startswith("GET /replay/cam1") for call in cam.calls)
+    assert elsewhere.asked == []  # ffmpeg did not go where the camera pointed
 
 
 def test_onvif_service_addresses_on_another_host_are_refused(

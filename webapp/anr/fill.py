@@ -188,6 +188,7 @@ class FillJob:
         self._finished = False
         self._piece_footage = 0.0
         self._piece_error = ""
+        self._http = False  # the replay URL is HTTP(S): ffmpeg is told not to follow redirects
 
     # --- the piece in hand --------------------------------------------------------------------
     @property
@@ -260,6 +261,7 @@ class FillJob:
         self.piece = piece
         begin = self.start_time + timedelta(seconds=piece.offset)
         url = self.replay_url(begin, begin + timedelta(seconds=piece.seconds))
+        self._http = urlsplit(url).scheme.lower() in ("http", "https")
         piece.part.unlink(missing_ok=True)  # a leftover of a crashed run is ours to replace
         piece.final_part.unlink(missing_ok=True)
         log.info(
@@ -512,6 +514,12 @@ class FillJob:
             notes.append(self._end_note)
         if not self.fetched:
             reason = self._piece_error or f"ffmpeg exited with code {code} and copied no footage"
+            if self._http and "Error opening input" in reason:
+                # ffmpeg says nothing of a redirect it refused (-max_redirects 0): say it here.
+                notes.append(
+                    "the camera's HTTP answer could not be opened (an error, or a redirect: "
+                    "redirects are not followed)"
+                )
             return FillResult("failed", 0.0, "; ".join(notes + [reason]))
         total = round(min(self.recovered, float(self.seconds)), 2)
         first = self.placed[0] if self.placed else None
