@@ -7,6 +7,7 @@ camera's credentials).
 """
 
 import gzip
+import socket
 import threading
 import time
 from datetime import UTC
@@ -285,3 +286,59 @@ class HostileCamera:
             self.send(h, 200, b"found=2000000000\r\n")
         else:
             self.send(h, 200, b"OK\r\n")
+
+
+class RtspHost:
+    """A minimal RTSP server: answers every request with a redirect to ``redirect_to`` or, as
+    the other host, with a Digest challenge; ``asked`` keeps every request's text."""
+
+    def __init__(self, host: str, redirect_to: str = ""):
+        self.redirect_to = redirect_to
+        self.asked: list[str] = []
+        self.sock = socket.create_server((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"rtsp://{host}:{self.port}"
+        self._closing = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closing:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        data = b""
+        with conn:
+            conn.settimeout(10)
+            try:
+                while chunk := conn.recv(4096):
+                    data += chunk
+                    while b"\r\n\r\n" in data:
+                        head, data = data.split(b"\r\n\r\n", 1)
+                        request = head.decode("latin-1")
+                        self.asked.append(request)
+                        cseq = next((line.split(":", 1)[1].strip() for line in
+                                     request.split("\r\n") if line.lower().startswith("cseq")),
+                                    "1")  # fmt: skip
+                        if self.redirect_to:
+                            answer = f"RTSP/1.0 302 Moved\r\nCSeq: {cseq}\r\nLocation: "
+                            answer += f"{self.redirect_to}\r\n\r\n"
+                        else:
+                            answer = (
+                                f"RTSP/1.0 401 Unauthorized\r\nCSeq: {cseq}\r\n"
+                                'WWW-Authenticate: Digest realm="elsewhere", nonce="abc123"\r\n\r\n'
+                            )
+                        conn.sendall(answer.encode())
+            except OSError:
+                return
+
+    def credentials_seen(self) -> list[str]:
+        """The requests that carried an Authorization header."""
+        return [r for r in self.asked if "authorization:" in r.lower()]
+
+    def stop(self) -> None:
+        self._closing = True
+        self.sock.close()

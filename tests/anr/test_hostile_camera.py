@@ -24,6 +24,7 @@ from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
 from tests.anr.hostile import Elsewhere
 from tests.anr.hostile import HostileCamera
+from tests.anr.hostile import RtspHost
 from tests.anr.onvif_double import OnvifDouble
 from webapp.anr.media import ffmpeg_bin
 from webapp.demo import demo_template
@@ -273,6 +274,30 @@ def test_a_replay_redirect_is_not_followed_by_ffmpeg(anr_app, anr_db, hostile, e
     assert "redirect" in gap.last_error.lower(), gap.last_error
     assert any(call.startswith("GET /replay/cam1") for call in cam.calls)
     assert elsewhere.asked == []  # ffmpeg did not go where the camera pointed
+
+
+def test_an_rtsp_replay_redirect_is_refused(anr_app, anr_db):
+    other = RtspHost("127.0.0.2")
+    cam = RtspHost("127.0.0.1", redirect_to=other.url + "/Streaming/tracks/101")
+    try:
+        factories.make_camera(
+            "cam1", anr_enabled=True, username=CAMERA_USER, password=CAMERA_PASSWORD,
+            anr_replay_url_template=cam.url + "/replay?start={start_iso}&end={end_iso}",
+        )  # fmt: skip
+        gap = factories.make_gap("cam1", recent(), seconds=10)
+
+        run_worker(anr_app)
+    finally:
+        cam.stop()
+        other.stop()
+
+    gap = gap_now(gap.id)
+    assert gap.fill_state == "pending" and gap.fill_attempts == 1  # a failed attempt
+    assert "redirected the replay to rtsp://127.0.0.2" in gap.last_error, gap.last_error
+    assert cam.asked, "the camera was asked"
+    # ffmpeg follows RTSP redirects by itself; it must never carry the credentials along.
+    assert other.credentials_seen() == []
+    assert CAMERA_PASSWORD not in gap.last_error
 
 
 def test_onvif_service_addresses_on_another_host_are_refused(

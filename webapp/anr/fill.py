@@ -51,6 +51,11 @@ AUDIO_MODES = ("aac", "drop")
 PART_SUFFIX = ".part"
 # ffmpeg's complaints that mean the audio (not the video or the camera) is the problem.
 _AUDIO_TROUBLE = re.compile(r"audio|aac|pcm_|codec|decoder|encoder|Stream #\d+:[1-9]", re.I)
+# ffmpeg's lines at ``-loglevel +level+info``: the level tells errors from the redirect notice.
+_LEVEL = re.compile(r"\[(panic|fatal|error|warning|info|verbose|debug|trace)\] ")
+_ERROR_LEVELS = ("panic", "fatal", "error")
+# ffmpeg follows an RTSP redirect by itself (no option turns it off): it says so at info level.
+_REDIRECTING = re.compile(r"Redirecting to (\S+)")
 _OWN_ENDING = re.compile(r"Immediate exit requested|received signal|loss of information possible")
 # Fragmented MP4, a fragment every half second (keyframe or not): an abrupt end loses at most that.
 FRAGMENTED = ["-movflags", "+empty_moov+default_base_moof", "-frag_duration", "500000"]
@@ -189,6 +194,7 @@ class FillJob:
         self._piece_footage = 0.0
         self._piece_error = ""
         self._http = False  # the replay URL is HTTP(S): ffmpeg is told not to follow redirects
+        self.redirected: str | None = None  # where the camera tried to send ffmpeg (masked)
 
     # --- the piece in hand --------------------------------------------------------------------
     @property
@@ -297,7 +303,8 @@ class FillJob:
         # backstop behind it (at 1x it would fire first and reset the watchdog with a last frame).
         piece = self._current()
         micros = str(int(2 * self.io_timeout_s * 1_000_000))
-        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats"]
+        # Info level, each line tagged with its level: errors are kept, and a redirect is seen.
+        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "+level+info", "-nostats"]
         cmd += ["-progress", "pipe:1", "-stats_period", "0.5"]
         # The camera's stream only: no redirect (HTTP), no protocol or demuxer that could
         # follow a reference to a file or another host (SPEC §17).
@@ -332,8 +339,18 @@ class FillJob:
     def _read_stderr(self, proc: subprocess.Popen) -> None:
         assert proc.stderr is not None  # started with stderr=PIPE
         for line in proc.stderr:
-            if line.strip():
-                self._stderr.append(line.rstrip())
+            level = _LEVEL.search(line)
+            text = _LEVEL.sub("", line, count=1).rstrip() if level else line.rstrip()
+            moved = _REDIRECTING.search(text)
+            if moved and self.redirected is None:
+                # Off the camera: end ffmpeg before it copies a frame from wherever it went.
+                self.redirected = self.masked(moved.group(1))
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if text.strip() and (level is None or level.group(1) in _ERROR_LEVELS):
+                self._stderr.append(text)
 
     @property
     def progress(self) -> float:
@@ -409,7 +426,9 @@ class FillJob:
         piece = self._current()
         part, final = piece.part, piece.final_part
         try:
-            if part.exists() and self._finalise(part, final):
+            if self.redirected is not None:
+                pass  # footage from where a redirect led is not this camera's: never archived
+            elif part.exists() and self._finalise(part, final):
                 recovered = probe_duration(final, self.ffmpeg)
                 if recovered and self._move_into_place(final, piece.target):
                     self._piece_footage = min(recovered, float(piece.seconds))
@@ -438,6 +457,8 @@ class FillJob:
         """Account for the settled piece; start the next one (or a retry without audio)."""
         piece, footage = self._current(), self._piece_footage
         ended_early = self.stalled or self.timed_out or self._end_note is not None
+        if self.redirected is not None:
+            return False  # refused: no retry, no next piece
         if not footage:
             retry_without_audio = (
                 not self._drop_audio
@@ -512,6 +533,12 @@ class FillJob:
             notes.append(f"the fill exceeded its {self.time_limit_s:g} s time limit")
         if self._end_note:
             notes.append(self._end_note)
+        if self.redirected is not None:
+            reason = (
+                f"the camera redirected the replay to {self.redirected}; redirects are refused "
+                "(footage and credentials stay with the camera's own address)"
+            )
+            return FillResult("failed", 0.0, "; ".join(notes + [reason]))
         if not self.fetched:
             reason = self._piece_error or f"ffmpeg exited with code {code} and copied no footage"
             if self._http and "Error opening input" in reason:

@@ -22,6 +22,7 @@ from sqlalchemy import update
 from ..domain.alerts import receivers
 from ..extensions import db
 from ..extensions import rows_matched
+from ..masking import camera_text
 from ..masking import mask_credentials
 from ..models import WebhookDelivery
 from ..models import utcnow
@@ -52,7 +53,7 @@ def post(url: str, body: bytes, secret: str) -> tuple[bool, str]:
     except urllib.error.HTTPError as exc:
         return False, f"HTTP {exc.code}"
     except (urllib.error.URLError, OSError) as exc:
-        return False, mask_credentials(str(getattr(exc, "reason", exc)))[:300]
+        return False, camera_text(str(getattr(exc, "reason", exc)))
 
 
 class Sender:
