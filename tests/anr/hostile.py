@@ -29,6 +29,7 @@ MODES = (
     "endless-download",  # download answer: bytes for ever
     "dahua-found",  # Dahua findNextFile: found=2000000000
     "drip-search",  # search answer: one byte every half second, never ending
+    "bomb-401",  # search answer: a Digest challenge whose body is the gzip bomb
 )
 
 ISAPI_NS = "http://www.isapi.org/ver20/XMLSchema"
@@ -172,8 +173,10 @@ class HostileCamera:
 
     def search(self, h) -> None:
         mode = self.mode
-        if mode == "gzip-bomb":
-            h.send_response(200)
+        if mode in ("gzip-bomb", "bomb-401"):
+            h.send_response(200 if mode == "gzip-bomb" else 401)
+            if mode == "bomb-401":
+                h.send_header("WWW-Authenticate", 'Digest realm="cam", nonce="n1", qop="auth"')
             h.send_header("Content-Type", "application/xml")
             h.send_header("Content-Encoding", "gzip")
             h.send_header("Content-Length", str(len(_BOMB_MEMBER) * 128))

@@ -173,6 +173,7 @@ def assert_contained(app, gap, peak, elsewhere, output):
     ("mode", "reason"),
     [
         ("gzip-bomb", "more than"),
+        ("bomb-401", "refused the user name or password"),
         ("endless-chunked", "more than"),
         ("huge-plain", "more than"),
         ("redirect-search", "redirect"),

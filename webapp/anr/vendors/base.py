@@ -90,6 +90,25 @@ class CardCoverage:
         return [(lo, hi) for lo, hi in merged]
 
 
+class BoundedDigestAuth(HTTPDigestAuth):
+    """Digest auth that reads a challenge's body under a cap: requests' own ``handle_401``
+    reads it whole, so a 401 carrying a gzip bomb would grow the worker before any check."""
+
+    def handle_401(self, r: requests.Response, **kwargs) -> requests.Response:
+        if 400 <= r.status_code < 500 and r._content is False:
+            data = bytearray()
+            try:
+                for chunk in r.iter_content(READ_STEP):
+                    data += chunk
+                    if len(data) > ERROR_BODY_BYTES:
+                        break  # the rest is never read: the connection is closed below
+            except requests.RequestException:
+                pass
+            r._content = bytes(data[:ERROR_BODY_BYTES])
+            r.close()
+        return super().handle_401(r, **kwargs)
+
+
 class VendorClient:
     """A camera's HTTP API with Digest auth; subclasses speak one vendor's dialect."""
 
@@ -124,7 +143,7 @@ class VendorClient:
         self.session.trust_env = False  # a proxy from the environment must not see the camera
         self.session.max_redirects = 0  # redirects are refused in request(), never followed
         if username:
-            self.session.auth = HTTPDigestAuth(username, password)
+            self.session.auth = BoundedDigestAuth(username, password)
 
     def close(self) -> None:
         """Release the connection pool."""
