@@ -293,6 +293,7 @@ def test_an_rtsp_replay_redirect_is_refused(anr_app, anr_db):
         other.stop()
 
     gap = gap_now(gap.id)
+    print(f"\nrtsp redirect: other host asked {[r.splitlines()[0] for r in other.asked]}")
     assert gap.fill_state == "pending" and gap.fill_attempts == 1  # a failed attempt
     assert "redirected the replay to rtsp://127.0.0.2" in gap.last_error, gap.last_error
     assert cam.asked, "the camera was asked"
