@@ -17,11 +17,12 @@ _SECRET_PARAM = re.compile(
     r"(?P<value>[^&;\s#]*)",
     re.IGNORECASE,
 )
-# name=value / name: value in free text, where the name says it is a secret (db_password=...,
-# X-Api-Key: ..., access_token=...); short names only with "=" (``code: 500`` is not a secret).
+# name=value / name: value in free text or JSON, where the name says it is a secret
+# (db_password=..., X-Api-Key: ..., "access_token": "..."); short names only with "="
+# (``code: 500`` is not a secret).
 _SECRET_PAIR = re.compile(
     r"(?P<key>\b[\w.-]*(?:password|passwd|pwd|token|secret|api[_-]?key|signature)[\w.-]*"
-    r"\s*[=:]\s*|\b(?:code|sig|key|auth|pass)=)"
+    r"[\"']?\s*[=:]\s*|\b(?:code|sig|key|auth|pass)=)"
     r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s&;,\"'<>]+)",
     re.IGNORECASE,
 )

@@ -25,6 +25,8 @@ from webapp.anr.simcam import SimCam
 from webapp.anr.webhooks import Sender
 from webapp.domain import alerts
 from webapp.extensions import db
+from webapp.masking import camera_text
+from webapp.masking import secret_forms
 from webapp.models import FillRun
 
 BASIC = base64.b64encode(f"{CAMERA_USER}:{CAMERA_PASSWORD}".encode()).decode()
@@ -141,3 +143,34 @@ def test_fill_history_names_a_download_as_download(anr_app, anr_db):
         / gap.gap_start.strftime("%Y%m%d_%H%M%S.mp4")
     )
     assert (run.method, run.bytes_written) == ("download", path.stat().st_size)
+
+
+@pytest.mark.parametrize(
+    ("said", "hidden"),
+    [
+        ("error db_password=hunter2 at line 3", "hunter2"),
+        ("passwd: hunter2", "hunter2"),
+        ("GET /x?api_key=AKIA1234&a=1", "AKIA1234"),
+        ('{"access_token": "tok-5678"}', "tok-5678"),
+        ("client_secret=s3cr3tv4lue", "s3cr3tv4lue"),
+        ("https://h/cb?code=c0de-9&state=1", "c0de-9"),
+        ("X-Signature: s1gn-abc", "s1gn-abc"),
+        ("https://h/f?sig=abcd1234", "abcd1234"),
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "Bearer eyJhbGciOiJIUzI1NiJ9"),
+        ("sent bearer eyJhbGciOiJIUzI1NiJ9.x.y back", "eyJhbGciOiJIUzI1NiJ9"),
+        (f"https://hooks.slack.com/services/T0AB12CD/B0CD34EF/{HOOK_TOKEN}", HOOK_TOKEN),
+        (f"echo {CAMERA_PASSWORD}", CAMERA_PASSWORD),
+        (f"echo {quote(CAMERA_PASSWORD, safe='')}", quote(CAMERA_PASSWORD, safe="")),
+        (f"echo {base64.b64encode(CAMERA_PASSWORD.encode()).decode()}", "WnE3OnMzY3JAdC9wdw"),
+        (f"Basic {BASIC}", BASIC),
+    ],
+)
+def test_camera_text_masks_every_kind_of_secret_and_keeps_the_rest(said, hidden):
+    shown = camera_text(said, tuple(secret_forms(CAMERA_PASSWORD, CAMERA_USER)))
+    assert hidden not in shown and "***" in shown
+    assert said[: said.index(hidden)].rstrip('"') in shown  # what comes before it is kept
+
+
+def test_camera_text_is_cut_to_300_characters():
+    shown = camera_text("x" * 5000)
+    assert len(shown) == 300 and shown.endswith("…")
