@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sq_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain import gapstate
+from ..domain.evidence import sha256_file
 from ..domain.states import COVERABLE as COVERABLE_STATES
 from ..extensions import db
 from ..models import Camera
@@ -54,8 +55,13 @@ class IndexReport:
         return bool(self.added or self.updated or self.removed)
 
 
-def segment_for(camera_id: str, path: Path, ffmpeg: str = "") -> Segment | None:
-    """A Segment row for an archive file, duration probed by ffmpeg; None if it cannot be read."""
+def segment_for(
+    camera_id: str, path: Path, ffmpeg: str = "", sha256: str | None = None
+) -> Segment | None:
+    """A Segment row for an archive file, duration probed by ffmpeg; None if it cannot be read.
+
+    ``sha256``: the hash its writer took; a file nobody vouches for is hashed here.
+    """
     start = archive_start(path.name)
     if start is None:
         return None
@@ -72,6 +78,7 @@ def segment_for(camera_id: str, path: Path, ffmpeg: str = "") -> Segment | None:
         duration_s=round(duration, 3),
         size_bytes=stat.st_size,
         mtime=stat.st_mtime,
+        sha256=sha256 or sha256_file(path),
     )
 
 
@@ -125,9 +132,9 @@ def index_camera(
     known = {
         row.path: row
         for row in db.session.execute(
-            select(Segment.id, Segment.path, Segment.size_bytes, Segment.mtime).where(
-                Segment.camera_id == camera.id, Segment.path.not_like("%/%")
-            )
+            select(
+                Segment.id, Segment.path, Segment.size_bytes, Segment.mtime, Segment.sha256
+            ).where(Segment.camera_id == camera.id, Segment.path.not_like("%/%"))
         )
     }
     gone = [r.id for name, r in known.items() if name not in files and name != report.still_writing]
@@ -138,7 +145,8 @@ def index_camera(
         row = known.get(name)
         if row is not None and row.size_bytes == stat.st_size and row.mtime == stat.st_mtime:
             continue
-        segment = segment_for(camera.id, folder / name, ffmpeg)
+        # A changed archive file keeps the hash taken first, so `flask anr verify` reports it.
+        segment = segment_for(camera.id, folder / name, ffmpeg, row.sha256 if row else None)
         if segment is None:
             continue
         if row is not None:
