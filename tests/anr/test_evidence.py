@@ -19,6 +19,7 @@ from tests.anr.conftest import recent
 from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
 from tests.anr.test_fill import _archive_with_hole
+from tests.page import page
 from webapp.anr.indexer import index_all
 from webapp.domain import evidence
 from webapp.models import AuditLog
@@ -249,3 +250,43 @@ def test_the_indexer_hashes_files_it_did_not_write(anr_app, anr_db, simcam):
     assert len(rows) == 2
     folder = Path(anr_app.config["ANR_RECORDINGS_DIR"]) / "cam1"
     assert all(r.sha256 == _sha(folder / r.path) for r in rows)
+
+
+def test_pages_offer_watch_and_export_and_show_the_hashes(anr_db, filled, login_as):
+    gap_id, path = filled
+    digest = _sha(path)
+    viewer = login_as("viewer")
+    camera_page = page(viewer.get("/cameras/cam1/gaps").get_data(as_text=True))
+    row = camera_page.find("tr", id=f"gap-{gap_id}")
+    assert "Watch" in row.text and "Export evidence" not in row.text
+    manager = login_as("manager")
+    row = page(manager.get("/cameras/cam1/gaps").get_data(as_text=True)).find(
+        "tr", id=f"gap-{gap_id}"
+    )
+    assert "Watch" in row.text and "Export evidence" in row.text
+
+    for who in (viewer, manager):
+        watch = page(who.get(f"/cameras/cam1/gaps/{gap_id}/watch").get_data(as_text=True))
+        video = watch.find("video", id="player")
+        assert video.attrs["src"].startswith(f"/api/v1/cameras/cam1/archive/{path.name}")
+        assert digest in watch.text and "the gap's window" in watch.text
+        assert ("Export evidence" in watch.text) == (who is manager)
+
+    # The gap's detail panel (htmx) lists the file with its hash.
+    panel = manager.get(f"/cameras/cam1/gaps/{gap_id}/history", headers={"HX-Request": "true"})
+    assert "<html" not in panel.get_data(as_text=True)
+    assert digest in page(panel.get_data(as_text=True)).text
+    assert "Archive files" in page(panel.get_data(as_text=True)).text
+
+
+def test_watch_in_the_embed_layout(anr_app, anr_db, filled, login_as):
+    gap_id, path = filled
+    viewer = login_as("viewer")
+    with viewer.client.session_transaction() as sess:
+        sess["embed"] = True
+    resp = viewer.get(f"/embed/cameras/cam1/gaps/{gap_id}/watch")
+    assert resp.status_code == 200
+    watch = page(resp.get_data(as_text=True))
+    assert watch.find("video", id="player") and _sha(path) in watch.text
+    links = page(viewer.get("/embed/cameras/cam1/gaps").get_data(as_text=True)).hrefs()
+    assert f"/embed/cameras/cam1/gaps/{gap_id}/watch" in links
