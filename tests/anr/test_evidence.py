@@ -6,6 +6,8 @@ import io
 import json
 import os
 import zipfile
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -290,3 +292,18 @@ def test_watch_in_the_embed_layout(anr_app, anr_db, filled, login_as):
     assert watch.find("video", id="player") and _sha(path) in watch.text
     links = page(viewer.get("/embed/cameras/cam1/gaps").get_data(as_text=True)).hrefs()
     assert f"/embed/cameras/cam1/gaps/{gap_id}/watch" in links
+
+
+def test_the_export_streams_in_pieces_never_the_whole_file(tmp_path):
+    big = tmp_path / "20260101_000000.mp4"
+    big.write_bytes(os.urandom(5 * evidence.CHUNK + 123))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    item = evidence.FootageFile(big.name, start, start, 60.0, big.stat().st_size, None)
+    key = Ed25519PrivateKey.generate()
+    pieces = list(evidence.export_zip({"format": evidence.FORMAT}, [(item, big)], key))
+    assert len(pieces) > 5 and max(map(len, pieces)) <= evidence.CHUNK + 4096
+    out = tmp_path / "out.zip"
+    out.write_bytes(b"".join(pieces))
+    assert evidence.verify_export(out, key.public_key()) == []
+    manifest = json.loads(zipfile.ZipFile(out).read("manifest.json"))
+    assert manifest["files"][0]["matches_record"] is None  # no hash was recorded to compare

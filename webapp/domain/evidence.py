@@ -234,12 +234,15 @@ class _Sink:
     def __init__(self) -> None:
         self._parts: list[bytes] = []
 
-    def write(self, data) -> int:
+    def write(self, data: bytes, /) -> int:
         self._parts.append(bytes(data))
         return len(data)
 
     def flush(self) -> None:
         """Nothing to flush: the parts leave through ``drain``."""
+
+    def close(self) -> None:
+        """Nothing to close: the generator hands out the last parts."""
 
     def drain(self) -> Iterator[bytes]:
         parts, self._parts = self._parts, []
