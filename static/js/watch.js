@@ -49,6 +49,7 @@
     function cannotPlay() {
       message.hidden = false;
       video.classList.add("cannot-play");
+      section.classList.add("undecodable"); // no use for play controls: the list below stays
     }
 
     video.addEventListener("ended", function () {

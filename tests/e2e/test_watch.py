@@ -1,5 +1,11 @@
 """Watch in real Chromium: a gap the worker filled from the simulated camera plays in a page."""
 
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -10,6 +16,8 @@ from tests.anr.conftest import recent
 from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
 from webapp import create_app
+from webapp.anr.indexer import index_all
+from webapp.anr.media import ffmpeg_bin
 from webapp.anr.simcam import SimCam
 from webapp.extensions import db
 
@@ -46,13 +54,31 @@ def filled_live(tmp_path, monkeypatch, browser):
             gap = gap_now(gap.id)
             assert gap.fill_state == "filled", gap.last_error
             gap_id = gap.id
+            server_hevc = _hevc_gap(app)
             for role in ("manager", "viewer"):
                 factories.make_user(role, role, None, PASSWORD)
     finally:
         cam.stop()
     with LiveServer(app) as server:
         server.gap_id = gap_id
+        server.hevc_gap_id = server_hevc
         yield server
+
+
+def _hevc_gap(app) -> str:
+    """A filled gap of camera ``dock`` whose one archive file is H.265 (indexed as found)."""
+    factories.make_camera("dock", name="Loading dock")
+    start = recent(60)
+    path = Path(app.config["ANR_RECORDINGS_DIR"]) / "dock" / start.strftime("%Y%m%d_%H%M%S.mp4")
+    path.parent.mkdir(parents=True)
+    cmd = [ffmpeg_bin(), "-nostdin", "-loglevel", "error", "-f", "lavfi"]
+    cmd += ["-i", "testsrc=size=320x180:rate=5", "-t", "4", "-c:v", "libx265", "-tag:v", "hvc1"]
+    cmd += ["-x265-params", "log-level=error", "-movflags", "+faststart", str(path)]
+    subprocess.run(cmd, check=True, timeout=60)
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    index_all()
+    return factories.make_gap("dock", start, 4, "filled").id
 
 
 def _wait(tab, condition: str, timeout_s: float = 15.0) -> None:
@@ -123,3 +149,18 @@ def test_watch_plays_the_filled_gap_in_the_page_and_in_embed(browser, filled_liv
         assert width <= 600, width
     finally:
         embedded.close()
+
+
+def test_footage_the_browser_cannot_decode_says_so_instead_of_a_black_box(browser, filled_live):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        tab = context.new_page()
+        sign_in(tab, filled_live, "viewer")
+        tab.goto(f"{filled_live.url}/cameras/dock/gaps/{filled_live.hevc_gap_id}/watch")
+        message = tab.get_by_role("alert")
+        expect(message).to_contain_text("cannot show this footage")
+        expect(tab.locator("video#player")).to_be_hidden()
+        expect(tab.get_by_role("link", name=re.compile(r"\d{8}_\d{6}\.mp4"))).to_be_visible()
+        tab.screenshot(path=str(SCREENSHOTS / "watch-cannot-play.png"), full_page=True)
+    finally:
+        context.close()
