@@ -158,6 +158,8 @@ def test_export_holds_the_files_a_signed_manifest_and_is_audited(anr_app, anr_db
     ).scalar_one()
     assert (row.target_id, row.subject_camera_id, row.actor_name) == (gap_id, "cam1", "mira")
     assert row.detail["files"] == [path.name]
+    audit_page = page(manager.get("/audit").get_data(as_text=True))
+    assert "Exported evidence" in audit_page.text and path.name in audit_page.text
 
 
 def test_a_one_byte_change_is_caught_by_both_verify_commands(
