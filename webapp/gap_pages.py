@@ -6,8 +6,10 @@ neither imports the other.
 
 from datetime import UTC
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
+from flask import current_app
 from flask import request
 from flask import url_for
 from flask_login import current_user
@@ -269,7 +271,10 @@ def watch_page(camera_id: str, gap_id: str):
     """Play a gap's archive files in the page, the window's start marked (any viewer)."""
     camera = camera_for(current_user, camera_id)
     gap = gap_of(camera, gap_id)
-    files = footage_views(evidence.footage(camera.id, gap), camera, gap)
+    found = evidence.footage(camera.id, gap)
+    folder = Path(current_app.config["ANR_RECORDINGS_DIR"]) / camera.id
+    on_disk = {f.name for f in found if (folder / f.name).is_file()}
+    files = footage_views(found, camera, gap, on_disk)
     rights = RowRights()
     return render_page(
         "gaps/watch.html",
@@ -277,11 +282,12 @@ def watch_page(camera_id: str, gap_id: str):
         camera=camera,
         gap=gap,
         files=files,
+        playable=[f for f in files if f.on_disk],
         gap_start=time_cell(gap.gap_start, camera.timezone),
         gap_end=time_cell(gap.gap_end, camera.timezone, gap.gap_start),
         export_url=(
             url_for("api.export_evidence", camera_id=camera.id, gap_id=gap.id)
-            if rights.export and files
+            if rights.export and on_disk
             else None
         ),
         page_ep=page_endpoint("camera_gaps"),

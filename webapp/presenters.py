@@ -419,10 +419,14 @@ class FootageView:
     size_bytes: int
     sha256: str | None
     gap_offset: float  # seconds into this file where the gap's window starts (0 when before)
+    on_disk: bool  # False: indexed, but no longer in the archive folder
 
 
-def footage_views(files, camera, gap) -> list[FootageView]:
-    """The gap's archive files with what the player and the file list need."""
+def footage_views(files, camera, gap, on_disk=None) -> list[FootageView]:
+    """The gap's archive files with what the player and the file list need.
+
+    ``on_disk``: the names found in the camera's folder (None: not looked at, taken as there).
+    """
     tz = camera.timezone
     start = gap.gap_start.timestamp()
     return [
@@ -436,6 +440,7 @@ def footage_views(files, camera, gap) -> list[FootageView]:
             size_bytes=f.size_bytes,
             sha256=f.sha256,
             gap_offset=round(max(start - f.start.timestamp(), 0.0), 3),
+            on_disk=on_disk is None or f.name in on_disk,
         )
         for f in files
     ]

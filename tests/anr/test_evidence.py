@@ -309,3 +309,15 @@ def test_the_export_streams_in_pieces_never_the_whole_file(tmp_path):
     assert evidence.verify_export(out, key.public_key()) == []
     manifest = json.loads(zipfile.ZipFile(out).read("manifest.json"))
     assert manifest["files"][0]["matches_record"] is None  # no hash was recorded to compare
+
+
+def test_watch_says_when_the_files_left_the_archive(anr_db, filled, login_as):
+    gap_id, path = filled
+    path.unlink()
+    manager = login_as("manager")
+    watch = page(manager.get(f"/cameras/cam1/gaps/{gap_id}/watch").get_data(as_text=True))
+    assert "no longer in the archive folder" in watch.text
+    assert "missing from the archive" in watch.text
+    assert not watch.find_all("video") and "Export evidence" not in watch.text
+    resp = manager.post(f"/api/v1/cameras/cam1/recording-gaps/{gap_id}/export")
+    assert resp.status_code == 409 and "nothing to export" in resp.json["error"]
