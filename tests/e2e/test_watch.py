@@ -25,6 +25,8 @@ from .conftest import PASSWORD
 from .conftest import SCREENSHOTS
 from .conftest import LiveServer
 from .conftest import sign_in
+from .test_accessibility import FAILING
+from .test_accessibility import run_axe
 
 HAVE_ENOUGH_DATA = 4
 
@@ -122,6 +124,8 @@ def test_watch_plays_the_filled_gap_in_the_page_and_in_embed(browser, filled_liv
         tab.evaluate("document.getElementById('player').pause()")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(SCREENSHOTS / "watch.png"), full_page=True)
+        serious = [v["id"] for v in run_axe(tab) if v["impact"] in FAILING]
+        assert not serious, serious
         tab.goto(f"{filled_live.url}/cameras/lobby/gaps")
         tab.locator(f"#gap-{filled_live.gap_id} .history-toggle").click()
         expect(tab.locator(f"#detail-{filled_live.gap_id}")).to_contain_text("Archive files")
@@ -145,6 +149,8 @@ def test_watch_plays_the_filled_gap_in_the_page_and_in_embed(browser, filled_liv
         assert tab.get_by_role("button", name="Export evidence").count() == 0
         tab.evaluate("document.getElementById('player').pause()")
         tab.screenshot(path=str(SCREENSHOTS / "embed-watch.png"), full_page=True)
+        serious = [v["id"] for v in run_axe(tab) if v["impact"] in FAILING]
+        assert not serious, serious
         width = tab.evaluate("document.documentElement.scrollWidth")
         assert width <= 600, width
     finally:
