@@ -321,3 +321,20 @@ def test_watch_says_when_the_files_left_the_archive(anr_db, filled, login_as):
     assert not watch.find_all("video") and "Export evidence" not in watch.text
     resp = manager.post(f"/api/v1/cameras/cam1/recording-gaps/{gap_id}/export")
     assert resp.status_code == 409 and "nothing to export" in resp.json["error"]
+
+
+def test_segments_indexed_before_hashes_were_kept_get_them_on_a_rescan(anr_app, anr_db, simcam):
+    sim_camera(simcam)
+    _archive_with_hole(anr_app, "cam1", recent(), 4, 10, 4)
+    index_all()
+    anr_db.session.execute(Segment.__table__.update().values(sha256=None))
+    anr_db.session.commit()
+    runner = anr_app.test_cli_runner()
+    before = runner.invoke(args=["anr", "verify"])
+    assert before.exit_code == 0 and before.output.count("UNHASHED cam1/") == 2
+
+    assert index_all()[0].hashed == 2
+    after = runner.invoke(args=["anr", "verify"])
+    assert (
+        after.exit_code == 0 and "2 files checked: 0 changed, 0 missing, 0 unhashed" in after.output
+    )

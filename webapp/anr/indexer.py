@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sq_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # The newest file touched within segment_seconds + 15 s is still being written (docs/design.md).
 WRITING_GRACE_S = 15
+# Segments indexed before hashes were kept get theirs a few at a time, so the first pass after
+# an upgrade does not stall on a large archive (docs/design.md, Evidence).
+HASH_BACKFILL_PER_PASS = 100
 
 
 @dataclass
@@ -48,6 +52,7 @@ class IndexReport:
     removed: int = 0
     gaps_created: int = 0
     gaps_filled: int = 0
+    hashed: int = 0  # files indexed before hashes were kept, hashed now
     still_writing: str | None = None
 
     @property
@@ -141,9 +146,18 @@ def index_camera(
     if gone:
         db.session.execute(delete(Segment).where(Segment.id.in_(gone)))
         report.removed = len(gone)
+    backfill = HASH_BACKFILL_PER_PASS
     for name, stat in files.items():
         row = known.get(name)
         if row is not None and row.size_bytes == stat.st_size and row.mtime == stat.st_mtime:
+            if row.sha256 is None and backfill > 0:  # indexed before hashes were kept
+                backfill -= 1
+                db.session.execute(
+                    update(Segment)
+                    .where(Segment.id == row.id)
+                    .values(sha256=sha256_file(folder / name))
+                )
+                report.hashed += 1
             continue
         # A changed archive file keeps the hash taken first, so `flask anr verify` reports it.
         segment = segment_for(camera.id, folder / name, ffmpeg, row.sha256 if row else None)
