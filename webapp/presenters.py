@@ -21,7 +21,7 @@ from .domain.recording_health import RECORDING_LABELS
 from .domain.states import FILL_STATES
 from .domain.states import FILLED
 from .domain.states import FILLING
-from .domain.states import PARTIAL
+from .domain.states import WATCHABLE
 from .domain.times import zone
 from .masking import mask_credentials
 from .models import rfc3339
@@ -190,8 +190,6 @@ class GapRow:
     export_url: str | None = None  # and the principal may export it as evidence
 
 
-FOOTAGE_STATES = frozenset({FILLED, PARTIAL})
-
 _RETRY_REFUSED = {
     FILLED: "Already filled: nothing to fetch",
     FILLING: "A fill is running; Stop it first",
@@ -249,7 +247,7 @@ def gap_row(
 
 def _footage_links(gap, camera, rights: RowRights, history_ep: str) -> dict:
     """Watch (and Export evidence) for a row with footage; the Watch page sits beside History."""
-    if gap.fill_state not in FOOTAGE_STATES:
+    if gap.fill_state not in WATCHABLE:
         return {}
     watch_ep = history_ep.rpartition(".")[0] + ".gap_watch"
     links = {"watch_url": cached_url_for(watch_ep, camera_id=camera.id, gap_id=gap.id)}
