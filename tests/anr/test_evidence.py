@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from tests import factories
+from tests.anr.conftest import FAST_ENGINE
 from tests.anr.conftest import archive_path
 from tests.anr.conftest import gap_now
 from tests.anr.conftest import recent
@@ -24,6 +25,7 @@ from tests.anr.test_fill import _archive_with_hole
 from tests.page import page
 from webapp.anr.indexer import index_all
 from webapp.domain import evidence
+from webapp.extensions import db
 from webapp.models import AuditLog
 from webapp.models import Segment
 
@@ -338,3 +340,32 @@ def test_segments_indexed_before_hashes_were_kept_get_them_on_a_rescan(anr_app, 
     assert (
         after.exit_code == 0 and "2 files checked: 0 changed, 0 missing, 0 unhashed" in after.output
     )
+
+
+@pytest.mark.postgres
+def test_hash_footage_and_export_on_postgres(require_postgres, make_app, simcam, tmp_path):
+    pg_app = make_app(SQLALCHEMY_DATABASE_URI=require_postgres, **FAST_ENGINE)
+    with pg_app.app_context():
+        db.drop_all()
+        db.create_all()
+        try:
+            sim_camera(simcam)
+            gap = factories.make_gap("cam1", recent(), seconds=6)
+            run_worker(pg_app)
+            assert gap_now(gap.id).fill_state == "filled"
+            path = archive_path(pg_app, "cam1", gap.gap_start)
+            segment = db.session.execute(select(Segment)).scalar_one()
+            assert segment.sha256 == _sha(path)
+            factories.make_user("boss", "manager", None, "correct horse 1")
+            client = pg_app.test_client()
+            client.post("/login", data={"username": "boss", "password": "correct horse 1"})
+            resp = client.post(f"/api/v1/cameras/cam1/recording-gaps/{gap.id}/export")
+            assert resp.status_code == 200, resp.get_data(as_text=True)
+            out = tmp_path / "pg.zip"
+            out.write_bytes(resp.data)
+            key = evidence.signing_key(pg_app.instance_path).public_key()
+            assert evidence.verify_export(out, key) == []
+        finally:
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
