@@ -24,6 +24,7 @@ from tests.anr.conftest import sim_camera
 from tests.anr.test_fill import _archive_with_hole
 from tests.page import page
 from webapp.anr.indexer import index_all
+from webapp.domain import audit
 from webapp.domain import evidence
 from webapp.extensions import db
 from webapp.models import AuditLog
@@ -127,6 +128,11 @@ def _export(session, gap_id) -> bytes:
 def test_export_holds_the_files_a_signed_manifest_and_is_audited(anr_app, anr_db, filled, login_as):
     gap_id, path = filled
     manager = login_as("manager", username="mira")
+    # The camera's bulk retries, as their writer records them: one named this gap, one did not.
+    for ids in ([gap_id, "another-gap"], ["another-gap"]):
+        audit.record("anr_retry_failed", "camera", "cam1", camera_id="cam1",
+                     detail={"count": len(ids), "gap_ids": ids}, actor=audit.SYSTEM)  # fmt: skip
+    anr_db.session.commit()
     data = _export(manager, gap_id)
 
     zf = zipfile.ZipFile(io.BytesIO(data))
@@ -148,7 +154,7 @@ def test_export_holds_the_files_a_signed_manifest_and_is_audited(anr_app, anr_db
     assert run["source"] and CAMERA_PASSWORD not in run["source"]
     assert CAMERA_PASSWORD not in manifest_bytes.decode()
     assert manifest["exported_by"] == {"name": "mira", "role": "manager"}
-    assert [a["action"] for a in manifest["audit"]] == ["evidence_export"]
+    assert [a["action"] for a in manifest["audit"]] == ["anr_retry_failed", "evidence_export"]
 
     key = evidence.signing_key(anr_app.instance_path)
     key.public_key().verify(base64.b64decode(zf.read("manifest.sig")), manifest_bytes)

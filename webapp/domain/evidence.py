@@ -175,12 +175,30 @@ def _runs(gap_id: str) -> list[dict]:
     ]
 
 
-def _audit_rows(gap_id: str) -> list[dict]:
-    rows = db.session.execute(
-        select(AuditLog)
-        .where(AuditLog.target_type == "recording_gap", AuditLog.target_id == gap_id)
-        .order_by(AuditLog.created_at, AuditLog.id)
+BULK_ACTIONS = ("anr_retry_failed", "anr_retry_selected")
+MAX_BULK_ROWS = 1000  # a camera's bulk retries since the gap was found, read to find this gap
+
+
+def _audit_rows(camera_id: str, gap) -> list[dict]:
+    """The gap's own audit rows, and the camera's bulk retries that named it."""
+    own = db.session.execute(
+        select(AuditLog).where(
+            AuditLog.target_type == "recording_gap", AuditLog.target_id == gap.id
+        )
     ).scalars()
+    bulk = db.session.execute(
+        select(AuditLog)
+        .where(
+            AuditLog.target_type == "camera",
+            AuditLog.target_id == camera_id,
+            AuditLog.action.in_(BULK_ACTIONS),
+            AuditLog.created_at >= gap.created_at,
+        )
+        .order_by(AuditLog.created_at.desc())
+        .limit(MAX_BULK_ROWS)
+    ).scalars()
+    named = [r for r in bulk if gap.id in ((r.detail or {}).get("gap_ids") or ())]
+    rows = sorted([*own, *named], key=lambda r: (r.created_at, r.id))
     return [
         {
             "at": rfc3339(r.created_at),
@@ -209,7 +227,7 @@ def manifest_head(camera, gap, actor) -> dict:
             "end_camera_time": _camera_time(gap.gap_end, tz),
         },
         "fill_runs": _runs(gap.id),
-        "audit": _audit_rows(gap.id),
+        "audit": _audit_rows(camera.id, gap),
         "exported_by": {"name": actor.actor_name, "role": role},
         "exported_at": rfc3339(now),
     }
