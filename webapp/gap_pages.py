@@ -283,6 +283,15 @@ def watch_page(camera_id: str, gap_id: str):
         gap=gap,
         files=files,
         playable=[f for f in files if f.on_disk],
+        # The ends of the bar under the player: the first file's start, the last file's end.
+        span=(
+            (
+                time_cell(found[0].start, camera.timezone),
+                time_cell(max(f.end for f in found), camera.timezone, found[0].start),
+            )
+            if found
+            else None
+        ),
         gap_start=time_cell(gap.gap_start, camera.timezone),
         gap_end=time_cell(gap.gap_end, camera.timezone, gap.gap_start),
         export_url=(
