@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import dataset  # noqa: E402
 from bench import engine  # noqa: E402
+from bench import evidence  # noqa: E402
 from bench import load  # noqa: E402
 from bench import web  # noqa: E402
 from bench.timing import Table  # noqa: E402
@@ -263,6 +264,13 @@ def engine_figures(table: Table, s: Sizes, workdir: Path, quick: bool) -> None:
             )
 
         guarded(table, figure, target, claims)
+    note("evidence export of a 10-min gap")
+    guarded(
+        table,
+        "export of a 10-min gap",
+        "<= 1.5x",
+        lambda: evidence.figure(table, workdir, quick),
+    )
     note("indexer rescan and a 60 s fill")
     guarded(
         table,

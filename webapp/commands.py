@@ -1,4 +1,4 @@
-"""The command line: ``flask --app wsgi users|apikeys|cameras|demo|anr ...`` (see the README)."""
+"""The command line: ``flask --app wsgi users|apikeys|cameras|demo|anr|evidence ...`` (README)."""
 
 import secrets
 import sys
@@ -16,6 +16,7 @@ from .demo import seed
 from .domain import cameras as camera_settings
 from .domain.users import UserRefused
 from .domain.users import create_user
+from .evidence_commands import evidence
 from .extensions import db
 from .models import USER_ROLES
 from .models import Camera
@@ -194,5 +195,5 @@ def demo_seed(simcam_url):
 
 def install(app) -> None:
     """Register every command group on ``app.cli``."""
-    for group in (users, apikeys, cameras, demo, anr):
+    for group in (users, apikeys, cameras, demo, anr, evidence):
         app.cli.add_command(group)

@@ -6,13 +6,16 @@ neither imports the other.
 
 from datetime import UTC
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
+from flask import current_app
 from flask import request
 from flask import url_for
 from flask_login import current_user
 
 from . import timeline as timeline_mod
+from .domain import evidence
 from .domain import fill_queue
 from .domain import fleet as fleet_mod
 from .domain.gap_actions import fill_problem
@@ -32,7 +35,9 @@ from .domain.times import zone
 from .models import utcnow
 from .presenters import RowRights
 from .presenters import fleet_rows
+from .presenters import footage_views
 from .presenters import gap_rows
+from .presenters import time_cell
 from .presenters import timeline_marks
 from .rendering import is_htmx
 from .rendering import render_page
@@ -136,6 +141,11 @@ def gap_page_context(
         kept_ids=frozenset(keep_ids),
         # Row details (fill history) the operator had open, kept open across refreshes.
         open_runs={gap_id: fill_queue.run_history(gap_id) for gap_id in open_ids},
+        open_files={
+            r.id: footage_views(evidence.footage(camera.id, r), camera, r)
+            for r in page.rows
+            if r.id in open_ids
+        },
         fill_problem=problem[1] if problem else None,
         timeline=timeline,
         marks=timeline_marks(timeline.marks, camera.timezone, mark_links(camera, range_key))
@@ -252,5 +262,43 @@ def history_page(camera_id: str, gap_id: str):
         camera=camera,
         gap=gap,
         runs=fill_queue.run_history(gap.id),
+        files=footage_views(evidence.footage(camera.id, gap), camera, gap),
         page_ep=page_endpoint("camera_gaps"),
+    )
+
+
+def watch_page(camera_id: str, gap_id: str):
+    """Play a gap's archive files in the page, the window's start marked (any viewer)."""
+    camera = camera_for(current_user, camera_id)
+    gap = gap_of(camera, gap_id)
+    found = evidence.footage(camera.id, gap)
+    folder = Path(current_app.config["ANR_RECORDINGS_DIR"]) / camera.id
+    on_disk = {f.name for f in found if (folder / f.name).is_file()}
+    files = footage_views(found, camera, gap, on_disk)
+    rights = RowRights()
+    return render_page(
+        "gaps/watch.html",
+        {},
+        camera=camera,
+        gap=gap,
+        files=files,
+        playable=[f for f in files if f.on_disk],
+        # The ends of the bar under the player: the first file's start, the last file's end.
+        span=(
+            (
+                time_cell(found[0].start, camera.timezone),
+                time_cell(max(f.end for f in found), camera.timezone, found[0].start),
+            )
+            if found
+            else None
+        ),
+        gap_start=time_cell(gap.gap_start, camera.timezone),
+        gap_end=time_cell(gap.gap_end, camera.timezone, gap.gap_start),
+        export_url=(
+            url_for("api.export_evidence", camera_id=camera.id, gap_id=gap.id)
+            if rights.export and on_disk
+            else None
+        ),
+        page_ep=page_endpoint("camera_gaps"),
+        history_url=url_for(page_endpoint("gap_history"), camera_id=camera.id, gap_id=gap.id),
     )

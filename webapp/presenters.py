@@ -21,6 +21,7 @@ from .domain.recording_health import RECORDING_LABELS
 from .domain.states import FILL_STATES
 from .domain.states import FILLED
 from .domain.states import FILLING
+from .domain.states import WATCHABLE
 from .domain.times import zone
 from .masking import mask_credentials
 from .models import rfc3339
@@ -151,12 +152,13 @@ def time_cell(value: datetime | None, tz: str, same_day_as: datetime | None = No
 class RowRights:
     """What the current principal may do on rows, and the CSRF token: worked out once a page."""
 
-    __slots__ = ("retry", "stop", "csrf")
+    __slots__ = ("retry", "stop", "export", "csrf")
 
     def __init__(self):
         authenticated = current_user.is_authenticated
         self.retry = authenticated and can(current_user, "retry")
         self.stop = authenticated and can(current_user, "control_fills")
+        self.export = authenticated and can(current_user, "export_evidence")
         self.csrf = generate_csrf() if self.retry else ""
 
 
@@ -184,6 +186,8 @@ class GapRow:
     stop_url: str | None
     stop_refused: str | None
     history_url: str
+    watch_url: str | None = None  # filled or partial: there is footage to play
+    export_url: str | None = None  # and the principal may export it as evidence
 
 
 _RETRY_REFUSED = {
@@ -237,7 +241,21 @@ def gap_row(
         stop_url=stop_url,
         stop_refused="Stop already requested" if gap.stop_requested_by else None,
         history_url=cached_url_for(history_ep, camera_id=camera.id, gap_id=gap.id),
+        **_footage_links(gap, camera, rights, history_ep),
     )
+
+
+def _footage_links(gap, camera, rights: RowRights, history_ep: str) -> dict:
+    """Watch (and Export evidence) for a row with footage; the Watch page sits beside History."""
+    if gap.fill_state not in WATCHABLE:
+        return {}
+    watch_ep = history_ep.rpartition(".")[0] + ".gap_watch"
+    links = {"watch_url": cached_url_for(watch_ep, camera_id=camera.id, gap_id=gap.id)}
+    if rights.export:
+        links["export_url"] = cached_url_for(
+            "api.export_evidence", camera_id=camera.id, gap_id=gap.id
+        )
+    return links
 
 
 def gap_rows(rows, camera, rights: RowRights, history_ep: str = "gaps.gap_history") -> list:
@@ -384,3 +402,43 @@ def install(app) -> None:
             "embed": embed,
             "now": utcnow(),
         }
+
+
+@dataclass(slots=True)
+class FootageView:
+    """One archive file of a gap, as the Watch page and the gap's detail panel show it."""
+
+    name: str
+    url: str
+    start: TimeCell | None
+    start_epoch: float
+    seconds: float
+    length: str
+    size_bytes: int
+    sha256: str | None
+    gap_offset: float  # seconds into this file where the gap's window starts (0 when before)
+    on_disk: bool  # False: indexed, but no longer in the archive folder
+
+
+def footage_views(files, camera, gap, on_disk=None) -> list[FootageView]:
+    """The gap's archive files with what the player and the file list need.
+
+    ``on_disk``: the names found in the camera's folder (None: not looked at, taken as there).
+    """
+    tz = camera.timezone
+    start = gap.gap_start.timestamp()
+    return [
+        FootageView(
+            name=f.name,
+            url=url_for("api.archive_file", camera_id=camera.id, name=f.name),
+            start=time_cell(f.start, tz),
+            start_epoch=f.start.timestamp(),
+            seconds=round(f.seconds, 3),
+            length=duration_text(f.seconds),
+            size_bytes=f.size_bytes,
+            sha256=f.sha256,
+            gap_offset=round(max(start - f.start.timestamp(), 0.0), 3),
+            on_disk=on_disk is None or f.name in on_disk,
+        )
+        for f in files
+    ]

@@ -3,15 +3,18 @@
 import logging
 import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..domain import evidence
 from ..extensions import db
 from .indexer import index_all
 from .simcam import SimCam
@@ -65,6 +68,30 @@ def index_command(once):
             if once:
                 break
             stop.wait(float(current_app.config["ANR_INTERVAL_S"]))
+
+
+@anr.command("verify")
+@click.option("--camera", "camera_id", metavar="ID", help="Only this camera's archive.")
+def verify_command(camera_id):
+    """Re-hash the archive: list files changed, missing or unhashed (exit 1: changed/missing)."""
+    root = Path(current_app.config["ANR_RECORDINGS_DIR"])
+    segments = evidence.archive_segments(camera_id)
+    check = evidence.ArchiveCheck()
+    # The bar shows in a terminal only (click hides it when output is piped).
+    with click.progressbar(
+        segments, label="Hashing archive files", file=sys.stderr, show_pos=True
+    ) as bar:
+        for segment in bar:
+            evidence.check_segment(root, segment, check)
+    for word, names in (("CHANGED", check.changed), ("MISSING", check.missing),
+                        ("UNHASHED", check.unhashed)):  # fmt: skip
+        for name in names:
+            click.echo(f"{word} {name}")
+    click.echo(
+        f"{check.checked} files checked: {len(check.changed)} changed, "
+        f"{len(check.missing)} missing, {len(check.unhashed)} unhashed"
+    )
+    raise SystemExit(1 if check.failed else 0)
 
 
 @anr.command("simcam")

@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..domain.evidence import sha256_file
 from ..masking import mask_credentials
 from .media import ARCHIVE_NAME_FORMAT
 from .media import MEDIA_FORMATS
@@ -178,6 +179,8 @@ class FillJob:
         self.recovered = 0.0  # seconds of the window in the archive (earlier runs and this one)
         self.fetched = 0.0  # of which this job brought back
         self.placed: list[Path] = []
+        self.hashes: dict[str, str] = {}  # archive name -> SHA-256, taken as each file is placed
+        self.source: str | None = None  # the last replay URL, credentials masked
         self.complete = False  # every piece of the window is archived
         self._position = 0  # seconds from the window start up to which the archive is settled
         self._end_note: str | None = None
@@ -268,6 +271,7 @@ class FillJob:
         begin = self.start_time + timedelta(seconds=piece.offset)
         url = self.replay_url(begin, begin + timedelta(seconds=piece.seconds))
         self._http = urlsplit(url).scheme.lower() in ("http", "https")
+        self.source = self.masked(url)
         piece.part.unlink(missing_ok=True)  # a leftover of a crashed run is ours to replace
         piece.final_part.unlink(missing_ok=True)
         log.info(
@@ -430,8 +434,11 @@ class FillJob:
                 pass  # footage from where a redirect led is not this camera's: never archived
             elif part.exists() and self._finalise(part, final):
                 recovered = probe_duration(final, self.ffmpeg)
+                # Hashed before the rename, off the worker's thread: the link keeps the bytes.
+                digest = sha256_file(final) if recovered else ""
                 if recovered and self._move_into_place(final, piece.target):
                     self._piece_footage = min(recovered, float(piece.seconds))
+                    self.hashes[piece.target.name] = digest
                 elif recovered:  # a file got there first: it counts, and it stays
                     self._piece_footage = float(piece.seconds)
         except Exception:  # a broken piece is this attempt's failure, never the worker's

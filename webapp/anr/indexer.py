@@ -16,11 +16,13 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sq_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain import gapstate
+from ..domain.evidence import sha256_file
 from ..domain.states import COVERABLE as COVERABLE_STATES
 from ..extensions import db
 from ..models import Camera
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # The newest file touched within segment_seconds + 15 s is still being written (docs/design.md).
 WRITING_GRACE_S = 15
+# Segments indexed before hashes were kept get theirs a few at a time, so the first pass after
+# an upgrade does not stall on a large archive (docs/design.md, Evidence).
+HASH_BACKFILL_PER_PASS = 100
 
 
 @dataclass
@@ -47,6 +52,7 @@ class IndexReport:
     removed: int = 0
     gaps_created: int = 0
     gaps_filled: int = 0
+    hashed: int = 0  # files indexed before hashes were kept, hashed now
     still_writing: str | None = None
 
     @property
@@ -54,8 +60,13 @@ class IndexReport:
         return bool(self.added or self.updated or self.removed)
 
 
-def segment_for(camera_id: str, path: Path, ffmpeg: str = "") -> Segment | None:
-    """A Segment row for an archive file, duration probed by ffmpeg; None if it cannot be read."""
+def segment_for(
+    camera_id: str, path: Path, ffmpeg: str = "", sha256: str | None = None
+) -> Segment | None:
+    """A Segment row for an archive file, duration probed by ffmpeg; None if it cannot be read.
+
+    ``sha256``: the hash its writer took; a file nobody vouches for is hashed here.
+    """
     start = archive_start(path.name)
     if start is None:
         return None
@@ -72,6 +83,7 @@ def segment_for(camera_id: str, path: Path, ffmpeg: str = "") -> Segment | None:
         duration_s=round(duration, 3),
         size_bytes=stat.st_size,
         mtime=stat.st_mtime,
+        sha256=sha256 or sha256_file(path),
     )
 
 
@@ -125,20 +137,30 @@ def index_camera(
     known = {
         row.path: row
         for row in db.session.execute(
-            select(Segment.id, Segment.path, Segment.size_bytes, Segment.mtime).where(
-                Segment.camera_id == camera.id, Segment.path.not_like("%/%")
-            )
+            select(
+                Segment.id, Segment.path, Segment.size_bytes, Segment.mtime, Segment.sha256
+            ).where(Segment.camera_id == camera.id, Segment.path.not_like("%/%"))
         )
     }
     gone = [r.id for name, r in known.items() if name not in files and name != report.still_writing]
     if gone:
         db.session.execute(delete(Segment).where(Segment.id.in_(gone)))
         report.removed = len(gone)
+    backfill = HASH_BACKFILL_PER_PASS
     for name, stat in files.items():
         row = known.get(name)
         if row is not None and row.size_bytes == stat.st_size and row.mtime == stat.st_mtime:
+            if row.sha256 is None and backfill > 0:  # indexed before hashes were kept
+                backfill -= 1
+                db.session.execute(
+                    update(Segment)
+                    .where(Segment.id == row.id)
+                    .values(sha256=sha256_file(folder / name))
+                )
+                report.hashed += 1
             continue
-        segment = segment_for(camera.id, folder / name, ffmpeg)
+        # A changed archive file keeps the hash taken first, so `flask anr verify` reports it.
+        segment = segment_for(camera.id, folder / name, ffmpeg, row.sha256 if row else None)
         if segment is None:
             continue
         if row is not None:

@@ -426,7 +426,9 @@ class Worker:
             select(Segment.id).where(Segment.camera_id == camera_id, Segment.path == path.name)
         ).first():
             return
-        segment = segment_for(camera_id, path, job.ffmpeg)
+        # The hash the fill took as it placed the file; else it is taken now, right after.
+        hashes = getattr(job, "hashes", None) or {}
+        segment = segment_for(camera_id, path, job.ffmpeg, hashes.get(path.name))
         if segment is not None:
             add_segment(segment)  # the indexer may have added it meanwhile: then this is skipped
 
@@ -442,9 +444,14 @@ class Worker:
         """End the attempt's FillRun: outcome, the method that ran, footage, bytes written and
         the masked error."""
         self._close_run_row(
-            running.run_id, running.began, outcome, recovered, commit, error=error, paths=paths,
+            running.run_id, running.began, outcome, recovered, False, error=error, paths=paths,
             method=running.job.method_ran,
         )  # fmt: skip
+        run = db.session.get(FillRun, running.run_id)
+        if run is not None:  # where the footage came from, for the evidence manifest
+            run.source = getattr(running.job, "source", None) or run.source
+        if commit:
+            db.session.commit()
 
     def _close_run_row(
         self,

@@ -46,6 +46,27 @@ _GAP_WINDOW = {
     "gap_start": TIME,
     "gap_end": TIME,
 }
+BINARY = {"type": "string", "format": "binary"}
+FOOTAGE = {
+    "type": "object",
+    "properties": {
+        "files": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "pattern": r"^\d{8}_\d{6}\.mp4$"},
+                    "start": TIME,
+                    "end": TIME,
+                    "seconds": {"type": "number"},
+                    "size_bytes": {"type": "integer"},
+                    "sha256": {"type": ["string", "null"], "description": "null: not hashed"},
+                    "url": {"type": "string", "description": "The archive file route"},
+                },
+            },
+        }
+    },
+}
 RUNNING = {
     "type": "object",
     "properties": {
@@ -367,6 +388,64 @@ def document() -> dict:
                     "(partial), else failed",
                     {"200": _json(GAP), "409": _ERR, **errors_4xx},
                     [CAMERA, GAP_ID],
+                )
+            },
+            "/api/v1/cameras/{camera_id}/recording-gaps/{gap_id}/footage": {
+                "get": _op(
+                    "The archive files that overlap the gap's window, with the SHA-256 taken "
+                    "when each was written (any role that can view the camera)",
+                    {"200": _json(FOOTAGE), **errors_4xx},
+                    [CAMERA, GAP_ID],
+                    tags=("evidence",),
+                )
+            },
+            "/api/v1/cameras/{camera_id}/archive/{name}": {
+                "get": _op(
+                    "One archive MP4 (Accept-Ranges: bytes; a Range request answers 206). The "
+                    "camera scope is checked first (403); a name other than YYYYmmdd_HHMMSS.mp4 "
+                    "or a missing file is 404",
+                    {
+                        "200": {
+                            "description": "The whole file",
+                            "content": {"video/mp4": {"schema": BINARY}},
+                        },
+                        "206": {
+                            "description": "The requested byte range",
+                            "content": {"video/mp4": {"schema": BINARY}},
+                        },
+                        "416": _ERR,
+                        **errors_4xx,
+                    },
+                    [
+                        CAMERA,
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": r"^\d{8}_\d{6}\.mp4$"},
+                        },
+                        {"name": "Range", "in": "header", "schema": {"type": "string"}},
+                    ],
+                    tags=("evidence",),
+                )
+            },
+            "/api/v1/cameras/{camera_id}/recording-gaps/{gap_id}/export": {
+                "post": _op(
+                    "Export the gap's footage as evidence (manager+; audited evidence_export): "
+                    "a streamed ZIP of the MP4 files, manifest.json (camera, window in UTC and "
+                    "camera time, files with SHA-256 and size, fill runs, the gap's audit rows, "
+                    "who exported and when) and manifest.sig, an Ed25519 signature of the "
+                    "manifest (check it with `flask evidence verify`)",
+                    {
+                        "200": {
+                            "description": "The evidence ZIP",
+                            "content": {"application/zip": {"schema": BINARY}},
+                        },
+                        "409": _ERR,
+                        **errors_4xx,
+                    },
+                    [CAMERA, GAP_ID],
+                    tags=("evidence",),
                 )
             },
             "/api/v1/cameras/{camera_id}/gaps": {

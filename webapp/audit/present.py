@@ -36,6 +36,7 @@ ACTION_LABELS = {
     "apikey_create": "Created an API key",
     "apikey_revoke": "Revoked an API key",
     "embed_session_create": "Started an embedded session",
+    "evidence_export": "Exported evidence",
 }
 DETAIL_LABELS = {
     "previous_state": "State before",
@@ -51,6 +52,7 @@ DETAIL_LABELS = {
     "username": "User",
     "role": "Role",
     "name": "Name",
+    "files": "Files",
 }
 # The camera is its own column; these would only repeat it.
 HIDDEN_DETAIL = {"camera_id"}

@@ -18,6 +18,7 @@ CAPABILITIES: dict[str, tuple[frozenset[str], str]] = {
     ),
     "retry": (frozenset({"manager", "admin"}), "retry recording-gap fill"),
     "read_audit": (frozenset({"manager", "admin"}), "read the audit log"),
+    "export_evidence": (frozenset({"manager", "admin"}), "export evidence"),
     "manage_cameras": (frozenset({"admin"}), "manage cameras"),
     "manage_users": (frozenset({"admin"}), "manage users and API keys"),
     "control_fills": (frozenset({"manager", "admin"}), "stop fills or queue a chosen window"),

@@ -17,6 +17,9 @@ FILL_STATES = (PENDING, FILLING, FILLED, PARTIAL, FAILED, EXPIRED)
 # A gap an operator should look at: the engine gave up on it (alerts, fleet filter, Retry all).
 ATTENTION = (FAILED, PARTIAL, EXPIRED)
 
+# A gap with recovered footage to watch and export (docs/design.md, Evidence).
+WATCHABLE = frozenset({FILLED, PARTIAL})
+
 # A camera's recording status (webapp/domain/recording_health.py): recording, no new footage for
 # longer than ANR_STALE_MINUTES, no footage ever, or disabled.
 RECORDING_STATUSES = ("ok", "stale", "never", "off")

@@ -15,6 +15,7 @@ from ..extensions import db
 from ..gap_pages import camera_page
 from ..gap_pages import fleet_page
 from ..gap_pages import history_page
+from ..gap_pages import watch_page
 from ..models import UsedEmbedToken
 from ..models import User
 from ..models import utcnow
@@ -68,3 +69,10 @@ def camera_gaps(camera_id: str):
 def gap_history(camera_id: str, gap_id: str):
     """A gap's fill history in the compact layout."""
     return history_page(camera_id, gap_id)
+
+
+@bp.get("/cameras/<camera_id>/gaps/<gap_id>/watch")
+@login_required
+def gap_watch(camera_id: str, gap_id: str):
+    """A gap's footage player in the compact layout."""
+    return watch_page(camera_id, gap_id)

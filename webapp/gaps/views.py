@@ -35,6 +35,7 @@ from ..gap_pages import fleet_page
 from ..gap_pages import gap_page_context
 from ..gap_pages import history_page
 from ..gap_pages import page_endpoint
+from ..gap_pages import watch_page
 from ..presenters import STATE_LABELS
 from ..presenters import RowRights
 from ..presenters import gap_row
@@ -195,6 +196,12 @@ def retry_selected_page(camera_id: str):
 def gap_history(camera_id: str, gap_id: str):
     """Every fill attempt of one gap: a detail row under the gap for htmx, else a page."""
     return history_page(camera_id, gap_id)
+
+
+@bp.get("/cameras/<camera_id>/gaps/<gap_id>/watch")
+def gap_watch(camera_id: str, gap_id: str):
+    """Play the gap's recovered footage in the page (every role that can view the camera)."""
+    return watch_page(camera_id, gap_id)
 
 
 @bp.post("/cameras/<camera_id>/gaps/window")

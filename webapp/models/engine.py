@@ -61,6 +61,8 @@ class FillRun(Model):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The operator whose request this run serves; NULL for automatic work.
     requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Where the footage came from (the replay URL), credentials masked; the evidence manifest.
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class UsedEmbedToken(Model):

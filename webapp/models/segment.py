@@ -39,6 +39,9 @@ class Segment(Model):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     # File mtime when probed: an unchanged (size, mtime) lets a rescan skip probing.
     mtime: Mapped[float] = mapped_column(Float, default=0.0)
+    # SHA-256 (hex) of the file when it was written or first indexed: what `flask anr verify`
+    # and an evidence export compare against (docs/design.md, Evidence).
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 @event.listens_for(Session, "after_flush")
