@@ -31,6 +31,7 @@ ANR_DEFAULTS: dict[str, object] = {
     "ANR_IO_TIMEOUT_S": 15.0,
     "ANR_AUDIO": "aac",  # aac: transcode the camera's audio (G.711 cannot go into MP4); drop
     "ANR_CHUNK_SECONDS": 1800,
+    "ANR_GST_PYTHON": "/usr/bin/python3",  # the Python with GStreamer's bindings (ONVIF replay)
 }
 
 # Request limits, the proxy setting, the database busy timeout and the sign-in throttle.

@@ -1,23 +1,21 @@
-"""Camera vendor APIs: card coverage (what the SD card holds) and download of its recordings."""
+"""Camera vendor APIs: card coverage (what the SD card holds) and download of its recordings.
 
+Which vendor has which client is declared in webapp/domain/vendors/ (one module per vendor).
+"""
+
+import importlib
+
+from ...domain.vendors import vendor as vendor_of
 from .base import CardCoverage
 from .base import DownloadStopped
 from .base import Recording
 from .base import Unsupported
 from .base import VendorClient
 from .base import VendorError
-from .dahua import DahuaClient
-from .hikvision import HikvisionClient
-from .onvif import OnvifClient
 from .ratelimit import TokenBucket
 from .ratelimit import shared_bucket
 
-DOWNLOAD_VENDORS = ("hikvision", "dahua")
-COVERAGE_VENDORS = ("hikvision", "dahua", "onvif")
-
 __all__ = [
-    "COVERAGE_VENDORS",
-    "DOWNLOAD_VENDORS",
     "CardCoverage",
     "DownloadStopped",
     "Recording",
@@ -41,7 +39,8 @@ def client_for(
     ``max_kbps`` is the worker-wide cap (``ANR_MAX_KBPS``); the camera's own ``max_kbps`` adds
     a second bucket, so whichever is tighter holds.
     """
-    if camera.vendor not in COVERAGE_VENDORS or not camera.address:
+    declared = vendor_of(camera.vendor)
+    if not declared.reports_card or not declared.client or not camera.address:
         return None
     own = getattr(camera, "max_kbps", None)
     buckets = (shared_bucket(max_kbps), TokenBucket(own) if own else None)
@@ -49,8 +48,6 @@ def client_for(
         channel=camera.channel, timezone=camera.timezone or "UTC", timeout_s=timeout_s,
         buckets=buckets,
     )  # fmt: skip
-    if camera.vendor == "onvif":
-        return OnvifClient(camera.address, camera.http_port, camera.username, password, **common)
-    base = f"http://{camera.address}:{camera.http_port}"
-    cls = HikvisionClient if camera.vendor == "hikvision" else DahuaClient
-    return cls(base, camera.username, password, **common)
+    module, _, name = declared.client.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    return cls.for_camera(camera, password, **common)
