@@ -133,8 +133,7 @@ class OnvifDouble:
                 return b""
             info = self._information("tse")
             return _envelope(
-                f"<tse:GetRecordingInformationResponse>{info}"
-                "</tse:GetRecordingInformationResponse>"
+                f"<tse:GetRecordingInformationResponse>{info}</tse:GetRecordingInformationResponse>"
             )
         if path.endswith("replay_service") and request == "GetReplayUri":
             return _envelope(

@@ -53,6 +53,7 @@ class Replay:
         self.end = parse_time(args.end)
         self.code = 0
         self.refused_rate_control = False
+        self.play_sent = False
         self.first_pts: int | None = None
         self.sent_bytes = 0
         self.began = time.monotonic()
@@ -87,7 +88,22 @@ class Replay:
             GstRtsp.RTSPMethod.PLAY,
         ):
             message.add_header(GstRtsp.RTSPHeaderField.REQUIRE, "onvif-replay")
+            if method == GstRtsp.RTSPMethod.PLAY and not self.play_sent:
+                self.play_sent = True
+                GLib.timeout_add(int(self.args.io_timeout * 1000), self._check_started)
         return True
+
+    def _check_started(self) -> bool:
+        """No footage an I/O timeout after PLAY with Rate-Control: no: take it as refused.
+
+        rtspsrc keeps quiet about a 551 answer to PLAY (it only stops asking), so the silence
+        is the sign; the fill then asks again at real time, and a camera that stays silent then
+        too is a stalled camera.
+        """
+        if self.first_pts is None and self.args.rate_control == "no":
+            self.refused_rate_control = True
+            self.loop.quit()
+        return GLib.SOURCE_REMOVE
 
     def _select_stream(self, _src, _num, caps) -> bool:
         """Video only: the archive keeps the camera's H.264 as it came."""
@@ -120,7 +136,8 @@ class Replay:
         elif kind == Gst.MessageType.ERROR:
             error, debug = message.parse_error()
             text = f"{error.message} {debug or ''}"
-            if self.args.rate_control == "no" and ("551" in text or "Rate-Control" in text):
+            answered_play = self.play_sent and self.first_pts is None
+            if self.args.rate_control == "no" and answered_play and "401" not in text:
                 self.refused_rate_control = True
             sys.stderr.write(f"replay error: {error.message}\n")
             self.code = 1
