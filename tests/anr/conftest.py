@@ -17,6 +17,7 @@ from tests.rtsp.server import RtspCamera
 from tests.rtsp.server import gstreamer_missing
 from tests.rtsp.server import skip_or_fail
 from webapp.anr.media import probe_duration
+from webapp.anr.onvif_replay import gstreamer_problem
 from webapp.anr.simcam import SimCam
 from webapp.anr.worker import Worker
 from webapp.demo import demo_template
@@ -81,8 +82,9 @@ def onvif_camera(_gstreamer_missing, tmp_path):
     ``onvif_camera(strict=True, rate_control=False, card_from=datetime)``; returns (device,
     rtsp). Skipped where GStreamer is missing (a failure under REQUIRE_RTSP=1).
     """
-    if _gstreamer_missing:
-        skip_or_fail(_gstreamer_missing)
+    missing = _gstreamer_missing or gstreamer_problem()  # the server's and the client's
+    if missing:
+        skip_or_fail(missing)
     started: list = []
 
     def start(card_from=None, **options):

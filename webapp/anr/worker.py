@@ -298,7 +298,7 @@ class Worker:
         """
 
         def uri() -> str:
-            found = client.replay_uri(begin)
+            found = client.replay_uri()
             if not found:
                 why = client.last_error or "it named no replay URI for this window"
                 raise ReplayUrlError(f"the ONVIF camera could not be asked: {why}")

@@ -167,10 +167,9 @@ class OnvifClient(VendorClient):
     def oldest(self) -> datetime | None:
         return self._run(None, None)[1]
 
-    def summary(self) -> tuple[datetime | None, datetime | None]:
-        """(oldest footage, None): the summary's DataFrom, UTC."""
-        return self.oldest(), None
+    def replay_uri(self) -> str | None:
+        """The replay URI of the first recording holding the window (asked by ``coverage``).
 
-    def replay_uri(self, start: datetime) -> str | None:
-        """The replay URI asked for the recording that holds ``start`` (after ``coverage``)."""
+        One URI serves the whole window: a Profile G replay URI takes any clock range.
+        """
         return next(iter(self.replay_uris.values()), None)
