@@ -4,10 +4,10 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 
-from webapp.anr.replay import VENDOR_DEFAULTS
 from webapp.domain import cameras as camera_settings
 from webapp.domain import gapstate
 from webapp.domain.accounts import mint_api_key
+from webapp.domain.vendors import vendor
 from webapp.extensions import db
 from webapp.models import RecordingGap
 from webapp.models import Segment
@@ -20,7 +20,7 @@ def make_camera(camera_id: str = "cam1", **fields):
     """Create and commit a camera with sensible defaults."""
     # A replay source by default: operators' requests on a camera without one are refused.
     # Cameras whose vendor default can build a replay URL (an address given) keep using it.
-    own_default = fields.get("vendor") in VENDOR_DEFAULTS and fields.get("address")
+    own_default = vendor(fields.get("vendor")).has_replay_source and fields.get("address")
     if not own_default:
         fields.setdefault(
             "anr_replay_url_template", "rtsp://192.0.2.1/replay?from={start}&to={end}"

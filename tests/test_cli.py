@@ -103,6 +103,19 @@ def test_cameras_add_and_list(runner, app):
         assert cam.anr_enabled and cam.vendor == "hikvision"
 
 
+def test_cameras_add_an_onvif_camera_with_its_device_port(runner, app):
+    args = ["cameras", "add", "door", "--name", "Door", "--vendor", "onvif", "--address"]
+    args += ["10.0.0.7", "--http-port", "8080", "--username", "admin", "--password-stdin"]
+    result = runner.invoke(args=[*args, "--method", "replay", "--anr"], input="pw-123456\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        cam = _db.session.get(Camera, "door")
+        assert cam.vendor == "onvif" and cam.http_port == 8080 and cam.anr_enabled
+        assert cam.fill_method == "replay" and cam.anr_replay_url_template is None
+    unknown = runner.invoke(args=["cameras", "add", "x", "--name", "x", "--vendor", "sony"])
+    assert unknown.exit_code != 0 and "onvif" in unknown.output  # the choices are listed
+
+
 def test_cameras_add_rejects_bad_ids_and_templates(runner, app):
     bad_id = runner.invoke(args=["cameras", "add", "../etc", "--name", "x"])
     assert bad_id.exit_code != 0 and "id:" in bad_id.output

@@ -103,6 +103,20 @@ def test_anr_without_template_for_a_vendor_without_default_is_refused(db, login_
     assert resp.status_code == 422 and "a template is needed to turn ANR on" in resp.text
 
 
+def test_an_onvif_camera_needs_no_template_and_every_vendor_is_offered(db, login_as):
+    admin = login_as("admin")
+    form = admin.get("/admin/cameras/new").get_data(as_text=True)
+    for label in ("Hikvision", "Dahua", "ONVIF (Profile G)", "Axis", "Generic"):
+        assert label in form
+    data = dict(VALID, vendor="onvif", anr_replay_url_template="")
+    resp = admin.post("/admin/cameras/new", data=data)
+    assert resp.status_code == 303, resp.text
+    camera = db.session.get(Camera, "gate")
+    assert camera.vendor == "onvif" and camera.anr_enabled and camera.replay_clock == "utc"
+    listing = admin.get("/admin/cameras").get_data(as_text=True)
+    assert "vendor default" in listing
+
+
 def test_edit_saves_changes_and_audits_what_changed(db, login_as):
     make_camera("cam1", name="Old name")
     admin = login_as("admin")

@@ -36,6 +36,7 @@ ANR_DEFAULTS: dict[str, object] = {
     "ANR_CARD_MAX_ITEMS": 10_000,  # recordings one card check may list
     "ANR_DOWNLOAD_MAX_MBPS": 64.0,  # a download may bring this x window seconds x 1.5
     "ANR_MIN_FREE_MB": 1024,  # a download stops before the archive disk gets this full
+    "ANR_GST_PYTHON": "/usr/bin/python3",  # the Python with GStreamer's bindings (ONVIF replay)
 }
 
 # Request limits, the proxy setting, the database busy timeout and the sign-in throttle.

@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests import factories
+from tests.anr.onvif_double import OnvifDouble
+from tests.rtsp.server import OnvifRtspCamera
 from tests.rtsp.server import RtspCamera
 from tests.rtsp.server import gstreamer_missing
 from tests.rtsp.server import skip_or_fail
 from webapp.anr.media import probe_duration
+from webapp.anr.onvif_replay import gstreamer_problem
 from webapp.anr.simcam import SimCam
 from webapp.anr.worker import Worker
 from webapp.demo import demo_template
@@ -70,6 +73,34 @@ def rtsp_camera(_gstreamer_missing, tmp_path):
     yield start
     for cam in started:
         cam.stop()
+
+
+@pytest.fixture
+def onvif_camera(_gstreamer_missing, tmp_path):
+    """A Profile G test camera: the SOAP double plus GStreamer's ONVIF RTSP server, on loopback.
+
+    ``onvif_camera(strict=True, rate_control=False, card_from=datetime)``; returns (device,
+    rtsp). Skipped where GStreamer is missing (a failure under REQUIRE_RTSP=1).
+    """
+    missing = _gstreamer_missing or gstreamer_problem()  # the server's and the client's
+    if missing:
+        skip_or_fail(missing)
+    started: list = []
+
+    def start(card_from=None, **options):
+        folder = tmp_path / f"onvif{len(started)}"
+        folder.mkdir()
+        rtsp = OnvifRtspCamera(folder, CAMERA_USER, CAMERA_PASSWORD, **options)
+        started.append(rtsp)
+        device = OnvifDouble(CAMERA_USER, CAMERA_PASSWORD).start()
+        started.append(device)
+        device.data_from = card_from or datetime.now(UTC) - timedelta(hours=6)
+        device.replay_uri = rtsp.replay_uri
+        return device, rtsp
+
+    yield start
+    for thing in started:
+        thing.stop()
 
 
 @pytest.fixture

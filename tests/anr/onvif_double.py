@@ -1,7 +1,10 @@
 """A minimal ONVIF device double: SOAP over loopback HTTP, answered with the real shapes.
 
-It answers ``GetServices`` (device service) and ``GetRecordingSummary`` (search service), checks
-the WS-Security UsernameToken digest the real client sends, and faults anything else.
+It answers ``GetServices`` (device service), ``GetRecordingSummary``, ``FindRecordings``,
+``GetRecordingSearchResults`` and ``GetRecordingInformation`` (search service) and
+``GetReplayUri`` (replay service), in the element shapes of the ONVIF WSDLs onvif-zeep-async
+ships (search.wsdl, replay.wsdl, onvif.xsd); it checks the WS-Security UsernameToken digest the
+real client sends, and faults anything else.
 """
 
 import base64
@@ -26,6 +29,7 @@ def _envelope(body: str) -> bytes:
         'xmlns:tt="http://www.onvif.org/ver10/schema" '
         'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
         'xmlns:tse="http://www.onvif.org/ver10/search/wsdl" '
+        'xmlns:trp="http://www.onvif.org/ver10/replay/wsdl" '
         'xmlns:ter="http://www.onvif.org/ver10/error">'
         f"<SOAP-ENV:Body>{body}</SOAP-ENV:Body></SOAP-ENV:Envelope>"
     ).encode()
@@ -53,6 +57,8 @@ class OnvifDouble:
         self.password = password
         self.data_from: datetime | None = None
         self.data_until: datetime | None = None
+        self.replay_uri = "rtsp://127.0.0.1:554/replay"  # what GetReplayUri answers
+        self.service_host = "127.0.0.1"  # the host of the XAddrs GetServices answers
         self.calls: list[str] = []
         self.search_base: str | None = None  # where the search service is said to be (SPEC §17)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -82,7 +88,7 @@ class OnvifDouble:
         return base64.b64encode(digest).decode() == xmlsafe.text(token, "Password")
 
     def answer(self, path: str, request: str) -> bytes:
-        base = f"http://127.0.0.1:{self.port}/onvif"
+        base = f"http://{self.service_host}:{self.port}/onvif"
         if path.endswith("device_service") and request == "GetServices":
             services = "".join(
                 f"<tds:Service><tds:Namespace>http://www.onvif.org/ver10/{ns}/wsdl"
@@ -91,6 +97,7 @@ class OnvifDouble:
                 for ns, name, where in (
                     ("device", "device_service", base),
                     ("search", "search_service", self.search_base or base),
+                    ("replay", "replay_service", base),
                 )
             )
             return _envelope(f"<tds:GetServicesResponse>{services}</tds:GetServicesResponse>")
@@ -112,7 +119,44 @@ class OnvifDouble:
                 f"<tse:GetRecordingSummaryResponse><tse:Summary>{summary}</tse:Summary>"
                 "</tse:GetRecordingSummaryResponse>"
             )
+        if path.endswith("search_service") and request == "FindRecordings":
+            body = "<tse:SearchToken>search-1</tse:SearchToken>"
+            return _envelope(f"<tse:FindRecordingsResponse>{body}</tse:FindRecordingsResponse>")
+        if path.endswith("search_service") and request == "GetRecordingSearchResults":
+            found = self._information("tt") if self.data_from is not None else ""
+            return _envelope(
+                "<tse:GetRecordingSearchResultsResponse><tse:ResultList>"
+                f"<tt:SearchState>Completed</tt:SearchState>{found}"
+                "</tse:ResultList></tse:GetRecordingSearchResultsResponse>"
+            )
+        if path.endswith("search_service") and request == "GetRecordingInformation":
+            if self.data_from is None:
+                return b""
+            info = self._information("tse")
+            return _envelope(
+                f"<tse:GetRecordingInformationResponse>{info}</tse:GetRecordingInformationResponse>"
+            )
+        if path.endswith("replay_service") and request == "GetReplayUri":
+            return _envelope(
+                f"<trp:GetReplayUriResponse><trp:Uri>{self.replay_uri}</trp:Uri>"
+                "</trp:GetReplayUriResponse>"
+            )
         return b""
+
+    def _information(self, prefix: str) -> str:
+        """One tt:RecordingInformation (element ``prefix:RecordingInformation``)."""
+        assert self.data_from is not None
+        until = _iso(self.data_until or datetime.now(UTC))
+        return (
+            f"<{prefix}:RecordingInformation><tt:RecordingToken>rec-1</tt:RecordingToken>"
+            "<tt:Source><tt:SourceId>cam</tt:SourceId><tt:Name>cam</tt:Name>"
+            "<tt:Location>here</tt:Location><tt:Description>cam</tt:Description>"
+            "<tt:Address>http://127.0.0.1/</tt:Address></tt:Source>"
+            f"<tt:EarliestRecording>{_iso(self.data_from)}</tt:EarliestRecording>"
+            f"<tt:LatestRecording>{until}</tt:LatestRecording>"
+            "<tt:Content>card</tt:Content><tt:RecordingStatus>Recording</tt:RecordingStatus>"
+            f"</{prefix}:RecordingInformation>"
+        )
 
 
 def _handler(double: OnvifDouble):

@@ -212,6 +212,20 @@ def test_onvif_wrong_password_falls_back_to_retention(anr_app, anr_db, simcam, o
     assert db.session.get(Camera, "cam1").card_holds_from is None
 
 
+def test_onvif_services_on_another_host_are_refused(anr_app, anr_db, simcam, onvif_device):
+    sim_camera(simcam, vendor="onvif", http_port=onvif_device.port, anr_replay_url_template="")
+    onvif_device.data_from = recent(60)
+    onvif_device.service_host = "192.0.2.10"  # GetServices names a host that is not the camera
+    gap = factories.make_gap("cam1", recent(30), seconds=10)
+
+    run_worker(anr_app)
+
+    gap = gap_now(gap.id)
+    assert gap.fill_state in ("pending", "failed") and gap.recovered_seconds == 0
+    assert "192.0.2.10" in gap.last_error and "is not on the camera" in gap.last_error
+    assert "GetRecordingSummary" not in onvif_device.calls
+
+
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>

@@ -89,3 +89,51 @@ class RtspCamera:
                 self.proc.wait(timeout=5)
         for stream in (self.proc.stdout, self.proc.stderr):
             stream.close()
+
+
+ONVIF_SCRIPT = Path(__file__).with_name("onvif_camera.py")
+
+
+class OnvifRtspCamera:
+    """GStreamer's RTSPOnvifServer (``onvif_camera.py``) on 127.0.0.1: replay by clock range.
+
+    ``strict`` refuses a PLAY without ``Require: onvif-replay``; ``rate_control`` False refuses
+    ``Rate-Control: no``.
+    """
+
+    def __init__(self, folder: Path, user="", password="", strict=False, rate_control=True):
+        self.log = folder / "onvif-requests.jsonl"
+        cmd = [SYSTEM_PYTHON, str(ONVIF_SCRIPT), "--port", "0", "--log", str(self.log)]
+        cmd += ["--user", user, "--password", password]
+        cmd += ["--strict"] if strict else []
+        cmd += [] if rate_control else ["--no-rate-control"]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
+        )
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY "):
+            self.stop()
+            why = self.proc.stderr.read()[-2000:]
+            raise RuntimeError(f"ONVIF RTSP camera did not start: {why}")
+        self.port = int(line.split()[1])
+
+    @property
+    def replay_uri(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/replay"
+
+    def requests(self) -> list[dict]:
+        """Every SETUP and PLAY the camera received, with the ONVIF headers it saw."""
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()

@@ -23,13 +23,13 @@ from ..domain.principal import camera_for
 from ..domain.principal import require
 from ..domain.recording_health import recording_status
 from ..domain.recording_health import stale_after
+from ..domain.vendors import registry
 from ..errors import Problem
 from ..extensions import db
 from ..forms import CameraForm
 from ..masking import mask_credentials
 from ..models import FILL_METHODS
 from ..models import REPLAY_CLOCKS
-from ..models import VENDORS
 from ..models import Camera
 from ..models import utcnow
 from . import bp
@@ -61,6 +61,7 @@ def cameras():
         status=status,
         receivers=receiver_statuses(),
         stale_minutes=limit.total_seconds() / 60,
+        vendors=registry(),
     )
 
 
@@ -88,7 +89,7 @@ def _form(camera=None, values=None, errors=None, status=200):
         camera=camera,
         values=values,
         errors=errors or {},
-        vendors=VENDORS,
+        vendors=list(registry().values()),
         placeholders=PLACEHOLDERS,
         clocks=REPLAY_CLOCKS,
         methods=FILL_METHODS,

@@ -17,6 +17,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+from ..domain.vendors import registry
 from ..masking import mask_credentials
 from ..models import FILL_METHODS
 from .download import DownloadJob
@@ -38,6 +39,10 @@ def card_gone_message(oldest: datetime | None) -> str:
     if oldest is None:
         return "the camera's card holds no footage; this window is gone"
     return f"the camera's card holds footage from {_utc(oldest)}; this window is gone"
+
+
+def _download_vendors() -> str:
+    return " and ".join(v.name for v in registry().values() if v.can_download)
 
 
 def _utc(value: datetime) -> str:
@@ -127,7 +132,7 @@ class EdgeFill:
             return FillResult(
                 "failed", 0.0,
                 "fill method is download, but this camera's vendor offers no download API "
-                "(hikvision and dahua do); set the fill method to replay or auto",
+                f"({_download_vendors()} do); set the fill method to replay or auto",
             )  # fmt: skip
         if self.client is None:
             self._decided = True

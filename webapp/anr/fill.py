@@ -283,9 +283,10 @@ class FillJob:
         self._terminated_at = None
         self._stderr.clear()
         self.started_at = self._last_advance = time.monotonic()
+        secret = self.child_input()
         self.proc = subprocess.Popen(
             self.command(url),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if secret is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -294,12 +295,22 @@ class FillJob:
             start_new_session=True,
             preexec_fn=_die_with_parent(os.getpid()),
         )
+        if secret is not None and self.proc.stdin is not None:
+            try:
+                self.proc.stdin.write(secret)
+                self.proc.stdin.close()
+            except OSError:  # the child died at once: its exit code tells
+                pass
         self._readers = [
             threading.Thread(target=self._read_progress, args=(self.proc,), daemon=True),
             threading.Thread(target=self._read_stderr, args=(self.proc,), daemon=True),
         ]
         for reader in self._readers:
             reader.start()
+
+    def child_input(self) -> str | None:
+        """What the child reads on stdin (a secret kept out of its argv), or None."""
+        return None
 
     def command(self, url: str) -> list[str]:
         """The ffmpeg argument list for the current piece (no shell ever sees it)."""

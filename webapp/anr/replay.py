@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 from zoneinfo import ZoneInfo
 
+from ..domain.vendors import vendor as vendor_of
 from ..masking import mask_credentials
 
 ALLOWED_SCHEMES = ("rtsp", "rtsps", "http", "https")
@@ -29,11 +30,6 @@ PLACEHOLDERS = {
     "end_epoch": "window end, Unix seconds: 1781352300",
     "seconds": "window length in whole seconds: 300",
     "channel": "the camera's channel number: 1",
-}
-VENDOR_DEFAULTS = {
-    "hikvision": "rtsp://{host}:{port}/Streaming/tracks/{channel}01?starttime={start}&endtime={end}",
-    "dahua": "rtsp://{host}:{port}/cam/playback?channel={channel}&subtype=0"
-    "&starttime={start_dahua}&endtime={end_dahua}",
 }
 _CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
@@ -119,16 +115,21 @@ def build_replay_url(
     Raises ReplayUrlError when the camera has no template and its vendor has no default, or the
     template is not acceptable.
     """
+    default = vendor_of(vendor).replay_template
     if template:
         problem = check_template(template)
         if problem:
             raise ReplayUrlError(f"the replay URL template {problem}")
         url = template.format(**_values(start, end, channel, clock, timezone))
-    elif vendor in VENDOR_DEFAULTS:
+    elif default:
         if not address:
             raise ReplayUrlError(f"camera has no address for the {vendor} replay URL")
-        url = VENDOR_DEFAULTS[vendor].format(
+        url = default.format(
             host=address, port=rtsp_port, **_values(start, end, channel, clock, timezone)
+        )
+    elif vendor_of(vendor).onvif_replay:
+        raise ReplayUrlError(
+            "the replay URI is asked from the camera (ONVIF GetReplayUri) when the fill starts"
         )
     else:
         raise ReplayUrlError(
@@ -178,12 +179,21 @@ def source_problem(camera) -> str | None:
     None when a replay URL can be built. Checked before an operator's request is queued, so a
     request that can never run is refused at once instead of waiting forever.
     """
+    declared = vendor_of(camera.vendor)
+    if declared.onvif_replay and not camera.anr_replay_url_template:
+        # The replay URI comes from the camera itself (GetReplayUri) when the fill starts.
+        if not camera.address:
+            return (
+                f"camera {camera.id} has no replay source: set the camera's address so its "
+                "ONVIF device service can be asked"
+            )
+        return None
     sample = datetime(2026, 1, 1, tzinfo=UTC)
     try:
         camera_replay_url(camera, sample, sample, "")
     except ReplayUrlError as exc:
         reason = str(exc)
-        if camera.vendor not in VENDOR_DEFAULTS and not camera.anr_replay_url_template:
+        if not declared.replay_template and not camera.anr_replay_url_template:
             return (
                 f"camera {camera.id} has no replay source: vendor '{camera.vendor}' has no "
                 "default replay URL, so set a replay URL template in the camera's ANR settings"

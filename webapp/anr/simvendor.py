@@ -32,6 +32,7 @@ from xml.etree.ElementTree import SubElement
 from xml.etree.ElementTree import tostring
 from zoneinfo import ZoneInfo
 
+from ..domain.vendors import registry
 from .vendors import xmlsafe
 from .vendors.hikvision import ISAPI_NS
 from .vendors.hikvision import isapi_time
@@ -148,16 +149,25 @@ class VendorApi:
     def handle(self, handler, method: str) -> bool:
         """Serve the request if it is a vendor endpoint; False leaves it to the caller."""
         path = urlsplit(handler.path).path
-        endpoint: Callable[[object, bytes], None]
-        if path == "/ISAPI/ContentMgmt/search" and method == "POST":
-            endpoint = self._isapi_search
-        elif path == "/ISAPI/ContentMgmt/download" and method == "GET":
-            endpoint = self._isapi_download
-        elif path == "/cgi-bin/mediaFileFind.cgi" and method == "GET":
-            endpoint = self._dahua_find
-        elif path.startswith("/cgi-bin/RPC_Loadfile/") and method == "GET":
-            endpoint = self._dahua_load
-        else:
+        endpoint: Callable[[object, bytes], None] | None = None
+        # Each vendor's dialect, served for the vendors the registry declares able to download.
+        dialects: dict[str, list[tuple[str, str, Callable[[object, bytes], None]]]] = {
+            "hikvision": [
+                ("POST", "/ISAPI/ContentMgmt/search", self._isapi_search),
+                ("GET", "/ISAPI/ContentMgmt/download", self._isapi_download),
+            ],
+            "dahua": [
+                ("GET", "/cgi-bin/mediaFileFind.cgi", self._dahua_find),
+                ("GET", "/cgi-bin/RPC_Loadfile/", self._dahua_load),
+            ],
+        }
+        for name, declared in registry().items():
+            routes = dialects.get(name, []) if declared.can_download else []
+            for verb, prefix, answer in routes:
+                exact = not prefix.endswith("/")
+                if verb == method and (path == prefix if exact else path.startswith(prefix)):
+                    endpoint = answer
+        if endpoint is None:
             return False
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""  # read even when refusing

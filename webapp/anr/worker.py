@@ -42,9 +42,14 @@ from .fill import FillResult
 from .fill import remove_stale_parts
 from .indexer import add_segment
 from .indexer import segment_for
+from .onvif_replay import SYSTEM_PYTHON
+from .onvif_replay import OnvifReplayJob
+from .onvif_replay import gstreamer_problem
+from .onvif_replay import with_credentials
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
 from .vendors import client_for
+from .vendors.onvif import OnvifClient
 from .webhooks import Sender
 
 log = logging.getLogger(__name__)
@@ -253,6 +258,8 @@ class Worker:
             def url(start, end):
                 return camera_replay_url(settings, start, end, password)
 
+            if isinstance(client, OnvifClient) and not settings.anr_replay_url_template:
+                return self.onvif_replay_job(client, settings, password, begin, seconds, common)
             return FillJob(
                 start=begin, seconds=seconds, replay_url=url, audio=audio,
                 chunk_seconds=chunk_seconds, **common,
@@ -289,6 +296,36 @@ class Worker:
             refresh_card=camera.card_checked_at is None
             or (utcnow() - camera.card_checked_at).total_seconds() > CARD_REFRESH_S,
         )
+
+    def onvif_replay_job(self, client, settings, password, begin, seconds, common) -> FillJob:
+        """ONVIF Profile G replay of [begin, begin+seconds): fast through GStreamer, else ffmpeg.
+
+        The replay URI is the one the card check asked (GetReplayUri), so it exists by now.
+        """
+
+        def uri() -> str:
+            found = client.replay_uri()
+            if not found:
+                why = client.last_error or "it named no replay URI for this window"
+                raise ReplayUrlError(f"the ONVIF camera could not be asked: {why}")
+            return found
+
+        python = str(self.config.get("ANR_GST_PYTHON") or SYSTEM_PYTHON)
+        chunk_seconds = int(self.config.get("ANR_CHUNK_SECONDS", 1800))
+        if gstreamer_problem(python) is None:
+            # The tighter of the camera's own cap and the worker's (ANR_MAX_KBPS); 0 = none.
+            caps = [k for k in (settings.max_kbps, self.config.get("ANR_MAX_KBPS")) if k]
+            return OnvifReplayJob(
+                start=begin, seconds=seconds, replay_uri=uri, username=settings.username,
+                password=password, max_kbps=float(min(caps)) if caps else 0.0, python=python,
+                chunk_seconds=chunk_seconds, **common,
+            )  # fmt: skip
+        return FillJob(
+            start=begin, seconds=seconds,
+            replay_url=lambda _s, _e: with_credentials(uri(), settings.username, password),
+            audio=str(self.config.get("ANR_AUDIO", "aac")), chunk_seconds=chunk_seconds,
+            **common,
+        )  # fmt: skip
 
     # --- running fills --------------------------------------------------------------------
     def poll(self) -> None:
@@ -467,6 +504,8 @@ class Worker:
         """``_close_run`` by the run's id: a run whose job never existed closes here too."""
         run = db.session.get(FillRun, run_id)
         if run is not None:
+            if method:  # how the footage came back: replay, download or onvif-replay
+                run.method = method
             run.outcome = outcome
             run.recovered_seconds = recovered
             run.ended_at = utcnow()

@@ -18,6 +18,7 @@ from ..models import default_replay_clock
 from ..models import valid_camera_id
 from . import gapstate
 from .audit import record
+from .vendors import vendor as vendor_of
 
 VENDORS_CHOICES = VENDORS
 
@@ -199,7 +200,7 @@ def finish(clean: dict, *, creating: bool, current: Camera | None = None) -> dic
             errors["anr_replay_url_template"] = problem
     clean["anr_replay_url_template"] = template or None
     vendor = clean.get("vendor") or "generic"
-    if clean.get("anr_enabled") and not template and vendor not in ("hikvision", "dahua"):
+    if clean.get("anr_enabled") and not template and not vendor_of(vendor).has_replay_source:
         errors["anr_replay_url_template"] = (
             f"vendor '{vendor}' has no default replay URL; a template is needed to turn ANR on"
         )

@@ -12,25 +12,30 @@ from sqlalchemy import Text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from ..domain.vendors import REPLAY_CLOCKS
+from ..domain.vendors import VENDORS
+from ..domain.vendors import default_replay_clock
 from ..extensions import Model
 from ..extensions import db
 from .types import UTCDateTime
 from .types import utcnow
 
 CAMERA_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-VENDORS = ("hikvision", "dahua", "axis", "onvif", "generic")
-# The zone a camera reads replay times in; Dahua firmware reads them as its local time.
-REPLAY_CLOCKS = ("utc", "local")
-LOCAL_CLOCK_VENDORS = ("dahua",)
+# Vendors, their replay clocks (the zone a camera reads replay times in) and their defaults are
+# declared in webapp/domain/vendors/, one module per vendor.
+__all__ = [
+    "FILL_METHODS",
+    "REPLAY_CLOCKS",
+    "VENDORS",
+    "Camera",
+    "CameraGapStat",
+    "default_replay_clock",
+    "valid_camera_id",
+]
 # How footage comes back: ``download`` fetches the card's recorded files (Hikvision, Dahua),
 # ``replay`` streams the window over RTSP, ``auto`` downloads where the vendor offers it and
 # falls back to replay (webapp/anr/edge.py).
 FILL_METHODS = ("auto", "download", "replay")
-
-
-def default_replay_clock(vendor: str) -> str:
-    """The replay clock a camera of ``vendor`` uses unless told otherwise."""
-    return "local" if vendor in LOCAL_CLOCK_VENDORS else "utc"
 
 
 def valid_camera_id(value: str) -> bool:

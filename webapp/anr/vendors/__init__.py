@@ -1,5 +1,11 @@
-"""Camera vendor APIs: card coverage (what the SD card holds) and download of its recordings."""
+"""Camera vendor APIs: card coverage (what the SD card holds) and download of its recordings.
 
+Which vendor has which client is declared in webapp/domain/vendors/ (one module per vendor).
+"""
+
+import importlib
+
+from ...domain.vendors import vendor as vendor_of
 from .base import MAX_ITEMS
 from .base import MAX_XML_BYTES
 from .base import CardCoverage
@@ -9,18 +15,10 @@ from .base import Refused
 from .base import Unsupported
 from .base import VendorClient
 from .base import VendorError
-from .dahua import DahuaClient
-from .hikvision import HikvisionClient
-from .onvif import OnvifClient
 from .ratelimit import TokenBucket
 from .ratelimit import shared_bucket
 
-DOWNLOAD_VENDORS = ("hikvision", "dahua")
-COVERAGE_VENDORS = ("hikvision", "dahua", "onvif")
-
 __all__ = [
-    "COVERAGE_VENDORS",
-    "DOWNLOAD_VENDORS",
     "CardCoverage",
     "DownloadStopped",
     "Recording",
@@ -49,7 +47,8 @@ def client_for(
     a second bucket, so whichever is tighter holds. ``max_xml_bytes`` and ``max_items`` bound
     what the camera's answers may make the worker read (SPEC §17).
     """
-    if camera.vendor not in COVERAGE_VENDORS or not camera.address:
+    declared = vendor_of(camera.vendor)
+    if not declared.reports_card or not declared.client or not camera.address:
         return None
     own = getattr(camera, "max_kbps", None)
     buckets = (shared_bucket(max_kbps), TokenBucket(own) if own else None)
@@ -57,8 +56,6 @@ def client_for(
         channel=camera.channel, timezone=camera.timezone or "UTC", timeout_s=timeout_s,
         buckets=buckets, max_xml_bytes=max_xml_bytes, max_items=max_items, secrets=secrets,
     )  # fmt: skip
-    if camera.vendor == "onvif":
-        return OnvifClient(camera.address, camera.http_port, camera.username, password, **common)
-    base = f"http://{camera.address}:{camera.http_port}"
-    cls = HikvisionClient if camera.vendor == "hikvision" else DahuaClient
-    return cls(base, camera.username, password, **common)
+    module, _, name = declared.client.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    return cls.for_camera(camera, password, **common)

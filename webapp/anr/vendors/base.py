@@ -145,6 +145,12 @@ class VendorClient:
         if username:
             self.session.auth = BoundedDigestAuth(username, password)
 
+    @classmethod
+    def for_camera(cls, camera, password: str, **kw) -> "VendorClient":
+        """The client of a Camera row (its HTTP API at ``address:http_port``)."""
+        base = f"http://{camera.address}:{camera.http_port}"
+        return cls(base, camera.username, password, **kw)
+
     def close(self) -> None:
         """Release the connection pool."""
         self.session.close()

@@ -1,13 +1,16 @@
-"""ONVIF Profile G: ``GetRecordingSummary`` tells since when the device holds footage.
+"""ONVIF Profile G: what the card holds (search service) and where to replay it (replay service).
 
-Coverage only (ONVIF's replay is RTSP, which the replay path already does). The client is
-``onvif-zeep-async`` with the WSDLs it ships, run on one background event loop; the fill's
-thread waits for the answer, so the worker never waits on a camera.
+The client is ``onvif-zeep-async`` with the WSDLs it ships (WS-Security UsernameToken digest),
+run on one background event loop; the fill's thread waits for the answer, so the worker never
+waits on a camera. Services are found through ``GetServices`` (the library misfiles the
+recording/search/replay entries of ``GetCapabilities``); an XAddr or replay URI on another host
+than the camera's is refused (SPEC §17). The replay itself is RTSP (``webapp/anr/onvif_replay.py``).
 """
 
 import asyncio
 import threading
 from datetime import datetime
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from .base import CardCoverage
@@ -18,6 +21,8 @@ from .base import VendorError
 from .base import to_utc
 
 SUMMARY_BOUND_S = 30.0
+MAX_RECORDINGS = 50
+SEARCH_ROUNDS = 5  # GetRecordingSearchResults calls before a search counts as finished
 
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -35,8 +40,16 @@ def _event_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+def _fault_text(exc: Exception) -> str:
+    """A short, credential-free reason for a failed SOAP exchange."""
+    text = str(exc)
+    if "NotAuthorized" in text or "not authorized" in text.lower() or "401" in text:
+        return "the camera refused the username or password (ONVIF NotAuthorized)"
+    return f"{type(exc).__name__}: {text[-160:]}"
+
+
 class OnvifClient(VendorClient):
-    """The device's search service; the summary is one span [DataFrom, DataUntil]."""
+    """The device's search and replay services; recordings are ONVIF recording tokens."""
 
     vendor = "onvif"
     can_download = False
@@ -45,8 +58,21 @@ class OnvifClient(VendorClient):
         super().__init__(f"http://{host}:{port}", username, password, **kw)
         self.host, self.port = host, port
         self.username, self._password = username, password
+        self.replay_uris: dict[str, str] = {}  # recording token -> RTSP URI (GetReplayUri)
+        self.last_error = ""  # why the last question failed (no credential in it)
 
-    async def _summary(self) -> tuple[datetime | None, datetime | None]:
+    @classmethod
+    def for_camera(cls, camera, password: str, **kw) -> "OnvifClient":
+        """The client of a Camera row: device service at ``address:http_port``."""
+        return cls(camera.address, camera.http_port, camera.username, password, **kw)
+
+    # --- the SOAP exchanges (on the ONVIF loop) ------------------------------------------
+    def _same_host(self, url: str, what: str) -> None:
+        host = urlsplit(url).hostname or ""
+        if host.lower() != self.host.lower():
+            raise VendorError(f"the camera's {what} points at another host ({host}); refused")
+
+    async def _ask(self, start: datetime | None, end: datetime | None):
         from onvif import ONVIFCamera  # zeep and aiohttp load only for cameras that speak ONVIF
 
         camera = ONVIFCamera(self.host, self.port, self.username, self._password)
@@ -55,14 +81,31 @@ class OnvifClient(VendorClient):
             self.check_xaddrs(camera.xaddrs)
             search = await camera.create_search_service()
             summary = await search.GetRecordingSummary()
+            if not getattr(summary, "NumberRecordings", None):
+                return [], None
+            oldest = to_utc(summary.DataFrom) if getattr(summary, "DataFrom", None) else None
+            if start is None or end is None:
+                return [], oldest
+            recordings = await self._recordings(search)
+            held = [r for r in recordings if r.end > start and r.start < end]
+            if held:
+                replay = await camera.create_replay_service()
+                first = min(held, key=lambda r: r.start)
+                answer = await replay.GetReplayUri(
+                    {
+                        "StreamSetup": {
+                            "Stream": "RTP-Unicast",
+                            "Transport": {"Protocol": "RTSP"},
+                        },
+                        "RecordingToken": first.ref,
+                    }
+                )
+                uri = answer if isinstance(answer, str) else getattr(answer, "Uri", "")
+                self._same_host(uri, "replay URI")
+                self.replay_uris[first.ref] = uri
+            return recordings, oldest
         finally:
             await camera.close()
-        begin = getattr(summary, "DataFrom", None)
-        until = getattr(summary, "DataUntil", None)
-        count = getattr(summary, "NumberRecordings", None)
-        if not count:
-            return None, None
-        return (to_utc(begin) if begin else None), (to_utc(until) if until else None)
 
     def check_xaddrs(self, xaddrs: dict) -> None:
         """Refuse service addresses off the camera: the credentials would follow them."""
@@ -75,32 +118,69 @@ class OnvifClient(VendorClient):
                     f"the camera ({self.host}); refused (credentials go only to the camera)"
                 )
 
-    def summary(self) -> tuple[datetime | None, datetime | None]:
-        """(DataFrom, DataUntil) of the device's recordings, UTC; (None, None) when it has none."""
+    async def _recordings(self, search) -> list[Recording]:
+        """FindRecordings, then its results, then each recording's own earliest/latest."""
+        token = await search.FindRecordings(
+            {"Scope": {}, "MaxMatches": MAX_RECORDINGS, "KeepAliveTime": timedelta(seconds=10)}
+        )
+        infos: list = []
+        for _ in range(SEARCH_ROUNDS):
+            results = await search.GetRecordingSearchResults(
+                {
+                    "SearchToken": token,
+                    "MaxResults": MAX_RECORDINGS,
+                    "WaitTime": timedelta(seconds=2),
+                }
+            )
+            infos += list(getattr(results, "RecordingInformation", None) or [])
+            if getattr(results, "SearchState", "Completed") == "Completed":
+                break
+        recordings = []
+        for info in infos[:MAX_RECORDINGS]:
+            detail = await search.GetRecordingInformation({"RecordingToken": info.RecordingToken})
+            begin = getattr(detail, "EarliestRecording", None)
+            until = getattr(detail, "LatestRecording", None)
+            if begin and until:
+                recordings.append(Recording(to_utc(begin), to_utc(until), info.RecordingToken))
+        return recordings
+
+    def _run(self, start: datetime | None, end: datetime | None):
         try:
             # The bound covers loading the WSDLs (CPU, a second or two), not just the I/O.
             bound = max(self.timeout_s * 4, SUMMARY_BOUND_S)
-            future = asyncio.run_coroutine_threadsafe(self._summary(), _event_loop())
+            future = asyncio.run_coroutine_threadsafe(self._ask(start, end), _event_loop())
             try:
                 return future.result(timeout=bound)
             except TimeoutError:
                 future.cancel()
                 raise
-        except VendorError:
+        except VendorError as exc:
+            self.last_error = str(exc)
             raise
         except Exception as exc:  # zeep faults, aiohttp errors, timeouts: the device did not answer
-            raise VendorError(
-                f"ONVIF GetRecordingSummary failed: {type(exc).__name__}: {str(exc)[-160:]}"
-            ) from None
+            self.last_error = f"ONVIF search failed: {_fault_text(exc)}"
+            raise VendorError(self.last_error) from None
+
+    # --- what the engine asks -----------------------------------------------------------
+    def recordings(self, start: datetime, end: datetime) -> list[Recording]:
+        """The recordings overlapping [start, end), each one span [earliest, latest]."""
+        return [r for r in self._run(start, end)[0] if r.end > start and r.start < end]
 
     def coverage(self, start: datetime, end: datetime, want_oldest: bool = True) -> CardCoverage:
-        """One span from the summary, clipped to the window; holes inside it are not known."""
-        begin, until = self.summary()
-        if begin is None:
-            return CardCoverage([], None)
-        until = until or end
-        held = [Recording(begin, until, "")] if until > start and begin < end else []
-        return CardCoverage(held, begin)
+        """Each recording's span, clipped by ``CardCoverage``; holes inside one are not known.
+
+        The replay URI of the recording that covers the window is asked too (``replay_uri``).
+        """
+        recordings, oldest = self._run(start, end)
+        held = [r for r in recordings if r.end > start and r.start < end]
+        return CardCoverage(held, oldest)
 
     def oldest(self) -> datetime | None:
-        return self.summary()[0]
+        return self._run(None, None)[1]
+
+    def replay_uri(self) -> str | None:
+        """The replay URI of the first recording holding the window (asked by ``coverage``).
+
+        One URI serves the whole window: a Profile G replay URI takes any clock range.
+        """
+        return next(iter(self.replay_uris.values()), None)
