@@ -2,6 +2,7 @@
 
 import logging
 import os
+from datetime import timedelta
 
 from flask import Flask
 from flask import g
@@ -69,6 +70,10 @@ def configure(app: Flask, test_config: dict | None) -> None:
     )
     if test_config:
         app.config.update(test_config)
+    # Flask's own setting bounds the signed cookie (its max age and expiry); see webapp.sessions.
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        hours=float(app.config["SESSION_LIFETIME_HOURS"])
+    )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_mod.load_secret_key(app.instance_path)
     uri = config_mod.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])

@@ -42,6 +42,8 @@ SECURITY_DEFAULTS: dict[str, object] = {
     "TRUSTED_PROXIES": 0,  # reverse proxies whose X-Forwarded-For is believed (ProxyFix x_for)
     "DB_BUSY_TIMEOUT_S": 2.0,
     "BULK_RETRY_SYNC_LIMIT": 20000,
+    "SESSION_LIFETIME_HOURS": 12,  # every session cookie, counted from sign-in
+    "EMBED_SESSION_MINUTES": 60,  # an embed session (its minting key is checked every request)
 }
 
 

@@ -10,6 +10,7 @@ from ..extensions import login_manager
 from ..models import ApiKey
 from ..models import User
 from ..models.user import EMBED_ROLES
+from ..sessions import expired
 
 
 @login_manager.user_loader
@@ -23,16 +24,30 @@ def load_user(session_id: str):
         return None
     user_id, _, epoch = session_id.partition(":")
     user = db.session.get(User, user_id)
-    if user is None or str(user.session_epoch) != epoch or not user.active:
+    if user is None or str(user.session_epoch) != epoch or not user.active or expired():
         return None
+    embedded = bool(session.get("embed"))
+    via = session.get("embed_via") if embedded else None
+    if embedded and not _minter_still_valid(via):
+        return None  # the key was revoked or expired, or the person disabled: the session ends
     # Set every request (the loaded object may be reused): an embed session's scope, role cap
-    # and minting key; nothing for an ordinary session.
+    # and minter; nothing for an ordinary session.
     embed_scope = session.get("embed_scope")
     user.narrowed_to = list(embed_scope) if embed_scope is not None else None
-    embedded = bool(session.get("embed"))
     user.role_ceiling = (session.get("embed_role") or EMBED_ROLES[-1]) if embedded else None
-    user.via_key = session.get("embed_via") if embedded else None
+    user.embed_via = via
     return user
+
+
+def _minter_still_valid(via) -> bool:
+    """True while the key or person that minted an embed session may still mint one."""
+    if not isinstance(via, dict):
+        return False
+    if via.get("kind") == "key":
+        key = db.session.get(ApiKey, str(via.get("id")))
+        return key is not None and key.is_active
+    person = db.session.get(User, str(via.get("id")))
+    return person is not None and person.active and person.role == "admin"
 
 
 @login_manager.request_loader

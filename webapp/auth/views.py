@@ -21,6 +21,7 @@ from ..extensions import db
 from ..forms import LoginForm
 from ..models import User
 from ..models import utcnow
+from ..sessions import begin
 from . import bp
 from .unauthorized import lost_action
 
@@ -90,6 +91,7 @@ def login():
     # Rotation: nothing of the pre-sign-in session survives, and a fresh nonce makes the
     # signed cookie new even for a user signing in twice.
     session.clear()
+    begin()
     session["nonce"] = secrets.token_urlsafe(16)
     user.last_login_at = utcnow()
     db.session.commit()
