@@ -156,3 +156,34 @@ def add_fleet_cameras(app, count: int, first: int, gaps_each: int) -> None:
         cams = dataset.add_cameras(count, first=first)
         dataset.add_gaps(cams, gaps_each, seed=7)
         db.session.remove()
+
+
+def json_check_seconds(size: int) -> tuple[float, str]:
+    """CPU seconds of the JSON provider's parse-and-check on the worst ``size``-byte bodies.
+
+    Returns the slowest shape's time and its name (every shape is refused, as a request would be).
+    """
+    from flask import Flask
+
+    from webapp.errors import Problem
+    from webapp.limits import DepthLimitedJSONProvider
+
+    app = Flask("bench-json")
+    app.config["MAX_JSON_DEPTH"] = 32
+    provider = DepthLimitedJSONProvider(app)
+    head = b'{"gap_start":[["'
+    shapes = {
+        "escaped quotes": head + b'\\"' * ((size - len(head)) // 2),
+        "open brackets": b"[" * size,
+        "closed brackets": b"[" * (size // 2) + b"]" * (size // 2),
+        "many strings": b"[" + b'"a",' * (size // 4 - 1) + b'"a"]',
+    }
+    worst = (0.0, "")
+    for name, body in shapes.items():
+        began = time.process_time()
+        try:
+            provider.loads(body)
+        except (Problem, ValueError):
+            pass
+        worst = max(worst, (time.process_time() - began, name))
+    return worst

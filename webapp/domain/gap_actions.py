@@ -102,7 +102,7 @@ def retry_all_failed(camera) -> bulk_retry.Retried:
     Refused at once (409) when the camera could never run the request.
     """
     ensure_fillable(camera)
-    return bulk_retry.retry_failed(camera)
+    return bulk_retry.retry_failed(camera, current_user._get_current_object())
 
 
 MAX_SELECTED = 5000
@@ -125,7 +125,7 @@ def retry_selected(camera, gap_ids: list[str]) -> bulk_retry.Retried:
     """Retry the chosen gaps of a camera in set-based batches, ONE audit row; filled and
     filling ones are skipped (``skipped``). Refused at once when the camera cannot run it."""
     ensure_fillable(camera)
-    return bulk_retry.retry_selected(camera, gap_ids)
+    return bulk_retry.retry_selected(camera, gap_ids, current_user._get_current_object())
 
 
 def stop_one(camera, gap_id: str) -> RecordingGap:

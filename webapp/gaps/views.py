@@ -11,7 +11,6 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
-from ..domain import jobs
 from ..domain.gap_actions import WindowOverlap
 from ..domain.gap_actions import check_window
 from ..domain.gap_actions import gap_of
@@ -167,7 +166,6 @@ def retry_failed_page(camera_id: str):
         else "Nothing to retry: no gap is failed, partial or expired."
     )
     if result.job is not None:
-        jobs.start(result.job.id)
         notice = (
             f"Sending {result.count} gaps back to the fill queue in the background "
             f"(job {result.job.id})."
