@@ -227,9 +227,12 @@ def test_person_minted_embed_session_is_named_and_capped_by_the_person(embed_wor
         make_user("manager2", "manager")  # unscoped
     resp = sadmin.post("/api/v1/embed-sessions", json={"username": "manager2"})
     assert resp.status_code == 201, resp.json
-    assert sadmin.post(
-        "/api/v1/embed-sessions", json={"username": "manager2", "camera_id": "cam2"}
-    ).status_code == 403
+    assert (
+        sadmin.post(
+            "/api/v1/embed-sessions", json={"username": "manager2", "camera_id": "cam2"}
+        ).status_code
+        == 403
+    )
     browser = embed_world.test_client()
     assert browser.get(resp.json["url"]).status_code == 302
     seen = [c["id"] for c in browser.get("/api/v1/cameras").json]

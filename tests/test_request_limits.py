@@ -148,7 +148,7 @@ def _worst_bodies(size: int) -> dict[str, bytes]:
     ],
 )
 def test_one_mebibyte_worst_case_bodies_are_answered_quickly(app, login_as, path):
-    """§18: a 1 MiB body of any shape is a 4xx well within a generous bound (the figure is bench's)."""
+    """§18: a 1 MiB body of any shape is a 4xx within a generous bound (bench has the figure)."""
     from tests import factories
 
     with app.app_context():
