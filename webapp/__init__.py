@@ -10,6 +10,7 @@ from flask import request
 from flask_login import current_user
 from sqlalchemy import event
 
+from . import accesslog
 from . import commands
 from . import config as config_mod
 from . import errors
@@ -86,6 +87,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    accesslog.install()
 
 
 def register_limits(app: Flask) -> None:

@@ -117,7 +117,7 @@ def rollback_quietly() -> None:
     except Exception:  # the connection is already gone; nothing left to roll back
         log.debug("rollback after a database failure failed", exc_info=True)
         try:
-            db.session.invalidate()
+            db.session().invalidate()
         except Exception:
             log.debug("invalidating the session's connection failed", exc_info=True)
 
@@ -129,7 +129,7 @@ def remove_session_quietly(_exc=None) -> None:
     except Exception:
         log.warning("closing a session whose connection was dropped", exc_info=True)
         try:
-            db.session.invalidate()
+            db.session().invalidate()
         except Exception:
             log.debug("invalidating the session's connection failed", exc_info=True)
         db.session.registry.clear()
