@@ -204,7 +204,9 @@ def queue_window_page(camera_id: str):
     notice = warning = overlap = None
     if form.validate():
         try:
-            start, end = check_window(form.start.data, form.end.data, words=WINDOW_WORDS)
+            start, end = check_window(
+                form.start.data, form.end.data, words=WINDOW_WORDS, in_zone=form.zone
+            )
             recorded = not coverage_holes(camera.id, start, end, 1.0)
             if recorded and form.anyway.data != "1":
                 # Nothing is missing there: say so before anyone fetches it again.
