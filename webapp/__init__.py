@@ -79,6 +79,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
         app.config["SECRET_KEY"] = config_mod.load_secret_key(app.instance_path)
     uri = config_mod.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    config_mod.secure_instance(app.instance_path, uri)
     if uri.startswith("sqlite"):
         # Wait for a busy SQLite writer, but only DB_BUSY_TIMEOUT_S: then 503, not a held worker.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
