@@ -249,6 +249,13 @@ def test_person_minted_embed_session_is_named_and_capped_by_the_person(embed_wor
             db.select(AuditLog).where(AuditLog.action == "embed_session_create")
         ).scalar_one()
         assert minted.actor_name == "sadmin"
+    # The person's scope narrows: so does the session, on its next request.
+    with embed_world.app_context():
+        person = db.session.execute(db.select(User).where(User.username == "sadmin")).scalar_one()
+        person.camera_scope = ["cam2"]
+        db.session.commit()
+    assert browser.get("/api/v1/cameras").json == []
+    assert browser.post("/api/v1/cameras/cam1/recording-gaps/retry-failed").status_code == 403
     # The person who minted it is disabled: the session ends with them.
     assert _cli(embed_world, "users", "disable", "sadmin").exit_code == 0
     assert browser.get("/api/v1/cameras").status_code == 401

@@ -28,26 +28,31 @@ def load_user(session_id: str):
         return None
     embedded = bool(session.get("embed"))
     via = session.get("embed_via") if embedded else None
-    if embedded and not _minter_still_valid(via):
+    minter = _live_minter(via) if embedded else None
+    if embedded and minter is None:
         return None  # the key was revoked or expired, or the person disabled: the session ends
     # Set every request (the loaded object may be reused): an embed session's scope, role cap
     # and minter; nothing for an ordinary session.
     embed_scope = session.get("embed_scope")
+    if minter is not None and minter.camera_scope is not None:
+        # Never more than the minter sees today: a narrowed key or admin narrows the session.
+        allowed = minter.camera_scope
+        embed_scope = [c for c in (allowed if embed_scope is None else embed_scope) if c in allowed]
     user.narrowed_to = list(embed_scope) if embed_scope is not None else None
     user.role_ceiling = (session.get("embed_role") or EMBED_ROLES[-1]) if embedded else None
     user.embed_via = via
     return user
 
 
-def _minter_still_valid(via) -> bool:
-    """True while the key or person that minted an embed session may still mint one."""
+def _live_minter(via) -> ApiKey | User | None:
+    """The key or person that minted an embed session while it may still mint one, else None."""
     if not isinstance(via, dict):
-        return False
+        return None
     if via.get("kind") == "key":
         key = db.session.get(ApiKey, str(via.get("id")))
-        return key is not None and key.is_active
+        return key if key is not None and key.is_active else None
     person = db.session.get(User, str(via.get("id")))
-    return person is not None and person.active and person.role == "admin"
+    return person if person is not None and person.active and person.role == "admin" else None
 
 
 @login_manager.request_loader
