@@ -224,6 +224,20 @@ def load_figure(table, s: Sizes, app, client, url, cam, workdir) -> None:
     )
 
 
+def json_figures(table: Table) -> None:
+    """§18: the JSON nesting and text check is linear: the worst 100 KB and 1 MiB bodies."""
+    for size, label in ((100_000, "100 KB"), (1024 * 1024, "1 MiB")):
+        took, shape = web.json_check_seconds(size)
+        table.target(
+            f"JSON body check, worst {label} body",
+            f"{took * 1000:.0f} ms CPU",
+            f"slowest shape: {shape}",
+            "",
+            "<= 1 s",
+            took <= 1.0,
+        )
+
+
 def outage_figure(table: Table, quick: bool) -> None:
     """Site-outage recovery, measured by ``bench/outage.py`` once download fills add it."""
     figure, target = "site-outage recovery, 100 cameras x 10-min gap", "<= 1.25x"
@@ -317,6 +331,7 @@ def main() -> int:
     print(f"Replenish benchmark, {mode} (medians; ratios against partners from the same run)\n")
     try:
         table = Table()
+        guarded(table, "JSON body check", "<= 1 s", lambda: json_figures(table))
         web_figures(table, sizes, workdir)
         engine_figures(table, sizes, workdir, args.quick)
     finally:

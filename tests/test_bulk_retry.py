@@ -11,8 +11,10 @@ from sqlalchemy import select
 from tests.factories import BASE_TIME
 from tests.factories import make_camera
 from tests.factories import make_gap
+from webapp.anr.worker import Worker
 from webapp.domain import bulk_retry
 from webapp.domain import gapstate
+from webapp.domain.audit import SYSTEM
 from webapp.extensions import db
 from webapp.models import AuditLog
 from webapp.models import CameraGapStat
@@ -71,13 +73,11 @@ def _retry_everything(app, camera_id: str, count: int) -> None:
     assert resp.status_code == 202, resp.get_data(as_text=True)
     job = resp.json["job"]
     assert job["total"] == count and resp.headers["Location"].endswith(job["id"])
-    deadline = time.monotonic() + 600
-    while job["state"] in ("queued", "running"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.5)
-        polled = client.get(resp.headers["Location"])
-        assert polled.status_code == 200
-        job = polled.json
+    assert job["state"] == "queued"  # the worker runs it, not the web process
+    Worker(app).run(once=True)
+    polled = client.get(resp.headers["Location"])
+    assert polled.status_code == 200
+    job = polled.json
     print(f"retry-failed over {count} gaps: {time.monotonic() - started:.1f} s")
     assert job["state"] == "done", job
     assert job["done"] == count
@@ -138,7 +138,8 @@ def test_retry_selected_skips_filled_and_keeps_statistics(db, app):
     filled = make_gap("cam1", BASE_TIME + timedelta(hours=2), state="filled")
     other = make_gap("cam1", BASE_TIME + timedelta(hours=3), state="partial")
     with app.test_request_context():
-        result = bulk_retry.retry_selected(camera, [failed.id, expired.id, filled.id, "nope"])
+        wanted = [failed.id, expired.id, filled.id, "nope"]
+        result = bulk_retry.retry_selected(camera, wanted, SYSTEM)
         db.session.commit()
     assert result.count == 2 and result.skipped == 2
     db.session.expire_all()
@@ -157,9 +158,153 @@ def test_jobs_of_cameras_out_of_scope_are_not_found(db, app, login_as):
     with app.test_request_context():
         from webapp.domain import jobs
 
-        job = jobs.create("retry_failed", "cam1", 10)
+        job, _ = jobs.start_once("retry_failed", "cam1", {"camera_ids": ["cam1"]}, 10, SYSTEM)
         db.session.commit()
         job_id = job.id
     assert login_as("viewer", cameras=["cam2"]).get(f"/api/v1/jobs/{job_id}").status_code == 404
     seen = login_as("viewer").get(f"/api/v1/jobs/{job_id}")
     assert seen.status_code == 200 and seen.json["total"] == 10 and seen.json["state"] == "queued"
+
+
+# §18: bulk jobs are rows the worker claims; one per camera and filter; they keep who asked.
+
+
+def _big_camera(app, monkeypatch, count: int = 1200) -> None:
+    """A camera with more retryable gaps than the request does itself (several job batches)."""
+    app.config["BULK_RETRY_SYNC_LIMIT"] = 100
+    monkeypatch.setattr(bulk_retry, "BATCH", 500)
+    with app.app_context():
+        make_camera("cam1")
+        _bulk_gaps("cam1", count)
+
+
+def _jobs(app) -> list:
+    from webapp.models import Job
+
+    with app.app_context():
+        return [(j.id, j.state, j.done, j.total) for j in db.session.scalars(select(Job))]
+
+
+def test_a_big_retry_is_one_worker_job_that_survives_a_restart_and_keeps_who_asked(
+    make_app, monkeypatch
+):
+    from tests.factories import make_user
+
+    web = make_app()
+    _big_camera(web, monkeypatch)
+    with web.app_context():
+        make_user("mona", "manager")
+    client = web.test_client()
+    client.post("/login", data={"username": "mona", "password": "correct horse 1"})
+    first = client.post("/api/v1/cameras/cam1/recording-gaps/retry-failed")
+    second = client.post("/api/v1/cameras/cam1/recording-gaps/retry-failed")
+    assert first.status_code == second.status_code == 202
+    assert first.json["job"]["id"] == second.json["job"]["id"]  # the running job, not a new one
+    assert first.json["job"]["requested_by"] == "mona"
+    job_id = first.json["job"]["id"]
+    assert _jobs(web) == [(job_id, "queued", 0, 1200)]  # nothing ran in the web process
+    # The web app restarts: the job is a row, still queued, and still shown.
+    restarted = make_app(BULK_RETRY_SYNC_LIMIT=100)
+    browser = restarted.test_client()
+    browser.post("/login", data={"username": "mona", "password": "correct horse 1"})
+    listed = browser.get("/api/v1/queue").json["jobs"]
+    assert [(j["id"], j["state"], j["total"]) for j in listed] == [(job_id, "queued", 1200)]
+    assert "Bulk retries" in browser.get("/queue").get_data(as_text=True)
+    Worker(restarted).run(once=True)  # the worker claims the job and does its batches
+    assert _jobs(restarted) == [(job_id, "done", 1200, 1200)]
+    with restarted.app_context():
+        asked = db.session.execute(
+            select(RecordingGap.requested_by, RecordingGap.fill_state, func.count()).group_by(
+                RecordingGap.requested_by, RecordingGap.fill_state
+            )
+        ).all()
+        assert asked == [("mona", "pending", 1200)]
+        audit = db.session.scalars(select(AuditLog)).all()
+        assert [(a.action, a.actor_name, a.detail["job_id"]) for a in audit] == [
+            ("anr_retry_failed", "mona", job_id)
+        ]
+    assert browser.get(f"/api/v1/jobs/{job_id}").json["state"] == "done"
+    # Ended, the job no longer blocks an identical request (nothing left: answered at once).
+    assert browser.post("/api/v1/cameras/cam1/recording-gaps/retry-failed").json == {"retried": 0}
+
+
+def test_a_job_whose_worker_died_is_finished_by_another(make_app, monkeypatch):
+    from webapp.domain import jobs
+    from webapp.models import Job
+
+    app = make_app()
+    _big_camera(app, monkeypatch)
+    with app.app_context():
+        from tests.factories import make_user
+
+        user = make_user("olga", "manager")
+        job = bulk_retry.start_retry_failed(["cam1"], user)
+        db.session.commit()
+        job_id = job.id
+        assert jobs.claim("dead-worker", 60) == job_id
+        assert jobs.work_batch(job_id, "dead-worker", 60)  # one batch, then the worker dies
+        assert jobs.claim("other", 60) is None  # its lease still holds
+        row = db.session.get(Job, job_id)
+        assert row.done == 500
+        row.lease_until = utcnow() - timedelta(seconds=1)  # ... and runs out
+        db.session.commit()
+    Worker(app).run(once=True)
+    assert _jobs(app) == [(job_id, "done", 1200, 1200)]
+    with app.app_context():
+        assert not jobs.work_batch(job_id, "dead-worker", 60)  # the old holder lost it
+        pending = db.session.scalar(
+            select(func.count()).where(
+                RecordingGap.fill_state == "pending", RecordingGap.requested_by == "olga"
+            )
+        )
+        assert pending == 1200
+
+
+@pytest.mark.postgres
+def test_two_identical_retry_requests_at_once_start_one_job_on_postgres(
+    require_postgres, make_app, monkeypatch
+):
+    import threading
+
+    from tests.factories import make_api_key
+    from tests.test_migrations_and_postgres import _reset_postgres
+
+    _reset_postgres(require_postgres)
+    app = make_app(SQLALCHEMY_DATABASE_URI=require_postgres)
+    try:
+        _big_camera(app, monkeypatch)
+        with app.app_context():
+            token = make_api_key("admin", name="ops")
+        barrier = threading.Barrier(2)
+        answers = []
+
+        def ask():
+            client = app.test_client()
+            barrier.wait(10)
+            resp = client.post(
+                "/api/v1/cameras/cam1/recording-gaps/retry-failed",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            answers.append((resp.status_code, resp.json["job"]["id"]))
+
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert [a[0] for a in answers] == [202, 202]
+        assert answers[0][1] == answers[1][1]
+        assert _jobs(app) == [(answers[0][1], "queued", 0, 1200)]
+        Worker(app).run(once=True)
+        assert _jobs(app) == [(answers[0][1], "done", 1200, 1200)]
+        with app.app_context():
+            audit = db.session.scalars(select(AuditLog)).all()
+            assert len(audit) == 1 and audit[0].actor_name == "key:ops"
+            gaps = db.session.execute(
+                select(RecordingGap.requested_by, func.count()).group_by(RecordingGap.requested_by)
+            ).all()
+            assert gaps == [("key:ops", 1200)]
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _reset_postgres(require_postgres)

@@ -195,3 +195,100 @@ def test_metrics_refuse_scoped_keys(app, client):
         token = make_api_key("integration", cameras=["cam1"])
     resp = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 403
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_sign_on_tokens_never_reach_the_gunicorn_access_log(tmp_path):
+    """§18: ``make run``'s web app (gunicorn, as runall starts it) logs the request redacted."""
+    import os
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from webapp import create_app
+    from webapp.extensions import db as _db
+    from webapp.runall import children
+
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        REPLENISH_INSTANCE=str(tmp_path / "instance"),
+        SECRET_KEY="access-log-test",
+    )
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "access-log-test"})
+    with app.app_context():
+        _db.create_all()
+        _db.engine.dispose()
+    port = _free_port()
+    log = (tmp_path / "gunicorn.log").open("w+")
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        children(port, 0)["web app"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    secret = "SIGNONSECRET0123456789"
+    try:
+        for _ in range(200):  # bounded wait for the server to listen
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/embed/start?token={secret}")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 403  # a forged token is refused
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("gunicorn did not start")
+        for _ in range(50):  # the access line is written after the answer
+            log.seek(0)
+            text = log.read()
+            if "/embed/start" in text:
+                break
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    log.seek(0)
+    text = log.read()
+    assert "/embed/start?token=[redacted]" in text, text[-2000:]
+    assert secret not in text
+
+
+def test_sign_on_tokens_never_reach_the_werkzeug_request_log(tmp_path):
+    """The development server (``flask run``, tests.serve_app) logs the request redacted."""
+    import os
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    env = dict(os.environ, REPLENISH_INSTANCE=str(tmp_path / "instance"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.serve_app", f"sqlite:///{tmp_path / 'serve.db'}"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    secret = "SIGNONSECRET9876543210"
+    try:
+        port = int(proc.stdout.readline())
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/embed/start?token={secret}")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 403
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert "/embed/start?token=[redacted]" in err, err[-2000:]
+    assert secret not in err

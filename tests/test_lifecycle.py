@@ -165,3 +165,113 @@ def test_embed_scope_is_capped_by_the_key(embed_world):
     browser = _embed_client(embed_world, "mona")
     assert browser.get("/api/v1/cameras/cam1/recording-gaps").status_code == 200
     assert browser.get("/api/v1/cameras/cam2/recording-gaps").status_code == 403
+
+
+# §18: revocation reaches sessions, every session has a bounded lifetime, people who mint are named.
+
+
+@pytest.mark.parametrize("how", ["revoke", "expire"])
+def test_embed_session_ends_on_the_next_request_when_its_key_goes(embed_world, how):
+    browser = _embed_client(embed_world, "mona", camera_id="cam1")
+    assert browser.get("/api/v1/cameras").status_code == 200
+    if how == "revoke":
+        assert _cli(embed_world, "apikeys", "revoke", "vms").exit_code == 0
+    else:
+        with embed_world.app_context():
+            key = db.session.get(ApiKey, embed_world.config["VMS_KEY_ID"])
+            key.expires_at = utcnow() - timedelta(seconds=1)
+            db.session.commit()
+    assert browser.get("/api/v1/cameras").status_code == 401
+    resp = browser.post("/api/v1/cameras/cam1/recording-gaps/retry-failed")
+    assert resp.status_code == 401
+    with embed_world.app_context():
+        assert not db.session.scalars(
+            db.select(AuditLog).where(AuditLog.action == "anr_retry_failed")
+        ).all()
+
+
+def _later(monkeypatch, seconds: float) -> None:
+    """Move the sessions' clock forward (the lifetime is counted from sign-in)."""
+    import webapp.sessions
+
+    real = webapp.sessions.time.time
+    monkeypatch.setattr(webapp.sessions.time, "time", lambda: real() + seconds)
+
+
+def test_a_session_cookie_lives_session_lifetime_hours(world, login_as, monkeypatch):
+    manager = login_as("manager", username="mona")
+    resp = manager.get("/api/v1/cameras")
+    assert resp.status_code == 200
+    cookie = manager.client.get_cookie("replenish_session")
+    assert cookie is not None and cookie.expires is not None  # a bounded cookie, not a 31-day one
+    lifetime = cookie.expires.timestamp() - utcnow().timestamp()
+    assert 11.9 * 3600 < lifetime <= 12 * 3600 + 5
+    _later(monkeypatch, 11 * 3600)
+    assert manager.get("/api/v1/cameras").status_code == 200  # requests do not extend it ...
+    _later(monkeypatch, 12 * 3600 + 1)
+    assert manager.get("/api/v1/cameras").status_code == 401  # ... and after 12 h it is over
+
+
+def test_an_embed_session_lives_embed_session_minutes(embed_world, monkeypatch):
+    browser = _embed_client(embed_world, "mona", camera_id="cam1")
+    assert browser.get("/api/v1/cameras").status_code == 200
+    _later(monkeypatch, 59 * 60)
+    assert browser.get("/api/v1/cameras").status_code == 200
+    _later(monkeypatch, 60 * 60 + 1)
+    assert browser.get("/api/v1/cameras").status_code == 401
+
+
+def test_person_minted_embed_session_is_named_and_capped_by_the_person(embed_world, login_as):
+    sadmin = login_as("admin", cameras=["cam1"], username="sadmin")
+    with embed_world.app_context():
+        make_user("manager2", "manager")  # unscoped
+    resp = sadmin.post("/api/v1/embed-sessions", json={"username": "manager2"})
+    assert resp.status_code == 201, resp.json
+    assert (
+        sadmin.post(
+            "/api/v1/embed-sessions", json={"username": "manager2", "camera_id": "cam2"}
+        ).status_code
+        == 403
+    )
+    browser = embed_world.test_client()
+    assert browser.get(resp.json["url"]).status_code == 302
+    seen = [c["id"] for c in browser.get("/api/v1/cameras").json]
+    assert seen == ["cam1"]
+    assert browser.post("/api/v1/cameras/cam2/recording-gaps/retry-failed").status_code == 403
+    assert browser.post("/api/v1/cameras/cam1/recording-gaps/retry-failed").status_code == 200
+    with embed_world.app_context():
+        row = db.session.execute(
+            db.select(AuditLog).where(AuditLog.action == "anr_retry_failed")
+        ).scalar_one()
+        assert row.actor_name == "manager2 via admin sadmin"
+        assert row.detail["via_user"] == "sadmin"
+        minted = db.session.execute(
+            db.select(AuditLog).where(AuditLog.action == "embed_session_create")
+        ).scalar_one()
+        assert minted.actor_name == "sadmin"
+    # The person's scope narrows: so does the session, on its next request.
+    with embed_world.app_context():
+        person = db.session.execute(db.select(User).where(User.username == "sadmin")).scalar_one()
+        person.camera_scope = ["cam2"]
+        db.session.commit()
+    assert browser.get("/api/v1/cameras").json == []
+    assert browser.post("/api/v1/cameras/cam1/recording-gaps/retry-failed").status_code == 403
+    # The person who minted it is disabled: the session ends with them.
+    assert _cli(embed_world, "users", "disable", "sadmin").exit_code == 0
+    assert browser.get("/api/v1/cameras").status_code == 401
+
+
+def test_metrics_check_the_acting_role_of_an_embed_session(embed_world):
+    with embed_world.app_context():
+        admin_key = make_api_key("admin", name="adm")
+    resp = embed_world.test_client().post(
+        "/api/v1/embed-sessions",
+        json={"username": "boss"},  # an unscoped admin, acting as manager at most
+        headers={"Authorization": f"Bearer {admin_key}"},
+    )
+    assert resp.status_code == 201, resp.json
+    browser = embed_world.test_client()
+    assert browser.get(resp.json["url"]).status_code == 302
+    assert browser.get("/api/v1/cameras").status_code == 200
+    resp = browser.get("/metrics", headers={"Accept": "application/json"})
+    assert resp.status_code == 403

@@ -377,6 +377,28 @@ def test_window_errors_are_422_beside_the_field_in_the_forms_words(
     assert db.session.scalars(db.select(RecordingGap)).all() == []
 
 
+def test_a_local_time_the_clocks_skip_is_a_clear_error_naming_the_change(cam, login_as, db):
+    # Berlin's clocks went from 02:00 to 03:00 on 2026-03-29: 02:30 never happened there.
+    resp = window(login_as("manager"), "2026-03-29 02:30", "2026-03-29 04:00")
+    assert resp.status_code == 422
+    error = page(resp.get_data(as_text=True)).find(id="w-start-error").text
+    assert "2026-03-29 02:30 does not exist in Europe/Berlin" in error
+    assert "clocks went forward 1 hour" in error and "03:30" in error
+    assert "later than" not in error
+    assert db.session.scalars(db.select(RecordingGap)).all() == []
+
+
+def test_exactly_31_calendar_days_across_a_clock_change_is_allowed(cam, login_as, db):
+    manager = login_as("manager")
+    # Berlin falls back an hour on 2026-10-25: 31 calendar days are 31 days and 1 hour in UTC.
+    resp = window(manager, "2026-10-10 12:00", "2026-11-10 12:00")
+    assert resp.status_code == 200 and "Queued" in resp.text, resp.text
+    (gap,) = db.session.scalars(db.select(RecordingGap)).all()
+    assert gap.gap_seconds == 31 * 86400 + 3600
+    longer = window(manager, "2026-05-01 12:00", "2026-06-01 12:01")
+    assert longer.status_code == 422 and "at most 31 days" in longer.text
+
+
 def test_window_in_the_future_is_refused(cam, login_as, db):
     later = (utcnow() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
     resp = window(login_as("manager"), later, later[:-2] + "59")

@@ -122,3 +122,64 @@ def test_too_many_form_parts_is_413(client):
     body = "&".join(f"f{i}=x" for i in range(5000))
     resp = client.post("/login", data=body, content_type="application/x-www-form-urlencoded")
     assert resp.status_code == 413
+
+
+ONE_MIB = 1024 * 1024
+
+
+def _worst_bodies(size: int) -> dict[str, bytes]:
+    """Bodies of ``size`` bytes shaped to hurt a nesting check (the probe's and a few others)."""
+    head = b'{"gap_start":[["'
+    return {
+        "escaped quotes in an open string": head + b'\\"' * ((size - len(head)) // 2),
+        "open brackets": b"[" * size,
+        "closed brackets": b"[" * (size // 2) + b"]" * (size // 2),
+        "many small strings": b"[" + b'"a",' * (size // 4 - 1) + b'"a"]',
+        "deep objects": b'{"a":' * (size // 5),
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/cameras/cam1/recording-gaps",
+        "/api/v1/cameras/cam1/recording-gaps/retry-selected",
+        "/api/v1/embed-sessions",
+    ],
+)
+def test_one_mebibyte_worst_case_bodies_are_answered_quickly(app, login_as, path):
+    """§18: a 1 MiB body of any shape is a 4xx within a generous bound (bench has the figure)."""
+    from tests import factories
+
+    with app.app_context():
+        factories.make_camera("cam1")
+    admin = login_as("admin")
+    for shape, body in _worst_bodies(ONE_MIB).items():
+        started = time.process_time()
+        resp = admin.post(path, data=body, content_type="application/json")
+        spent = time.process_time() - started
+        assert resp.status_code in (400, 413, 422), (shape, resp.status_code)
+        assert spent < 5, f"{shape}: {spent:.1f} s of CPU"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/cameras/cam1/recording-gaps/retry-selected", b'{"gap_ids": ["\\udfff"]}'),
+        ("/api/v1/embed-sessions", b'{"username": "\\udfff"}'),
+        ("/api/v1/embed-sessions", b'{"username": "a\\u0000b"}'),
+        ("/api/v1/cameras/cam1/recording-gaps", b'{"gap_start": "\\ud800", "gap_end": 1}'),
+        ("/api/v1/cameras/cam1/recording-gaps", b'{"\\udfff": 1}'),
+        ("/api/v1/cameras/cam1/recording-gaps", b'{"gap_start": "\xed\xbf\xbf"}'),
+        ("/api/v1/cameras/cam1/recording-gaps", b'{"gap_start": "\xff"}'),
+    ],
+)
+def test_text_that_is_not_text_is_400(app, login_as, path, body):
+    from tests import factories
+
+    with app.app_context():
+        factories.make_camera("cam1")
+    admin = login_as("admin")
+    resp = admin.post(path, data=body, content_type="application/json")
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert resp.json["code"] == "invalid_characters"

@@ -132,3 +132,43 @@ def test_signin_takes_as_long_for_unknown_users_as_for_known_ones(make_app):
     unknown = statistics.median(u for _, u in pairs)
     print(f"sign-in median: known {known * 1000:.1f} ms, unknown {unknown * 1000:.1f} ms")
     assert abs(known - unknown) <= 0.25 * max(known, unknown)
+
+
+def test_guesses_from_many_addresses_never_lock_out_the_owner_on_a_known_device(proxied):
+    """§18: 100 failures for victim from 25 forwarded addresses; the owner still gets in."""
+    with proxied.app_context():
+        make_user("victim", "manager")
+    owner = proxied.test_client()
+    assert _login(owner, "victim", PASSWORD, "198.51.100.1").status_code == 302
+    assert owner.get_cookie("replenish_device", path="/login") is not None
+    owner.post("/logout")
+    attacker = proxied.test_client()
+    for n in range(100):
+        status = _login(attacker, "victim", "guess", f"203.0.113.{n % 25 + 1}").status_code
+        assert status in (401, 429)
+    with proxied.app_context():
+        row = db.session.get(LoginAttempt, "u:victim")
+        assert row.failures >= 100
+        # An attack that goes on reaches the long delays; stand in for them without waiting.
+        row.blocked_until = utcnow() + timedelta(minutes=15)
+        db.session.commit()
+    # A browser that never signed in, from a fresh address, is slowed: the guessers' rule holds.
+    stranger = proxied.test_client()
+    assert _login(stranger, "victim", PASSWORD, "192.0.2.200").status_code == 429
+    # The owner's browser, from another fresh address, gets in with the right password.
+    assert _login(owner, "victim", PASSWORD, "192.0.2.77").status_code == 302
+    assert owner.get("/cameras").status_code == 200
+    # The guessers are still slowed after the owner's sign-in.
+    assert _login(attacker, "victim", PASSWORD, "203.0.113.1").status_code == 429
+
+
+def test_a_known_device_cookie_gets_only_its_own_few_guesses(proxied):
+    owner = proxied.test_client()
+    assert _login(owner, "alice", PASSWORD, "198.51.100.1").status_code == 302
+    owner.post("/logout")
+    statuses = [_login(owner, "alice", "bad", f"192.0.2.{n}").status_code for n in range(1, 8)]
+    assert statuses[:5] == [401] * 5 and 429 in statuses[5:]
+    # A cookie for another username, or a forged one, is no known device.
+    other = proxied.test_client()
+    other.set_cookie("replenish_device", "forged.value", path="/login")
+    assert _login(other, "alice", "bad", "192.0.2.99").status_code == 401

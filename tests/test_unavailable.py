@@ -117,3 +117,78 @@ def test_postgres_terminated_backends_are_replaced(make_app, require_postgres):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _terminate(admin, name: str, pid: int | None = None) -> int:
+    """End the app's backends on database ``name`` (one ``pid``, or all); how many ended."""
+    with admin.connect() as conn:
+        query = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :d"
+        if pid is not None:
+            query += " AND pid = :p"
+        return conn.execute(text(query), {"d": name, "p": pid}).scalar_one()
+
+
+@pytest.mark.postgres
+def test_teardown_of_a_request_whose_connection_was_terminated_does_not_raise(
+    make_app, require_postgres
+):
+    app, admin, name = _gone_database_app(make_app, require_postgres)
+    try:
+        ctx = app.app_context()
+        ctx.push()
+        # A transaction is open on the connection when the server ends it, as mid-request.
+        pid = _db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert _terminate(admin, name, pid) == 1
+        ctx.pop()  # the teardown's rollback meets the dead connection: it must not raise
+        assert app.test_client().get("/healthz").status_code == 200
+    finally:
+        with app.app_context():
+            _db.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_backends_terminated_under_load_are_503_or_200_never_500(make_app, require_postgres):
+    import threading
+
+    app, admin, name = _gone_database_app(make_app, require_postgres)
+    try:
+        with app.app_context():
+            factories.make_camera("cam1")
+            factories.make_gap("cam1", state="failed")
+            factories.make_user("boss", "admin")
+        client = app.test_client()
+        client.post("/login", data={"username": "boss", "password": PASSWORD})
+        done = threading.Event()
+        ended = []
+
+        def kill_backends():
+            for _ in range(400):  # bounded: at most a few seconds
+                if done.is_set():
+                    return
+                ended.append(_terminate(admin, name))
+                time.sleep(0.01)
+
+        killer = threading.Thread(target=kill_backends)
+        killer.start()
+        statuses = []
+        try:
+            for n in range(150):
+                path = ("/api/v1/cameras", "/cameras/cam1/gaps", "/api/v1/queue")[n % 3]
+                resp = client.get(path)
+                statuses.append(resp.status_code)
+                if resp.status_code == 503:
+                    assert resp.headers["Retry-After"]
+        finally:
+            done.set()
+            killer.join(10)
+        assert sum(ended) > 0
+        assert set(statuses) <= {200, 503}, sorted(set(statuses))
+    finally:
+        with app.app_context():
+            _db.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -2,6 +2,7 @@
 
 import logging
 import os
+from datetime import timedelta
 
 from flask import Flask
 from flask import g
@@ -9,6 +10,7 @@ from flask import request
 from flask_login import current_user
 from sqlalchemy import event
 
+from . import accesslog
 from . import commands
 from . import config as config_mod
 from . import errors
@@ -69,10 +71,15 @@ def configure(app: Flask, test_config: dict | None) -> None:
     )
     if test_config:
         app.config.update(test_config)
+    # Flask's own setting bounds the signed cookie (its max age and expiry); see webapp.sessions.
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        hours=float(app.config["SESSION_LIFETIME_HOURS"])
+    )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_mod.load_secret_key(app.instance_path)
     uri = config_mod.normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    config_mod.secure_instance(app.instance_path, uri)
     if uri.startswith("sqlite"):
         # Wait for a busy SQLite writer, but only DB_BUSY_TIMEOUT_S: then 503, not a held worker.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
@@ -81,6 +88,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    accesslog.install()
 
 
 def register_limits(app: Flask) -> None:

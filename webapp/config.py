@@ -48,6 +48,8 @@ SECURITY_DEFAULTS: dict[str, object] = {
     "TRUSTED_PROXIES": 0,  # reverse proxies whose X-Forwarded-For is believed (ProxyFix x_for)
     "DB_BUSY_TIMEOUT_S": 2.0,
     "BULK_RETRY_SYNC_LIMIT": 20000,
+    "SESSION_LIFETIME_HOURS": 12,  # every session cookie, counted from sign-in
+    "EMBED_SESSION_MINUTES": 60,  # an embed session (its minting key is checked every request)
 }
 
 
@@ -77,6 +79,32 @@ def load_secret_key(instance_path: str) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if missing (never world-readable, even briefly)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def secure_instance(instance_path: str, database_uri: str) -> None:
+    """Every file directly under ``instance/`` (database, keys, demo logins) is 0600.
+
+    The SQLite database file is created 0600 before SQLite opens it; SQLite gives its ``-wal``
+    and ``-shm`` files the database's mode. Files made earlier with a looser mode are tightened.
+    Recordings (in their own folders) are left as they are.
+    """
+    folder = Path(instance_path)
+    prefix = "sqlite:///"
+    if database_uri.startswith(prefix) and database_uri != prefix + ":memory:":
+        db_path = Path(database_uri[len(prefix) :].split("?", 1)[0])
+        if db_path.parent.is_dir():
+            create_private(db_path)
+    for path in folder.iterdir() if folder.is_dir() else ():
+        if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
 
 
 def from_environment(instance_path: str) -> dict[str, object]:

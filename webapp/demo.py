@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import func
 from sqlalchemy import select
 
+from .config import create_private
 from .domain import cameras as camera_settings
 from .domain import gapstate
 from .domain.audit import SYSTEM
@@ -206,5 +207,5 @@ def _remember_logins(logins) -> None:
     """Keep the demo logins under instance/ (0600) so ``make run`` can show them again."""
     path = Path(current_app.instance_path) / "demo-logins.txt"
     text = "".join(f"  {u:8} {p}   ({r})\n" for u, p, r in logins)
+    create_private(path)  # 0600 from the start: the passwords are never readable by others
     path.write_text(text)
-    path.chmod(0o600)

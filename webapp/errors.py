@@ -106,15 +106,41 @@ PLAIN_PAGE = (
 )
 
 
-def database_unavailable(exc: Exception):
-    """503 + Retry-After for a database that is locked, stopped or gone, whatever the route.
+def rollback_quietly() -> None:
+    """Roll the request's session back; a connection the server dropped cannot raise from here.
 
-    The page is plain HTML: the site layout asks the database who is signed in.
+    A rollback on a terminated PostgreSQL connection raises; the session then forgets the
+    connection (invalidated, not returned to the pool) so the next request starts clean.
     """
     try:
         db.session.rollback()
     except Exception:  # the connection is already gone; nothing left to roll back
         log.debug("rollback after a database failure failed", exc_info=True)
+        try:
+            db.session().invalidate()
+        except Exception:
+            log.debug("invalidating the session's connection failed", exc_info=True)
+
+
+def remove_session_quietly(_exc=None) -> None:
+    """The app-context teardown: end the request's session without ever raising (503, not 500)."""
+    try:
+        db.session.remove()
+    except Exception:
+        log.warning("closing a session whose connection was dropped", exc_info=True)
+        try:
+            db.session().invalidate()
+        except Exception:
+            log.debug("invalidating the session's connection failed", exc_info=True)
+        db.session.registry.clear()
+
+
+def database_unavailable(exc: Exception):
+    """503 + Retry-After for a database that is locked, stopped or gone, whatever the route.
+
+    The page is plain HTML: the site layout asks the database who is signed in.
+    """
+    rollback_quietly()
     text = str(getattr(exc, "orig", None) or exc).lower()
     retry_after = RETRY_AFTER_BUSY_S
     if "locked" in text or "busy" in text or "could not obtain lock" in text:
@@ -136,10 +162,13 @@ def database_unavailable(exc: Exception):
 
 def register_errorhandlers(app) -> None:
     """Install the handlers for HTTP errors, a busy database and unexpected failures."""
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in
+    # reverse): the session is gone quietly before that one's ``remove`` could raise.
+    app.teardown_appcontext(remove_session_quietly)
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException):
-        db.session.rollback()
+        rollback_quietly()
         slug = getattr(exc, "slug", None)
         if slug is None and exc.__class__.__name__ == "CSRFError":
             slug = "csrf_failed"
@@ -159,7 +188,7 @@ def register_errorhandlers(app) -> None:
     @app.errorhandler(DataError)
     def handle_bad_value(exc: DataError):
         # A value the database cannot store (a NUL in JSON text, an out-of-range number).
-        db.session.rollback()
+        rollback_quietly()
         return error_response(400, "a value in the request cannot be stored", "invalid_value")
 
     @app.errorhandler(OperationalError)
@@ -171,6 +200,6 @@ def register_errorhandlers(app) -> None:
     def handle_unexpected(exc: Exception):
         if isinstance(exc.__cause__ or exc.__context__, OperationalError | InterfaceError):
             return database_unavailable(exc)
-        db.session.rollback()
+        rollback_quietly()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "the server failed to complete the request")

@@ -18,6 +18,7 @@ from wtforms.widgets import TextInput
 
 from .domain import cameras
 from .domain.times import parse_time
+from .domain.times import skipped_local_time
 from .models import Camera
 
 
@@ -40,7 +41,12 @@ class LocalTimeField(Field):
 
     def process_formdata(self, valuelist):
         self.raw = (valuelist[0] if valuelist else "") or ""
-        self.data = parse_time(self.raw, naive_zone=getattr(self.owner, "zone", UTC))
+        in_zone = getattr(self.owner, "zone", UTC)
+        skipped = skipped_local_time(self.raw, in_zone)
+        if skipped:
+            self.data = None
+            raise ValueError(skipped)
+        self.data = parse_time(self.raw, naive_zone=in_zone)
         if self.data is None:
             raise ValueError(self.missing)
 

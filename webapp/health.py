@@ -48,7 +48,9 @@ def metrics():
     if not current_app.config.get("METRICS_PUBLIC"):
         if not current_user.is_authenticated:
             raise Problem(401, "metrics need an admin or integration API key")
-        if current_user.role not in ("admin", "integration") or current_user.scope is not None:
+        # The acting role: an embed session of an admin acts at most as its key's ceiling.
+        role = getattr(current_user, "acting_role", current_user.role)
+        if role not in ("admin", "integration") or current_user.scope is not None:
             # Fleet-wide totals: a principal limited to some cameras may not read them.
             raise Problem(403, "metrics need an unscoped admin or integration key")
     lines = [

@@ -6,6 +6,7 @@ Werkzeug's limited stream at the same size. Form parsing is bounded by ``MAX_FOR
 ``MAX_FORM_PARTS``, and JSON deeper than ``MAX_JSON_DEPTH`` is a 400 rather than a recursion error.
 """
 
+import json
 import re
 
 from flask import Flask
@@ -14,37 +15,55 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-# Strings are dropped before counting brackets, so a "[" inside a string does not count.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+from .errors import Problem
+
+# Text no column may hold: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8 at all).
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
-def json_depth(data: bytes | str) -> int:
-    """The deepest nesting of arrays and objects in a JSON text (its brackets, strings ignored)."""
-    raw = data.encode() if isinstance(data, str) else data
-    if raw.count(b"[") + raw.count(b"{") <= 1:
-        return raw.count(b"[") + raw.count(b"{")
-    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw))
-    depth = deepest = 0
-    for byte in brackets:
-        if byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+def check_document(doc, limit: int) -> None:
+    """Refuse a parsed document nested deeper than ``limit`` or holding text that is not text.
+
+    One walk over the values the decoder built (an explicit stack, no recursion), so the cost is
+    linear in the body's size whatever its shape. Raises ``Problem`` (400).
+    """
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if _NOT_TEXT.search(value):
+                raise Problem(400, "the JSON holds a NUL or a lone surrogate", "invalid_characters")
+        elif isinstance(value, dict | list):
+            if depth > limit:
+                raise Problem(400, f"JSON nested deeper than {limit} levels", "too_deep")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    stack.append((key, depth))
+                stack.append((item, depth + 1))
 
 
 class DepthLimitedJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, refusing documents nested deeper than ``MAX_JSON_DEPTH`` (400)."""
+    """Flask's JSON, refusing documents nested deeper than ``MAX_JSON_DEPTH`` or not text (400).
+
+    The standard library's C decoder parses in linear time; nesting deep enough to exhaust its
+    recursion guard is an error there, and the rest is checked on what it built. A ``Problem``
+    is not a ``ValueError``, so it reaches the error handler even through ``get_json(silent=True)``:
+    every JSON body of every route gets the same clear 400 from this one place.
+    """
 
     sort_keys = False  # keep the documented field order of gap objects
 
     def loads(self, s, **kwargs):
         limit = self._app.config["MAX_JSON_DEPTH"]
-        if json_depth(s) > limit:
-            raise ValueError(f"JSON nested deeper than {limit} levels")
-        return super().loads(s, **kwargs)
+        try:
+            doc = json.loads(s, **kwargs)
+        except RecursionError:
+            raise Problem(400, f"JSON nested deeper than {limit} levels", "too_deep") from None
+        except UnicodeDecodeError:
+            raise Problem(400, "the JSON body is not UTF-8 text", "invalid_characters") from None
+        check_document(doc, limit)
+        return doc
 
 
 def install(app: Flask) -> None:

@@ -76,6 +76,9 @@ def children(port: int, simcam_port: int, warm: Sequence[str] = ()) -> dict[str,
             f"{HOST}:{port}",
             "--access-logfile",
             "-",
+            # Sign-on tokens in query strings never reach the access log (webapp.accesslog).
+            "--logger-class",
+            "webapp.accesslog.RedactingGunicornLogger",
             "wsgi:app",
         ],
     }

@@ -40,8 +40,11 @@ FAST_ENGINE = {
 
 @pytest.fixture
 def simcam():
-    """A simulated camera on 127.0.0.1 (an unused port), stopped after the test."""
-    cam = SimCam("127.0.0.1", 0).start()
+    """A simulated camera on 127.0.0.1 (an unused port), stopped after the test.
+
+    It demands Digest auth with the cameras' credentials on every endpoint, as ``make run``'s does.
+    """
+    cam = SimCam("127.0.0.1", 0, credentials=(CAMERA_USER, CAMERA_PASSWORD)).start()
     yield cam
     cam.stop()
 

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from tests import factories
+from tests.anr.conftest import CAMERA_PASSWORD
+from tests.anr.conftest import CAMERA_USER
 from tests.anr.conftest import archive_path
 from tests.anr.conftest import gap_now
 from tests.anr.conftest import recent
@@ -83,30 +85,60 @@ def test_hard_time_limit_ends_a_slow_replay(make_app, simcam):
         assert not list(folder.glob("*.part"))
 
 
-def _get(url):
+def _opener(simcam, password=CAMERA_PASSWORD):
+    """A client that answers the simulated camera's Digest challenge with these credentials."""
+    passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+    passwords.add_password(None, simcam.url, CAMERA_USER, password)
+    return urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(passwords))
+
+
+def _get(url, opener=None):
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        with (opener or urllib.request.build_opener()).open(url, timeout=10) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
 
 
-def test_simcam_serves_windows_and_obeys_its_control_endpoint(simcam):
-    window = "start=2026-06-13T12:00:00Z&end=2026-06-13T12:00:05Z"
-    status, body = _get(f"{simcam.url}/replay/x?{window}")
-    assert status == 200 and body[4:8] == b"ftyp"
-
-    control = urllib.request.Request(
-        f"{simcam.url}/control/x",
-        data=json.dumps({"mode": "fail", "status": 404}).encode(),
+def _control(simcam, camera_id, body, opener=None):
+    request = urllib.request.Request(
+        f"{simcam.url}/control/{camera_id}",
+        data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(control, timeout=10) as resp:
-        assert json.load(resp)["mode"] == "fail"
-    assert _get(f"{simcam.url}/replay/x?{window}")[0] == 404
-    assert _get(f"{simcam.url}/replay/other?{window}")[0] == 200
-    assert _get(f"{simcam.url}/replay/x?start=nonsense&end=2026")[0] == 400
+    try:
+        with (opener or urllib.request.build_opener()).open(request, timeout=10) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+def test_simcam_serves_windows_and_obeys_its_control_endpoint(simcam):
+    window = "start=2026-06-13T12:00:00Z&end=2026-06-13T12:00:05Z"
+    camera = _opener(simcam)
+    status, body = _get(f"{simcam.url}/replay/x?{window}", camera)
+    assert status == 200 and body[4:8] == b"ftyp"
+    status, answer = _control(simcam, "x", {"mode": "fail", "status": 404}, camera)
+    assert status == 200 and answer["mode"] == "fail"
+    assert _get(f"{simcam.url}/replay/x?{window}", camera)[0] == 404
+    assert _get(f"{simcam.url}/replay/other?{window}", camera)[0] == 200
+    assert _get(f"{simcam.url}/replay/x?start=nonsense&end=2026", camera)[0] == 400
+
+
+def test_simcam_replay_and_control_take_the_same_digest_credentials_as_isapi(simcam):
+    """§18: without the camera's password nothing is served and no order is taken."""
+    window = "start=2026-06-13T12:00:00Z&end=2026-06-13T12:00:05Z"
+    for opener in (None, _opener(simcam, password="wrong")):
+        status, _ = _get(f"{simcam.url}/replay/x?{window}", opener)
+        assert status == 401
+        assert _control(simcam, "x", {"mode": "fail"}, opener)[0] == 401
+        assert _control(simcam, "card/1", {"refuse": 404}, opener)[0] == 401
+        status, _ = _get(f"{simcam.url}/ISAPI/ContentMgmt/download", opener)
+        assert status == 401
+    assert simcam.behaviour("x").mode == "ok"  # the refused orders changed nothing
+    assert _control(simcam, "x", {"mode": "short"}, _opener(simcam))[0] == 200
+    assert simcam.behaviour("x").mode == "short"
 
 
 def test_simcam_refuses_unknown_modes(simcam):

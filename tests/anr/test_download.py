@@ -200,12 +200,17 @@ def test_onvif_card_coverage_through_the_real_client(anr_app, anr_db, simcam, on
     assert db.session.get(Camera, "old").card_holds_from == oldest
 
 
-def test_onvif_wrong_password_falls_back_to_retention(anr_app, anr_db, simcam, onvif_device):
-    sim_camera(simcam, vendor="onvif", http_port=onvif_device.port, password=WRONG_PASSWORD)
+def test_onvif_wrong_password_falls_back_to_retention(anr_app, anr_db, onvif_device):
+    # A replay source that asks for no password: only the ONVIF device refuses this one.
+    open_replay = SimCam("127.0.0.1", 0).start()
+    sim_camera(open_replay, vendor="onvif", http_port=onvif_device.port, password=WRONG_PASSWORD)
     onvif_device.data_from = recent(10)
     gap = factories.make_gap("cam1", recent(30), seconds=10)
 
-    run_worker(anr_app)
+    try:
+        run_worker(anr_app)
+    finally:
+        open_replay.stop()
 
     gap = gap_now(gap.id)
     assert gap.fill_state == "filled", gap.last_error  # the card could not say; replay tried

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests import factories
+from tests.anr.conftest import CAMERA_PASSWORD
 from tests.anr.conftest import archive_path
 from tests.anr.conftest import gap_now
 from tests.anr.conftest import playable_seconds
@@ -201,7 +202,7 @@ def _simcam_job(app, simcam, seconds, **kw):
         folder=archive_path(app, camera.id, start).parent,
         start=start,
         seconds=seconds,
-        replay_url=lambda begin, end: camera_replay_url(camera, begin, end, ""),
+        replay_url=lambda begin, end: camera_replay_url(camera, begin, end, CAMERA_PASSWORD),
         **kw,
     )
 

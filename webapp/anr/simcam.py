@@ -7,6 +7,8 @@ constructor tells a camera to fail, stall or cut its replays short.
 It also speaks the vendors' own APIs (Hikvision ISAPI search/download, Dahua mediaFileFind and
 RPC_Loadfile, with Digest auth) for download fills and card coverage: see ``simvendor``.
 ``POST /control/card/<channel>`` (JSON fields of ``simvendor.Card``) changes a channel's card.
+With credentials, replay and control demand the same Digest auth as the vendor APIs: a camera
+serves nothing, and takes no orders, from someone without its password.
 """
 
 import json
@@ -184,19 +186,21 @@ def _handler_for(cam: SimCam):
             if cam.vendor.handle(self, "POST"):
                 return None
             parts = urlsplit(self.path).path.strip("/").split("/")
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""  # read even when refusing
+            if not cam.vendor.authorized(self, "POST"):
+                return None
             if len(parts) == 3 and parts[:2] == ["control", "card"] and parts[2].isdigit():
-                length = int(self.headers.get("Content-Length") or 0)
                 try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
+                    body = json.loads(raw or b"{}")
                     card = cam.vendor.set_card(int(parts[2]), **body)
                 except (ValueError, TypeError, KeyError) as exc:
                     return self._json(400, {"error": str(exc)})
                 return self._json(200, {"channel": int(parts[2]), **asdict(card)}, default=str)
             if len(parts) != 2 or parts[0] != "control":
                 return self._json(404, {"error": "not found"})
-            length = int(self.headers.get("Content-Length") or 0)
             try:
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = json.loads(raw or b"{}")
                 behaviour = cam.set(parts[1], **body)
             except (ValueError, TypeError) as exc:
                 return self._json(400, {"error": str(exc)})
@@ -209,6 +213,8 @@ def _handler_for(cam: SimCam):
             parts = url.path.strip("/").split("/")
             if len(parts) != 2 or parts[0] != "replay":
                 return self._json(404, {"error": "not found"})
+            if not cam.vendor.authorized(self, "GET"):
+                return None
             camera_id = parts[1]
             query = parse_qs(url.query)
             start = _parse_time((query.get("start") or [None])[0])

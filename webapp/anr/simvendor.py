@@ -171,7 +171,7 @@ class VendorApi:
             return False
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""  # read even when refusing
-        if not self._authorized(handler, method):
+        if not self.authorized(handler, method):
             return True
         try:
             endpoint(handler, body)
@@ -181,7 +181,8 @@ class VendorApi:
             log.info("simcam client went away during a download")
         return True
 
-    def _authorized(self, handler, method: str) -> bool:
+    def authorized(self, handler, method: str) -> bool:
+        """True for a request with the camera's Digest credentials (or none needed); else 401."""
         credentials = self.credentials
         if not credentials:
             return True

@@ -1,8 +1,9 @@
 """The ANR worker: sweeps the queue, claims gaps, runs their fills and records how each ended.
 
-One thread does all database work; ffmpeg children run beside it and are polled. A shutdown
-request (SIGTERM/SIGINT) stops claiming, ends the children, removes their ``.part`` files and
-returns their gaps to the queue without counting the attempt.
+One thread does all database work; ffmpeg children run beside it and are polled. Bulk jobs
+(``domain/jobs.py``) are claimed here too and done one batch per loop turn between polls. A
+shutdown request (SIGTERM/SIGINT) stops claiming, ends the children, removes their ``.part``
+files, returns their gaps to the queue without counting the attempt and gives back its job.
 """
 
 import logging
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from ..crypto import decrypt_secret
 from ..domain import alerts
 from ..domain import gapstate
+from ..domain import jobs as bulk_jobs
 from ..domain import recording_health
 from ..extensions import db
 from ..masking import camera_text
@@ -59,6 +61,7 @@ POLL_S = 0.5
 # window the card holds whole needs only the one search.
 CARD_REFRESH_S = 300
 HEARTBEAT_S = 5.0
+JOB_CLAIM_S = 2.0  # how often an idle worker looks for a queued bulk job
 
 
 @dataclass
@@ -104,6 +107,9 @@ class Worker:
         self._renew_every = max(min(1.0, self.lease_seconds / 4), 0.1)
         self._next_renew = 0.0
         self._more_waiting = False
+        self.bulk_job: str | None = None  # the id of the bulk job this worker holds
+        self._next_job_claim = 0.0
+        self._job_claims = 0
         # Set by fills running in threads (a card check or a download ended): poll now.
         self.wake = threading.Event()
         # Download fills beyond this wait for a slot (their claim and lease still hold).
@@ -144,15 +150,30 @@ class Worker:
                     self._next_sweep = now + float(self.config["ANR_INTERVAL_S"])
                     self.sweep_and_claim()
                 self.poll()
+                self.work_bulk_job(claim=not (once and self._job_claims))
                 if now >= self._next_heartbeat:
                     self.beat()
             except Exception:
                 # A busy or briefly unreachable database must not end the worker.
                 db.session.rollback()
                 log.exception("ANR worker step failed; trying again")
-            if once and swept and not self.jobs:
+            if once and swept and not self.jobs and self.bulk_job is None:
                 return
-            self.wake.wait(POLL_S)
+            if self.bulk_job is None:  # with a job, the next batch follows at once
+                self.wake.wait(POLL_S)
+
+    # --- bulk jobs ------------------------------------------------------------------------
+    def work_bulk_job(self, claim: bool = True) -> None:
+        """Claim a queued bulk job when idle (every ``JOB_CLAIM_S``), then do one batch of it."""
+        if self.bulk_job is None and claim and not self.stopping.is_set():
+            if time.monotonic() >= self._next_job_claim:
+                self._next_job_claim = time.monotonic() + JOB_CLAIM_S
+                self._job_claims += 1
+                self.bulk_job = bulk_jobs.claim(self.worker_id, self.lease_seconds)
+        if self.bulk_job is not None and not self.stopping.is_set():
+            if not bulk_jobs.work_batch(self.bulk_job, self.worker_id, self.lease_seconds):
+                self.bulk_job = None
+                self._next_job_claim = 0.0  # another may be waiting
 
     # --- queue ----------------------------------------------------------------------------
     def sweep_and_claim(self) -> list[str]:
@@ -553,6 +574,13 @@ class Worker:
                 db.session.rollback()
                 log.exception("gap %s: could not be returned; its lease will run out", gap_id)
         self.jobs.clear()
+        if self.bulk_job is not None:
+            try:
+                bulk_jobs.release(self.bulk_job, self.worker_id)
+            except Exception:
+                db.session.rollback()
+                log.exception("job %s: not given back; its lease will run out", self.bulk_job)
+            self.bulk_job = None
         row = db.session.get(WorkerHeartbeat, self.worker_id)
         if row is not None:
             row.running = 0

@@ -57,7 +57,7 @@ def create_embed_session():
             raise Problem(403, f"user '{username}' may not see camera '{camera_id[:64]}'")
     # The session never sees more than the key that minted it: its scope travels in the token.
     scope = [camera_id] if camera_id else current_user.scope
-    token, jti = mint(user.id, camera_id, ttl, scope, role=acting, via=current_user.via_name)
+    token, jti = mint(user.id, camera_id, ttl, scope, role=acting, via=current_user.minter())
     record(
         "embed_session_create",
         "user",

@@ -346,7 +346,8 @@ def document() -> dict:
             "/api/v1/cameras/{camera_id}/recording-gaps/retry-failed": {
                 "post": _op(
                     "Send every failed, partial and expired gap back to the queue (manager+); "
-                    "above BULK_RETRY_SYNC_LIMIT gaps a job does it (202, Location: the job)",
+                    "above BULK_RETRY_SYNC_LIMIT gaps a job of the ANR worker does it (202, "
+                    "Location: the job); while it runs, the same request answers that job",
                     {
                         "200": _json(
                             {"type": "object", "properties": {"retried": {"type": "integer"}}}
@@ -360,7 +361,7 @@ def document() -> dict:
                                     "job": {"$ref": "#/components/schemas/Job"},
                                 },
                             },
-                            "Accepted: a background job retries the gaps",
+                            "Accepted: a worker job retries the gaps (the running one, if any)",
                         ),
                         **errors_4xx,
                     },

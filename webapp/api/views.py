@@ -168,8 +168,7 @@ def retry_failed(camera_id: str):
     db.session.commit()
     if result.job is None:
         return jsonify({"retried": result.count})
-    # Too many for one request: a job does it; the answer says where to watch it.
-    jobs.start(result.job.id)
+    # Too many for one request: the worker's job does it; the answer says where to watch it.
     resp = jsonify({"retried": None, "job": result.job.to_json()})
     resp.status_code = 202
     resp.headers["Location"] = url_for("api.get_job", job_id=result.job.id)

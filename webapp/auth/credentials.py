@@ -10,6 +10,7 @@ from ..extensions import login_manager
 from ..models import ApiKey
 from ..models import User
 from ..models.user import EMBED_ROLES
+from ..sessions import expired
 
 
 @login_manager.user_loader
@@ -23,16 +24,35 @@ def load_user(session_id: str):
         return None
     user_id, _, epoch = session_id.partition(":")
     user = db.session.get(User, user_id)
-    if user is None or str(user.session_epoch) != epoch or not user.active:
+    if user is None or str(user.session_epoch) != epoch or not user.active or expired():
         return None
-    # Set every request (the loaded object may be reused): an embed session's scope, role cap
-    # and minting key; nothing for an ordinary session.
-    embed_scope = session.get("embed_scope")
-    user.narrowed_to = list(embed_scope) if embed_scope is not None else None
     embedded = bool(session.get("embed"))
+    via = session.get("embed_via") if embedded else None
+    minter = _live_minter(via) if embedded else None
+    if embedded and minter is None:
+        return None  # the key was revoked or expired, or the person disabled: the session ends
+    # Set every request (the loaded object may be reused): an embed session's scope, role cap
+    # and minter; nothing for an ordinary session.
+    embed_scope = session.get("embed_scope")
+    if minter is not None and minter.camera_scope is not None:
+        # Never more than the minter sees today: a narrowed key or admin narrows the session.
+        allowed = minter.camera_scope
+        embed_scope = [c for c in (allowed if embed_scope is None else embed_scope) if c in allowed]
+    user.narrowed_to = list(embed_scope) if embed_scope is not None else None
     user.role_ceiling = (session.get("embed_role") or EMBED_ROLES[-1]) if embedded else None
-    user.via_key = session.get("embed_via") if embedded else None
+    user.embed_via = via
     return user
+
+
+def _live_minter(via) -> ApiKey | User | None:
+    """The key or person that minted an embed session while it may still mint one, else None."""
+    if not isinstance(via, dict):
+        return None
+    if via.get("kind") == "key":
+        key = db.session.get(ApiKey, str(via.get("id")))
+        return key if key is not None and key.is_active else None
+    person = db.session.get(User, str(via.get("id")))
+    return person if person is not None and person.active and person.role == "admin" else None
 
 
 @login_manager.request_loader

@@ -21,7 +21,10 @@ from ..extensions import db
 from ..forms import LoginForm
 from ..models import User
 from ..models import utcnow
+from ..sessions import begin
 from . import bp
+from .devices import known_device
+from .devices import remember_device
 from .unauthorized import lost_action
 
 FAILED = "Wrong username or password."
@@ -67,8 +70,9 @@ def login():
     if not norm or not password:
         return _refuse("Enter your username and password.", username, next_url)
     address = request.remote_addr or "unknown"
+    device = known_device(norm)
     try:
-        newly_limited = throttle.reserve_attempt(norm, address)
+        newly_limited = throttle.reserve_attempt(norm, address, device)
     except throttle.Throttled as exc:
         resp = _refuse(THROTTLED.format(seconds=exc.retry_after), username, next_url, status=429)
         return resp[0], resp[1], {"Retry-After": str(exc.retry_after)}
@@ -86,17 +90,20 @@ def login():
             )
             db.session.commit()
         return _refuse(FAILED, username, next_url)
-    throttle.clear_after_success(norm, address)
+    throttle.clear_after_success(norm, address, device)
     # Rotation: nothing of the pre-sign-in session survives, and a fresh nonce makes the
     # signed cookie new even for a user signing in twice.
     session.clear()
+    begin()
     session["nonce"] = secrets.token_urlsafe(16)
     user.last_login_at = utcnow()
     db.session.commit()
     login_user(user)
     if lost:
         flash(f"Your {lost} was not done: your session had ended. Do it again if still needed.")
-    return redirect(next_url or url_for("gaps.fleet"))
+    resp = redirect(next_url or url_for("gaps.fleet"))
+    remember_device(resp, norm, device)
+    return resp
 
 
 def _refuse(message: str, username: str, next_url: str | None, status: int = 401):

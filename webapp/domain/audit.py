@@ -21,9 +21,11 @@ SYSTEM = SystemActor()
 
 
 def _with_key(detail: dict, actor) -> dict:
-    """Name the API key behind an embed session in the row's detail (``via_key``)."""
-    via = getattr(actor, "via_key", None)
-    return {**detail, "via_key": via} if via else detail
+    """Name the key (``via_key``) or person (``via_user``) behind an embed session in the detail."""
+    via = getattr(actor, "embed_via", None)
+    if not via:
+        return detail
+    return {**detail, "via_key" if via.get("kind") == "key" else "via_user": via.get("name")}
 
 
 def record(

@@ -4,9 +4,11 @@ Retry-failed moves every failed, partial and expired gap of a camera back to the
 of ``BATCH``: a batch's ids come from the (camera, state) index, then ``UPDATE ... WHERE id IN
 (...) AND fill_state = s RETURNING ...`` moves them (an id list rather than a subquery, so every
 planner uses the primary key) and the statistics move by what the batch really changed. Up to
-``BULK_RETRY_SYNC_LIMIT`` gaps this runs inside the request; more becomes a job (``webapp.jobs``)
-and the request answers 202 at once. Either way ONE audit row records the count, the filter and
-at most the first ``AUDIT_IDS`` ids.
+``BULK_RETRY_SYNC_LIMIT`` gaps this runs inside the request; more becomes a job the worker runs
+(``domain/jobs.py``) and the request answers 202 at once; an identical request while it runs gets
+the same job. Either way ONE audit row records the count, the filter and at most the first
+``AUDIT_IDS`` ids. The actor is a parameter: a job's batches run in the worker, far from any
+request, and every gap they move keeps ``requested_by``.
 """
 
 from dataclasses import dataclass
@@ -14,7 +16,6 @@ from dataclasses import field
 from typing import Any
 
 from flask import current_app
-from flask_login import current_user
 from sqlalchemy import Row
 from sqlalchemy import func
 from sqlalchemy import select
@@ -55,12 +56,9 @@ RESET = dict(
 )
 
 
-def _request_values() -> dict:
+def _request_values(requested_by: str | None) -> dict:
     """Who asked and when: the claim order puts operators' requests first, oldest first."""
-    return {
-        "requested_by": (getattr(current_user, "actor_name", "") or "")[:200] or None,
-        "queue_at": utcnow(),
-    }
+    return {"requested_by": (requested_by or "")[:200] or None, "queue_at": utcnow()}
 
 
 @dataclass
@@ -79,7 +77,7 @@ class Retried:
             self.ids.extend(r.id for r in rows[:room])
 
 
-def _move(camera_id: str, state: str, ids: list[str]):
+def _move(camera_id: str, state: str, ids: list[str], requested_by: str | None):
     """Move the camera's gaps among ``ids`` that are in ``state``; returns (id, seconds) rows.
 
     The state is checked again on each row by the UPDATE itself, so a gap another writer moved
@@ -88,7 +86,7 @@ def _move(camera_id: str, state: str, ids: list[str]):
     gaps = RecordingGap.__table__  # Core statements: no ORM bookkeeping for plain columns
     rows: list[Row[Any]] = []
     stopped = 0
-    request = _request_values()
+    request = _request_values(requested_by)
     for start in range(0, len(ids), ID_CHUNK):
         # Gaps an operator stopped leave the stopped count of their state (fleet attention).
         stopped += (
@@ -137,13 +135,17 @@ def _batch_ids(camera_id: str, state: str, limit: int) -> list[str]:
     )
 
 
-def retry_batch(camera_id: str, result: Retried, limit: int = BATCH) -> int:
-    """Retry up to ``limit`` failed, partial or expired gaps of a camera; returns how many."""
+def retry_batch(
+    camera_id: str, result: Retried, requested_by: str | None, limit: int | None = None
+) -> int:
+    """Retry up to ``limit`` (``BATCH``) failed, partial or expired gaps; returns how many."""
+    limit = limit or BATCH
     moved = 0
     for state in ATTENTION:
         if moved >= limit:
             break
-        rows = _move(camera_id, state, _batch_ids(camera_id, state, limit - moved))
+        ids = _batch_ids(camera_id, state, limit - moved)
+        rows = _move(camera_id, state, ids, requested_by)
         result.note(rows)
         moved += len(rows)
     return moved
@@ -161,7 +163,7 @@ def retryable_count(camera_id: str) -> int:
     )
 
 
-def _audit(action: str, camera, result: Retried, **extra) -> None:
+def _audit(action: str, camera, result: Retried, actor, **extra) -> None:
     record(
         action,
         "camera",
@@ -174,52 +176,74 @@ def _audit(action: str, camera, result: Retried, **extra) -> None:
             "gap_ids": result.ids,
             "gap_ids_shown": len(result.ids),
         },
+        actor=actor,
     )
 
 
-def retry_failed(camera) -> Retried:
-    """Retry every failed/partial/expired gap of a camera, now or as a job; the caller commits.
+def start_retry_failed(camera_ids: list[str], actor) -> Job:
+    """A worker job retrying every failed/partial/expired gap of these cameras; the caller commits.
 
-    Returns the count and first ids, or (above ``BULK_RETRY_SYNC_LIMIT``) the queued job.
+    An identical job (same cameras) already queued or running is returned instead and nothing
+    new starts. A new job writes its one audit row (on the camera, or with the camera list).
+    The caller checks scope and fillability first.
     """
-    total = retryable_count(camera.id)
-    filter_ = {"states": list(ATTENTION)}
-    if total > current_app.config["BULK_RETRY_SYNC_LIMIT"]:
-        job = jobs.running(JOB_KIND, camera.id) or jobs.create(JOB_KIND, camera.id, total)
-        result = Retried(count=total, job=job)
-        result.ids = list(
+    cameras = sorted(dict.fromkeys(camera_ids))
+    one = cameras[0] if len(cameras) == 1 else None
+    params = _job_params(cameras)
+    total = sum(retryable_count(c) for c in cameras)
+    job, created = jobs.start_once(JOB_KIND, one, params, total, actor)
+    if created:
+        ids = list(
             db.session.execute(
                 select(RecordingGap.id)
                 .where(
-                    RecordingGap.camera_id == camera.id,
+                    RecordingGap.camera_id.in_(cameras),
                     RecordingGap.fill_state.in_(ATTENTION),
                 )
                 .limit(AUDIT_IDS)
             ).scalars()
         )
-        _audit("anr_retry_failed", camera, result, filter=filter_, job_id=job.id)
-        return result
+        where = {"camera_id": one} if one else {"camera_ids": cameras}
+        detail = {**where, "count": total, "filter": {"states": list(ATTENTION)}}
+        detail.update(job_id=job.id, gap_ids=ids, gap_ids_shown=len(ids))
+        record("anr_retry_failed", "camera", one, camera_id=one, detail=detail, actor=actor)
+    return job
+
+
+def _job_params(camera_ids: list[str]) -> dict:
+    """A retry-failed job's filter: its cameras and the states it moves."""
+    return {"camera_ids": camera_ids, "states": list(ATTENTION)}
+
+
+def retry_failed(camera, actor) -> Retried:
+    """Retry every failed/partial/expired gap of a camera, now or as a job; the caller commits.
+
+    Returns the count and first ids, or (above ``BULK_RETRY_SYNC_LIMIT``) the queued job.
+    """
+    total = retryable_count(camera.id)
+    big = total > current_app.config["BULK_RETRY_SYNC_LIMIT"]
+    if big or jobs.running(JOB_KIND, camera.id, _job_params([camera.id])):
+        job = start_retry_failed([camera.id], actor)
+        return Retried(count=job.total, job=job)
     result = Retried()
-    while retry_batch(camera.id, result):
+    while retry_batch(camera.id, result, actor.actor_name):
         pass
     if result.count:
-        _audit("anr_retry_failed", camera, result, filter=filter_)
+        _audit("anr_retry_failed", camera, result, actor, filter={"states": list(ATTENTION)})
     return result
 
 
-def run_retry_failed(job: Job) -> None:
-    """The job's work: batches until nothing is left, each committed with the job's progress."""
-    camera_id = job.camera_id
-    if camera_id is None:  # ``retry_failed`` creates these jobs for one camera, always
-        raise ValueError(f"job {job.id}: a retry-failed job names no camera")
-    while True:
-        moved = retry_batch(camera_id, Retried())
-        if not moved:
-            return
-        jobs.progress(job, moved)
+def run_retry_failed_batch(job: Job) -> int:
+    """One batch of a retry-failed job (in the worker): the next camera with gaps left."""
+    camera_ids = (job.params or {}).get("camera_ids") or [job.camera_id]
+    for camera_id in camera_ids:
+        moved = retry_batch(camera_id, Retried(), job.requested_by)
+        if moved:
+            return moved
+    return 0
 
 
-def retry_selected(camera, ids: list[str]) -> Retried:
+def retry_selected(camera, ids: list[str], actor) -> Retried:
     """Retry the chosen gaps of a camera in batches; filled and filling ones are skipped.
 
     One audit row ``anr_retry_selected`` with the count and the first ids; the caller commits.
@@ -227,18 +251,19 @@ def retry_selected(camera, ids: list[str]) -> Retried:
     wanted = list(dict.fromkeys(str(i)[:64] for i in ids))
     result = Retried()
     for state in RETRYABLE:
-        result.note(_move(camera.id, state, wanted))
+        result.note(_move(camera.id, state, wanted, actor.actor_name))
     result.skipped = len(wanted) - result.count
     if result.count:
         _audit(
             "anr_retry_selected",
             camera,
             result,
+            actor,
             filter={"ids": len(wanted), "states": list(RETRYABLE)},
             skipped=result.skipped,
         )
     return result
 
 
-jobs.register(JOB_KIND, run_retry_failed)
+jobs.register(JOB_KIND, run_retry_failed_batch)
 assert all(may_move(s, PENDING, OPERATOR) for s in RETRYABLE), "bulk retry bypasses the table"

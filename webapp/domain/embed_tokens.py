@@ -26,11 +26,12 @@ def mint(
     ttl_seconds: int,
     scope: list | None,
     role: str,
-    via: str | None = None,
+    via: dict | None = None,
 ) -> tuple[str, str]:
     """A token that signs ``user_id`` in once within ``ttl_seconds``, narrowed to ``scope``.
 
-    The session acts as ``role`` at most; ``via`` names who minted it for the audit log.
+    The session acts as ``role`` at most; ``via`` is the minter's ``Principal.minter()``: it
+    names the key or person in every audit row and is re-checked on each request (revocation).
     Returns (token, jti).
     """
     jti = secrets.token_urlsafe(16)

@@ -409,7 +409,7 @@ def bulk_jobs(flt: QueueFilter, now: datetime | None = None) -> list[dict]:
     now = now or utcnow()
     query = (
         select(Job, Camera.name)
-        .join(Camera, Camera.id == Job.camera_id)
+        .outerjoin(Camera, Camera.id == Job.camera_id)  # a job over several cameras names none
         .where(
             (Job.state.in_(("queued", "running")))
             | (Job.finished_at > now - timedelta(hours=JOBS_SHOWN_HOURS))
@@ -421,7 +421,7 @@ def bulk_jobs(flt: QueueFilter, now: datetime | None = None) -> list[dict]:
     return [
         {
             **job.to_json(),
-            "camera_name": name,
+            "camera_name": name or f"{len((job.params or {}).get('camera_ids', []))} cameras",
             "percent": int(100 * job.done / job.total) if job.total else 100,
             "active": job.state in ("queued", "running"),
         }

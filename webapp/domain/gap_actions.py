@@ -19,6 +19,7 @@ from . import bulk_retry
 from . import gapstate
 from .audit import record
 from .times import parse_time
+from .times import wall_clock_seconds
 
 FUTURE_SKEW = timedelta(seconds=60)
 
@@ -102,7 +103,7 @@ def retry_all_failed(camera) -> bulk_retry.Retried:
     Refused at once (409) when the camera could never run the request.
     """
     ensure_fillable(camera)
-    return bulk_retry.retry_failed(camera)
+    return bulk_retry.retry_failed(camera, current_user._get_current_object())
 
 
 MAX_SELECTED = 5000
@@ -125,7 +126,7 @@ def retry_selected(camera, gap_ids: list[str]) -> bulk_retry.Retried:
     """Retry the chosen gaps of a camera in set-based batches, ONE audit row; filled and
     filling ones are skipped (``skipped``). Refused at once when the camera cannot run it."""
     ensure_fillable(camera)
-    return bulk_retry.retry_selected(camera, gap_ids)
+    return bulk_retry.retry_selected(camera, gap_ids, current_user._get_current_object())
 
 
 def stop_one(camera, gap_id: str) -> RecordingGap:
@@ -154,8 +155,12 @@ API_WINDOW_WORDS = {
 }
 
 
-def window_problems(start, end) -> dict[str, str]:
-    """What is wrong with a window of parsed times (None: unparsable): field -> problem code."""
+def window_problems(start, end, in_zone=None) -> dict[str, str]:
+    """What is wrong with a window of parsed times (None: unparsable): field -> problem code.
+
+    With ``in_zone`` (the page's form, in camera time) the 31 days are calendar days on the
+    camera's clock, so a window across a daylight-saving change may be an hour longer in UTC.
+    """
     problems = {}
     if start is None:
         problems["gap_start"] = "start_missing"
@@ -164,20 +169,27 @@ def window_problems(start, end) -> dict[str, str]:
     if start and end:
         if end <= start:
             problems["gap_end"] = "end_not_after_start"
-        elif (end - start).total_seconds() > gapstate.MAX_GAP_SECONDS:
+        elif length_seconds(start, end, in_zone) > gapstate.MAX_GAP_SECONDS:
             problems["gap_end"] = "too_long"
     if start and start > utcnow() + FUTURE_SKEW:
         problems["gap_start"] = "start_in_future"
     return problems
 
 
-def check_window(start, end, words=None) -> tuple:
+def length_seconds(start, end, in_zone=None) -> float:
+    """A window's length: in UTC, or on ``in_zone``'s wall clock (see ``window_problems``)."""
+    if in_zone is None:
+        return (end - start).total_seconds()
+    return wall_clock_seconds(start, end, in_zone)
+
+
+def check_window(start, end, words=None, in_zone=None) -> tuple:
     """Check a gap window of parsed times (None: unparsable); 422 with per-field messages."""
     words = words or API_WINDOW_WORDS
     # Whole seconds, as stored; truncating first means a sub-second window is refused below.
     start = start.replace(microsecond=0) if start else None
     end = end.replace(microsecond=0) if end else None
-    problems = window_problems(start, end)
+    problems = window_problems(start, end, in_zone)
     if problems:
         fields = {field: words[code] for field, code in problems.items()}
         raise Problem(422, "the recording gap is not valid", fields=fields)

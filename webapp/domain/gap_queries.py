@@ -23,7 +23,7 @@ from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import Segment
 from ..models.types import stored_rfc3339
-from .gapstate import MAX_GAP_SECONDS
+from .gapstate import MAX_STORED_GAP_SECONDS
 from .paging import encode_cursor
 from .states import FILL_STATES
 from .times import stored_time
@@ -65,14 +65,15 @@ class GapPage:
 def _since(query, since: datetime):
     """Gaps that reach into [since, now): ended after ``since``.
 
-    The gap_start bound (no gap is longer than MAX_GAP_SECONDS) keeps the scan on the index.
+    The gap_start bound (no gap is longer than MAX_STORED_GAP_SECONDS) keeps the scan on the
+    index.
     """
     return query.where(RecordingGap.gap_end > since, RecordingGap.gap_start > _since_floor(since))
 
 
 def _since_floor(since: datetime) -> datetime:
     """The earliest start a gap reaching past ``since`` can have."""
-    return since - timedelta(seconds=MAX_GAP_SECONDS)
+    return since - timedelta(seconds=MAX_STORED_GAP_SECONDS)
 
 
 # One statement per shape of the list query, built once: each execution then only binds values

@@ -41,6 +41,8 @@ from .states import RETRY_REFUSALS
 from .states import may_move
 
 MAX_GAP_SECONDS = 31 * 24 * 3600
+# The longest a stored gap can be: 31 calendar days of camera time may span a clock change.
+MAX_STORED_GAP_SECONDS = MAX_GAP_SECONDS + 2 * 3600
 
 
 class GapConflict(Exception):

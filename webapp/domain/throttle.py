@@ -6,6 +6,11 @@ distinct count, so no more passwords are checked than the limits allow. Past a k
 further attempt must wait a delay that doubles (1 s, 2 s, 4 s ... up to 15 minutes) instead of a
 fixed lock-out, and the pair key means wrong passwords from one address never slow the right
 password from another. Success clears the pair and the username counters.
+
+A browser that signed in to this username before carries a signed "known device" cookie (OWASP's
+device cookie): its attempts count on that device's own key and the pair instead of the username
+and address keys, so guesses spread over many addresses, which do slow the username for everyone
+else, never lock its owner out; a stolen cookie still gets only the device limit's guesses.
 """
 
 from dataclasses import dataclass
@@ -41,6 +46,8 @@ class Rule:
 # The pair is the tight rule; the address rule slows password spraying from one client, the
 # username rule slows a guess spread over many addresses (high enough not to be a weapon).
 RULES = (Rule("pair", 5), Rule("address", 30), Rule("username", 100))
+# A known device: its own counter and the pair, never the username or address counters.
+DEVICE_RULES = (Rule("pair", 5), Rule("device", 5))
 
 
 class Throttled(Exception):
@@ -58,7 +65,11 @@ def delay_after(failures: int, limit: int) -> timedelta | None:
     return timedelta(seconds=min(MAX_DELAY_S, FIRST_DELAY_S * 2 ** (failures - limit)))
 
 
-def _key(rule: Rule, username: str, address: str) -> tuple[str, str | None, str | None]:
+def _key(
+    rule: Rule, username: str, address: str, device: str | None = None
+) -> tuple[str, str | None, str | None]:
+    if rule.kind == "device":
+        return f"d:{device}", username, None
     if rule.kind == "pair":
         return f"p:{username}|{address}", username, address
     if rule.kind == "address":
@@ -66,9 +77,9 @@ def _key(rule: Rule, username: str, address: str) -> tuple[str, str | None, str 
     return f"u:{username}", username, None
 
 
-def _reserve(rule: Rule, username: str, address: str) -> int:
+def _reserve(rule: Rule, username: str, address: str, device: str | None = None) -> int:
     """Count one attempt on a key, or raise Throttled while its delay runs. Returns the count."""
-    key, user_col, addr_col = _key(rule, username, address)
+    key, user_col, addr_col = _key(rule, username, address, device)
     for _ in range(100):  # each lost race means another attempt took a count: bounded
         now = utcnow()
         row = db.session.execute(
@@ -102,27 +113,32 @@ def _reserve(rule: Rule, username: str, address: str) -> int:
     raise Throttled(FIRST_DELAY_S)
 
 
-def reserve_attempt(username: str, address: str) -> bool:
+def reserve_attempt(username: str, address: str, device: str | None = None) -> bool:
     """Reserve one password check for (username, address); True when a key just hit its limit.
 
-    Raises Throttled while any key's delay runs (nothing is checked then). Commits.
+    ``device`` is the id of this username's known-device cookie, when the browser sent a valid
+    one. Raises Throttled while any key's delay runs (nothing is checked then). Commits.
     """
     address = (address or "unknown")[:64]
     newly_limited = False
-    for rule in RULES:
-        newly_limited |= _reserve(rule, username, address) == rule.limit
+    for rule in DEVICE_RULES if device else RULES:
+        newly_limited |= _reserve(rule, username, address, device) == rule.limit
     return newly_limited
 
 
-def clear_after_success(username: str, address: str) -> None:
+def clear_after_success(username: str, address: str, device: str | None = None) -> None:
     """Forget the pair and username counters after a right password (the caller commits).
 
     The address counter only gives this attempt back: signing in to one's own account must not
-    wipe what a client spraying passwords at other accounts has built up.
+    wipe what a client spraying passwords at other accounts has built up. The owner signing in
+    on a known device leaves the username counter alone: the guessers stay slowed.
     """
     address = (address or "unknown")[:64]
-    keys = [_key(rule, username, address)[0] for rule in RULES if rule.kind != "address"]
+    rules = DEVICE_RULES if device else [r for r in RULES if r.kind != "address"]
+    keys = [_key(rule, username, address, device)[0] for rule in rules]
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.key.in_(keys)))
+    if device:
+        return
     db.session.execute(
         update(LoginAttempt)
         .where(LoginAttempt.key == f"a:{address}", LoginAttempt.failures > 0)

@@ -2,6 +2,7 @@
 
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import overload
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
@@ -53,6 +54,46 @@ def stored_time(value: str | datetime | None) -> datetime | None:
         except ValueError:  # text that carries its own offset (not written by this app)
             value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC)
+
+
+def skipped_local_time(raw, naive_zone) -> str | None:
+    """Why a local time without an offset does not exist in ``naive_zone``, or None if it does.
+
+    When the clocks go forward (daylight saving time begins) a stretch of wall-clock times never
+    happens: 02:30 on that night is no moment at all, and reading it silently as another one
+    would retrieve the wrong footage.
+    """
+    if not isinstance(raw, str) or naive_zone is UTC:
+        return None
+    try:
+        naive = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    if naive.tzinfo is not None:
+        return None
+    early = naive.replace(tzinfo=naive_zone, fold=0)
+    late = naive.replace(tzinfo=naive_zone, fold=1)
+    shift = (late.utcoffset() or timedelta()) - (early.utcoffset() or timedelta())
+    if shift <= timedelta() or early.astimezone(UTC).astimezone(naive_zone).replace(
+        tzinfo=None
+    ) == naive.replace(fold=0):
+        return None  # an ordinary time, or one the clocks go through twice (it exists)
+    minutes = int(shift.total_seconds() // 60)
+    hours = f"{minutes // 60} hour{'s' if minutes != 60 else ''}"
+    amount = hours if minutes % 60 == 0 else f"{minutes} minutes"
+    after = (naive + shift).strftime("%H:%M")
+    return (
+        f"{naive:%Y-%m-%d %H:%M} does not exist in {naive_zone}: the clocks went forward "
+        f"{amount} that night (daylight saving time began) and skipped {naive:%H:%M}; choose "
+        f"a time before or after the change, such as {after}"
+    )
+
+
+def wall_clock_seconds(start: datetime, end: datetime, in_zone) -> float:
+    """The length of [start, end) as the zone's clocks show it (calendar days across a change)."""
+    local_start = start.astimezone(in_zone).replace(tzinfo=None)
+    local_end = end.astimezone(in_zone).replace(tzinfo=None)
+    return (local_end - local_start).total_seconds()
 
 
 def zone(name: str | None):

@@ -20,6 +20,7 @@ from ..models import UsedEmbedToken
 from ..models import User
 from ..models import utcnow
 from ..models.user import EMBED_ROLES
+from ..sessions import begin
 from . import bp
 
 
@@ -38,12 +39,11 @@ def start():
     db.session.execute(delete(UsedEmbedToken).where(UsedEmbedToken.expires_at < utcnow()))
     db.session.commit()
     session.clear()
-    session["embed"] = True
+    begin(embed=True)
     if payload.get("s") is not None:
         session["embed_scope"] = payload["s"]
     session["embed_role"] = payload.get("r") or EMBED_ROLES[-1]
-    if payload.get("k"):
-        session["embed_via"] = payload["k"]
+    session["embed_via"] = payload.get("k")
     login_user(user)
     if payload.get("c"):
         return redirect(url_for(".camera_gaps", camera_id=payload["c"]))

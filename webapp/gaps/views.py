@@ -11,7 +11,6 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
-from ..domain import jobs
 from ..domain.gap_actions import WindowOverlap
 from ..domain.gap_actions import check_window
 from ..domain.gap_actions import gap_of
@@ -168,7 +167,6 @@ def retry_failed_page(camera_id: str):
         else "Nothing to retry: no gap is failed, partial or expired."
     )
     if result.job is not None:
-        jobs.start(result.job.id)
         notice = (
             f"Sending {result.count} gaps back to the fill queue in the background "
             f"(job {result.job.id})."
@@ -213,7 +211,9 @@ def queue_window_page(camera_id: str):
     notice = warning = overlap = None
     if form.validate():
         try:
-            start, end = check_window(form.start.data, form.end.data, words=WINDOW_WORDS)
+            start, end = check_window(
+                form.start.data, form.end.data, words=WINDOW_WORDS, in_zone=form.zone
+            )
             recorded = not coverage_holes(camera.id, start, end, 1.0)
             if recorded and form.anyway.data != "1":
                 # Nothing is missing there: say so before anyone fetches it again.

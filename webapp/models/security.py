@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from sqlalchemy import JSON
 from sqlalchemy import ForeignKey
 from sqlalchemy import Integer
 from sqlalchemy import String
@@ -36,7 +37,12 @@ class LoginAttempt(Model):
 
 
 class Job(Model):
-    """Work that outlives its request (a bulk retry of many gaps); its progress is visible."""
+    """Work that outlives its request (a bulk retry of many gaps); its progress is visible.
+
+    The worker claims a job like a gap (``claimed_by``, ``lease_until``, renewed per batch).
+    ``active_key`` names its kind, camera and filter while it is queued or running and is NULL
+    after: the unique index lets only one such job exist at a time, on every database.
+    """
 
     __tablename__ = "jobs"
 
@@ -53,6 +59,12 @@ class Job(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    params: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    active_key: Mapped[str | None] = mapped_column(
+        String(200), nullable=True, unique=True, index=True
+    )
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def to_json(self) -> dict:
         """The job as ``GET /api/v1/jobs/{id}`` shows it."""

@@ -43,9 +43,21 @@ class Principal:
     camera_scope: list | None
     # Set for one request by an embed session that was minted for a single camera.
     narrowed_to: list | None = None
-    # Set for one request by an embed session: the role it may act as, and the key that minted it.
+    # Set for one request by an embed session: the role it may act as, and who minted it
+    # (``minter()`` of that key or person: kind, id, name, label).
     role_ceiling: str | None = None
-    via_key: str | None = None
+    embed_via: dict | None = None
+
+    @property
+    def via_key(self) -> str | None:
+        """The name of the API key that minted this embed session, if a key did."""
+        via = self.embed_via
+        return via.get("name") if via and via.get("kind") == "key" else None
+
+    @property
+    def via_label(self) -> str | None:
+        """Who minted this embed session, as audit rows say it ("key vms", "admin sadmin")."""
+        return self.embed_via.get("label") if self.embed_via else None
 
     @property
     def acting_role(self) -> str:
@@ -72,10 +84,9 @@ class Principal:
     def actor_id(self) -> str:
         return self.id
 
-    @property
-    def via_name(self) -> str | None:
-        """The key name an embed session minted by this principal carries (None for a person)."""
-        return None
+    def minter(self) -> dict:
+        """What an embed session minted by this principal carries to name and re-check it."""
+        raise NotImplementedError
 
     @property
     def actor_name(self) -> str:
@@ -120,9 +131,17 @@ class User(UserMixin, Principal, Model):
 
     @property
     def actor_name(self) -> str:
-        if self.via_key:
-            return f"{self.username} via key {self.via_key}"[:200]
+        if self.via_label:
+            return f"{self.username} via {self.via_label}"[:200]
         return self.username
+
+    def minter(self) -> dict:
+        return {
+            "kind": "user",
+            "id": self.id,
+            "name": self.username,
+            "label": f"{self.role} {self.username}",
+        }
 
 
 class ApiKey(Principal, Model):
@@ -164,6 +183,5 @@ class ApiKey(Principal, Model):
     def actor_name(self) -> str:
         return f"key:{self.name}"
 
-    @property
-    def via_name(self) -> str | None:
-        return self.name
+    def minter(self) -> dict:
+        return {"kind": "key", "id": self.id, "name": self.name, "label": f"key {self.name}"}

@@ -1,7 +1,7 @@
 """evidence: each archive file's SHA-256 on its segment, each fill run's masked source
 
-Revision ID: 0011_evidence
-Revises: 0006_fleet
+Revision ID: 0008_evidence
+Revises: 0007_jobs_in_worker
 Create Date: 2026-12-02 14:10:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0011_evidence"
-down_revision = "0006_fleet"
+revision = "0008_evidence"
+down_revision = "0007_jobs_in_worker"
 branch_labels = None
 depends_on = None
 
