@@ -8,6 +8,7 @@ from webapp.anr.replay import VENDOR_DEFAULTS
 from webapp.domain import cameras as camera_settings
 from webapp.domain import gapstate
 from webapp.domain.accounts import mint_api_key
+from webapp.domain.segments import add_segment
 from webapp.extensions import db
 from webapp.models import RecordingGap
 from webapp.models import Segment
@@ -95,6 +96,6 @@ def make_footage(camera_id: str, end: datetime | None = None, seconds: int = 60)
         end_time=end,
         duration_s=float(seconds),
     )
-    db.session.add(segment)
+    add_segment(segment)
     db.session.commit()
     return segment

@@ -25,6 +25,7 @@ from ..crypto import decrypt_secret
 from ..domain import alerts
 from ..domain import gapstate
 from ..domain import recording_health
+from ..domain.segments import add_segment
 from ..extensions import db
 from ..models import Camera
 from ..models import FillRun
@@ -38,7 +39,6 @@ from .edge import EdgeFill
 from .fill import FillJob
 from .fill import FillResult
 from .fill import remove_stale_parts
-from .indexer import add_segment
 from .indexer import segment_for
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
