@@ -56,7 +56,12 @@ _BUMP_SQL = text(
 )
 
 
-_MOVE_SQL = text("UPDATE recording_gaps SET fill_state = :new WHERE id = :id AND fill_state = :old")
+# Leaving ``filling`` clears a Stop in the same statement: a Stop that raced the fill's end
+# cannot outlive it (request_stop is a compare-and-set on ``filling`` too).
+_MOVE_SQL = text(
+    "UPDATE recording_gaps SET fill_state = :new, stop_requested_by = CASE WHEN :new = 'filling'"
+    " THEN stop_requested_by ELSE NULL END WHERE id = :id AND fill_state = :old"
+)
 
 # The fleet's attention order of a camera, from its statistics and its last recording status
 # (webapp/domain/recording_health.py): a failed gap outranks a partial
@@ -135,6 +140,8 @@ def change_state(gap: RecordingGap, new_state: str, by: str = ENGINE, **fields) 
             f"recording gap {gap.id} changed while this request was running; reload and try again"
         )
     set_committed_value(gap, "fill_state", new_state)
+    if new_state != FILLING:
+        set_committed_value(gap, "stop_requested_by", None)
     was_stopped = 1 if gap.stopped_by else 0
     if new_state in ("pending", "filling", "filled"):
         gap.stopped_by = None  # a new attempt (or success) ends the operator's Stop
@@ -367,4 +374,14 @@ def request_stop(gap: RecordingGap, requested_by: str) -> None:
             f"recording gap {gap.id} is not being filled (it is {gap.fill_state}); "
             "only a running fill can be stopped"
         )
-    gap.stop_requested_by = requested_by[:200]
+    # Compare-and-set: a fill that ended since the gap was read takes no stop (and no audit row).
+    result = db.session.execute(
+        update(RecordingGap.__table__)
+        .where(RecordingGap.__table__.c.id == gap.id, RecordingGap.__table__.c.fill_state == FILLING)
+        .values(stop_requested_by=requested_by[:200])
+    )
+    if rows_matched(result) != 1:
+        raise GapConflict(
+            f"recording gap {gap.id} is no longer being filled; only a running fill can be stopped"
+        )
+    set_committed_value(gap, "stop_requested_by", requested_by[:200])
