@@ -299,7 +299,7 @@ def gap_summary(camera_id: str, start: datetime, end: datetime) -> tuple[dict[st
 
 
 def gap_spans(camera_id: str, start: datetime, end: datetime) -> list[tuple]:
-    """(None, start, end) of every gap overlapping [start, end): the shape unrecorded_seconds reads."""
+    """(None, start, end) of every gap overlapping [start, end), as unrecorded_seconds reads."""
     stmt = select(
         type_coerce(RecordingGap.gap_start, String), type_coerce(RecordingGap.gap_end, String)
     ).where(
@@ -308,8 +308,7 @@ def gap_spans(camera_id: str, start: datetime, end: datetime) -> list[tuple]:
         RecordingGap.gap_end > start,
     )
     return [
-        (None, stored_time(a), stored_time(b))
-        for a, b in db.session.connection().execute(stmt)
+        (None, stored_time(a), stored_time(b)) for a, b in db.session.connection().execute(stmt)
     ]
 
 

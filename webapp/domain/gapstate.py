@@ -303,9 +303,7 @@ def record_gap(
     elif gap_end > gap.gap_end and gap.fill_state in (FILLED, FILLING):
         # Time past a filled gap (or a running fill's window) was never fetched: it becomes a
         # pending gap of its own (or extends the one already there), never part of this one.
-        return record_gap(
-            camera_id, gap.gap_end, gap_end, manual=manual, requested_by=requested_by
-        )
+        return record_gap(camera_id, gap.gap_end, gap_end, manual=manual, requested_by=requested_by)
     elif gap_end > gap.gap_end:
         delta = seconds - gap.gap_seconds
         gap.gap_end = gap_end
@@ -342,10 +340,7 @@ def overlapping_gap(
     if other_than_start:
         where.append(RecordingGap.gap_start != start)
     return db.session.execute(
-        select(RecordingGap)
-        .where(*where)
-        .order_by(RecordingGap.gap_start)
-        .limit(1)
+        select(RecordingGap).where(*where).order_by(RecordingGap.gap_start).limit(1)
     ).scalar_one_or_none()
 
 
