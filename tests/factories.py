@@ -7,6 +7,7 @@ from datetime import timezone
 from webapp.domain import cameras as camera_settings
 from webapp.domain import gapstate
 from webapp.domain.accounts import mint_api_key
+from webapp.domain.segments import add_segment
 from webapp.domain.vendors import vendor
 from webapp.extensions import db
 from webapp.models import RecordingGap
@@ -43,10 +44,14 @@ def make_gap(
     """Create and commit a gap in ``state``, keeping the camera statistics right."""
     start = start or BASE_TIME
     gap, _ = gapstate.record_gap(camera_id, start, start + timedelta(seconds=seconds))
-    if state != "pending":
-        # Tests need gaps in any state without running a worker: move the counters by hand.
-        gapstate._bump(camera_id, ("pending", -1, -gap.gap_seconds), (state, 1, gap.gap_seconds))
-        gap.fill_state = state
+    # Tests need gaps in any state without running a worker: walk the state machine as the
+    # engine would (a fill starts, then ends in ``state``), so statistics follow on their own.
+    if state == "expired":
+        gapstate.change_state(gap, "expired")
+    elif state != "pending":
+        gapstate.change_state(gap, "filling")
+        if state != "filling":
+            gapstate.change_state(gap, state)
     for name, value in fields.items():
         setattr(gap, name, value)
     db.session.commit()
@@ -95,6 +100,6 @@ def make_footage(camera_id: str, end: datetime | None = None, seconds: int = 60)
         end_time=end,
         duration_s=float(seconds),
     )
-    db.session.add(segment)
+    add_segment(segment)
     db.session.commit()
     return segment

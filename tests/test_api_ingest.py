@@ -1,10 +1,15 @@
 """Gap ingest (idempotent, 422 rules), chosen windows (409 overlap) and the holes endpoint."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 
+from tests.factories import make_api_key
 from tests.factories import make_camera
+from tests.factories import make_gap
+from webapp.extensions import db as _db
 from webapp.models import RecordingGap
 from webapp.models import Segment
 from webapp.models import utcnow
@@ -177,3 +182,77 @@ def test_ingest_audits_new_and_extended_gaps_but_not_repeats(cam, client, key, d
         ("anr_ingest_gap", False),
     ]
     assert rows[0].actor_name == "key:integration-key" and rows[0].role == "integration"
+
+
+def test_later_end_of_a_filled_gap_becomes_its_own_pending_gap(cam, client, key, db):
+    """Re-reporting a filled gap's start with a later end never marks the new stretch filled."""
+    start = (utcnow() - timedelta(hours=6)).replace(microsecond=0)
+    filled = make_gap(cam, start, 40, "filled", recovered_seconds=40.0)
+    later = {"gap_start": z(start), "gap_end": z(start + timedelta(hours=5, seconds=40))}
+    resp = client.post(URL, json=later, headers=key)
+    assert resp.status_code == 201
+    assert resp.json["id"] != filled.id and resp.json["fill_state"] == "pending"
+    assert resp.json["gap_start"] == z(start + timedelta(seconds=40))
+    assert resp.json["gap_seconds"] == 5 * 3600
+    again = client.post(URL, json=dict(later, gap_end=z(start + timedelta(hours=6))), headers=key)
+    assert again.status_code == 200 and again.json["id"] == resp.json["id"]  # extends the tail
+    kept = db.session.get(RecordingGap, filled.id)
+    assert (kept.fill_state, kept.gap_seconds, kept.recovered_seconds) == ("filled", 40, 40.0)
+    counts = client.get("/api/v1/cameras", headers=key).json[0]
+    assert counts["counts"]["filled"] == 1 and counts["counts"]["pending"] == 1
+    assert counts["missing_seconds"] == 6 * 3600 - 40
+
+
+def test_ingest_overlapping_a_gap_with_another_start_is_409(cam, client, key, db):
+    start = (utcnow() - timedelta(hours=2)).replace(microsecond=0)
+    first = client.post(
+        URL, json={"gap_start": z(start), "gap_end": z(start + timedelta(minutes=5))}, headers=key
+    )
+    inside = {
+        "gap_start": z(start + timedelta(minutes=1)),
+        "gap_end": z(start + timedelta(minutes=9)),
+    }
+    clash = client.post(URL, json=inside, headers=key)
+    assert clash.status_code == 409 and clash.json["code"] == "gap_overlap"
+    assert first.json["id"] in clash.json["error"]
+    assert db.session.scalar(db.select(db.func.count()).select_from(RecordingGap)) == 1
+
+
+@pytest.fixture
+def pg_app(require_postgres, make_app):
+    from tests.test_migrations_and_postgres import _reset_postgres
+
+    _reset_postgres(require_postgres)
+    app = make_app(SQLALCHEMY_DATABASE_URI=require_postgres)
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+    _reset_postgres(require_postgres)
+
+
+@pytest.mark.postgres
+def test_racing_overlapping_windows_make_one_gap_on_postgres(pg_app):
+    """8 managers choose overlapping windows at once: one gap, seven 409s."""
+    with pg_app.app_context():
+        make_camera("cam1")
+        token = make_api_key("manager")
+    start = (utcnow() - timedelta(hours=2)).replace(microsecond=0)
+    barrier = threading.Barrier(8)
+
+    def choose(i: int) -> int:
+        client = pg_app.test_client()
+        body = {
+            "gap_start": z(start + timedelta(seconds=10 * i)),
+            "gap_end": z(start + timedelta(minutes=5, seconds=10 * i)),
+        }
+        barrier.wait(timeout=30)
+        headers = {"Authorization": f"Bearer {token}"}
+        return client.post(URL, json=body, headers=headers).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(choose, range(8)))
+    assert codes == [201] + [409] * 7
+    with pg_app.app_context():
+        count = _db.session.scalar(_db.select(_db.func.count()).select_from(RecordingGap))
+    assert count == 1

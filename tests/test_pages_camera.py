@@ -11,6 +11,8 @@ from tests.factories import make_footage
 from tests.factories import make_gap
 from tests.factories import make_gaps
 from tests.page import page
+from webapp.domain import gap_actions
+from webapp.domain import gapstate
 from webapp.models import AuditLog
 from webapp.models import RecordingGap
 from webapp.models import utcnow
@@ -247,6 +249,28 @@ def test_stop_of_a_gap_not_filling_is_409_in_its_row(cam, login_as, db):
     resp = login_as("manager").post(f"{PAGE}/{gap.id}/stop", headers={"HX-Request": "true"})
     assert resp.status_code == 409 and "only a running fill can be stopped" in resp.text
     assert resp.headers["HX-Retarget"] == f"#gap-{gap.id}"
+
+
+def test_stop_arriving_as_the_fill_ends_changes_nothing(cam, login_as, db, app, monkeypatch):
+    """Stop is compare-and-set: the fill ends after the view read the gap, before it wrote."""
+    gap = make_gap(cam, BASE_TIME, state="filling")
+    manager = login_as("manager")
+    read_gap = gap_actions.gap_of
+
+    def read_then_fill_ends(camera, gap_id, lock=False):
+        seen = read_gap(camera, gap_id, lock)
+        with app.app_context():  # the worker, on its own connection, finishes the fill
+            gapstate.change_state(db.session.get(RecordingGap, gap_id), "filled")
+            db.session.commit()
+        return seen
+
+    monkeypatch.setattr(gap_actions, "gap_of", read_then_fill_ends)
+    resp = manager.post(f"{PAGE}/{gap.id}/stop", headers={"HX-Request": "true"})
+    assert resp.status_code == 409
+    monkeypatch.undo()
+    row = reload(db, gap.id)
+    assert row.fill_state == "filled" and row.stop_requested_by is None
+    assert db.session.scalars(db.select(AuditLog.action)).all() == []
 
 
 def test_viewer_cannot_stop(cam, login_as, db):
@@ -488,3 +512,21 @@ def test_table_rows_say_who_asked_to_stop_a_running_fill(cam, login_as, db):
     row = row[: row.index("</tr>")]
     assert "Stop requested by boss" in row
     assert re.search(r'class="small danger stop" disabled title="Stop already requested"', row)
+
+
+@pytest.mark.parametrize("camera_id", ["x__gap_id__", "x__state__", "x__camera_id__"])
+def test_links_of_a_camera_whose_id_looks_like_a_placeholder(db, login_as, camera_id):
+    """Links are url_for's: an id spelled like a placeholder stays the camera's id."""
+    make_camera(camera_id)
+    gap = make_gap(camera_id, utcnow() - timedelta(hours=1), state="failed")
+    manager = login_as("manager")
+    page_url = f"/cameras/{camera_id}/gaps"
+    html = manager.get(page_url).get_data(as_text=True)
+    assert f"{page_url}/{gap.id}/retry" in html
+    assert f"{page_url}/{gap.id}/history" in html or f"{page_url}/{gap.id}" in html
+    mark = re.search(rf'href="({page_url}\?[^"#]*state=failed[^"#]*)#gap-{gap.id}"', html)
+    assert mark, "the timeline mark links to the camera's failed tab"
+    fleet = manager.get("/cameras").get_data(as_text=True)
+    assert f'href="{page_url}"' in fleet
+    resp = manager.post(f"{page_url}/{gap.id}/retry", headers={"HX-Request": "true"})
+    assert resp.status_code == 200

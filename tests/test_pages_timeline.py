@@ -8,6 +8,7 @@ import pytest
 from tests.factories import make_camera
 from tests.factories import make_gap
 from webapp import timeline
+from webapp.domain import segments
 from webapp.models import Segment
 from webapp.models import utcnow
 
@@ -35,7 +36,7 @@ def add_segments(db, start, count, seconds=60, skip=()):
                 duration_s=seconds,
             )
         )
-    db.session.add_all(rows)
+    segments.add_segments(rows)
     db.session.commit()
 
 
@@ -216,3 +217,19 @@ def test_the_table_follows_the_chosen_range(cam, db, login_as):
     # The tabs keep the range; the unranged page lists every gap.
     assert 'href="/cameras/cam1/gaps?state=failed&amp;range=1h"' in html
     assert len(shown("/cameras/cam1/gaps")) == 3
+
+
+def test_summary_counts_every_gap_not_only_the_drawn_ones(cam, db, monkeypatch):
+    """Past MAX_GAPS drawn rows the counts, missing and unrecorded time still cover the range."""
+    monkeypatch.setattr(timeline, "MAX_GAPS", 3)
+    start = NOW - timedelta(hours=24)
+    add_segments(db, start, 60)  # the first hour recorded, then only gaps
+    gaps = [start + timedelta(hours=2 + i) for i in range(5)]
+    for i, at in enumerate(gaps):
+        make_gap("cam1", at, 600, "failed" if i % 2 else "pending")
+    make_gap("cam1", start - timedelta(seconds=300), 600, "failed")  # half inside the window
+    tl = timeline.build(cam, "24h", now=NOW)
+    assert tl.truncated and len(tl.marks) == 3
+    assert tl.gap_counts == {"pending": 3, "failed": 3}
+    assert tl.missing_seconds == 5 * 600 + 300
+    assert tl.unrecorded_seconds == 23 * 3600 - 5 * 600

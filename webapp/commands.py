@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from . import demo as demo_mod
 from .account_commands import KEY_COMMANDS
 from .account_commands import USER_COMMANDS
 from .anr.cli import anr
@@ -191,6 +192,24 @@ def demo_seed(simcam_url):
             click.echo(f"  {username:8} {password}   ({role})")
     else:
         click.echo("demo data already present; nothing changed")
+
+
+@demo.command("reset")
+@click.option("--simcam-url", default=None, help="Base URL of the simulated camera.")
+def demo_reset(simcam_url):
+    """Start the demo over: delete every row and recorded demo file, then seed it again."""
+    base = simcam_url or current_app.config.get("SIMCAM_URL") or "http://127.0.0.1:8001"
+    logins = demo_mod.reset(base)
+    click.echo("demo reset; new logins (shown once):")
+    for username, password, role in logins:
+        click.echo(f"  {username:8} {password}   ({role})")
+
+
+@demo.command("record")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
+def demo_record(interval):
+    """Keep recording the demo cameras: a real segment every segment_seconds each (make run)."""
+    demo_mod.record_forever(current_app._get_current_object(), interval)
 
 
 def install(app) -> None:

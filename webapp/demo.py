@@ -1,7 +1,9 @@
 """Demo data for ``make run``: cameras on the simulated camera, gaps in every state, users."""
 
+import logging
 import random
 import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,10 +11,13 @@ from flask import current_app
 from sqlalchemy import func
 from sqlalchemy import select
 
+from .anr.media import archive_name
+from .anr.simcam import render_footage
 from .config import create_private
 from .domain import cameras as camera_settings
 from .domain import gapstate
 from .domain.audit import SYSTEM
+from .domain.segments import add_segments
 from .domain.users import create_user
 from .extensions import db
 from .models import Camera
@@ -165,7 +170,7 @@ def _seed_segments(camera, now, holes) -> None:
             )
         )
         t = seg_end
-    db.session.add_all(rows)
+    add_segments(rows)  # the one segment writer: the camera's newest footage follows
 
 
 def _put_in_state(gap: RecordingGap, state: str, now, rng) -> None:
@@ -209,3 +214,67 @@ def _remember_logins(logins) -> None:
     text = "".join(f"  {u:8} {p}   ({r})\n" for u, p, r in logins)
     create_private(path)  # 0600 from the start: the passwords are never readable by others
     path.write_text(text)
+
+
+# A recorder that was off for longer than this starts again at now: the time it missed is a
+# real hole the indexer reports, not hours of footage rendered in one go.
+RECORDER_CATCH_UP = timedelta(minutes=10)
+log = logging.getLogger(__name__)
+
+
+def record_once(root: Path, newest: dict, ffmpeg: str = "") -> int:
+    """Write each enabled camera's due segments (``segment_seconds`` long) as archive files.
+
+    ``newest`` holds, per camera, the end of the last file written, so the files follow each
+    other without holes; it starts from the indexed ``last_segment_end`` (the seeded footage).
+    Returns how many files were written.
+    """
+    now = utcnow().replace(microsecond=0)
+    written = 0
+    cameras = db.session.execute(select(Camera).where(Camera.enabled)).scalars().all()
+    for camera in cameras:
+        step = timedelta(seconds=camera.segment_seconds)
+        start = newest.get(camera.id) or camera.last_segment_end or now - step
+        if now - start > RECORDER_CATCH_UP:
+            start = now - step
+        folder = root / camera.id
+        folder.mkdir(parents=True, exist_ok=True)
+        while start + step <= now:
+            render_footage(start, step.total_seconds(), folder / archive_name(start), ffmpeg)
+            start += step
+            written += 1
+        newest[camera.id] = start
+    db.session.rollback()  # a read only: end the snapshot so the next pass sees new cameras
+    return written
+
+
+def record_forever(app, interval_s: float = 5.0, stop=None) -> None:
+    """The demo recorder: keep writing segments for the demo cameras until ``stop`` is set."""
+    root = Path(app.config["ANR_RECORDINGS_DIR"])
+    newest: dict = {}
+    while stop is None or not stop.is_set():
+        with app.app_context():
+            try:
+                record_once(root, newest, app.config.get("ANR_FFMPEG_BIN", ""))
+            except OSError as exc:  # a full disk or missing ffmpeg: say so, try again
+                log.error("demo recorder: %s", exc)
+        if stop is not None:
+            stop.wait(interval_s)
+        else:
+            time.sleep(interval_s)
+
+
+def reset(base_url: str) -> list[tuple[str, str, str]]:
+    """Start the demo over: every row and the recorded demo files go, then ``seed`` again."""
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+    root = Path(current_app.config["ANR_RECORDINGS_DIR"])
+    ids = [c[0] for c in DEMO_CAMERAS] + [DOWNLOAD_CAMERA[0]]
+    for cam_id in ids:
+        folder = root / cam_id
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.is_file():
+                    path.unlink()
+    return seed(base_url)

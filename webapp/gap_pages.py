@@ -34,6 +34,7 @@ from .domain.times import stored_time
 from .domain.times import zone
 from .models import utcnow
 from .presenters import RowRights
+from .presenters import cached_url_for
 from .presenters import fleet_rows
 from .presenters import footage_views
 from .presenters import gap_rows
@@ -194,21 +195,19 @@ def mark_links(camera, range_key: str):
     """Where each timeline mark links: its state tab, starting at its (newest) gap, anchored.
 
     Used when the row is not on the page; the cursor just after the gap makes it the first row.
-    The URL is built once a page and filled in per mark (url_for costs about 60 µs, and a page
-    draws a hundred marks or more): states are plain words and cursors URL-safe base64, so both
-    go into the URL as they are.
+    The URL shape is built once and filled in per mark (``cached_url_for``: url_for costs about
+    60 µs, and a page draws a hundred marks or more).
     """
     endpoint = page_endpoint("camera_gaps")
-    one_state = url_for(
-        endpoint, camera_id=camera.id, state="__state__", range=range_key, before="__before__"
-    )
-    every_state = url_for(endpoint, camera_id=camera.id, range=range_key, before="__before__")
 
     def href(mark) -> str:
         newest = mark.gap_ids[-1]
         cursor = encode_cursor(mark.last_start, newest + "~")
-        shape = every_state if mark.mixed else one_state.replace("__state__", mark.state, 1)
-        return f"{shape.replace('__before__', cursor, 1)}#gap-{newest}"
+        state = None if mark.mixed else mark.state
+        url = cached_url_for(
+            endpoint, camera_id=camera.id, state=state, range=range_key, before=cursor
+        )
+        return f"{url}#gap-{newest}"
 
     return href
 

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import String
+from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import type_coerce
 
@@ -137,12 +139,10 @@ def build(camera, range_key: str, now: datetime | None = None) -> Timeline:
     start_label = start.astimezone(zone(camera.timezone)).strftime(
         "%a %d %H:%M" if range_key == "7d" else "%H:%M"
     )
-    counts: dict[str, int] = {}
-    missing = 0
-    for g in gaps:
-        counts[g.fill_state] = counts.get(g.fill_state, 0) + 1
-        if g.fill_state != "filled":
-            missing += int((min(g.gap_end, end) - max(g.gap_start, start)).total_seconds())
+    counts, missing = gap_summary(camera.id, start, end)
+    truncated = len(gaps) > MAX_GAPS
+    # The drawn rows stop at MAX_GAPS; what is unrecorded is worked out against every gap.
+    spans = gap_spans(camera.id, start, end) if truncated else gaps
     limit = stale_after(current_app.config)
     return Timeline(
         range_key=range_key,
@@ -154,9 +154,9 @@ def build(camera, range_key: str, now: datetime | None = None) -> Timeline:
         recorded_seconds=recorded,
         gap_counts=counts,
         missing_seconds=missing,
-        truncated=len(gaps) > MAX_GAPS,
+        truncated=truncated,
         start_label=start_label,
-        unrecorded_seconds=unrecorded_seconds(runs, gaps, start, end, limit),
+        unrecorded_seconds=unrecorded_seconds(runs, spans, start, end, limit),
         recording_status=recording_status(camera.enabled, camera.last_segment_end, end, limit),
         last_segment_end=camera.last_segment_end,
     )
@@ -168,7 +168,7 @@ def unrecorded_seconds(runs, gaps, start: datetime, end: datetime, limit: timede
     The stretch at the right edge shorter than the stale limit is footage still being written,
     not missing.
     """
-    spans = sorted([(a, b) for a, b in runs] + [(g.gap_start, g.gap_end) for g in gaps])
+    spans = sorted([(a, b) for a, b in runs] + [(g[1], g[2]) for g in gaps])
     total = 0.0
     cursor = start
     for a, b in spans:
@@ -256,6 +256,59 @@ def gaps_in_window(camera_id: str, start: datetime, end: datetime) -> list[Windo
     return [
         WindowGap(gid, stored_time(a), stored_time(b), seconds, state)
         for gid, a, b, seconds, state in db.session.connection().execute(stmt).all()
+    ]
+
+
+def gap_summary(camera_id: str, start: datetime, end: datetime) -> tuple[dict[str, int], int]:
+    """(count per state, seconds not filled) of every gap overlapping [start, end), in SQL.
+
+    Sums run over the whole window, not the MAX_GAPS rows drawn; only the few gaps crossing an
+    edge of the window are fetched, to take off the part of them outside it.
+    """
+    where = (
+        RecordingGap.camera_id == camera_id,
+        RecordingGap.gap_start < end,
+        RecordingGap.gap_end > start,
+    )
+    counts: dict[str, int] = {}
+    missing = 0
+    rows = db.session.execute(
+        select(RecordingGap.fill_state, func.count(), func.sum(RecordingGap.gap_seconds))
+        .where(*where)
+        .group_by(RecordingGap.fill_state)
+    )
+    for state, count, seconds in rows:
+        counts[state] = int(count)
+        if state != "filled":
+            missing += int(seconds or 0)
+    edges = db.session.connection().execute(
+        select(
+            type_coerce(RecordingGap.gap_start, String),
+            type_coerce(RecordingGap.gap_end, String),
+            RecordingGap.gap_seconds,
+        ).where(
+            *where,
+            RecordingGap.fill_state != "filled",
+            or_(RecordingGap.gap_start < start, RecordingGap.gap_end > end),
+        )
+    )
+    for raw_start, raw_end, seconds in edges:
+        inside = min(stored_time(raw_end), end) - max(stored_time(raw_start), start)
+        missing -= int(seconds) - int(inside.total_seconds())
+    return counts, missing
+
+
+def gap_spans(camera_id: str, start: datetime, end: datetime) -> list[tuple]:
+    """(None, start, end) of every gap overlapping [start, end), as unrecorded_seconds reads."""
+    stmt = select(
+        type_coerce(RecordingGap.gap_start, String), type_coerce(RecordingGap.gap_end, String)
+    ).where(
+        RecordingGap.camera_id == camera_id,
+        RecordingGap.gap_start < end,
+        RecordingGap.gap_end > start,
+    )
+    return [
+        (None, stored_time(a), stored_time(b)) for a, b in db.session.connection().execute(stmt)
     ]
 
 

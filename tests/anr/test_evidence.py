@@ -293,14 +293,19 @@ def test_pages_offer_watch_and_export_and_show_the_hashes(anr_db, filled, login_
 
 def test_watch_in_the_embed_layout(anr_app, anr_db, filled, login_as):
     gap_id, path = filled
-    viewer = login_as("viewer")
-    with viewer.client.session_transaction() as sess:
-        sess["embed"] = True
-    resp = viewer.get(f"/embed/cameras/cam1/gaps/{gap_id}/watch")
+    factories.make_user("vera", "viewer")
+    key = {"Authorization": f"Bearer {factories.make_api_key('integration', name='vms')}"}
+    minted = anr_app.test_client().post(
+        "/api/v1/embed-sessions", json={"username": "vera", "camera_id": "cam1"}, headers=key
+    )
+    assert minted.status_code == 201, minted.json
+    browser = anr_app.test_client()
+    assert browser.get(minted.json["url"]).status_code == 302  # the real sign-on of a VMS
+    resp = browser.get(f"/embed/cameras/cam1/gaps/{gap_id}/watch")
     assert resp.status_code == 200
     watch = page(resp.get_data(as_text=True))
     assert watch.find("video", id="player") and _sha(path) in watch.text
-    links = page(viewer.get("/embed/cameras/cam1/gaps").get_data(as_text=True)).hrefs()
+    links = page(browser.get("/embed/cameras/cam1/gaps").get_data(as_text=True)).hrefs()
     assert f"/embed/cameras/cam1/gaps/{gap_id}/watch" in links
 
 

@@ -22,6 +22,7 @@ from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
 from tests.anr.conftest import wait_for
 from webapp.anr.worker import Worker
+from webapp.domain import segments
 from webapp.extensions import db as _db
 from webapp.models import Camera
 from webapp.models import Segment
@@ -221,7 +222,7 @@ def test_camera_that_never_records_alerts_once_after_the_stale_limit(make_app, r
 
 
 def add_segment(camera_id: str, end):
-    _db.session.add(
+    segments.add_segment(
         Segment(
             camera_id=camera_id,
             path=f"x/{end:%Y%m%d_%H%M%S}.mp4",

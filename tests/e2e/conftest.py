@@ -11,6 +11,7 @@ from werkzeug.serving import make_server
 
 from tests import factories
 from webapp import create_app
+from webapp.domain import segments
 from webapp.extensions import db
 from webapp.models import RecordingGap
 from webapp.models import Segment
@@ -117,7 +118,7 @@ def seed_demo(now):
                     )
                 )
         t = end
-    db.session.add_all(rows)
+    segments.add_segments(rows)
     db.session.commit()
     for role in ("admin", "manager", "viewer"):
         factories.make_user(role, role, None, PASSWORD)

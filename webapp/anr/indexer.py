@@ -17,12 +17,11 @@ from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sq_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..domain import gapstate
 from ..domain.evidence import sha256_file
+from ..domain.segments import add_segment
 from ..domain.states import COVERABLE as COVERABLE_STATES
 from ..extensions import db
 from ..models import Camera
@@ -85,28 +84,6 @@ def segment_for(
         mtime=stat.st_mtime,
         sha256=sha256 or sha256_file(path),
     )
-
-
-def add_segment(segment: Segment) -> bool:
-    """Insert a segment unless its file is already indexed; False when it was.
-
-    The indexer and a worker that just wrote the file may both add it: the loser's insert is
-    skipped (ON CONFLICT DO NOTHING on camera and path) instead of failing the camera's pass.
-    """
-    values = {
-        c.key: getattr(segment, c.key)
-        for c in Segment.__table__.columns
-        if getattr(segment, c.key) is not None
-    }
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sq_insert
-    inserted = db.session.execute(
-        insert(Segment.__table__)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["camera_id", "path"])
-        .returning(Segment.__table__.c.id)
-    ).first()
-    return inserted is not None
 
 
 def _archive_files(folder: Path) -> dict[str, os.stat_result]:

@@ -27,6 +27,7 @@ from ..domain import alerts
 from ..domain import gapstate
 from ..domain import jobs as bulk_jobs
 from ..domain import recording_health
+from ..domain.segments import add_segment
 from ..extensions import db
 from ..masking import camera_text
 from ..masking import secret_forms
@@ -42,7 +43,6 @@ from .edge import EdgeFill
 from .fill import FillJob
 from .fill import FillResult
 from .fill import remove_stale_parts
-from .indexer import add_segment
 from .indexer import segment_for
 from .onvif_replay import SYSTEM_PYTHON
 from .onvif_replay import OnvifReplayJob

@@ -212,6 +212,7 @@ class WindowOverlap(Problem):
 def queue_window(camera, start, end):
     """Queue an operator-chosen window as a manual gap; 409 naming an overlapping gap."""
     ensure_fillable(camera)
+    gapstate.lock_camera(camera.id)
     clash = gapstate.overlapping_gap(camera.id, start, end)
     if clash is not None:
         raise WindowOverlap(clash)
@@ -227,12 +228,25 @@ def queue_window(camera, start, end):
 
 
 def ingest_gap(camera, start, end) -> tuple[RecordingGap, bool]:
-    """Record a reported gap (idempotent); audited when it is new or its end grows."""
+    """Record a reported gap (idempotent); audited when it is new or its end grows.
+
+    A report overlapping another gap (another start) is a 409 naming it, as for chosen windows:
+    a 201 would count the same time twice. A later end of a filled or filling gap comes back
+    as the pending gap holding the new stretch (``gapstate.record_gap``).
+    """
+    gapstate.lock_camera(camera.id)
     before = db.session.execute(
         select(RecordingGap.gap_end).where(
             RecordingGap.camera_id == camera.id, RecordingGap.gap_start == start
         )
     ).scalar_one_or_none()
+    # Only the time past the gap already at this start is new; the gap after it (what an
+    # earlier later end became) is its continuation, not a clash.
+    check_from = start if before is None else before
+    if end > check_from:
+        clash = gapstate.overlapping_gap(camera.id, check_from, end, other_than_start=True)
+        if clash is not None:
+            raise WindowOverlap(clash)
     gap, created = gapstate.record_gap(camera.id, start, end)
     if created or gap.gap_end != before:
         record(

@@ -34,6 +34,7 @@ from ..models import utcnow
 from .states import ATTENTION
 from .states import ENGINE
 from .states import FILL_STATES
+from .states import FILLED
 from .states import FILLING
 from .states import OPERATOR
 from .states import PENDING
@@ -58,7 +59,12 @@ _BUMP_SQL = text(
 )
 
 
-_MOVE_SQL = text("UPDATE recording_gaps SET fill_state = :new WHERE id = :id AND fill_state = :old")
+# Leaving ``filling`` clears a Stop in the same statement: a Stop that raced the fill's end
+# cannot outlive it (request_stop is a compare-and-set on ``filling`` too).
+_MOVE_SQL = text(
+    "UPDATE recording_gaps SET fill_state = :new, stop_requested_by = CASE WHEN :filling"
+    " THEN stop_requested_by ELSE NULL END WHERE id = :id AND fill_state = :old"
+)
 
 # The fleet's attention order of a camera, from its statistics and its last recording status
 # (webapp/domain/recording_health.py): a failed gap outranks a partial
@@ -130,13 +136,17 @@ def change_state(gap: RecordingGap, new_state: str, by: str = ENGINE, **fields) 
         raise GapConflict(f"recording gap {gap.id} cannot go from {old} to {new_state}")
     # Compare-and-set on the stored state: a change based on a stale read (another worker,
     # the indexer or an operator got there first) fails here instead of overwriting theirs.
-    result = db.session.execute(_MOVE_SQL, {"id": gap.id, "old": old, "new": new_state})
+    result = db.session.execute(
+        _MOVE_SQL, {"id": gap.id, "old": old, "new": new_state, "filling": new_state == FILLING}
+    )
     moved = rows_matched(result)
     if moved != 1:
         raise GapConflict(
             f"recording gap {gap.id} changed while this request was running; reload and try again"
         )
     set_committed_value(gap, "fill_state", new_state)
+    if new_state != FILLING:
+        set_committed_value(gap, "stop_requested_by", None)
     was_stopped = 1 if gap.stopped_by else 0
     if new_state in ("pending", "filling", "filled"):
         gap.stopped_by = None  # a new attempt (or success) ends the operator's Stop
@@ -246,7 +256,8 @@ def record_gap(
 
     ``manual`` marks an operator-chosen window (lifts the age limit, skips the fill window).
     Safe under concurrent reports of the same gap: the insert yields to an existing row
-    (ON CONFLICT DO NOTHING) instead of failing on the unique key.
+    (ON CONFLICT DO NOTHING) instead of failing on the unique key. A later end of a filled or
+    filling gap is recorded as the pending gap after it, which is the one returned.
     """
     seconds = int((gap_end - gap_start).total_seconds())
     if manual:
@@ -293,6 +304,10 @@ def record_gap(
             .values(newest_gap_start=gap_start)
             .execution_options(synchronize_session=False)
         )
+    elif gap_end > gap.gap_end and gap.fill_state in (FILLED, FILLING):
+        # Time past a filled gap (or a running fill's window) was never fetched: it becomes a
+        # pending gap of its own (or extends the one already there), never part of this one.
+        return record_gap(camera_id, gap.gap_end, gap_end, manual=manual, requested_by=requested_by)
     elif gap_end > gap.gap_end:
         delta = seconds - gap.gap_seconds
         gap.gap_end = gap_end
@@ -301,16 +316,35 @@ def record_gap(
     return gap, created
 
 
-def overlapping_gap(camera_id: str, start: datetime, end: datetime) -> RecordingGap | None:
-    """The first gap of the camera whose window overlaps [start, end), if any."""
+def lock_camera(camera_id: str) -> None:
+    """Serialise gap writes of one camera until commit: check-then-insert cannot race.
+
+    A no-op UPDATE of the camera row: a row lock on PostgreSQL, the write lock on SQLite, so
+    two overlapping windows checked at once see each other and one gets its 409.
+    """
+    db.session.execute(
+        update(Camera)
+        .where(Camera.id == camera_id)
+        .values(newest_gap_start=Camera.newest_gap_start)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def overlapping_gap(
+    camera_id: str, start: datetime, end: datetime, *, other_than_start: bool = False
+) -> RecordingGap | None:
+    """The first gap of the camera whose window overlaps [start, end), if any.
+
+    ``other_than_start`` leaves out the gap starting at ``start`` (a re-report of it).
+    """
+    where = [
+        RecordingGap.camera_id == camera_id,
+        and_(RecordingGap.gap_start < end, RecordingGap.gap_end > start),
+    ]
+    if other_than_start:
+        where.append(RecordingGap.gap_start != start)
     return db.session.execute(
-        select(RecordingGap)
-        .where(
-            RecordingGap.camera_id == camera_id,
-            and_(RecordingGap.gap_start < end, RecordingGap.gap_end > start),
-        )
-        .order_by(RecordingGap.gap_start)
-        .limit(1)
+        select(RecordingGap).where(*where).order_by(RecordingGap.gap_start).limit(1)
     ).scalar_one_or_none()
 
 
@@ -369,4 +403,15 @@ def request_stop(gap: RecordingGap, requested_by: str) -> None:
             f"recording gap {gap.id} is not being filled (it is {gap.fill_state}); "
             "only a running fill can be stopped"
         )
-    gap.stop_requested_by = requested_by[:200]
+    # Compare-and-set: a fill that ended since the gap was read takes no stop (and no audit row).
+    result = db.session.execute(
+        update(RecordingGap)
+        .where(RecordingGap.id == gap.id, RecordingGap.fill_state == FILLING)
+        .values(stop_requested_by=requested_by[:200])
+        .execution_options(synchronize_session=False)
+    )
+    if rows_matched(result) != 1:
+        raise GapConflict(
+            f"recording gap {gap.id} is no longer being filled; only a running fill can be stopped"
+        )
+    set_committed_value(gap, "stop_requested_by", requested_by[:200])

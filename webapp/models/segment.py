@@ -9,15 +9,10 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
-from sqlalchemy import event
-from sqlalchemy import or_
-from sqlalchemy import update
 from sqlalchemy.orm import Mapped
-from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
 from ..extensions import Model
-from .camera import Camera
 from .types import UTCDateTime
 
 
@@ -42,29 +37,3 @@ class Segment(Model):
     # SHA-256 (hex) of the file when it was written or first indexed: what `flask anr verify`
     # and an evidence export compare against (docs/design.md, Evidence).
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-
-
-@event.listens_for(Session, "after_flush")
-def _keep_last_segment_end(session, _flush_context) -> None:
-    """Move ``cameras.last_segment_end`` forward for segments written in this flush.
-
-    Every writer of segments (indexer, worker, demo, tests) goes through the session, so the
-    denormalised column cannot fall behind whichever code adds footage.
-    """
-    newest: dict[str, datetime] = {}
-    for obj in session.new:
-        if isinstance(obj, Segment) and obj.end_time is not None:
-            if obj.camera_id not in newest or obj.end_time > newest[obj.camera_id]:
-                newest[obj.camera_id] = obj.end_time
-    if not newest:
-        return
-    conn = session.connection()
-    for camera_id, end in newest.items():
-        conn.execute(
-            update(Camera)
-            .where(
-                Camera.id == camera_id,
-                or_(Camera.last_segment_end.is_(None), Camera.last_segment_end < end),
-            )
-            .values(last_segment_end=end)
-        )

@@ -1,0 +1,55 @@
+"""The demo stays true (SPEC §19): its recorder keeps cameras Recording; reset starts over."""
+
+import time
+from pathlib import Path
+
+from tests.conftest import PASSWORD
+from tests.factories import make_user
+from webapp import demo
+from webapp.anr import indexer
+from webapp.extensions import db as _db
+from webapp.models import Camera
+from webapp.models import RecordingGap
+
+
+def _fleet(app):
+    client = app.test_client()
+    with app.app_context():
+        make_user("watcher", "viewer", None, PASSWORD)
+    client.post("/login", data={"username": "watcher", "password": PASSWORD})
+    return {c["id"]: c for c in client.get("/api/v1/cameras").json}
+
+
+def test_demo_recorder_keeps_cameras_recording_without_phantom_gaps(make_app):
+    """Seed, record, index for a few cycles: every enabled demo camera is Recording, no new gaps."""
+    app = make_app(ANR_STALE_MINUTES="1.2", ANR_MIN_GAP_SECONDS=3.0)
+    with app.app_context():
+        demo.seed("http://127.0.0.1:8001")
+        seeded = _db.session.scalar(_db.select(_db.func.count()).select_from(RecordingGap))
+        # The seeded footage alone ends 90 s+ ago: past this stale limit without the recorder.
+        root = app.config["ANR_RECORDINGS_DIR"]
+        newest: dict = {}
+        written = 0
+        for _ in range(3):  # a few recorder and indexer cycles, bounded
+            written += demo.record_once(Path(root), newest)
+            # Index as the indexer would once each file's writing grace has passed.
+            indexer.index_all(now=time.time() + 120)
+        assert written >= 6  # at least one live segment for each enabled demo camera
+        gaps = _db.session.scalar(_db.select(_db.func.count()).select_from(RecordingGap))
+        assert gaps == seeded  # the live footage joins the seeded footage: no phantom gap
+        enabled = {c.id for c in _db.session.scalars(_db.select(Camera).where(Camera.enabled))}
+    fleet = _fleet(app)
+    assert {cam: fleet[cam]["recording_status"] for cam in enabled} == dict.fromkeys(enabled, "ok")
+
+
+def test_demo_reset_starts_the_demo_over(runner, app):
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    with app.app_context():
+        first = {g.id for g in _db.session.scalars(_db.select(RecordingGap))}
+    reset = runner.invoke(args=["demo", "reset"])
+    assert reset.exit_code == 0, reset.output
+    assert "admin" in reset.output
+    with app.app_context():
+        again = {g.id for g in _db.session.scalars(_db.select(RecordingGap))}
+        assert again and not again & first
+        assert _db.session.scalar(_db.select(_db.func.count()).select_from(Camera)) == 6
