@@ -46,9 +46,9 @@ def test_full_page_lists_counts_missing_time_newest_gap_and_anr(fleet, login_as)
     assert "11 min" in lobby.text  # missing: failed 10 min + pending 1 min; filled is not missing
     newest = lobby.find("time")
     assert newest.attrs["datetime"] == "2026-06-13T14:00:00Z"  # newest gap, UTC for machines
-    # One zone for the whole column (UTC, as its header says); camera time is the title.
-    assert "14:00:00 +00:00" in newest.text
-    assert lobby.find(title="Camera time: 2026-06-13 16:00:00 +02:00")
+    # Camera time, as a person there reads it, with its offset (the column mixes zones).
+    assert "16:00:00 +02:00" in newest.text
+    assert "camera time" in seen.find("table").find("thead").text
     assert "open gaps, all time" in seen.find("table").find("thead").text  # Missing's period
     dock = seen.row("Dock")
     assert "ANR off" in dock.text and "needs attention" not in dock.text

@@ -71,6 +71,20 @@ def local_parts(value: datetime, tz_name: str | None = "UTC") -> tuple[str, str,
     return iso[:10], iso[11:19], iso[19:]
 
 
+def zone_offset(tz_name: str | None = "UTC") -> str:
+    """The zone's offset now (``+01:00``): said once in a column's header instead of every cell."""
+    return utcnow().astimezone(zone(tz_name)).isoformat(timespec="seconds")[19:] or "+00:00"
+
+
+def local_clock(value: datetime | None, tz_name: str | None = "UTC") -> str:
+    """``local_time`` without the offset when it is the header's (``zone_offset``); DST shows it."""
+    if value is None:
+        return "—"
+    text = local_time(value, tz_name)
+    offset = zone_offset(tz_name)
+    return text[: -len(offset) - 1] if text.endswith(" " + offset) else text
+
+
 def duration_words(seconds) -> str:
     """``1 h 5 min``, ``4 min 10 s``, ``45 s``; a day or more as ``2 d 3 h``."""
     if seconds is None:
@@ -137,15 +151,23 @@ class TimeCell:
     clock: str
     offset: str
     show_day: bool = True
+    # The offset is printed only when it differs from the column header's (a DST change).
+    show_offset: bool = False
 
 
-def time_cell(value: datetime | None, tz: str, same_day_as: datetime | None = None):
-    """A TimeCell, without the date when it is ``same_day_as``'s local day; None for no time."""
+def time_cell(
+    value: datetime | None, tz: str, same_day_as: datetime | None = None, own_offset=False
+):
+    """A TimeCell, without the date when it is ``same_day_as``'s local day; None for no time.
+
+    ``own_offset``: the column mixes zones (the fleet), so every cell names its offset.
+    """
     if value is None:
         return None
     day, clock, offset = local_parts(value, tz)
     show_day = same_day_as is None or local_parts(same_day_as, tz)[0] != day
-    return TimeCell(rfc3339(value), day, clock, offset, show_day)
+    show_offset = own_offset or offset != zone_offset(tz)
+    return TimeCell(rfc3339(value), day, clock, offset, show_day, show_offset)
 
 
 class RowRights:
@@ -290,9 +312,8 @@ def fleet_rows(rows, camera_endpoint: str) -> list[FleetRowView]:
                 counts=counts,
                 badges=[c for c in counts if c[1]],
                 missing=duration_text(row.missing_seconds),
-                # One zone for the whole column (UTC, as the header says); the camera's own
-                # time is the title.
-                newest=time_cell(newest, "UTC"),
+                # Camera time, each cell with its offset (cameras differ); UTC is the title.
+                newest=time_cell(newest, cam.timezone, own_offset=True),
                 newest_words=relative(newest, now) if newest is not None else "",
                 newest_local=local_time(newest, cam.timezone) if newest is not None else "",
                 recording=row.recording_status,
@@ -357,6 +378,8 @@ def install(app) -> None:
     app.jinja_env.filters.update(
         local_time=local_time,
         local_parts=local_parts,
+        local_clock=local_clock,
+        zone_offset=zone_offset,
         # On a page a duration never wraps inside itself ("1 min 30 s" stays on one line).
         duration_words=duration_text,
         relative=relative,

@@ -166,11 +166,13 @@
     var detail = document.getElementById(elt.getAttribute("aria-controls"));
     if (detail) { detail.remove(); }
     elt.setAttribute("aria-expanded", "false");
+    elt.textContent = "History";
   }, true);
   document.addEventListener("htmx:afterSwap", function (evt) {
     var elt = evt.detail.requestConfig && evt.detail.requestConfig.elt;
     if (elt && elt.classList && elt.classList.contains("history-toggle")) {
       elt.setAttribute("aria-expanded", "true");
+      elt.textContent = "Hide history";
     }
   });
   document.addEventListener("htmx:configRequest", function (evt) {

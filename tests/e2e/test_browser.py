@@ -133,10 +133,12 @@ def test_ticked_rows_are_retried_together_and_history_opens(page, live):
     expect(button).to_be_disabled()
     toggle = page.locator(f"#gap-{failed} .history-toggle")
     toggle.click()
-    expect(page.locator(f"#detail-{failed}")).to_contain_text("No fill attempt yet.")
+    expect(page.locator(f"#detail-{failed}")).to_contain_text("503 Service Unavailable")
     expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(toggle).to_have_text("Hide history")
     toggle.click()
     expect(page.locator(f"#detail-{failed}")).to_have_count(0)
+    expect(toggle).to_have_text("History")
 
 
 def test_a_viewer_sees_no_retry(page, live):
