@@ -6,6 +6,7 @@ neither imports the other.
 
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import request
@@ -144,6 +145,7 @@ def gap_page_context(
         page_ep=page_endpoint("camera_gaps"),
         tz_label=tz_label(camera.timezone),
         window_values={},
+        window_defaults=last_hour(camera.timezone),
         window_errors={},
         window_notice=None,
         # A page that starts further back (a timeline link) keeps its start when it refreshes.
@@ -201,6 +203,13 @@ def mark_links(camera, range_key: str):
         return f"{shape.replace('__before__', cursor, 1)}#gap-{newest}"
 
     return href
+
+
+def last_hour(tz_name: str) -> dict[str, str]:
+    """The window form's default: the hour up to this minute, in the camera's zone."""
+    end = utcnow().replace(second=0, microsecond=0).astimezone(zone(tz_name))
+    start = end - timedelta(hours=1)
+    return {"start": start.strftime("%Y-%m-%dT%H:%M"), "end": end.strftime("%Y-%m-%dT%H:%M")}
 
 
 def tz_label(tz_name: str) -> str:

@@ -18,6 +18,7 @@ from flask_wtf.csrf import generate_csrf
 from .domain.principal import can
 from .domain.recording_health import RECORDING_HELP
 from .domain.recording_health import RECORDING_LABELS
+from .domain.states import ATTENTION
 from .domain.states import FILL_STATES
 from .domain.states import FILLED
 from .domain.states import FILLING
@@ -201,17 +202,13 @@ class GapRow:
     stop_requested_by: str | None
     recovered_title: str | None
     recovered_words: str
+    # The row has the pick and actions cells (the viewer has neither); a Retry only on
+    # failed, partial and expired rows: pending is queued already, filled needs nothing.
+    row_actions: bool
     retry_url: str | None
-    retry_refused: str | None
     stop_url: str | None
     stop_refused: str | None
     history_url: str
-
-
-_RETRY_REFUSED = {
-    FILLED: "Already filled: nothing to fetch",
-    FILLING: "A fill is running; Stop it first",
-}
 
 
 def gap_row(
@@ -231,7 +228,8 @@ def gap_row(
     recovered = gap.recovered_seconds
     retry_url = stop_url = None
     if rights.retry:
-        retry_url = cached_url_for("gaps.retry_gap_row", camera_id=camera.id, gap_id=gap.id)
+        if state in ATTENTION:
+            retry_url = cached_url_for("gaps.retry_gap_row", camera_id=camera.id, gap_id=gap.id)
         if state == FILLING and rights.stop:
             stop_url = cached_url_for("gaps.stop_gap_row", camera_id=camera.id, gap_id=gap.id)
     return GapRow(
@@ -254,8 +252,8 @@ def gap_row(
             f"{recovered:.1f} s of {gap.gap_seconds} s" if recovered is not None else None
         ),
         recovered_words=duration_text(recovered) if recovered is not None else "",
+        row_actions=bool(rights.retry),
         retry_url=retry_url,
-        retry_refused=_RETRY_REFUSED.get(state),
         stop_url=stop_url,
         stop_refused="Stop already requested" if gap.stop_requested_by else None,
         history_url=cached_url_for(history_ep, camera_id=camera.id, gap_id=gap.id),

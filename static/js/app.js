@@ -96,6 +96,24 @@
     }
   });
 
+  // Messages of the page's message area fade 20 s after they appear (an out-of-band swap
+  // replaces #messages itself, so each settle looks again).
+  var MESSAGE_MS = 20000;
+  function ageMessages() {
+    var box = document.getElementById("messages");
+    if (!box || !box.firstElementChild || box.hasAttribute("data-fading")) { return; }
+    box.setAttribute("data-fading", "");
+    var shown = box.firstElementChild;
+    setTimeout(function () {
+      box.removeAttribute("data-fading");
+      if (shown.parentNode !== box) { ageMessages(); return; }
+      shown.classList.add("fade-out");
+      setTimeout(function () { if (shown.parentNode === box) { box.replaceChildren(); } }, 1000);
+    }, MESSAGE_MS);
+  }
+  document.addEventListener("htmx:afterSettle", ageMessages);
+  document.addEventListener("DOMContentLoaded", ageMessages);
+
   // A view marked data-follow-url refreshes from the address bar (the filter the operator chose
   // last, pushed by tabs and range links), and re-renders as many rows as "Load more" showed so
   // the scroll position stays.
@@ -183,12 +201,17 @@
       function (row) { return row.getAttribute("data-gap-id"); }
     );
     if (open.length) { evt.detail.parameters.open = open.join(","); }
-    // The refresh a row's action asks for keeps that row even if it left the tab.
+    // A row an action changed stays, even if it left the tab, through every refresh until the
+    // operator changes the view (a tab, a range, a reload): they watch it go to filled.
     var trigger = evt.detail.triggeringEvent;
     if (trigger && trigger.type === "gaps-changed" && trigger.detail && trigger.detail.keep) {
-      evt.detail.parameters.keep = [].concat(trigger.detail.keep).join(",");
+      [].concat(trigger.detail.keep).forEach(function (id) { keptRows.add(String(id)); });
     }
+    if (keptRows.size) { evt.detail.parameters.keep = Array.from(keptRows).slice(-20).join(","); }
   });
+  var keptRows = new Set();
+  document.addEventListener("htmx:pushedIntoHistory", function () { keptRows.clear(); });
+  window.addEventListener("popstate", function () { keptRows.clear(); });
 
   // Timeline: a click on a gap highlights its rows when they are on the page; otherwise the
   // link loads the gap's state tab starting at that gap (the row is then the :target).
@@ -257,14 +280,15 @@
   document.addEventListener("mousedown", function () { lastRowAction = null; });
 
   // Timeline: drag across it to pick a window for the "Retrieve a chosen window" form. The
-  // times are written in the camera's zone, 24-hour ISO, as the form reads them.
+  // times are written in the camera's zone as the date-time picker's value (ISO, to the minute:
+  // the ends snap outwards to whole minutes).
   function zoned(ms, tz) {
     var parts = {};
     new Intl.DateTimeFormat("en-GB", {
       timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23"
     }).formatToParts(new Date(ms)).forEach(function (p) { parts[p.type] = p.value; });
-    return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute + ":" + parts.second;
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute;
   }
   var drag = null;
   function fraction(svg, clientX) {
@@ -306,8 +330,8 @@
     var from = form && form.querySelector("input[name=start]");
     var until = form && form.querySelector("input[name=end]");
     if (!from || !until) { return; }
-    from.value = zoned(Math.floor(a / 1000) * 1000, tz);
-    until.value = zoned(Math.ceil(b / 1000) * 1000, tz);
+    from.value = zoned(Math.floor(a / 60000) * 60000, tz);
+    until.value = zoned(Math.ceil(b / 60000) * 60000, tz);
     if (form.tagName === "DETAILS") { form.open = true; }
     from.focus();
     // The pointer went up over a gap link: that click is the end of a drag, not a navigation.

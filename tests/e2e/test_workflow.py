@@ -54,3 +54,44 @@ def test_fill_history_keeps_every_word_whole(browser, live, width):
         )
     finally:
         context.close()
+
+
+def test_the_acted_on_row_stays_in_its_tab_until_the_view_changes(page, live):
+    failed, filled, pending = live.gaps["failed"], live.gaps["filled"], live.gaps["pending"]
+    sign_in(page, live, "manager", "/cameras/lobby/gaps")
+    # Only failed, partial and expired rows offer Retry and a box to tick; a filled row has
+    # nothing to do, a pending one is queued already, a filling one offers Stop.
+    for gap_id in (filled, pending):
+        expect(page.locator(f"#gap-{gap_id} button.retry")).to_have_count(0)
+        expect(page.locator(f"#gap-{gap_id} input.select-gap")).to_have_count(0)
+    expect(page.locator(f"#gap-{failed} button.retry")).to_be_enabled()
+    expect(page.locator(f"#gap-{live.gaps['filling']} button.stop")).to_be_visible()
+
+    page.goto(f"{live.url}/cameras/lobby/gaps?state=failed")
+    page.locator(f"#gap-{failed} button.retry").click()
+    row = page.locator(f"#gap-{failed}")
+    expect(row.locator(".badge")).to_have_text("Pending")
+    # Two refreshes later (every 2 s while a fill runs) the row is still there to watch.
+    stamp = page.locator(".refreshed time")
+    for _ in range(2):
+        seen = stamp.get_attribute("datetime")
+        expect(stamp).not_to_have_attribute("datetime", seen, timeout=8000)
+    expect(row.locator(".badge")).to_have_text("Pending")
+    expect(page.locator("#tab-failed .count")).to_have_text("0")
+    # Choosing the tab again is a new view: the row has left the Failed tab.
+    page.click("#tab-all")
+    page.click("#tab-failed")
+    expect(page.locator("tr.gap-row")).to_have_count(0)
+
+
+def test_messages_fade_after_20_seconds(page, live):
+    page.clock.install()
+    sign_in(page, live, "manager", "/cameras/lobby/gaps")
+    page.locator(f"#gap-{live.gaps['failed']} input.select-gap").check()
+    page.click("#retry-selected")
+    messages = page.locator("#messages")
+    expect(messages).to_contain_text("1 gap sent back to the fill queue.")
+    page.clock.run_for(15_000)
+    expect(messages).not_to_be_empty()
+    page.clock.run_for(7_000)
+    expect(messages).to_be_empty()

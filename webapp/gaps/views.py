@@ -14,6 +14,7 @@ from flask_login import login_required
 from ..domain import jobs
 from ..domain.gap_actions import WindowOverlap
 from ..domain.gap_actions import check_window
+from ..domain.gap_actions import check_window_queueable
 from ..domain.gap_actions import gap_of
 from ..domain.gap_actions import parse_gap_ids
 from ..domain.gap_actions import queue_window
@@ -24,6 +25,10 @@ from ..domain.gap_actions import stop_one
 from ..domain.gap_queries import coverage_holes
 from ..domain.gap_queries import parse_state
 from ..domain.principal import camera_for
+from ..domain.states import FAILED
+from ..domain.states import FILLED
+from ..domain.states import FILLING
+from ..domain.states import PENDING
 from ..domain.times import zone
 from ..errors import Problem
 from ..extensions import db
@@ -197,6 +202,15 @@ def gap_history(camera_id: str, gap_id: str):
     return history_page(camera_id, gap_id)
 
 
+# What to do about the gap a chosen window overlaps, by that gap's state: only what can be done.
+OVERLAP_ADVICE = {
+    FILLED: "Its footage is in the archive already; choose a window outside it.",
+    PENDING: "That gap is queued already; choose a window outside it.",
+    FILLING: "That gap is being fetched now; choose a window outside it.",
+    FAILED: "Retry that gap instead, or choose a window outside it.",
+}
+
+
 @bp.post("/cameras/<camera_id>/gaps/window")
 def queue_window_page(camera_id: str):
     """Queue an operator-chosen window (camera time) as a manual gap; errors show in the form."""
@@ -209,7 +223,9 @@ def queue_window_page(camera_id: str):
             start, end = check_window(form.start.data, form.end.data, words=WINDOW_WORDS)
             recorded = not coverage_holes(camera.id, start, end, 1.0)
             if recorded and form.anyway.data != "1":
-                # Nothing is missing there: say so before anyone fetches it again.
+                # Nothing is missing there: say so before anyone fetches it again, and offer
+                # "Fetch anyway" only when the fetch could be queued (no dead end).
+                check_window_queueable(camera, start, end)
                 warning = (
                     f"{local_time(start, camera.timezone)} to {local_time(end, camera.timezone)}"
                     " is already recorded: the archive has footage for all of it."
@@ -230,7 +246,7 @@ def queue_window_page(camera_id: str):
                 f"This window overlaps a {STATE_LABELS[overlap.fill_state].lower()} gap, "
                 f"{local_time(overlap.gap_start, camera.timezone)} to "
                 f"{local_time(overlap.gap_end, camera.timezone)} (camera time). "
-                "Retry that gap instead, or choose a window outside it."
+                + OVERLAP_ADVICE.get(overlap.fill_state, OVERLAP_ADVICE[FAILED])
             )
         except Problem as exc:
             db.session.rollback()
