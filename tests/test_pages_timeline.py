@@ -96,7 +96,12 @@ def test_ticks_fall_on_round_local_times(cam, db):
     tl = timeline.build(cam, "6h", now=NOW)
     labels = [label for _, label, _, minor in tl.ticks if not minor]
     assert labels and all(re.fullmatch(r"\d\d:00", label) for label in labels)
+    # Counted from midnight in camera time: every third hour, whatever hour the window starts.
+    day = [label for _, label, _, minor in timeline.build(cam, "24h", now=NOW).ticks if not minor]
+    assert day and all(int(label[:2]) % 3 == 0 for label in day), day
     week = timeline.build(cam, "7d", now=NOW)
+    minors = [label for _, label, _, minor in week.ticks if minor]
+    assert minors and set(minors) <= {"00:00", "12:00"}, minors  # midnight and noon only
     majors = [label for _, label, _, minor in week.ticks if not minor]
     assert majors and all(re.fullmatch(r"[A-Z][a-z]{2} \d\d", label) for label in majors)
 

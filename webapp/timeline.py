@@ -305,7 +305,9 @@ def _tick_times(step: timedelta, start: datetime, end: datetime, tz) -> list[dat
     if step >= timedelta(days=1):
         t = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     else:
-        t = local.replace(minute=0, second=0, microsecond=0)
+        # Counted from local midnight, so 12 h ticks fall at midnight and noon and 3 h ticks at
+        # 00, 03, 06 ... whatever the hour the window starts at.
+        t = local.replace(hour=0, minute=0, second=0, microsecond=0)
         while t <= local:
             t = (t + step).astimezone(tz)
     out = []
