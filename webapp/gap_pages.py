@@ -16,6 +16,7 @@ from flask_login import current_user
 from . import timeline as timeline_mod
 from .domain import fill_queue
 from .domain import fleet as fleet_mod
+from .domain import incidents
 from .domain.gap_actions import fill_problem
 from .domain.gap_actions import gap_of
 from .domain.gap_queries import gap_rows_by_id
@@ -26,6 +27,7 @@ from .domain.gap_queries import window_counts
 from .domain.paging import decode_cursor
 from .domain.paging import encode_cursor
 from .domain.principal import camera_for
+from .domain.principal import can
 from .domain.principal import require
 from .domain.states import ATTENTION
 from .domain.times import stored_time
@@ -76,7 +78,18 @@ def fleet_page():
         camera_endpoint=page_endpoint("camera_gaps"),
         table_rows=fleet_rows(page.rows, page_endpoint("camera_gaps")),
         fleet_endpoint=page_endpoint("fleet"),
+        # "Retry N failed at <site>" once a site is chosen (manager+).
+        site_failed=incidents.failed_at_site(current_user, fq.site)
+        if fq.site and can(current_user, "retry")
+        else 0,
+        # The incident window is typed in the shown cameras' zone when they share one, else UTC.
+        incident_zone=_one_zone([row.camera.timezone for row in page.rows]),
     )
+
+
+def _one_zone(zones: list[str]) -> str:
+    """The zone all of ``zones`` share, else UTC."""
+    return zones[0] if zones and len(set(zones)) == 1 else "UTC"
 
 
 def _shown_rows() -> int:

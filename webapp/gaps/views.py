@@ -11,6 +11,7 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..domain import incidents
 from ..domain import jobs
 from ..domain.gap_actions import WindowOverlap
 from ..domain.gap_actions import check_window
@@ -25,10 +26,12 @@ from ..domain.gap_actions import stop_one
 from ..domain.gap_queries import coverage_holes
 from ..domain.gap_queries import parse_state
 from ..domain.principal import camera_for
+from ..domain.principal import require
 from ..domain.states import FAILED
 from ..domain.states import FILLED
 from ..domain.states import FILLING
 from ..domain.states import PENDING
+from ..domain.times import parse_time
 from ..domain.times import zone
 from ..errors import Problem
 from ..extensions import db
@@ -40,6 +43,7 @@ from ..gap_pages import fleet_page
 from ..gap_pages import gap_page_context
 from ..gap_pages import history_page
 from ..gap_pages import page_endpoint
+from ..models import rfc3339
 from ..presenters import STATE_LABELS
 from ..presenters import RowRights
 from ..presenters import gap_row
@@ -158,6 +162,47 @@ def _bulk_answer(camera, ids: list[str], notice: str):
 
 def _gaps_words(count: int) -> str:
     return f"{count} gap{'s' if count != 1 else ''}"
+
+
+@bp.post("/cameras/retry-failed")
+def retry_failed_at_site_page():
+    """The fleet page's "Retry N failed at <site>": one Retry N failed per camera in scope."""
+    require("retry")
+    site = request.form.get("site", "")
+    result = incidents.retry_failed_at_site(current_user, site)
+    db.session.commit()
+    for job in result["jobs"]:
+        jobs.start(job.id)
+    moved = sum(c["retried"] for c in result["cameras"])
+    words = f"{_gaps_words(moved)} at {result['site']} sent back to the fill queue"
+    if result["jobs"]:
+        words += f" ({len(result['jobs'])} camera(s) continue in the background)"
+    if result["refused"]:
+        words += ". Not retried: " + "; ".join(r["error"] for r in result["refused"])
+    flash(words + ".")
+    return redirect(url_for("gaps.fleet", site=result["site"]), 303)
+
+
+@bp.post("/cameras/retrievals")
+def incident_window_page():
+    """The fleet page's incident retrieval: one window (in ``zone``) from the ticked cameras."""
+    require("control_fills")
+    tz = zone(request.form.get("zone", "UTC"))
+    start, end = (parse_time(request.form.get(k, ""), naive_zone=tz) for k in ("start", "end"))
+    result = incidents.incident_window(
+        current_user,
+        request.form.getlist("camera_ids"),
+        rfc3339(start) if start else None,
+        rfc3339(end) if end else None,
+    )
+    db.session.commit()
+    words = f"Queued that window on {len(result['queued'])} camera(s)"
+    if result["refused"]:
+        words += ". Refused: " + "; ".join(
+            f"{r['camera_id']}: {r['error']}" for r in result["refused"]
+        )
+    flash(words + ".")
+    return redirect(url_for("gaps.fleet"), 303)
 
 
 @bp.post("/cameras/<camera_id>/gaps/retry-failed")
