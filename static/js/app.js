@@ -8,6 +8,19 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
+  // hx-confirm asks in the page's own <dialog> (base.html), which works in a sandboxed frame.
+  document.addEventListener("htmx:confirm", function (evt) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!evt.detail.question || !dialog || !dialog.showModal) { return; }
+    evt.preventDefault();
+    document.getElementById("confirm-text").textContent = evt.detail.question;
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function () {
+      if (dialog.returnValue === "ok") { evt.detail.issueRequest(true); }
+    }, { once: true });
+    dialog.showModal();
+  });
+
   // Every htmx request carries the CSRF token as a header.
   document.addEventListener("htmx:configRequest", function (evt) {
     evt.detail.headers["X-CSRFToken"] = csrfToken();
@@ -341,13 +354,31 @@
   });
 
   // Embedded in a VMS console: tell the parent our height and notable events, allowed origins only.
-  function embedOrigins() {
+  // Only to the parent's own origin, and only when it is an allowed one: posting to every
+  // allowed origin logs a mismatch in the console for each of the others.
+  function parentOrigin() {
     var meta = document.querySelector('meta[name="replenish-embed-origins"]');
-    if (!meta || window.parent === window) { return []; }
-    return (meta.getAttribute("content") || "").split(/\s+/).filter(Boolean);
+    if (!meta || window.parent === window) { return null; }
+    var allowed = (meta.getAttribute("content") || "").split(/\s+/).filter(Boolean);
+    var origin = null;
+    if (window.location.ancestorOrigins && window.location.ancestorOrigins.length) {
+      origin = window.location.ancestorOrigins[0];
+    } else {
+      // Without ancestorOrigins: the referrer of the frame's first page, kept for the session.
+      try {
+        origin = sessionStorage.getItem("replenish-parent") ||
+          (document.referrer ? new URL(document.referrer).origin : null);
+        if (origin && origin !== window.location.origin) { sessionStorage.setItem("replenish-parent", origin); }
+      } catch (e) { origin = null; }
+    }
+    return origin && allowed.indexOf(origin) !== -1 ? origin : null;
   }
   function tellParent(message) {
-    embedOrigins().forEach(function (origin) { window.parent.postMessage(message, origin); });
+    var origin = parentOrigin();
+    if (origin) { window.parent.postMessage(message, origin); }
+  }
+  if (document.querySelector("[data-session-ended]")) {
+    tellParent({ type: "replenish:session-ended" });
   }
   if (document.body && document.body.classList.contains("embed")) {
     var lastHeight = 0;

@@ -1,5 +1,8 @@
 """Operator workflow, third round (SPEC §22) in real Chromium: history layout, kept rows."""
 
+import http.server
+import threading
+
 import pytest
 from playwright.sync_api import expect
 
@@ -95,3 +98,94 @@ def test_messages_fade_after_20_seconds(page, live):
     expect(messages).not_to_be_empty()
     page.clock.run_for(7_000)
     expect(messages).to_be_empty()
+
+
+class ConsolePage:
+    """A VMS console on its own loopback port: one page that frames ``src`` and keeps the
+    messages it receives in ``window.got``. A real server, since Chromium lets only a local
+    page frame a local address."""
+
+    def __init__(self):
+        self.html = b""
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                self.wfile.write(outer.html)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # localhost: another site than the app's 127.0.0.1, so the frame is cross-site;
+        # ``same_site`` is the same console as a site of the app's (its Lax cookie goes along).
+        self.origin = f"http://localhost:{self.server.server_port}"
+        self.same_site = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def show(self, tab, src: str, sandbox: str | None = None, same_site: bool = False):
+        attr = f' sandbox="{sandbox}"' if sandbox is not None else ""
+        self.html = (
+            "<!doctype html><html><body><h1>VMS console</h1>"
+            f'<iframe id="f" src="{src}" width="820" height="520"{attr}></iframe>'
+            "<script>window.got = [];"
+            "addEventListener('message', e => got.push({origin: e.origin, data: e.data}));"
+            "</script></body></html>"
+        ).encode()
+        tab.goto(f"{self.same_site if same_site else self.origin}/")
+
+
+@pytest.fixture
+def vms(live):
+    """The console, allowed to frame the embed pages (with another allowed origin beside it)."""
+    console = ConsolePage()
+    allowed = f"{console.origin} {console.same_site} http://other-vms.example"
+    live.app.config["ANR_EMBED_ORIGINS"] = allowed
+    yield console
+    console.server.shutdown()
+
+
+def test_embed_session_end_shows_a_message_in_the_frame_and_tells_the_parent(vms, browser, live):
+    context = browser.new_context(viewport={"width": 900, "height": 640})
+    try:
+        tab = context.new_page()
+        errors = []
+        tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        # No session in the frame (it ended): not the sign-in page, which may not be framed.
+        vms.show(tab, f"{live.url}/embed/cameras/lobby/gaps")
+        frame = tab.frame_locator("#f")
+        expect(frame.get_by_role("heading")).to_have_text("Your Replenish session has ended")
+        tab.wait_for_function("window.got.some(m => m.data.type === 'replenish:session-ended')")
+        got = tab.evaluate("window.got")
+        assert {m["origin"] for m in got} == {live.url}
+        # Posted to the parent's origin only: no mismatch logged for the other allowed one.
+        assert not [e for e in errors if "postMessage" in e], errors
+        tab.screenshot(path=str(SCREENSHOTS / "embed-session-ended.png"))
+    finally:
+        context.close()
+
+
+def test_confirmations_work_in_a_sandboxed_frame_without_allow_modals(vms, browser, live):
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    try:
+        tab = context.new_page()
+        sign_in(tab, live, "manager", "/cameras")
+        # The console's frame may run scripts and forms, but not open modals.
+        vms.show(
+            tab,
+            f"{live.url}/embed/cameras/lobby/gaps",
+            sandbox="allow-scripts allow-forms allow-same-origin",
+            same_site=True,
+        )
+        frame = tab.frame_locator("#f")
+        expect(frame.locator(".acting-as")).to_contain_text("manager")
+        frame.locator("#retry-all").click()
+        dialog = frame.get_by_role("dialog")
+        expect(dialog).to_contain_text("failed, partial and expired")
+        dialog.get_by_role("button", name="OK").click()
+        expect(frame.locator("#messages")).to_contain_text("sent back to the fill queue")
+    finally:
+        context.close()
