@@ -262,3 +262,12 @@ def test_admin_sees_each_alert_receivers_last_status(db, login_as, app):
     assert "HTTP 500" in failing and "camera.stale" in failing
     assert "pw@" not in html  # receiver credentials are masked
     assert "HTTP 204" in seen.row("https://***@hooks.example/b").text
+
+
+def test_a_manager_is_told_the_capability_the_page_needs(db, login_as):
+    manager = login_as("manager")
+    users = manager.get("/admin/users")
+    assert users.status_code == 403
+    assert "manage users and API keys" in users.text and "manage cameras" not in users.text
+    assert "manage users and API keys" in manager.get("/admin/api-keys").text
+    assert "manage cameras" in manager.get("/admin/cameras").text

@@ -507,3 +507,11 @@ def test_table_rows_say_who_asked_to_stop_a_running_fill(cam, login_as, db):
     row = row[: row.index("</tr>")]
     assert "Stop requested by boss" in row
     assert re.search(r'class="small danger stop" disabled title="Stop already requested"', row)
+
+
+def test_retry_all_says_it_takes_all_time_when_a_range_is_shown(cam, login_as, db):
+    make_gap(cam, BASE_TIME, state="failed")
+    manager = login_as("manager")
+    assert "all time" not in page(manager.get(PAGE).text).find(id="retry-all").text
+    ranged = page(manager.get(f"{PAGE}?range=24h").text).find(id="retry-all").text
+    assert "Retry 1 failed, partial or expired" in ranged and "all time" in ranged
