@@ -339,7 +339,10 @@ def ticks(
         right = (len("now") * LABEL_CHAR_PX + LABEL_GAP_PX) / width_px * 100
         for t in times:
             x = pct(t)
-            label = t.strftime(fmt if not minor or step < timedelta(days=1) else "%H:%M")
+            # A midnight the narrow layout had no room to name is named where minor ticks show
+            # (7 d at 1440 px: every day labelled).
+            day = step >= timedelta(days=1) and not (t.hour or t.minute)
+            label = t.strftime(fmt if not minor or step < timedelta(days=1) or day else "%H:%M")
             half = _label_half(label, width_px)
             if x - half < left or x + half > 100 - right:
                 continue
