@@ -11,6 +11,9 @@ from webapp.models import User
 
 
 def test_users_create_with_password_stdin_and_list(runner, app):
+    with app.app_context():
+        factories.make_camera("a")
+        factories.make_camera("b")
     result = runner.invoke(
         args=[
             "users",

@@ -292,3 +292,20 @@ def test_sign_on_tokens_never_reach_the_werkzeug_request_log(tmp_path):
         _, err = proc.communicate(timeout=20)
     assert "/embed/start?token=[redacted]" in err, err[-2000:]
     assert secret not in err
+
+
+def test_an_ended_embed_session_answers_in_the_frame_never_with_the_login_page(embed_app):
+    browser = embed_app.test_client()
+    page = browser.get("/embed/cameras/cam1/gaps")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 401 and "Location" not in page.headers
+    assert "Your Replenish session has ended" in html and "data-session-ended" in html
+    assert "frame-ancestors 'self' https://vms.example" in page.headers["Content-Security-Policy"]
+    # htmx (a Retry in the frame) is sent to the framable page, saying what was lost.
+    frame = {"HX-Request": "true", "HX-Current-URL": "http://app/embed/cameras/cam1/gaps"}
+    late = browser.post("/cameras/cam1/gaps/g1/retry", headers=frame)
+    assert late.status_code == 401
+    assert late.headers["HX-Redirect"] == "/embed/session-ended?lost=Retry"
+    ended = browser.get(late.headers["HX-Redirect"]).get_data(as_text=True)
+    assert "Your Retry was not done." in ended
+    assert "was not done" not in browser.get("/embed/session-ended?lost=<b>").text

@@ -276,3 +276,29 @@ def test_admin_sees_each_alert_receivers_last_status(db, login_as, app):
     assert "HTTP 500" in failing and "camera.stale" in failing
     assert "pw@" not in html  # receiver credentials are masked
     assert "HTTP 204" in seen.row("https://***@hooks.example/b").text
+
+
+def test_a_manager_is_told_the_capability_the_page_needs(db, login_as):
+    manager = login_as("manager")
+    users = manager.get("/admin/users")
+    assert users.status_code == 403
+    assert "manage users and API keys" in users.text and "manage cameras" not in users.text
+    assert "manage users and API keys" in manager.get("/admin/api-keys").text
+    assert "manage cameras" in manager.get("/admin/cameras").text
+
+
+def test_a_scope_naming_an_unknown_camera_is_422_naming_it(db, login_as, runner):
+    make_camera("lobby")
+    admin = login_as("admin")
+    form = {"username": "mona", "role": "manager", "cameras": "lobby, lobbby"}
+    resp = admin.post("/admin/users", data=form)
+    assert resp.status_code == 422 and "no such camera: lobbby" in resp.text
+    key = admin.post(
+        "/admin/api-keys", data={"name": "vms", "role": "integration", "cameras": "lobbby"}
+    )
+    assert key.status_code == 422 and "no such camera: lobbby" in key.text
+    assert admin.post("/admin/users", data={**form, "cameras": "lobby"}).status_code == 200
+    cli = runner.invoke(args=["users", "create", "tom", "--role", "viewer", "--cameras", "lobbby"])
+    assert cli.exit_code != 0 and "no such camera: lobbby" in cli.output
+    cli = runner.invoke(args=["apikeys", "create", "k2", "--role", "viewer", "--cameras", "lobbby"])
+    assert cli.exit_code != 0 and "no such camera: lobbby" in cli.output

@@ -1,7 +1,9 @@
 """The camera gap page: full page vs htmx fragments, tabs, rows, buttons by role, row actions."""
 
 import re
+from datetime import datetime
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,6 +16,7 @@ from tests.page import page
 from webapp.domain import gap_actions
 from webapp.domain import gapstate
 from webapp.models import AuditLog
+from webapp.models import Camera
 from webapp.models import RecordingGap
 from webapp.models import utcnow
 
@@ -147,18 +150,21 @@ def test_viewers_and_guards_see_no_retry_stop_or_window_form(cam, login_as, db, 
 
 
 @pytest.mark.parametrize("role", ["manager", "admin"])
-def test_managers_see_retry_disabled_on_filled_and_filling(cam, login_as, db, role):
+def test_managers_see_retry_only_where_it_can_run(cam, login_as, db, role):
     failed = make_gap(cam, BASE_TIME, state="failed").id
     filled = make_gap(cam, BASE_TIME + timedelta(hours=1), state="filled").id
     filling = make_gap(cam, BASE_TIME + timedelta(hours=2), state="filling").id
+    pending = make_gap(cam, BASE_TIME + timedelta(hours=3), state="pending").id
     html = login_as(role).get(PAGE).get_data(as_text=True)
 
     def row(gap_id):
         return re.search(rf'<tr id="gap-{gap_id}".*?</tr>', html, re.S).group(0)
 
-    assert re.search(r'class="small retry" >Retry<', row(failed))
-    assert re.search(r'class="small retry" disabled', row(filled))
-    assert re.search(r'class="small retry" disabled', row(filling))
+    assert ">Retry<" in row(failed) and 'class="select-gap"' in row(failed)
+    # No disabled Retry or box on rows it cannot act on: they simply are not there.
+    for gap_id in (filled, filling, pending):
+        assert ">Retry<" not in row(gap_id) and "select-gap" not in row(gap_id)
+        assert " disabled" not in row(gap_id)
     assert ">Stop<" in row(filling) and ">Stop<" not in row(failed)
     assert "Retry 1 failed, partial or expired" in html and "Retrieve a chosen window" in html
     assert 'hx-confirm="Send all 1 failed' in html
@@ -376,7 +382,7 @@ def test_window_overlapping_a_gap_is_409_naming_it_in_camera_time(cam, login_as,
     )
     assert gap.id not in alert.text and "UTC" not in alert.text
     assert f"/cameras/cam1/gaps?state=failed#gap-{gap.id}" in alert.hrefs()
-    assert 'value="2026-06-13 14:05:00"' in html  # what the operator typed is kept
+    assert 'value="2026-06-13T14:05:00"' in html  # what the operator typed is kept
     assert db.session.scalars(db.select(RecordingGap)).all() == [gap]
 
 
@@ -439,7 +445,7 @@ def test_window_that_is_already_recorded_is_a_warning_first(cam, login_as, db):
     warning = page(resp.text).find(role="alert").text
     assert "is already recorded" in warning and "2026-06-13 14:02:00 +02:00" in warning
     assert db.session.scalars(db.select(RecordingGap)).all() == []
-    assert "Queue anyway" in resp.text
+    assert "Fetch anyway" in resp.text
     again = manager.post(
         "/cameras/cam1/gaps/window",
         data={"start": "2026-06-13 14:02:00", "end": "2026-06-13 14:08:00", "anyway": "1"},
@@ -447,6 +453,41 @@ def test_window_that_is_already_recorded_is_a_warning_first(cam, login_as, db):
     )
     assert again.status_code == 200 and "Queued" in again.text
     assert len(db.session.scalars(db.select(RecordingGap)).all()) == 1
+
+
+def test_recorded_window_over_a_filled_gap_offers_no_fetch_that_would_be_refused(cam, login_as, db):
+    filled = make_gap(cam, BASE_TIME, 600, "filled")
+    for i in range(12):
+        make_footage(cam, BASE_TIME + timedelta(minutes=i + 1), seconds=60)
+    resp = window(login_as("manager"), "2026-06-13T14:02", "2026-06-13T14:08")
+    # Not a "Fetch anyway" that the next press would refuse: the overlap is named at once.
+    assert resp.status_code == 409
+    assert "Fetch anyway" not in resp.text
+    alert = page(resp.text).find(role="alert").text
+    assert "overlaps a filled gap" in alert and "in the archive already" in alert
+    assert "Retry that gap" not in alert
+    assert db.session.scalars(db.select(RecordingGap)).all() == [filled]
+
+
+def test_recorded_window_on_a_camera_that_cannot_fetch_says_why(cam, login_as, db):
+    db.session.get(Camera, cam).enabled = False
+    db.session.commit()
+    for i in range(10):
+        make_footage(cam, BASE_TIME + timedelta(minutes=i + 1), seconds=60)
+    resp = window(login_as("manager"), "2026-06-13T14:02", "2026-06-13T14:08")
+    assert resp.status_code == 409 and "is disabled" in resp.text
+    assert "Fetch anyway" not in resp.text
+
+
+def test_window_form_is_prefilled_with_the_last_hour_in_camera_time(cam, login_as, db):
+    form = page(login_as("manager").get(PAGE).text).find(id="window-form")
+    start = form.find(id="w-start").attrs["value"]
+    end = form.find(id="w-end").attrs["value"]
+    assert form.find(id="w-start").attrs["type"] == "datetime-local"
+    berlin = utcnow().astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+    until = datetime.fromisoformat(end)
+    assert timedelta(0) <= berlin - until < timedelta(minutes=2)  # this minute, camera time
+    assert until - datetime.fromisoformat(start) == timedelta(hours=1)
 
 
 def test_window_plain_form_redirects(cam, login_as, db):
@@ -530,3 +571,11 @@ def test_links_of_a_camera_whose_id_looks_like_a_placeholder(db, login_as, camer
     assert f'href="{page_url}"' in fleet
     resp = manager.post(f"{page_url}/{gap.id}/retry", headers={"HX-Request": "true"})
     assert resp.status_code == 200
+
+
+def test_retry_all_says_it_takes_all_time_when_a_range_is_shown(cam, login_as, db):
+    make_gap(cam, BASE_TIME, state="failed")
+    manager = login_as("manager")
+    assert "all time" not in page(manager.get(PAGE).text).find(id="retry-all").text
+    ranged = page(manager.get(f"{PAGE}?range=24h").text).find(id="retry-all").text
+    assert "Retry 1 failed, partial or expired" in ranged and "all time" in ranged

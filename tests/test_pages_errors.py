@@ -135,3 +135,10 @@ def test_htmx_post_needs_the_csrf_header(csrf_app):
     page = client.get("/cameras/cam1/gaps").get_data(as_text=True)
     ok = client.post(url, headers={"HX-Request": "true", "X-CSRFToken": csrf_token_from(page)})
     assert ok.status_code == 200 and ok.get_data(as_text=True).lstrip().startswith("<tr")
+
+
+def test_an_unknown_address_is_a_404_in_the_sites_words(login_as):
+    resp = login_as("viewer").get("/no/such/page")
+    assert resp.status_code == 404
+    assert "There is no page at this address" in resp.text and "the server" not in resp.text
+    assert "Back to the cameras" in resp.text

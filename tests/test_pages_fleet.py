@@ -11,6 +11,7 @@ from tests.factories import make_footage
 from tests.factories import make_gap
 from tests.factories import make_gaps
 from tests.page import page
+from webapp.models import RecordingGap
 
 HX = {"HX-Request": "true", "HX-Target": "fleet"}
 
@@ -46,9 +47,9 @@ def test_full_page_lists_counts_missing_time_newest_gap_and_anr(fleet, login_as)
     assert "11 min" in lobby.text  # missing: failed 10 min + pending 1 min; filled is not missing
     newest = lobby.find("time")
     assert newest.attrs["datetime"] == "2026-06-13T14:00:00Z"  # newest gap, UTC for machines
-    # One zone for the whole column (UTC, as its header says); camera time is the title.
-    assert "14:00:00 +00:00" in newest.text
-    assert lobby.find(title="Camera time: 2026-06-13 16:00:00 +02:00")
+    # Camera time, as a person there reads it, with its offset (the column mixes zones).
+    assert "16:00:00 +02:00" in newest.text
+    assert "camera time" in seen.find("table").find("thead").text
     assert "open gaps, all time" in seen.find("table").find("thead").text  # Missing's period
     dock = seen.row("Dock")
     assert "ANR off" in dock.text and "needs attention" not in dock.text
@@ -156,3 +157,49 @@ def test_stale_and_never_recorded_cameras_need_attention_on_the_page_and_in_the_
     assert cameras["new"]["last_segment_end"] is None
     assert cameras["live"]["recording_status"] == "ok"
     assert cameras["off"]["recording_status"] == "off"
+
+
+def test_site_retry_button_names_the_site_and_its_count(db, login_as):
+    make_camera("lobby", site="HQ")
+    make_camera("dock", site="HQ")
+    make_gap("lobby", BASE_TIME, 60, "failed")
+    make_gap("dock", BASE_TIME, 60, "partial")
+    manager = login_as("manager")
+    seen = page(manager.get("/cameras?site=HQ").get_data(as_text=True))
+    assert seen.find(id="retry-site").text == "Retry 2 failed at HQ"
+    assert not page(manager.get("/cameras").text).find_all(id="retry-site")  # no site chosen
+    resp = manager.post("/cameras/retry-failed", data={"site": "HQ"})
+    assert resp.status_code == 303
+    after = manager.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "2 gaps at HQ sent back to the fill queue." in after
+    assert not page(after).find_all(id="retry-site")  # nothing left to retry there
+    viewer = login_as("viewer")
+    assert not page(viewer.get("/cameras?site=HQ").text).find_all(id="retry-site")
+    assert viewer.post("/cameras/retry-failed", data={"site": "HQ"}).status_code == 403
+
+
+def test_incident_window_from_the_fleet_page_in_the_cameras_zone(db, login_as):
+    make_camera("lobby", site="HQ", timezone="Europe/Berlin")
+    make_camera("dock", site="HQ", timezone="Europe/Berlin")
+    manager = login_as("manager")
+    form = page(manager.get("/cameras?site=HQ").text).find(id="incident-form")
+    # Names, not ids; every camera of the chosen site ticked; the shared zone named.
+    assert "Camera lobby" in form.text and "Camera dock" in form.text
+    assert "Europe/Berlin" in form.text
+    resp = manager.post(
+        "/cameras/retrievals",
+        data={
+            "camera_ids": ["lobby", "dock"],
+            "start": "2026-06-13T14:00",
+            "end": "2026-06-13T14:10",
+            "zone": "Europe/Berlin",
+        },
+    )
+    assert resp.status_code == 303
+    assert "Queued that window on 2 camera(s)." in manager.get("/cameras").text
+    gaps = db.session.scalars(db.select(RecordingGap)).all()
+    assert sorted(g.camera_id for g in gaps) == ["dock", "lobby"]
+    assert all(g.gap_start.isoformat() == "2026-06-13T12:00:00+00:00" for g in gaps)
+    window = {"start": "2026-06-13T14:00", "end": "2026-06-13T14:10"}
+    bad = manager.post("/cameras/retrievals", data={"camera_ids": ["lobbby"], **window})
+    assert bad.status_code == 422 and "lobbby" in bad.text

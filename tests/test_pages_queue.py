@@ -210,3 +210,15 @@ def test_bulk_retry_jobs_show_their_progress_on_the_queue_and_in_the_api(busy, l
     # Scope: a viewer of the lobby only never sees the dock's job.
     scoped = login_as("viewer", cameras=["lobby"], username="lobbyonly")
     assert [job["camera_id"] for job in scoped.get("/api/v1/queue").get_json()["jobs"]] == ["lobby"]
+
+
+def test_a_cleanly_stopped_worker_says_stopped_and_a_silent_one_not_answering(db, login_as):
+    old = utcnow() - timedelta(minutes=10)
+    db.session.add(WorkerHeartbeat(worker_id="w-clean", seen_at=old, stopped_at=old))
+    db.session.add(WorkerHeartbeat(worker_id="w-lost", seen_at=old))
+    db.session.commit()
+    html = login_as("viewer").get("/queue").get_data(as_text=True)
+    clean = re.search(r"w-clean.*?</tr>", html, re.S).group(0)
+    lost = re.search(r"w-lost.*?</tr>", html, re.S).group(0)
+    assert "stopped" in clean and "not answering" not in clean
+    assert "not answering" in lost

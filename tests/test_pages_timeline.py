@@ -97,7 +97,15 @@ def test_ticks_fall_on_round_local_times(cam, db):
     tl = timeline.build(cam, "6h", now=NOW)
     labels = [label for _, label, _, minor in tl.ticks if not minor]
     assert labels and all(re.fullmatch(r"\d\d:00", label) for label in labels)
+    # Counted from midnight in camera time: every third hour, whatever hour the window starts.
+    day = [label for _, label, _, minor in timeline.build(cam, "24h", now=NOW).ticks if not minor]
+    assert day and all(int(label[:2]) % 3 == 0 for label in day), day
     week = timeline.build(cam, "7d", now=NOW)
+    minors = [label for _, label, _, minor in week.ticks if minor]
+    # Noon between the days; a midnight with no room in the narrow layout keeps its day's name.
+    assert minors and all(m == "12:00" or re.fullmatch(r"[A-Z][a-z]{2} \d\d", m) for m in minors)
+    named = [label for _, label, _, _ in week.ticks if label != "12:00"]
+    assert len(named) >= 6, named  # every whole day of the week is named where there is room
     majors = [label for _, label, _, minor in week.ticks if not minor]
     assert majors and all(re.fullmatch(r"[A-Z][a-z]{2} \d\d", label) for label in majors)
 

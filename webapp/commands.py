@@ -14,6 +14,7 @@ from .account_commands import KEY_COMMANDS
 from .account_commands import USER_COMMANDS
 from .anr.cli import anr
 from .demo import seed
+from .domain import accounts
 from .domain import cameras as camera_settings
 from .domain.users import UserRefused
 from .domain.users import create_user
@@ -33,13 +34,6 @@ cameras = AppGroup("cameras", help="Manage cameras.")
 demo = AppGroup("demo", help="Demo data.")
 
 
-def _scope(raw: str | None) -> list[str] | None:
-    if not raw:
-        return None
-    ids = sorted({c.strip() for c in raw.split(",") if c.strip()})
-    return ids or None
-
-
 @users.command("create")
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(USER_ROLES))
@@ -54,8 +48,8 @@ def users_create(username, role, camera_list, password_stdin):
         password = secrets.token_urlsafe(12)
         generated = True
     try:
-        user = create_user(username, role, password, _scope(camera_list))
-    except UserRefused as exc:
+        user = create_user(username, role, password, accounts.parse_cameras(camera_list))
+    except (UserRefused, accounts.AccountError) as exc:
         raise click.UsageError(str(exc)) from None
     db.session.commit()
     click.echo(f"created user {user.username} ({user.role})")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound
 
 from .extensions import db
 from .extensions import login_manager
@@ -98,6 +99,11 @@ def error_response(status: int, message: str, slug: str | None = None, fields=No
     return resp
 
 
+# An address the site has no page for, in the site's words (werkzeug's speak of "the server").
+NOT_FOUND_WORDS = (
+    "There is no page at this address. The link may be old, or the camera may have been "
+    "removed; the camera list has everything you may see."
+)
 RETRY_AFTER_BUSY_S = 2  # a lock is usually gone within the busy timeout
 RETRY_AFTER_DOWN_S = 5  # a database that is down or gone takes longer to come back
 PLAIN_PAGE = (
@@ -177,6 +183,8 @@ def register_errorhandlers(app) -> None:
             if not wants_json() and not current_user.is_authenticated:
                 return login_manager.unauthorized()
         message = exc.description or (TITLES.get(exc.code, "Error") if exc.code else "Error")
+        if exc.description == NotFound.description:  # the router's words, not a named miss
+            message = NOT_FOUND_WORDS
         try:
             resp = error_response(exc.code or 500, message, slug, getattr(exc, "fields", None))
         except (OperationalError, InterfaceError) as db_exc:  # the error page's layout needs it

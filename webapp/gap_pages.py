@@ -6,6 +6,7 @@ neither imports the other.
 
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from . import timeline as timeline_mod
 from .domain import evidence
 from .domain import fill_queue
 from .domain import fleet as fleet_mod
+from .domain import incidents
 from .domain.gap_actions import fill_problem
 from .domain.gap_actions import gap_of
 from .domain.gap_queries import gap_rows_by_id
@@ -28,6 +30,7 @@ from .domain.gap_queries import window_counts
 from .domain.paging import decode_cursor
 from .domain.paging import encode_cursor
 from .domain.principal import camera_for
+from .domain.principal import can
 from .domain.principal import require
 from .domain.states import ATTENTION
 from .domain.times import stored_time
@@ -81,7 +84,18 @@ def fleet_page():
         camera_endpoint=page_endpoint("camera_gaps"),
         table_rows=fleet_rows(page.rows, page_endpoint("camera_gaps")),
         fleet_endpoint=page_endpoint("fleet"),
+        # "Retry N failed at <site>" once a site is chosen (manager+).
+        site_failed=incidents.failed_at_site(current_user, fq.site)
+        if fq.site and can(current_user, "retry")
+        else 0,
+        # The incident window is typed in the shown cameras' zone when they share one, else UTC.
+        incident_zone=_one_zone([row.camera.timezone for row in page.rows]),
     )
+
+
+def _one_zone(zones: list[str]) -> str:
+    """The zone all of ``zones`` share, else UTC."""
+    return zones[0] if zones and len(set(zones)) == 1 else "UTC"
 
 
 def _shown_rows() -> int:
@@ -155,6 +169,7 @@ def gap_page_context(
         page_ep=page_endpoint("camera_gaps"),
         tz_label=tz_label(camera.timezone),
         window_values={},
+        window_defaults=last_hour(camera.timezone),
         window_errors={},
         window_notice=None,
         # A page that starts further back (a timeline link) keeps its start when it refreshes.
@@ -210,6 +225,13 @@ def mark_links(camera, range_key: str):
         return f"{url}#gap-{newest}"
 
     return href
+
+
+def last_hour(tz_name: str) -> dict[str, str]:
+    """The window form's default: the hour up to this minute, in the camera's zone."""
+    end = utcnow().replace(second=0, microsecond=0).astimezone(zone(tz_name))
+    start = end - timedelta(hours=1)
+    return {"start": start.strftime("%Y-%m-%dT%H:%M"), "end": end.strftime("%Y-%m-%dT%H:%M")}
 
 
 def tz_label(tz_name: str) -> str:

@@ -19,6 +19,7 @@ from flask_wtf.csrf import generate_csrf
 from .domain.principal import can
 from .domain.recording_health import RECORDING_HELP
 from .domain.recording_health import RECORDING_LABELS
+from .domain.states import ATTENTION
 from .domain.states import FILL_STATES
 from .domain.states import FILLED
 from .domain.states import FILLING
@@ -71,6 +72,20 @@ def local_parts(value: datetime, tz_name: str | None = "UTC") -> tuple[str, str,
     # isoformat is the cheapest formatter (pages format thousands of times).
     iso = value.astimezone(zone(tz_name)).isoformat(timespec="seconds")
     return iso[:10], iso[11:19], iso[19:]
+
+
+def zone_offset(tz_name: str | None = "UTC") -> str:
+    """The zone's offset now (``+01:00``): said once in a column's header instead of every cell."""
+    return utcnow().astimezone(zone(tz_name)).isoformat(timespec="seconds")[19:] or "+00:00"
+
+
+def local_clock(value: datetime | None, tz_name: str | None = "UTC") -> str:
+    """``local_time`` without the offset when it is the header's (``zone_offset``); DST shows it."""
+    if value is None:
+        return "—"
+    text = local_time(value, tz_name)
+    offset = zone_offset(tz_name)
+    return text[: -len(offset) - 1] if text.endswith(" " + offset) else text
 
 
 def duration_words(seconds) -> str:
@@ -147,15 +162,23 @@ class TimeCell:
     clock: str
     offset: str
     show_day: bool = True
+    # The offset is printed only when it differs from the column header's (a DST change).
+    show_offset: bool = False
 
 
-def time_cell(value: datetime | None, tz: str, same_day_as: datetime | None = None):
-    """A TimeCell, without the date when it is ``same_day_as``'s local day; None for no time."""
+def time_cell(
+    value: datetime | None, tz: str, same_day_as: datetime | None = None, own_offset=False
+):
+    """A TimeCell, without the date when it is ``same_day_as``'s local day; None for no time.
+
+    ``own_offset``: the column mixes zones (the fleet), so every cell names its offset.
+    """
     if value is None:
         return None
     day, clock, offset = local_parts(value, tz)
     show_day = same_day_as is None or local_parts(same_day_as, tz)[0] != day
-    return TimeCell(rfc3339(value), day, clock, offset, show_day)
+    show_offset = own_offset or offset != zone_offset(tz)
+    return TimeCell(rfc3339(value), day, clock, offset, show_day, show_offset)
 
 
 class RowRights:
@@ -190,19 +213,15 @@ class GapRow:
     stop_requested_by: str | None
     recovered_title: str | None
     recovered_words: str
+    # The row has the pick and actions cells (the viewer has neither); a Retry only on
+    # failed, partial and expired rows: pending is queued already, filled needs nothing.
+    row_actions: bool
     retry_url: str | None
-    retry_refused: str | None
     stop_url: str | None
     stop_refused: str | None
     history_url: str
     watch_url: str | None = None  # filled or partial: there is footage to play
     export_url: str | None = None  # and the principal may export it as evidence
-
-
-_RETRY_REFUSED = {
-    FILLED: "Already filled: nothing to fetch",
-    FILLING: "A fill is running; Stop it first",
-}
 
 
 def gap_row(
@@ -222,7 +241,8 @@ def gap_row(
     recovered = gap.recovered_seconds
     retry_url = stop_url = None
     if rights.retry:
-        retry_url = cached_url_for("gaps.retry_gap_row", camera_id=camera.id, gap_id=gap.id)
+        if state in ATTENTION:
+            retry_url = cached_url_for("gaps.retry_gap_row", camera_id=camera.id, gap_id=gap.id)
         if state == FILLING and rights.stop:
             stop_url = cached_url_for("gaps.stop_gap_row", camera_id=camera.id, gap_id=gap.id)
     return GapRow(
@@ -245,8 +265,8 @@ def gap_row(
             f"{recovered:.1f} s of {gap.gap_seconds} s" if recovered is not None else None
         ),
         recovered_words=duration_text(recovered) if recovered is not None else "",
+        row_actions=bool(rights.retry),
         retry_url=retry_url,
-        retry_refused=_RETRY_REFUSED.get(state),
         stop_url=stop_url,
         stop_refused="Stop already requested" if gap.stop_requested_by else None,
         history_url=cached_url_for(history_ep, camera_id=camera.id, gap_id=gap.id),
@@ -315,9 +335,8 @@ def fleet_rows(rows, camera_endpoint: str) -> list[FleetRowView]:
                 counts=counts,
                 badges=[c for c in counts if c[1]],
                 missing=duration_text(row.missing_seconds),
-                # One zone for the whole column (UTC, as the header says); the camera's own
-                # time is the title.
-                newest=time_cell(newest, "UTC"),
+                # Camera time, each cell with its offset (cameras differ); UTC is the title.
+                newest=time_cell(newest, cam.timezone, own_offset=True),
                 newest_words=relative(newest, now) if newest is not None else "",
                 newest_local=local_time(newest, cam.timezone) if newest is not None else "",
                 recording=row.recording_status,
@@ -382,6 +401,8 @@ def install(app) -> None:
     app.jinja_env.filters.update(
         local_time=local_time,
         local_parts=local_parts,
+        local_clock=local_clock,
+        zone_offset=zone_offset,
         # On a page a duration never wraps inside itself ("1 min 30 s" stays on one line).
         duration_words=duration_text,
         relative=relative,

@@ -41,12 +41,12 @@ def prepare(simcam_url: str) -> tuple[str, list[str]]:
         upgrade()
         logins = seed(simcam_url)
         warm = [f"{start.isoformat()}/{end.isoformat()}" for start, end in download_windows()]
+    saved = Path(app.instance_path) / "demo-logins.txt"
     if logins:
         text = "".join(f"  {user:8} {password}   ({role})\n" for user, password, role in logins)
-        return text, warm
-    saved = Path(app.instance_path) / "demo-logins.txt"
-    text = saved.read_text() if saved.exists() else "  (demo logins were shown on the first run)\n"
-    return text, warm
+    else:
+        text = saved.read_text() if saved.exists() else "  (shown on the first run)\n"
+    return f"{text}  (kept in {saved})\n", warm
 
 
 def children(port: int, simcam_port: int, warm: Sequence[str] = ()) -> dict[str, list[str]]:
@@ -78,9 +78,12 @@ def children(port: int, simcam_port: int, warm: Sequence[str] = ()) -> dict[str,
             f"{HOST}:{port}",
             "--access-logfile",
             "-",
-            # Sign-on tokens in query strings never reach the access log (webapp.accesslog).
+            # Sign-on tokens never reach the access log, nor do the pages' polls; gunicorn's own
+            # start-up lines are left out too (the banner below gives the URL once).
             "--logger-class",
-            "webapp.accesslog.RedactingGunicornLogger",
+            "webapp.quietlog.QuietPollLogger",
+            "--log-level",
+            "warning",
             "wsgi:app",
         ],
     }
@@ -125,8 +128,8 @@ def main() -> int:
         # Own sessions: Ctrl-C reaches only this process, which stops the children in order.
         procs[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
     print(
+        # The simulated camera prints its own URL; each URL is said once.
         f"\nReplenish is running on http://{HOST}:{port}\n"
-        f"simulated camera on {simcam_url}\n"
         f"demo logins:\n{logins}"
         "Press Ctrl-C to stop.\n",
         flush=True,

@@ -358,7 +358,9 @@ def _tick_times(step: timedelta, start: datetime, end: datetime, tz) -> list[dat
     if step >= timedelta(days=1):
         t = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     else:
-        t = local.replace(minute=0, second=0, microsecond=0)
+        # Counted from local midnight, so 12 h ticks fall at midnight and noon and 3 h ticks at
+        # 00, 03, 06 ... whatever the hour the window starts at.
+        t = local.replace(hour=0, minute=0, second=0, microsecond=0)
         while t <= local:
             t = (t + step).astimezone(tz)
     out = []
@@ -390,7 +392,10 @@ def ticks(
         right = (len("now") * LABEL_CHAR_PX + LABEL_GAP_PX) / width_px * 100
         for t in times:
             x = pct(t)
-            label = t.strftime(fmt if not minor or step < timedelta(days=1) else "%H:%M")
+            # A midnight the narrow layout had no room to name is named where minor ticks show
+            # (7 d at 1440 px: every day labelled).
+            day = step >= timedelta(days=1) and not (t.hour or t.minute)
+            label = t.strftime(fmt if not minor or step < timedelta(days=1) or day else "%H:%M")
             half = _label_half(label, width_px)
             if x - half < left or x + half > 100 - right:
                 continue

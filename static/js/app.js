@@ -8,6 +8,19 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
+  // hx-confirm asks in the page's own <dialog> (base.html), which works in a sandboxed frame.
+  document.addEventListener("htmx:confirm", function (evt) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!evt.detail.question || !dialog || !dialog.showModal) { return; }
+    evt.preventDefault();
+    document.getElementById("confirm-text").textContent = evt.detail.question;
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function () {
+      if (dialog.returnValue === "ok") { evt.detail.issueRequest(true); }
+    }, { once: true });
+    dialog.showModal();
+  });
+
   // Every htmx request carries the CSRF token as a header.
   document.addEventListener("htmx:configRequest", function (evt) {
     evt.detail.headers["X-CSRFToken"] = csrfToken();
@@ -96,6 +109,24 @@
     }
   });
 
+  // Messages of the page's message area fade 20 s after they appear (an out-of-band swap
+  // replaces #messages itself, so each settle looks again).
+  var MESSAGE_MS = 20000;
+  function ageMessages() {
+    var box = document.getElementById("messages");
+    if (!box || !box.firstElementChild || box.hasAttribute("data-fading")) { return; }
+    box.setAttribute("data-fading", "");
+    var shown = box.firstElementChild;
+    setTimeout(function () {
+      box.removeAttribute("data-fading");
+      if (shown.parentNode !== box) { ageMessages(); return; }
+      shown.classList.add("fade-out");
+      setTimeout(function () { if (shown.parentNode === box) { box.replaceChildren(); } }, 1000);
+    }, MESSAGE_MS);
+  }
+  document.addEventListener("htmx:afterSettle", ageMessages);
+  document.addEventListener("DOMContentLoaded", ageMessages);
+
   // A view marked data-follow-url refreshes from the address bar (the filter the operator chose
   // last, pushed by tabs and range links), and re-renders as many rows as "Load more" showed so
   // the scroll position stays.
@@ -166,11 +197,13 @@
     var detail = document.getElementById(elt.getAttribute("aria-controls"));
     if (detail) { detail.remove(); }
     elt.setAttribute("aria-expanded", "false");
+    elt.textContent = "History";
   }, true);
   document.addEventListener("htmx:afterSwap", function (evt) {
     var elt = evt.detail.requestConfig && evt.detail.requestConfig.elt;
     if (elt && elt.classList && elt.classList.contains("history-toggle")) {
       elt.setAttribute("aria-expanded", "true");
+      elt.textContent = "Hide history";
     }
   });
   document.addEventListener("htmx:configRequest", function (evt) {
@@ -181,12 +214,17 @@
       function (row) { return row.getAttribute("data-gap-id"); }
     );
     if (open.length) { evt.detail.parameters.open = open.join(","); }
-    // The refresh a row's action asks for keeps that row even if it left the tab.
+    // A row an action changed stays, even if it left the tab, through every refresh until the
+    // operator changes the view (a tab, a range, a reload): they watch it go to filled.
     var trigger = evt.detail.triggeringEvent;
     if (trigger && trigger.type === "gaps-changed" && trigger.detail && trigger.detail.keep) {
-      evt.detail.parameters.keep = [].concat(trigger.detail.keep).join(",");
+      [].concat(trigger.detail.keep).forEach(function (id) { keptRows.add(String(id)); });
     }
+    if (keptRows.size) { evt.detail.parameters.keep = Array.from(keptRows).slice(-20).join(","); }
   });
+  var keptRows = new Set();
+  document.addEventListener("htmx:pushedIntoHistory", function () { keptRows.clear(); });
+  window.addEventListener("popstate", function () { keptRows.clear(); });
 
   // Timeline: a click on a gap highlights its rows when they are on the page; otherwise the
   // link loads the gap's state tab starting at that gap (the row is then the :target).
@@ -255,14 +293,15 @@
   document.addEventListener("mousedown", function () { lastRowAction = null; });
 
   // Timeline: drag across it to pick a window for the "Retrieve a chosen window" form. The
-  // times are written in the camera's zone, 24-hour ISO, as the form reads them.
+  // times are written in the camera's zone as the date-time picker's value (ISO, to the minute:
+  // the ends snap outwards to whole minutes).
   function zoned(ms, tz) {
     var parts = {};
     new Intl.DateTimeFormat("en-GB", {
       timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23"
     }).formatToParts(new Date(ms)).forEach(function (p) { parts[p.type] = p.value; });
-    return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute + ":" + parts.second;
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute;
   }
   var drag = null;
   function fraction(svg, clientX) {
@@ -304,8 +343,8 @@
     var from = form && form.querySelector("input[name=start]");
     var until = form && form.querySelector("input[name=end]");
     if (!from || !until) { return; }
-    from.value = zoned(Math.floor(a / 1000) * 1000, tz);
-    until.value = zoned(Math.ceil(b / 1000) * 1000, tz);
+    from.value = zoned(Math.floor(a / 60000) * 60000, tz);
+    until.value = zoned(Math.ceil(b / 60000) * 60000, tz);
     if (form.tagName === "DETAILS") { form.open = true; }
     from.focus();
     // The pointer went up over a gap link: that click is the end of a drag, not a navigation.
@@ -315,13 +354,31 @@
   });
 
   // Embedded in a VMS console: tell the parent our height and notable events, allowed origins only.
-  function embedOrigins() {
+  // Only to the parent's own origin, and only when it is an allowed one: posting to every
+  // allowed origin logs a mismatch in the console for each of the others.
+  function parentOrigin() {
     var meta = document.querySelector('meta[name="replenish-embed-origins"]');
-    if (!meta || window.parent === window) { return []; }
-    return (meta.getAttribute("content") || "").split(/\s+/).filter(Boolean);
+    if (!meta || window.parent === window) { return null; }
+    var allowed = (meta.getAttribute("content") || "").split(/\s+/).filter(Boolean);
+    var origin = null;
+    if (window.location.ancestorOrigins && window.location.ancestorOrigins.length) {
+      origin = window.location.ancestorOrigins[0];
+    } else {
+      // Without ancestorOrigins: the referrer of the frame's first page, kept for the session.
+      try {
+        origin = sessionStorage.getItem("replenish-parent") ||
+          (document.referrer ? new URL(document.referrer).origin : null);
+        if (origin && origin !== window.location.origin) { sessionStorage.setItem("replenish-parent", origin); }
+      } catch (e) { origin = null; }
+    }
+    return origin && allowed.indexOf(origin) !== -1 ? origin : null;
   }
   function tellParent(message) {
-    embedOrigins().forEach(function (origin) { window.parent.postMessage(message, origin); });
+    var origin = parentOrigin();
+    if (origin) { window.parent.postMessage(message, origin); }
+  }
+  if (document.querySelector("[data-session-ended]")) {
+    tellParent({ type: "replenish:session-ended" });
   }
   if (document.body && document.body.classList.contains("embed")) {
     var lastHeight = 0;

@@ -47,7 +47,9 @@ def test_index_and_worker_commands_run_once(anr_app, anr_db, simcam):
     assert worked.exit_code == 0, worked.output
     gap = anr_db.session.execute(select(RecordingGap)).scalar_one()
     assert gap_now(gap.id).fill_state == "filled"
-    assert anr_db.session.execute(select(WorkerHeartbeat)).scalar_one().running == 0
+    beat = anr_db.session.execute(select(WorkerHeartbeat)).scalar_one()
+    # A clean stop says so: the queue page shows "stopped", not "not answering".
+    assert beat.running == 0 and beat.stopped_at is not None
 
 
 def test_rescan_of_an_unchanged_folder_only_stats(anr_app, anr_db, simcam, monkeypatch):

@@ -13,6 +13,7 @@ from tests import factories
 from webapp import create_app
 from webapp.domain import segments
 from webapp.extensions import db
+from webapp.models import FillRun
 from webapp.models import RecordingGap
 from webapp.models import Segment
 from webapp.models import utcnow
@@ -119,6 +120,31 @@ def seed_demo(now):
                 )
         t = end
     segments.add_segments(rows)
+    # Fill history: the failed gap's three attempts and the filled gap's one.
+    timed_out = "ffmpeg: rtsp://***@10.0.0.7/replay: Connection timed out"
+    for gap_key, n, outcome, method, error in (
+        ("failed", 0, "failed", "replay", timed_out),
+        ("failed", 1, "failed", "download", "camera answered 503 Service Unavailable"),
+        ("failed", 2, "failed", "replay", timed_out),
+        ("filled", 0, "filled", "replay", None),
+    ):
+        started = now - timedelta(hours=2, minutes=40 - 10 * n)
+        db.session.add(
+            FillRun(
+                gap_id=gaps[gap_key],
+                camera_id="lobby",
+                worker_id="worker-1",
+                started_at=started,
+                ended_at=started + timedelta(seconds=42),
+                duration_s=42.0,
+                outcome=outcome,
+                method=method,
+                recovered_seconds=600.0 if outcome == "filled" else 0.0,
+                bytes_written=585_100 if outcome == "filled" else 0,
+                error=error,
+                requested_by="manager" if n == 1 else None,
+            )
+        )
     db.session.commit()
     for role in ("admin", "manager", "viewer"):
         factories.make_user(role, role, None, PASSWORD)

@@ -55,8 +55,8 @@ def make_audit_rows(tab, live) -> None:
     tab.locator(f"#gap-{live.gaps['failed']} button.retry").click()
     tab.locator(f"#gap-{live.gaps['failed']} .badge", has_text="Pending").wait_for()
     tab.click("#window-form summary")
-    tab.fill("#w-start", "2026-06-13 14:00:00")
-    tab.fill("#w-end", "2026-06-13 14:05:00")
+    tab.fill("#w-start", "2026-06-13T14:00")
+    tab.fill("#w-end", "2026-06-13T14:05")
     tab.click("#window-form button")
     tab.locator("#window-form .flash", has_text="Queued").wait_for()
 

@@ -107,12 +107,17 @@ def test_a_conflict_shows_in_the_row_without_losing_the_page(page, live):
 
 def test_retry_all_failed_asks_first(page, live):
     sign_in(page, live, "manager", "/cameras/lobby/gaps")
-    messages = []
-    page.on("dialog", lambda d: (messages.append(d.message), d.accept()))
     expect(page.locator("#retry-all")).to_have_text("Retry 3 failed, partial or expired")
     page.click("#retry-all")
+    # Asked in the page's own dialog (not confirm()); Cancel sends nothing.
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("failed, partial and expired")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#retry-all")).to_have_text("Retry 3 failed, partial or expired")
+    page.click("#retry-all")
+    dialog.get_by_role("button", name="OK").click()
     expect(page.locator("#messages")).to_have_text("3 gaps sent back to the fill queue.")
-    assert messages and "failed, partial and expired" in messages[0]
     expect(page.locator("#retry-all")).to_be_disabled()
 
 
@@ -129,14 +134,17 @@ def test_ticked_rows_are_retried_together_and_history_opens(page, live):
     expect(page.locator("#messages")).to_contain_text("1 gap sent back to the fill queue.")
     # The row stays (now pending) in the Failed tab until the next refresh.
     expect(page.locator(f"#gap-{failed} .badge")).to_have_text("Pending")
-    expect(page.locator(f"#gap-{failed} input.select-gap")).not_to_be_checked()
+    # Pending now: queued already, so it has no box to tick.
+    expect(page.locator(f"#gap-{failed} input.select-gap")).to_have_count(0)
     expect(button).to_be_disabled()
     toggle = page.locator(f"#gap-{failed} .history-toggle")
     toggle.click()
-    expect(page.locator(f"#detail-{failed}")).to_contain_text("No fill attempt yet.")
+    expect(page.locator(f"#detail-{failed}")).to_contain_text("503 Service Unavailable")
     expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(toggle).to_have_text("Hide history")
     toggle.click()
     expect(page.locator(f"#detail-{failed}")).to_have_count(0)
+    expect(toggle).to_have_text("History")
 
 
 def test_a_viewer_sees_no_retry(page, live):
@@ -197,14 +205,14 @@ def test_chosen_window_is_queued_and_an_overlap_is_named(page, live):
     sign_in(page, live, "manager", "/cameras/lobby/gaps")
     page.click("#window-form summary")
     # 24-hour ISO text, whatever the browser's locale would make of a date picker.
-    page.fill("#w-start", "2026-06-13 14:00:00")
-    page.fill("#w-end", "2026-06-13 14:05:00")
+    page.fill("#w-start", "2026-06-13T14:00")
+    page.fill("#w-end", "2026-06-13T14:05")
     page.click("#window-form button")
     expect(page.locator("#window-form .flash")).to_contain_text(
         "Queued 2026-06-13 14:00:00 +02:00 to 2026-06-13 14:05:00 +02:00"
     )
-    page.fill("#w-start", "2026-06-13 14:02:00")
-    page.fill("#w-end", "2026-06-13 14:10:00")
+    page.fill("#w-start", "2026-06-13T14:02")
+    page.fill("#w-end", "2026-06-13T14:10")
     page.click("#window-form button")
     error = page.locator("#window-form .flash.error")
     expect(error).to_contain_text(

@@ -85,8 +85,8 @@ def test_queue_shows_a_running_fill_moving_and_stop_keeps_its_footage(browser, f
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(SCREENSHOTS / "queue-running.png"), full_page=True)
 
-        tab.once("dialog", lambda dialog: dialog.accept())
         row.get_by_role("button", name=re.compile("Stop the fill")).click()
+        tab.get_by_role("dialog").get_by_role("button", name="OK").click()
         expect(tab.locator("#messages")).to_contain_text("Stop sent for Lobby entrance")
         # The worker ends the fill; the outcome list says it was stopped, with footage kept.
         recent = tab.locator("section[aria-labelledby=h-recent]")

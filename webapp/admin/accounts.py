@@ -68,7 +68,7 @@ def create_user_page():
             password,
             accounts.parse_cameras(request.form.get("cameras", "")),
         )
-    except UserRefused as exc:
+    except (UserRefused, accounts.AccountError) as exc:
         db.session.rollback()
         return _users_page(422, error=str(exc), form=request.form)
     db.session.commit()

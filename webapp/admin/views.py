@@ -41,8 +41,9 @@ TIMEZONES = ["UTC", *sorted(available_timezones() - {"UTC"})]
 @bp.before_request
 @login_required
 def authenticate():
-    """Camera management needs a signed-in admin."""
-    require("manage_cameras")
+    """Admin pages need a signed-in admin; the 403 names what the page is for."""
+    accounts = request.path.startswith(("/admin/users", "/admin/api-keys"))
+    require("manage_users" if accounts else "manage_cameras")
 
 
 @bp.get("/cameras")

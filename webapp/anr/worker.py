@@ -552,6 +552,7 @@ class Worker:
             )
             db.session.add(row)
         row.seen_at = utcnow()
+        row.stopped_at = None
         row.running = len(self.jobs)
         row.concurrency = int(self.config["ANR_CONCURRENCY"])
         db.session.commit()
@@ -584,7 +585,7 @@ class Worker:
         row = db.session.get(WorkerHeartbeat, self.worker_id)
         if row is not None:
             row.running = 0
-            row.seen_at = utcnow()
+            row.seen_at = row.stopped_at = utcnow()
             db.session.commit()
         self.sender.drain(timeout=5)
         self.sender.stop()

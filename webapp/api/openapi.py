@@ -368,6 +368,57 @@ def document() -> dict:
                     [CAMERA],
                 )
             },
+            "/api/v1/retrievals": {
+                "post": _op(
+                    "Incident retrieval: queue one window on several cameras (manager+, "
+                    "scoped); cameras that refuse are listed with their reason. 403 naming "
+                    "cameras outside your scope, 422 naming unknown cameras or a bad window",
+                    {
+                        "201": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "queued": {"type": "array", "items": {"type": "object"}},
+                                    "refused": {"type": "array", "items": {"type": "object"}},
+                                },
+                            },
+                            "Created",
+                        ),
+                        "422": _ERR,
+                        **errors_4xx,
+                    },
+                    None,
+                    {
+                        "type": "object",
+                        "required": ["camera_ids", "start", "end"],
+                        "properties": {
+                            "camera_ids": {"type": "array", "items": {"type": "string"}},
+                            "start": TIME,
+                            "end": TIME,
+                        },
+                    },
+                )
+            },
+            "/api/v1/cameras/retry-failed": {
+                "post": _op(
+                    "After a site outage: Retry N failed on every camera of the site in your "
+                    "scope (manager+); 202 with the per-camera jobs of the big ones",
+                    {
+                        "202": _json({"type": "object"}, "Accepted"),
+                        "404": _ERR,
+                        "422": _ERR,
+                        **errors_4xx,
+                    },
+                    [
+                        {
+                            "name": "site",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                )
+            },
             "/api/v1/jobs/{job_id}": {
                 "get": _op(
                     "A background job's progress (404 for a job of a camera outside your scope)",

@@ -11,6 +11,7 @@ from flask_login import login_required
 
 from ..domain import fill_queue as fill_queue_mod
 from ..domain import fleet
+from ..domain import incidents
 from ..domain import jobs
 from ..domain.gap_actions import gap_of
 from ..domain.gap_actions import ingest_gap
@@ -173,6 +174,33 @@ def retry_failed(camera_id: str):
     resp.status_code = 202
     resp.headers["Location"] = url_for("api.get_job", job_id=result.job.id)
     return resp
+
+
+@bp.post("/retrievals")
+def create_retrieval():
+    """One incident window from several cameras (manager+, scoped): queued and refused lists."""
+    require("control_fills")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Problem(400, "send a JSON object with camera_ids, start and end", "invalid_json")
+    result = incidents.incident_window(
+        current_user, body.get("camera_ids"), body.get("start"), body.get("end")
+    )
+    db.session.commit()
+    return jsonify(result), 201
+
+
+@bp.post("/cameras/retry-failed")
+def retry_failed_at_site():
+    """Retry N failed on every camera of ``?site=`` in scope (manager+): 202 with the jobs."""
+    require("retry")
+    result = incidents.retry_failed_at_site(current_user, request.args.get("site"))
+    db.session.commit()
+    for job in result["jobs"]:
+        jobs.start(job.id)
+    answer = {**result, "jobs": [job.to_json() for job in result["jobs"]]}
+    answer["retried"] = sum(c["retried"] for c in result["cameras"])
+    return jsonify(answer), 202
 
 
 @bp.get("/jobs/<job_id>")

@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import make_response
 from flask import redirect
+from flask import render_template
 from flask import request
 from flask import url_for
 
@@ -36,6 +37,14 @@ def _page_path(url: str) -> str | None:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+def _in_frame() -> bool:
+    """True for an embed page, or a request made from one (its actions post to /cameras/...)."""
+    pages = [request.path, request.headers.get("HX-Current-URL", "")]
+    if request.method == "POST":
+        pages.append(request.referrer or "")
+    return any((_page_path(p) or "").startswith("/embed/") for p in pages)
+
+
 def install(login_manager) -> None:
     """Register the unauthorized handler on Flask-Login."""
 
@@ -45,6 +54,14 @@ def install(login_manager) -> None:
             return error_response(401, "sign in or send an API key as a bearer token")
         next_path = request.full_path if request.query_string else request.path
         lost = LOST_ACTIONS.get(request.endpoint) if request.method == "POST" else None
+        if _in_frame():
+            # In a console's frame: the sign-in page cannot be framed, so the frame says the
+            # session ended and tells its parent (templates/embed/ended.html).
+            if request.headers.get("HX-Request"):
+                resp = make_response("", 401)
+                resp.headers["HX-Redirect"] = url_for("auth.embed_session_ended", lost=lost)
+                return resp
+            return make_response(render_template("embed/ended.html", lost=lost), 401)
         if request.headers.get("HX-Request"):
             # Never a 302: htmx would follow it and swap the login page into a table cell.
             # Send the page the operator is on, not the fragment URL, as where to come back.

@@ -128,3 +128,10 @@ def logout():
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("auth.login_form"))
+
+
+@bp.get("/embed/session-ended")
+def embed_session_ended():
+    """What a console's frame shows once its embed session ended (under /embed: framable)."""
+    lost = lost_action(request.args.get("lost"))
+    return render_template("embed/ended.html", lost=lost, embed=True), 401

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import KEY_ROLES
 from ..models import ApiKey
+from ..models import Camera
 from ..models import User
 from ..models import utcnow
 from ..models.user import EMBED_ROLES
@@ -90,9 +91,19 @@ def mint_api_key(name: str, role: str, cameras: list[str] | None, expires_at=Non
 
 
 def parse_cameras(raw: str | None) -> list[str] | None:
-    """A comma-separated camera list as a sorted scope; None (all cameras) when empty."""
+    """A comma-separated camera list as a sorted scope; None (all cameras) when empty.
+
+    A camera that does not exist is refused by name ("lobbby"): a typo would otherwise leave
+    the person with a scope that silently shows nothing.
+    """
     ids = sorted({c.strip() for c in (raw or "").split(",") if c.strip()})
-    return ids or None
+    if not ids:
+        return None
+    known = set(db.session.scalars(select(Camera.id).where(Camera.id.in_(ids))))
+    unknown = [c[:64] for c in ids if c not in known]
+    if unknown:
+        raise AccountError(f"no such camera: {', '.join(unknown[:20])}")
+    return ids
 
 
 def key_state(key: ApiKey) -> str:

@@ -369,7 +369,9 @@ def workers(now: datetime | None = None) -> list[dict]:
                 "started_at": w.started_at,
                 "seen_at": w.seen_at,
                 "heartbeat_age_seconds": round(age, 1),
-                "late": age > WORKER_LATE_S,
+                # A worker that shut down cleanly is stopped, not late.
+                "stopped": w.stopped_at is not None,
+                "late": w.stopped_at is None and age > WORKER_LATE_S,
                 "running": w.running,
                 "concurrency": w.concurrency,
             }

@@ -209,13 +209,18 @@ class WindowOverlap(Problem):
         self.gap = gap
 
 
-def queue_window(camera, start, end):
-    """Queue an operator-chosen window as a manual gap; 409 naming an overlapping gap."""
+def check_window_queueable(camera, start, end) -> None:
+    """Raise what ``queue_window`` would refuse with (409), so a page offers only what works."""
     ensure_fillable(camera)
     gapstate.lock_camera(camera.id)
     clash = gapstate.overlapping_gap(camera.id, start, end)
     if clash is not None:
         raise WindowOverlap(clash)
+
+
+def queue_window(camera, start, end):
+    """Queue an operator-chosen window as a manual gap; 409 naming an overlapping gap."""
+    check_window_queueable(camera, start, end)
     gap, _ = gapstate.record_gap(camera.id, start, end, manual=True, requested_by=_requester())
     record(
         "anr_manual_window",

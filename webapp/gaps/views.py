@@ -11,8 +11,11 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..domain import incidents
+from ..domain import jobs
 from ..domain.gap_actions import WindowOverlap
 from ..domain.gap_actions import check_window
+from ..domain.gap_actions import check_window_queueable
 from ..domain.gap_actions import gap_of
 from ..domain.gap_actions import parse_gap_ids
 from ..domain.gap_actions import queue_window
@@ -23,6 +26,12 @@ from ..domain.gap_actions import stop_one
 from ..domain.gap_queries import coverage_holes
 from ..domain.gap_queries import parse_state
 from ..domain.principal import camera_for
+from ..domain.principal import require
+from ..domain.states import FAILED
+from ..domain.states import FILLED
+from ..domain.states import FILLING
+from ..domain.states import PENDING
+from ..domain.times import parse_time
 from ..domain.times import zone
 from ..errors import Problem
 from ..extensions import db
@@ -35,6 +44,7 @@ from ..gap_pages import gap_page_context
 from ..gap_pages import history_page
 from ..gap_pages import page_endpoint
 from ..gap_pages import watch_page
+from ..models import rfc3339
 from ..presenters import STATE_LABELS
 from ..presenters import RowRights
 from ..presenters import gap_row
@@ -155,6 +165,47 @@ def _gaps_words(count: int) -> str:
     return f"{count} gap{'s' if count != 1 else ''}"
 
 
+@bp.post("/cameras/retry-failed")
+def retry_failed_at_site_page():
+    """The fleet page's "Retry N failed at <site>": one Retry N failed per camera in scope."""
+    require("retry")
+    site = request.form.get("site", "")
+    result = incidents.retry_failed_at_site(current_user, site)
+    db.session.commit()
+    for job in result["jobs"]:
+        jobs.start(job.id)
+    moved = sum(c["retried"] for c in result["cameras"])
+    words = f"{_gaps_words(moved)} at {result['site']} sent back to the fill queue"
+    if result["jobs"]:
+        words += f" ({len(result['jobs'])} camera(s) continue in the background)"
+    if result["refused"]:
+        words += ". Not retried: " + "; ".join(r["error"] for r in result["refused"])
+    flash(words + ".")
+    return redirect(url_for("gaps.fleet", site=result["site"]), 303)
+
+
+@bp.post("/cameras/retrievals")
+def incident_window_page():
+    """The fleet page's incident retrieval: one window (in ``zone``) from the ticked cameras."""
+    require("control_fills")
+    tz = zone(request.form.get("zone", "UTC"))
+    start, end = (parse_time(request.form.get(k, ""), naive_zone=tz) for k in ("start", "end"))
+    result = incidents.incident_window(
+        current_user,
+        request.form.getlist("camera_ids"),
+        rfc3339(start) if start else None,
+        rfc3339(end) if end else None,
+    )
+    db.session.commit()
+    words = f"Queued that window on {len(result['queued'])} camera(s)"
+    if result["refused"]:
+        words += ". Refused: " + "; ".join(
+            f"{r['camera_id']}: {r['error']}" for r in result["refused"]
+        )
+    flash(words + ".")
+    return redirect(url_for("gaps.fleet"), 303)
+
+
 @bp.post("/cameras/<camera_id>/gaps/retry-failed")
 def retry_failed_page(camera_id: str):
     """Retry every failed/partial/expired gap; htmx gets the refreshed gap view."""
@@ -202,6 +253,15 @@ def gap_watch(camera_id: str, gap_id: str):
     return watch_page(camera_id, gap_id)
 
 
+# What to do about the gap a chosen window overlaps, by that gap's state: only what can be done.
+OVERLAP_ADVICE = {
+    FILLED: "Its footage is in the archive already; choose a window outside it.",
+    PENDING: "That gap is queued already; choose a window outside it.",
+    FILLING: "That gap is being fetched now; choose a window outside it.",
+    FAILED: "Retry that gap instead, or choose a window outside it.",
+}
+
+
 @bp.post("/cameras/<camera_id>/gaps/window")
 def queue_window_page(camera_id: str):
     """Queue an operator-chosen window (camera time) as a manual gap; errors show in the form."""
@@ -216,7 +276,9 @@ def queue_window_page(camera_id: str):
             )
             recorded = not coverage_holes(camera.id, start, end, 1.0)
             if recorded and form.anyway.data != "1":
-                # Nothing is missing there: say so before anyone fetches it again.
+                # Nothing is missing there: say so before anyone fetches it again, and offer
+                # "Fetch anyway" only when the fetch could be queued (no dead end).
+                check_window_queueable(camera, start, end)
                 warning = (
                     f"{local_time(start, camera.timezone)} to {local_time(end, camera.timezone)}"
                     " is already recorded: the archive has footage for all of it."
@@ -237,7 +299,7 @@ def queue_window_page(camera_id: str):
                 f"This window overlaps a {STATE_LABELS[overlap.fill_state].lower()} gap, "
                 f"{local_time(overlap.gap_start, camera.timezone)} to "
                 f"{local_time(overlap.gap_end, camera.timezone)} (camera time). "
-                "Retry that gap instead, or choose a window outside it."
+                + OVERLAP_ADVICE.get(overlap.fill_state, OVERLAP_ADVICE[FAILED])
             )
         except Problem as exc:
             db.session.rollback()

@@ -29,6 +29,8 @@ class WorkerHeartbeat(Model):
     running: Mapped[int] = mapped_column(Integer, default=0)
     # ANR_CONCURRENCY of that worker, so the queue page shows running/concurrency.
     concurrency: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set by a clean shutdown, so the queue page says "stopped" rather than "not answering".
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class FillRun(Model):
