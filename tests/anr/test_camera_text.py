@@ -143,6 +143,9 @@ def test_fill_history_names_a_download_as_download(anr_app, anr_db):
         / gap.gap_start.strftime("%Y%m%d_%H%M%S.mp4")
     )
     assert (run.method, run.bytes_written) == ("download", path.stat().st_size)
+    # The evidence manifest's "masked source": the download API it came from, no password.
+    assert run.source.startswith("hikvision download http://127.0.0.1:")
+    assert CAMERA_PASSWORD not in run.source
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,15 @@ class DownloadJob:
         """Where the cut is written until it is judged (the replay's ``.part`` name)."""
         return self.piece.part if self.piece else None
 
+    @property
+    def source(self) -> str:
+        """Where the footage came from, masked, for the fill history and the evidence manifest:
+        the camera's download API and the card recordings asked for."""
+        base = getattr(self.client, "base_url", "") or ""
+        refs = ", ".join(r.ref for r in (self.recordings or [])[:5])
+        where = f"{self.client.vendor or 'camera'} download {base}".strip()
+        return self.masked(f"{where} ({refs})" if refs else where)[:1000]
+
     def _current(self) -> Piece:
         """The stretch being fetched; everything that asks runs after ``start`` chose it."""
         if self.piece is None:
