@@ -83,7 +83,9 @@ def test_the_acted_on_row_stays_in_its_tab_until_the_view_changes(page, live):
     expect(page.locator("#tab-failed .count")).to_have_text("0")
     # Choosing the tab again is a new view: the row has left the Failed tab.
     page.click("#tab-all")
+    expect(page.locator("#tab-all")).to_have_attribute("aria-current", "page")
     page.click("#tab-failed")
+    expect(page.locator("#tab-failed")).to_have_attribute("aria-current", "page")
     expect(page.locator("tr.gap-row")).to_have_count(0)
 
 
