@@ -52,6 +52,11 @@ AUDIO_MODES = ("aac", "drop")
 PART_SUFFIX = ".part"
 # ffmpeg's complaints that mean the audio (not the video or the camera) is the problem.
 _AUDIO_TROUBLE = re.compile(r"audio|aac|pcm_|codec|decoder|encoder|Stream #\d+:[1-9]", re.I)
+# A refusal or an unreachable camera is never about audio: no video-only retry for those.
+_NOT_AUDIO = re.compile(
+    r"Server returned [45]\d\d|Unauthorized|Forbidden|Connection refused|Connection timed out",
+    re.I,
+)
 # ffmpeg's lines at ``-loglevel +level+info``: the level tells errors from the redirect notice.
 _LEVEL = re.compile(r"\[(panic|fatal|error|warning|info|verbose|debug|trace)\] ")
 _ERROR_LEVELS = ("panic", "fatal", "error")
@@ -482,6 +487,7 @@ class FillJob:
                 not self._drop_audio
                 and not ended_early
                 and _AUDIO_TROUBLE.search(self._piece_error or "")
+                and not _NOT_AUDIO.search(self._piece_error or "")
             )
             if retry_without_audio:
                 # Audio never fails a fill: the same piece again, video only.
