@@ -53,3 +53,24 @@ def test_demo_reset_starts_the_demo_over(runner, app):
         again = {g.id for g in _db.session.scalars(_db.select(RecordingGap))}
         assert again and not again & first
         assert _db.session.scalar(_db.select(_db.func.count()).select_from(Camera)) == 6
+
+
+def test_seeded_attempts_have_their_fill_runs(app):
+    """History never says "No fill attempt yet" beside "3 tries": one FillRun per attempt."""
+    from webapp.models import FillRun
+
+    with app.app_context():
+        demo.seed("http://127.0.0.1:8001")
+        gaps = list(_db.session.scalars(_db.select(RecordingGap)))
+        assert any(g.fill_attempts >= 3 for g in gaps)
+        for gap in gaps:
+            runs = list(_db.session.scalars(_db.select(FillRun).filter_by(gap_id=gap.id)))
+            assert len(runs) == gap.fill_attempts, (gap.fill_state, gap.fill_attempts)
+            if not runs:
+                continue
+            last = max(runs, key=lambda r: r.started_at)
+            if gap.fill_state == "filling":
+                assert last.outcome is None and last.worker_id == gap.claimed_by
+            else:
+                assert last.outcome == gap.fill_state
+                assert last.error == gap.last_error

@@ -21,6 +21,7 @@ from .domain.segments import add_segments
 from .domain.users import create_user
 from .extensions import db
 from .models import Camera
+from .models import FillRun
 from .models import RecordingGap
 from .models import Segment
 from .models import utcnow
@@ -131,10 +132,9 @@ def _seed_download_camera(base_url: str, now) -> None:
     end = start + timedelta(hours=1)
     gap, _ = gapstate.record_gap(camera.id, start, end)
     gapstate.change_state(gap, "filling", claimed_by="demo", lease_until=now, last_attempt_at=now)
-    gapstate.change_state(
-        gap, "failed", fill_attempts=1,
-        last_error="the site was offline; Retry fetches this hour from the card by download",
-    )  # fmt: skip
+    error = "the site was offline; Retry fetches this hour from the card by download"
+    gapstate.change_state(gap, "failed", fill_attempts=1, last_error=error)
+    _seed_runs(gap, now, "failed", attempts=1, error=error, method="download")
     _seed_segments(camera, now, [(start, end)])
 
 
@@ -186,25 +186,49 @@ def _put_in_state(gap: RecordingGap, state: str, now, rng) -> None:
     )
     if state == "filling":
         gap.fill_attempts = 1
+        _seed_runs(gap, attempted, None, attempts=1)
         return
     if state == "filled":
         gapstate.change_state(
             gap, "filled", fill_attempts=1, filled_at=attempted, recovered_seconds=gap.gap_seconds
         )
+        _seed_runs(gap, attempted, "filled", attempts=1, recovered=gap.gap_seconds)
     elif state == "partial":
+        recovered = round(gap.gap_seconds * 0.55, 1)
+        error = "replay ended after 55% of the window"
         gapstate.change_state(
-            gap,
-            "partial",
-            fill_attempts=1,
-            recovered_seconds=round(gap.gap_seconds * 0.55, 1),
-            last_error="replay ended after 55% of the window",
+            gap, "partial", fill_attempts=1, recovered_seconds=recovered, last_error=error
         )
+        _seed_runs(gap, attempted, "partial", attempts=1, error=error, recovered=recovered)
     elif state == "failed":
-        gapstate.change_state(
-            gap,
-            "failed",
-            fill_attempts=3,
-            last_error="Connection refused by rtsp://***@10.20.0.14:554 (camera offline)",
+        error = "Connection refused by rtsp://***@10.20.0.14:554 (camera offline)"
+        gapstate.change_state(gap, "failed", fill_attempts=3, last_error=error)
+        _seed_runs(gap, attempted, "failed", attempts=3, error=error)
+
+
+def _seed_runs(gap, last, outcome, attempts, error=None, recovered=None, method="replay") -> None:
+    """One FillRun per attempt the gap counts, as the worker writes them (History matches).
+
+    The attempts before the last failed with the same error, ten minutes apart; the last one
+    ended at ``last`` with ``outcome`` (still running when ``outcome`` is None).
+    """
+    for n in range(attempts):
+        final = n == attempts - 1
+        started = last - timedelta(minutes=10 * (attempts - 1 - n), seconds=30)
+        ended = None if final and outcome is None else started + timedelta(seconds=30)
+        db.session.add(
+            FillRun(
+                gap_id=gap.id,
+                camera_id=gap.camera_id,
+                worker_id="demo",
+                method=method,
+                started_at=started,
+                ended_at=ended,
+                outcome=outcome if final else "failed",
+                recovered_seconds=recovered if final else 0.0,
+                duration_s=None if ended is None else 30.0,
+                error=error if final or outcome == "failed" else None,
+            )
         )
 
 
