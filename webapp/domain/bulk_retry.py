@@ -1,18 +1,23 @@
 """Bulk retry at any size: set-based batches, right statistics, one bounded audit row.
 
 Retry-failed moves every failed, partial and expired gap of a camera back to the queue in batches
-of ``BATCH``: a batch's ids come from the (camera, state) index, then ``UPDATE ... WHERE id IN
+of ``BATCH``: a batch's ids come from the (camera, state, gap_start) index in keyset order
+(``gap_start > the last batch's``, a camera's starts being unique), then ``UPDATE ... WHERE id IN
 (...) AND fill_state = s RETURNING ...`` moves them (an id list rather than a subquery, so every
-planner uses the primary key) and the statistics move by what the batch really changed. Up to
-``BULK_RETRY_SYNC_LIMIT`` gaps this runs inside the request; more becomes a job the worker runs
-(``domain/jobs.py``) and the request answers 202 at once; an identical request while it runs gets
-the same job. Either way ONE audit row records the count, the filter and at most the first
-``AUDIT_IDS`` ids. The actor is a parameter: a job's batches run in the worker, far from any
+planner uses the primary key) and the statistics move by what the batch really changed. The
+keyset makes every batch cost the same: a batch that started from the front again would walk the
+index entries every earlier batch left behind (PostgreSQL keeps them until a vacuum), so the job
+slowed quadratically. A job keeps its cursor in its ``params`` (``after``), committed with each
+batch. Up to ``BULK_RETRY_SYNC_LIMIT`` gaps this runs inside the request; more becomes a job the
+worker runs (``domain/jobs.py``) and the request answers 202 at once; an identical request while
+it runs gets the same job. Either way ONE audit row records the count, the filter and at most the
+first ``AUDIT_IDS`` ids. The actor is a parameter: a job's batches run in the worker, far from any
 request, and every gap they move keeps ``requested_by``.
 """
 
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -36,6 +41,7 @@ from .states import RETRYABLE
 from .states import may_move
 
 BATCH = 5000
+DONE = "done"  # a cursor's mark for a state walked to its end
 AUDIT_IDS = 1000
 ID_CHUNK = 1000  # ids bound per statement: far below every database's parameter limit
 JOB_KIND = "retry_failed"
@@ -77,39 +83,41 @@ class Retried:
             self.ids.extend(r.id for r in rows[:room])
 
 
-def _move(camera_id: str, state: str, ids: list[str], requested_by: str | None):
+def _move(
+    camera_id: str,
+    state: str,
+    ids: list[str],
+    requested_by: str | None,
+    starts: list[datetime] | None = None,
+):
     """Move the camera's gaps among ``ids`` that are in ``state``; returns (id, seconds) rows.
 
     The state is checked again on each row by the UPDATE itself, so a gap another writer moved
-    meanwhile is left alone and the statistics move by exactly what changed.
+    meanwhile is left alone and the statistics move by exactly what changed. ``starts`` (the
+    ids' gap starts, ascending, from a keyset batch) bound each statement to its batch's span of
+    the (camera, state, gap_start) index: PostgreSQL's planner may walk that index rather than the
+    primary key, and without the span it walks every entry earlier batches left behind.
     """
     gaps = RecordingGap.__table__  # Core statements: no ORM bookkeeping for plain columns
     rows: list[Row[Any]] = []
     stopped = 0
     request = _request_values(requested_by)
     for start in range(0, len(ids), ID_CHUNK):
+        chunk = ids[start : start + ID_CHUNK]
+        where = [gaps.c.id.in_(chunk), gaps.c.camera_id == camera_id, gaps.c.fill_state == state]
+        if starts is not None:
+            where.append(gaps.c.gap_start.between(starts[start], starts[start + len(chunk) - 1]))
         # Gaps an operator stopped leave the stopped count of their state (fleet attention).
         stopped += (
             db.session.connection()
-            .execute(
-                select(func.count()).where(
-                    gaps.c.id.in_(ids[start : start + ID_CHUNK]),
-                    gaps.c.camera_id == camera_id,
-                    gaps.c.fill_state == state,
-                    gaps.c.stopped_by.is_not(None),
-                )
-            )
+            .execute(select(func.count()).where(*where, gaps.c.stopped_by.is_not(None)))
             .scalar_one()
         )
         rows += (
             db.session.connection()
             .execute(
                 update(gaps)
-                .where(
-                    gaps.c.id.in_(ids[start : start + ID_CHUNK]),
-                    gaps.c.camera_id == camera_id,
-                    gaps.c.fill_state == state,
-                )
+                .where(*where)
                 .values(**RESET, **request)
                 .returning(gaps.c.id, gaps.c.gap_seconds)
             )
@@ -121,33 +129,49 @@ def _move(camera_id: str, state: str, ids: list[str], requested_by: str | None):
     return rows
 
 
-def _batch_ids(camera_id: str, state: str, limit: int) -> list[str]:
-    """The next ``limit`` gap ids of a camera in ``state``, through the (camera, state) index."""
+def _batch(camera_id: str, state: str, limit: int, after: datetime | None) -> list[Row[Any]]:
+    """The next ``limit`` (id, gap_start) of a camera's gaps in ``state`` after ``after``.
+
+    Keyset order on the (camera, state, gap_start) index: each batch starts where the last one
+    ended, so it never re-walks the entries of the gaps already moved.
+    """
     gaps = RecordingGap.__table__
-    return list(
-        db.session.connection()
-        .execute(
-            select(gaps.c.id)
-            .where(gaps.c.camera_id == camera_id, gaps.c.fill_state == state)
-            .limit(limit)
-        )
-        .scalars()
+    query = select(gaps.c.id, gaps.c.gap_start).where(
+        gaps.c.camera_id == camera_id, gaps.c.fill_state == state
     )
+    if after is not None:
+        query = query.where(gaps.c.gap_start > after)
+    return list(db.session.connection().execute(query.order_by(gaps.c.gap_start).limit(limit)))
+
+
+Cursor = dict[str, str]  # state -> the last gap_start a batch reached (ISO text, JSON-ready)
 
 
 def retry_batch(
-    camera_id: str, result: Retried, requested_by: str | None, limit: int | None = None
+    camera_id: str,
+    result: Retried,
+    requested_by: str | None,
+    limit: int | None = None,
+    cursor: Cursor | None = None,
 ) -> int:
-    """Retry up to ``limit`` (``BATCH``) failed, partial or expired gaps; returns how many."""
+    """Retry up to ``limit`` (``BATCH``) failed, partial or expired gaps; returns how many.
+
+    ``cursor`` (updated in place) says where each state's previous batch ended; 0 means every
+    state is walked to its end. Gaps another writer moved meanwhile are stepped over.
+    """
     limit = limit or BATCH
+    cursor = {} if cursor is None else cursor
     moved = 0
     for state in ATTENTION:
-        if moved >= limit:
-            break
-        ids = _batch_ids(camera_id, state, limit - moved)
-        rows = _move(camera_id, state, ids, requested_by)
-        result.note(rows)
-        moved += len(rows)
+        while moved < limit and cursor.get(state) != DONE:
+            after = cursor.get(state)
+            want = limit - moved
+            rows = _batch(camera_id, state, want, datetime.fromisoformat(after) if after else None)
+            cursor[state] = rows[-1].gap_start.isoformat() if len(rows) == want else DONE
+            ids, starts = [r.id for r in rows], [r.gap_start for r in rows]
+            done = _move(camera_id, state, ids, requested_by, starts)
+            result.note(done)
+            moved += len(done)
     return moved
 
 
@@ -226,7 +250,8 @@ def retry_failed(camera, actor) -> Retried:
         job = start_retry_failed([camera.id], actor)
         return Retried(count=job.total, job=job)
     result = Retried()
-    while retry_batch(camera.id, result, actor.actor_name):
+    cursor: Cursor = {}
+    while retry_batch(camera.id, result, actor.actor_name, cursor=cursor):
         pass
     if result.count:
         _audit("anr_retry_failed", camera, result, actor, filter={"states": list(ATTENTION)})
@@ -234,13 +259,23 @@ def retry_failed(camera, actor) -> Retried:
 
 
 def run_retry_failed_batch(job: Job) -> int:
-    """One batch of a retry-failed job (in the worker): the next camera with gaps left."""
-    camera_ids = (job.params or {}).get("camera_ids") or [job.camera_id]
+    """One batch of a retry-failed job (in the worker): the next camera with gaps left.
+
+    Each camera's keyset cursor goes back into the job's ``params`` and commits with the batch,
+    so a job picked up again after a restart goes on where it stopped.
+    """
+    params = dict(job.params or {})
+    camera_ids = params.get("camera_ids") or [job.camera_id]
+    after: dict[str, Cursor] = dict(params.get("after") or {})
+    moved = 0
     for camera_id in camera_ids:
-        moved = retry_batch(camera_id, Retried(), job.requested_by)
+        cursor = dict(after.get(camera_id) or {})
+        moved = retry_batch(camera_id, Retried(), job.requested_by, cursor=cursor)
+        after[camera_id] = cursor
         if moved:
-            return moved
-    return 0
+            break
+    job.params = {**params, "after": after}  # a new dict: the JSON column sees the change
+    return moved
 
 
 def retry_selected(camera, ids: list[str], actor) -> Retried:
