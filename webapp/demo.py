@@ -40,7 +40,8 @@ DOWNLOAD_GAP_HOURS_AGO = 3
 DEMO_CAMERA_USER = "demo"
 DEMO_CAMERA_PASSWORD = "demo-camera-pass"
 DEMO_USERS = (("admin", "admin"), ("manager", "manager"), ("viewer", "viewer"))
-# (state, hours ago the gap started, seconds long)
+# (state, hours ago the gap started, seconds long): what a healthy ANR camera shows, outages it
+# brought back and a few still to fetch.
 DEMO_GAPS = (
     ("pending", 0.6, 40),
     ("pending", 2.5, 75),
@@ -48,12 +49,19 @@ DEMO_GAPS = (
     ("filled", 3.0, 120),
     ("filled", 7.5, 60),
     ("filled", 20.0, 300),
+)
+# The one camera with trouble, so the fleet reads as a healthy site with a few problems: a replay
+# that ended early, a camera that was offline for three tries, two outages older than its card.
+TROUBLED_CAMERA = "lobby"
+TROUBLE_GAPS = (
     ("partial", 5.0, 180),
     ("failed", 9.0, 45),
-    ("failed", 30.0, 600),
-    ("expired", 80.0, 900),
-    ("expired", 100.0, 240),
+    ("expired", 30.0, 900),
+    ("expired", 40.0, 240),
 )
+# The seeded footage starts this long before the oldest gap, so a gap brought back by Retry has
+# footage on both sides and the indexer sees no hole next to it.
+FOOTAGE_BEFORE_OLDEST = timedelta(hours=1)
 
 
 def demo_template(base_url: str, camera_id: str) -> str:
@@ -102,14 +110,16 @@ def seed(base_url: str) -> list[tuple[str, str, str]]:
 
 def _seed_gaps_and_segments(camera, now, rng, anr: bool) -> None:
     windows = []
-    for state, hours_ago, seconds in DEMO_GAPS if anr else DEMO_GAPS[:4]:
+    gaps = DEMO_GAPS + (TROUBLE_GAPS if camera.id == TROUBLED_CAMERA else ())
+    for state, hours_ago, seconds in gaps if anr else DEMO_GAPS[:4]:
         start = now - timedelta(hours=hours_ago, seconds=rng.randint(0, 600))
         start = start.replace(second=0)
         end = start + timedelta(seconds=seconds)
         gap, _ = gapstate.record_gap(camera.id, start, end)
         _put_in_state(gap, state if anr else "pending", now, rng)
         windows.append((start, end, state))
-    _seed_segments(camera, now, sorted((s, e) for s, e, st in windows if st != "filled"))
+    since = min(start for start, _, _ in windows) - FOOTAGE_BEFORE_OLDEST
+    _seed_segments(camera, now, sorted((s, e) for s, e, st in windows if st != "filled"), since)
 
 
 def _seed_download_camera(base_url: str, now) -> None:
@@ -135,7 +145,7 @@ def _seed_download_camera(base_url: str, now) -> None:
     error = "the site was offline; Retry fetches this hour from the card by download"
     gapstate.change_state(gap, "failed", fill_attempts=1, last_error=error)
     _seed_runs(gap, now, "failed", attempts=1, error=error, method="download")
-    _seed_segments(camera, now, [(start, end)])
+    _seed_segments(camera, now, [(start, end)], start - FOOTAGE_BEFORE_OLDEST)
 
 
 def download_windows() -> list[tuple]:
@@ -148,10 +158,9 @@ def download_windows() -> list[tuple]:
     return [tuple(row) for row in rows]
 
 
-def _seed_segments(camera, now, holes) -> None:
-    """Recorded segments for the last 26 hours, leaving ``holes`` (gaps not filled yet)."""
-    t = now - timedelta(hours=26)
-    t = t.replace(second=0)
+def _seed_segments(camera, now, holes, since) -> None:
+    """Recorded segments from ``since`` until now, leaving ``holes`` (gaps not filled yet)."""
+    t = since.replace(second=0)
     rows = []
     while t + timedelta(seconds=60) <= now - timedelta(seconds=90):
         seg_end = t + timedelta(seconds=60)
