@@ -8,8 +8,10 @@ real client sends, and faults anything else.
 """
 
 import base64
+import functools
 import hashlib
 import threading
+import zlib
 from datetime import UTC
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
@@ -44,6 +46,14 @@ def _fault(code: str, reason: str) -> bytes:
     )
 
 
+@functools.cache
+def gzip_bomb() -> bytes:
+    """256 MiB of zeros as one gzip member (about 250 kB): 64 times the camera cap."""
+    out = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    return b"".join(out.compress(block) for _ in range(256)) + out.flush()
+
+
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -61,6 +71,10 @@ class OnvifDouble:
         self.service_host = "127.0.0.1"  # the host of the XAddrs GetServices answers
         self.calls: list[str] = []
         self.search_base: str | None = None  # where the search service is said to be (SPEC §17)
+        # A hostile answer to GetRecordingSummary: "gzip-bomb", "endless" or "redirect" (to
+        # ``redirect_to``); None answers as a camera should.
+        self.hostile: str | None = None
+        self.redirect_to = ""
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -173,6 +187,34 @@ def _handler(double: OnvifDouble):
             self.end_headers()
             self.wfile.write(data)
 
+        def _hostile(self, mode: str) -> None:
+            """What a hostile camera sends instead of its summary (bounded on this side too)."""
+            if mode == "redirect":
+                self.send_response(307)
+                self.send_header("Location", double.redirect_to + "/onvif/search_service")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/soap+xml; charset=utf-8")
+            if mode == "gzip-bomb":
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(gzip_bomb())))
+                self.end_headers()
+                try:
+                    self.wfile.write(gzip_bomb())
+                except OSError:
+                    pass  # the client hung up at its cap, as it should
+                return
+            self.send_header("Transfer-Encoding", "chunked")  # endless: stops at 1 GiB at most
+            self.end_headers()
+            piece = b"<a>" + b"x" * 65_530 + b"</a>"
+            try:
+                for _ in range(16_384):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            except OSError:
+                pass  # the client hung up, as it should
+
         def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             root = xmlsafe.parse(raw)
@@ -181,6 +223,8 @@ def _handler(double: OnvifDouble):
             double.calls.append(request)
             if not double.authorized(root):
                 return self._send(400, _fault("ter:NotAuthorized", "Sender not authorized"))
+            if double.hostile and request == "GetRecordingSummary":
+                return self._hostile(double.hostile)
             answer = double.answer(self.path, request)
             if not answer:
                 return self._send(400, _fault("ter:ActionNotSupported", "not supported"))

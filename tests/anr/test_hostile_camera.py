@@ -27,6 +27,8 @@ from tests.anr.hostile import HostileCamera
 from tests.anr.hostile import RtspHost
 from tests.anr.onvif_double import OnvifDouble
 from webapp.anr.media import ffmpeg_bin
+from webapp.anr.vendors.base import VendorError
+from webapp.anr.vendors.onvif import OnvifClient
 from webapp.demo import demo_template
 from webapp.models import FillRun
 
@@ -319,3 +321,26 @@ def test_onvif_service_addresses_on_another_host_are_refused(
     assert "GetRecordingSummary" not in device.calls
     assert "is not on the camera" in caplog.text and "refused" in caplog.text
     assert gap_now(gap.id).fill_state == "filled"  # auto mode: the card could not say; replayed
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [("gzip-bomb", "more than"), ("endless", "more than"), ("redirect", "redirected")],
+)
+def test_onvif_answers_are_bounded_and_redirects_refused(anr_app, anr_db, elsewhere, mode, said):
+    """The SOAP library reads whole answers and follows redirects; ours does neither."""
+    device = OnvifDouble(CAMERA_USER, CAMERA_PASSWORD).start()
+    device.data_from = recent(60)
+    device.hostile, device.redirect_to = mode, elsewhere.url
+    client = OnvifClient("127.0.0.1", device.port, CAMERA_USER, CAMERA_PASSWORD, timeout_s=5)
+    began = time.monotonic()
+    try:
+        with pytest.raises(VendorError) as refused:
+            client.coverage(recent(10), recent(5))
+    finally:
+        device.stop()
+    took = time.monotonic() - began
+    print(f"\nonvif {mode}: refused in {took:.2f} s: {refused.value}")
+    assert said in str(refused.value) and "refused" in str(refused.value)
+    assert CAMERA_PASSWORD not in str(refused.value)
+    assert elsewhere.asked == []  # the WS-Security digest never left the camera

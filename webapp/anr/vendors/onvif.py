@@ -4,15 +4,23 @@ The client is ``onvif-zeep-async`` with the WSDLs it ships (WS-Security Username
 run on one background event loop; the fill's thread waits for the answer, so the worker never
 waits on a camera. Services are found through ``GetServices`` (the library misfiles the
 recording/search/replay entries of ``GetCapabilities``); an XAddr or replay URI on another host
-than the camera's is refused (SPEC §17). The replay itself is RTSP (``webapp/anr/onvif_replay.py``).
+than the camera's is refused. Every SOAP answer is read under the camera cap
+(``ANR_CAMERA_MAX_XML_BYTES``, decompressed bytes counted) by ``BoundedSoapResponse``: the library
+reads whole answers, so its HTTP sessions are made with that response class, and a redirect
+is refused, never followed. The replay itself is
+RTSP (``webapp/anr/onvif_replay.py``).
 """
 
 import asyncio
+import contextvars
 import threading
 from datetime import datetime
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import aiohttp
+
+from .base import MAX_XML_BYTES
 from .base import CardCoverage
 from .base import Recording
 from .base import Refused
@@ -23,6 +31,67 @@ from .base import to_utc
 SUMMARY_BOUND_S = 30.0
 MAX_RECORDINGS = 50
 SEARCH_ROUNDS = 5  # GetRecordingSearchResults calls before a search counts as finished
+
+
+SOAP_CHUNK = 64 * 1024
+# The cap of the question being asked: set by ``_ask`` for the task that runs it.
+_soap_cap: contextvars.ContextVar[int] = contextvars.ContextVar("soap_cap", default=MAX_XML_BYTES)
+
+
+class SoapAnswerTooLarge(aiohttp.ClientError):
+    """A SOAP answer past the cap (a bomb, an endless stream): the exchange is abandoned."""
+
+
+class BoundedSoapResponse(aiohttp.ClientResponse):
+    """An aiohttp response whose ``read()`` stops at the cap instead of buffering everything.
+
+    ``content`` yields decompressed bytes, so a gzip bomb is counted as what it unpacks to.
+    """
+
+    async def read(self) -> bytes:
+        if self._body is None:
+            cap, size, pieces = _soap_cap.get(), 0, []
+            try:
+                async for piece in self.content.iter_chunked(SOAP_CHUNK):
+                    size += len(piece)
+                    if size > cap:
+                        raise SoapAnswerTooLarge(
+                            f"the camera's ONVIF answer is more than {cap} bytes; refused"
+                        )
+                    pieces.append(piece)
+            except BaseException:
+                self.close()  # hang up: the rest is never read
+                raise
+            self._body = b"".join(pieces)
+        return await super().read()
+
+
+class SoapRedirectRefused(aiohttp.ClientError):
+    """The camera answered a SOAP request with a redirect: never followed (the WS-Security
+    digest would go along)."""
+
+
+async def _refuse_redirect(_session, _context, params) -> None:
+    where = params.response.headers.get("Location", "")
+    raise SoapRedirectRefused(
+        f"the camera redirected its ONVIF answer ({params.response.status} to "
+        f"{urlsplit(where).hostname or 'elsewhere'}); refused (credentials go only to the camera)"
+    )
+
+
+def _bounded_session(*args, **kw) -> aiohttp.ClientSession:
+    """The ONVIF library's HTTP session, made bounded: capped answers, no redirects followed."""
+    refusal = aiohttp.TraceConfig()
+    refusal.on_request_redirect.append(_refuse_redirect)
+    kw["trace_configs"] = [*(kw.get("trace_configs") or ()), refusal]
+    return aiohttp.ClientSession(*args, response_class=BoundedSoapResponse, **kw)
+
+
+def _bounded_sessions() -> None:
+    """Make the ONVIF library open its HTTP sessions through ``_bounded_session``."""
+    from onvif import client
+
+    client.ClientSession = _bounded_session
 
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -45,6 +114,8 @@ def _fault_text(exc: Exception) -> str:
     text = str(exc)
     if "NotAuthorized" in text or "not authorized" in text.lower() or "401" in text:
         return "the camera refused the username or password (ONVIF NotAuthorized)"
+    if isinstance(exc, SoapAnswerTooLarge | SoapRedirectRefused):
+        return text
     return f"{type(exc).__name__}: {text[-160:]}"
 
 
@@ -73,8 +144,10 @@ class OnvifClient(VendorClient):
             raise VendorError(f"the camera's {what} points at another host ({host}); refused")
 
     async def _ask(self, start: datetime | None, end: datetime | None):
-        from onvif import ONVIFCamera  # zeep and aiohttp load only for cameras that speak ONVIF
+        from onvif import ONVIFCamera  # zeep loads only for cameras that speak ONVIF
 
+        _bounded_sessions()
+        _soap_cap.set(self.max_xml_bytes)
         camera = ONVIFCamera(self.host, self.port, self.username, self._password)
         try:
             await camera.update_xaddrs()
