@@ -162,23 +162,24 @@ def _seed_segments(camera, now, holes, since) -> None:
     """Recorded segments from ``since`` until now, leaving ``holes`` (gaps not filled yet)."""
     t = since.replace(second=0)
     rows = []
-    while t + timedelta(seconds=60) <= now - timedelta(seconds=90):
-        seg_end = t + timedelta(seconds=60)
-        clash = next((h for h in holes if h[0] < seg_end and h[1] > t), None)
-        if clash:
-            t = max(seg_end, clash[1])
-            continue
-        rows.append(
-            Segment(
-                camera_id=camera.id,
-                path=f"demo/{t.strftime('%Y%m%d_%H%M%S')}.mp4",
-                start_time=t,
-                end_time=seg_end,
-                duration_s=60.0,
-                size_bytes=1_500_000,
+    step = timedelta(seconds=60)
+    while t + step <= now - timedelta(seconds=90):
+        clash = next((h for h in holes if h[0] < t + step and h[1] > t), None)
+        # Footage runs right up to each hole and on from its end: nothing between a seeded gap
+        # and its neighbours is left unrecorded (the indexer would call that a gap of its own).
+        seg_end = min(t + step, clash[0]) if clash else t + step
+        if seg_end > t:
+            rows.append(
+                Segment(
+                    camera_id=camera.id,
+                    path=f"demo/{t.strftime('%Y%m%d_%H%M%S')}.mp4",
+                    start_time=t,
+                    end_time=seg_end,
+                    duration_s=(seg_end - t).total_seconds(),
+                    size_bytes=1_500_000,
+                )
             )
-        )
-        t = seg_end
+        t = max(seg_end, clash[1]) if clash else seg_end
     add_segments(rows)  # the one segment writer: the camera's newest footage follows
 
 

@@ -33,13 +33,16 @@ def _gaps(camera_id: str) -> dict[str, RecordingGap]:
     return {g.id: g for g in rows}
 
 
-def test_retried_expired_demo_gaps_fill_without_a_hole_between_them(make_app, demo_camera):
-    """Seen in use: filling the two expired demo gaps made a 19 h 48 min gap between them."""
+def test_filled_demo_gaps_leave_no_phantom_gap_beside_or_between_them(make_app, demo_camera):
+    """Seen in use: phantom 30 s and 45 s gaps appeared next to seeded gaps once they filled,
+    and filling the two expired demo gaps made a 19 h 48 min gap between them."""
     app = make_app(**FAST_ENGINE)
     client = app.test_client()
     with app.app_context():
         demo.seed(demo_camera.url)
         make_user("mgr", "manager", None, PASSWORD)
+        replay_cameras = [c[0] for c in demo.DEMO_CAMERAS if c[4]]
+        seeded = {cam: set(_gaps(cam)) for cam in replay_cameras}
         before = _gaps(demo.TROUBLED_CAMERA)
         expired = [g.id for g in before.values() if g.fill_state == "expired"]
         assert len(expired) == 2
@@ -48,9 +51,15 @@ def test_retried_expired_demo_gaps_fill_without_a_hole_between_them(make_app, de
         resp = client.post(f"/api/v1/cameras/{demo.TROUBLED_CAMERA}/recording-gaps/{gap_id}/retry")
         assert resp.status_code == 200, resp.json
     with app.app_context():
-        for _ in range(6):  # bounded: each pass claims what is due (the seeded ones included)
+        for _ in range(8):  # bounded: each pass claims what is due (the seeded ones included)
             run_worker(app)
-            if all(_gaps(demo.TROUBLED_CAMERA)[g].fill_state == "filled" for g in expired):
+            due = [
+                g for cam in replay_cameras for g in _gaps(cam).values()
+                if g.fill_state in ("pending", "filling")
+            ]  # fmt: skip
+            if not due and all(
+                _gaps(demo.TROUBLED_CAMERA)[g].fill_state == "filled" for g in expired
+            ):
                 break
         after = _gaps(demo.TROUBLED_CAMERA)
         assert [after[g].fill_state for g in expired] == ["filled", "filled"]
@@ -58,7 +67,7 @@ def test_retried_expired_demo_gaps_fill_without_a_hole_between_them(make_app, de
         assert demo.record_once(Path(app.config["ANR_RECORDINGS_DIR"]), {}) > 0
         indexer.index_all(now=time.time() + 120)
         after = _gaps(demo.TROUBLED_CAMERA)
-        assert set(after) == set(before), "the indexer reported a hole next to a filled gap"
+        assert {cam: set(_gaps(cam)) for cam in replay_cameras} == seeded, "a phantom gap"
         longest = max(g.gap_seconds for g in after.values())
         assert longest <= max(seconds for _, _, seconds in demo.TROUBLE_GAPS + demo.DEMO_GAPS)
 
