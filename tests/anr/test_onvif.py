@@ -182,3 +182,38 @@ def test_without_gstreamer_onvif_is_replayed_through_ffmpeg(make_app, onvif_came
         assert run.method == "replay"  # ffmpeg, at real time
         assert all("require" not in r for r in rtsp.requests())
     onvif_replay.gstreamer_problem.cache_clear()
+
+
+def test_g711_audio_comes_back_as_aac_beside_the_video(onvif_app, onvif_camera):
+    """The audio rule of the RTSP replay holds for ONVIF replay: G.711 kept, as AAC."""
+    from tests.anr.test_rtsp import streams
+
+    device, _rtsp = onvif_camera(audio="mulaw")
+    onvif_row(device)
+    gap = factories.make_gap("cam1", recent(30), seconds=30)
+
+    run_worker(onvif_app)
+
+    gap = gap_now(gap.id)
+    assert gap.fill_state == "filled", gap.last_error
+    path = archive_path(onvif_app, "cam1", gap.gap_start)
+    found = streams(path)
+    assert "h264" in found and "aac" in found, found
+    assert playable_seconds(path) >= 29
+    (run,) = runs_of(gap.id)
+    assert run.method == "onvif-replay" and not run.error
+
+
+def test_audio_drop_fetches_video_only(make_app, onvif_camera):
+    app = make_app(**{**FAST_ENGINE, "ANR_IO_TIMEOUT_S": 5.0, "ANR_AUDIO": "drop"})
+    with app.app_context():
+        from tests.anr.test_rtsp import streams
+
+        device, _rtsp = onvif_camera(audio="mulaw")
+        onvif_row(device)
+        gap = factories.make_gap("cam1", recent(30), seconds=20)
+        run_worker(app)
+        gap = gap_now(gap.id)
+        assert gap.fill_state == "filled", gap.last_error
+        found = streams(archive_path(app, "cam1", gap.gap_start))
+        assert "h264" in found and "Audio" not in found, found

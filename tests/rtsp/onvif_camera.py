@@ -4,7 +4,8 @@ Run by Debian's /usr/bin/python3 (the GStreamer bindings are Debian packages). T
 is a test pattern seekable to any clock time (videotestsrc timestamps its frames from the seek
 position), so a ``Range: clock=`` request gets exactly that range back. ``--strict`` refuses a
 PLAY without ``Require: onvif-replay`` (551, as Profile G cameras do); ``--no-rate-control``
-refuses ``Rate-Control: no``. Prints ``READY <port>``; each request line is appended as JSON to
+refuses ``Rate-Control: no``; ``--audio mulaw`` adds a G.711 stream. Prints ``READY <port>``;
+each request line is appended as JSON to
 ``--log``.
 """
 
@@ -26,7 +27,12 @@ PIPELINE = (
     "( videotestsrc is-live=false pattern=ball "
     "! video/x-raw,width=320,height=240,framerate=10/1 "
     "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 bframes=0 "
-    "! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+    "! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 "
+)
+# ``--audio mulaw``: G.711 beside the video, as Hikvision and many Dahua cameras send by default.
+AUDIO = (
+    "audiotestsrc is-live=false wave=sine samplesperbuffer=800 "
+    "! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt=0 "
 )
 
 
@@ -38,12 +44,13 @@ def main() -> int:
     parser.add_argument("--no-rate-control", action="store_true")
     parser.add_argument("--user", default="")
     parser.add_argument("--password", default="")
+    parser.add_argument("--audio", choices=("none", "mulaw"), default="none")
     args = parser.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPOnvifServer.new()
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPOnvifMediaFactory.new()
-    factory.set_launch(PIPELINE)
+    factory.set_launch(PIPELINE + (AUDIO if args.audio == "mulaw" else "") + ")")
     factory.set_replay_support(True)
     factory.set_media_gtype(GstRtspServer.RTSPOnvifMedia)
     factory.set_shared(False)

@@ -98,15 +98,18 @@ class OnvifRtspCamera:
     """GStreamer's RTSPOnvifServer (``onvif_camera.py``) on 127.0.0.1: replay by clock range.
 
     ``strict`` refuses a PLAY without ``Require: onvif-replay``; ``rate_control`` False refuses
-    ``Rate-Control: no``.
+    ``Rate-Control: no``; ``audio="mulaw"`` adds G.711 audio.
     """
 
-    def __init__(self, folder: Path, user="", password="", strict=False, rate_control=True):
+    def __init__(
+        self, folder: Path, user="", password="", strict=False, rate_control=True, audio="none"
+    ):
         self.log = folder / "onvif-requests.jsonl"
         cmd = [SYSTEM_PYTHON, str(ONVIF_SCRIPT), "--port", "0", "--log", str(self.log)]
         cmd += ["--user", user, "--password", password]
         cmd += ["--strict"] if strict else []
         cmd += [] if rate_control else ["--no-rate-control"]
+        cmd += ["--audio", audio]
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
         )

@@ -111,6 +111,7 @@ class OnvifReplayJob(FillJob):
         cmd = [self.python, str(HELPER), "--url", bare, "--start", _iso(begin), "--end", _iso(end)]
         cmd += ["--out", str(piece.part), "--rate-control", self.rate_control]
         cmd += ["--io-timeout", f"{self.io_timeout_s:g}", "--max-kbps", f"{self.max_kbps:g}"]
+        cmd += ["--audio", "drop" if self._drop_audio else "aac"]  # the fill's audio rule
         if self.username:
             cmd += ["--user", self.username]
         return cmd

@@ -339,7 +339,8 @@ class Worker:
             return OnvifReplayJob(
                 start=begin, seconds=seconds, replay_uri=uri, username=settings.username,
                 password=password, max_kbps=float(min(caps)) if caps else 0.0, python=python,
-                chunk_seconds=chunk_seconds, **common,
+                audio=str(self.config.get("ANR_AUDIO", "aac")), chunk_seconds=chunk_seconds,
+                **common,
             )  # fmt: skip
         return FillJob(
             start=begin, seconds=seconds,
