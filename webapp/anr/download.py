@@ -45,10 +45,6 @@ DOWNLOAD_SHARE = 0.9  # of the progress bar; the cut is the rest
 DOWNLOAD_HEADROOM = 1.5  # a window may bring back this much more than its seconds at the cap
 
 
-class DownloadUnsupported(Exception):
-    """The camera answered 404/501 to the download API: auto mode replays instead."""
-
-
 def contiguous(recordings: list[Recording], start: datetime, end: datetime) -> list[Recording]:
     """The recordings overlapping [start, end) that run on without a hole from the first one."""
     run: list[Recording] = []

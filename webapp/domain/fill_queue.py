@@ -283,12 +283,6 @@ def queued_total(flt: QueueFilter) -> int:
     return _pending_counts(flt)[0]
 
 
-def not_queued_total(flt: QueueFilter) -> int:
-    """Pending automatic gaps of cameras with automatic ANR off (or disabled): they wait for a
-    Retry, and the page says so rather than let them look queued."""
-    return _pending_counts(flt)[1]
-
-
 def waiting_requests(camera_id: str) -> int:
     """Operators' requests of a camera still waiting for a worker (the page polls faster)."""
     return db.session.execute(

@@ -31,7 +31,6 @@ RECORDING_ATTENTION = frozenset({"stale", "never"})
 OPERATOR = "operator"
 ENGINE = "engine"
 
-_BOTH = frozenset({OPERATOR, ENGINE})
 _ENG = frozenset({ENGINE})
 _OP = frozenset({OPERATOR})
 
