@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import aliased
 
 from ..domain import gapstate
+from ..domain.states import GapState
 from ..extensions import db
 from ..extensions import rows_matched
 from ..models import Camera
@@ -88,7 +89,7 @@ def expire_old(max_gap_hours: float, now: datetime | None = None) -> list[Record
                 gapstate.skip_locked(
                     select(RecordingGap)
                     .where(
-                        RecordingGap.fill_state == "pending",
+                        RecordingGap.fill_state == GapState.PENDING,
                         not_(RecordingGap.manual_retry),
                         RecordingGap.gap_start < now - timedelta(hours=hours),
                         RecordingGap.camera_id.in_(cameras),
@@ -102,7 +103,7 @@ def expire_old(max_gap_hours: float, now: datetime | None = None) -> list[Record
         for gap in gaps:
             if gapstate.change_state_if_current(
                 gap,
-                "expired",
+                GapState.EXPIRED,
                 last_error=f"older than the camera's {hours:g} h edge retention",
             ):
                 expired.append(gap)
@@ -116,7 +117,7 @@ def reclaim_lost_leases(max_attempts: int, now: datetime | None = None) -> list[
         db.session.execute(
             gapstate.skip_locked(
                 select(RecordingGap)
-                .where(RecordingGap.fill_state == "filling", RecordingGap.lease_until < now)
+                .where(RecordingGap.fill_state == GapState.FILLING, RecordingGap.lease_until < now)
                 .limit(SWEEP_BATCH)
             )
         )
@@ -127,10 +128,10 @@ def reclaim_lost_leases(max_attempts: int, now: datetime | None = None) -> list[
     for gap in gaps:
         fields = {}
         if gap.stop_requested_by:  # an operator's Stop outlives the worker that lost the gap
-            state, error = "failed", f"stopped by {gap.stop_requested_by}"
+            state, error = GapState.FAILED, f"stopped by {gap.stop_requested_by}"
             fields["stopped_by"] = gap.stop_requested_by
         else:
-            state = "failed" if gap.fill_attempts >= max_attempts else "pending"
+            state = GapState.FAILED if gap.fill_attempts >= max_attempts else GapState.PENDING
             error = LOST_LEASE_ERROR
         log.warning("gap %s: lease of %s expired; now %s", gap.id, gap.claimed_by, state)
         dead_worker = gap.claimed_by
@@ -157,7 +158,7 @@ def close_lost_runs(gap_id: str, worker_id: str | None, now: datetime) -> None:
 def _busy_cameras() -> dict[str, int]:
     rows = db.session.execute(
         select(RecordingGap.camera_id, func.count())
-        .where(RecordingGap.fill_state == "filling")
+        .where(RecordingGap.fill_state == GapState.FILLING)
         .group_by(RecordingGap.camera_id)
     )
     return {camera_id: n for camera_id, n in rows}
@@ -178,7 +179,7 @@ def _phases(window: tuple[time, time] | None, now: datetime) -> list[tuple[bool,
     Manual requests run on any enabled camera, whatever its automatic ANR setting, and start at
     once; automatic gaps need ANR on and, with ``ANR_FILL_WINDOW``, the camera's fill window.
     """
-    pending = RecordingGap.fill_state == "pending"
+    pending = RecordingGap.fill_state == GapState.PENDING
     # A correlated check per gap (a primary-key probe), so walking the claim index in order stops
     # after ``limit`` rows instead of first listing every eligible camera of a large fleet.
     own = aliased(Camera)  # callers may join cameras themselves (the queue page does)
@@ -271,7 +272,7 @@ def claim(
             continue
         running = db.session.execute(
             select(func.count()).where(
-                RecordingGap.camera_id == camera_id, RecordingGap.fill_state == "filling"
+                RecordingGap.camera_id == camera_id, RecordingGap.fill_state == GapState.FILLING
             )
         ).scalar_one()
         room = min(per_camera - running, slots - len(claimed))
@@ -290,7 +291,7 @@ def claim(
         for gap in gaps:
             if gapstate.change_state_if_current(
                 gap,
-                "filling",
+                GapState.FILLING,
                 claimed_by=worker_id,
                 lease_until=now + timedelta(seconds=lease_seconds),
                 progress=0.0,
@@ -315,7 +316,7 @@ def renew(
         .where(
             RecordingGap.id == gap_id,
             RecordingGap.claimed_by == worker_id,
-            RecordingGap.fill_state == "filling",
+            RecordingGap.fill_state == GapState.FILLING,
         )
         .values(**values)
         .execution_options(synchronize_session=False)
@@ -333,11 +334,11 @@ def held_gap(gap_id: str, worker_id: str) -> RecordingGap | None:
     gap = db.session.execute(
         select(RecordingGap).where(RecordingGap.id == gap_id).with_for_update()
     ).scalar_one_or_none()
-    if gap is None or gap.fill_state != "filling" or gap.claimed_by != worker_id:
+    if gap is None or gap.fill_state != GapState.FILLING or gap.claimed_by != worker_id:
         return None
     return gap
 
 
 def give_back(gap: RecordingGap) -> None:
     """Return a claim without counting the attempt (the worker is shutting down)."""
-    gapstate.change_state(gap, "pending", fill_attempts=max(gap.fill_attempts - 1, 0))
+    gapstate.change_state(gap, GapState.PENDING, fill_attempts=max(gap.fill_attempts - 1, 0))

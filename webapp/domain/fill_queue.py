@@ -31,6 +31,7 @@ from ..models import WorkerHeartbeat
 from ..models import rfc3339
 from ..models import utcnow
 from . import gapstate
+from .states import GapState
 
 QUEUE_PAGE = 100
 RECENT_OUTCOMES = 50
@@ -130,7 +131,7 @@ def running_fills(flt: QueueFilter, now: datetime | None = None) -> list[dict]:
             RecordingGap.fill_attempts,
         )
         .join(Camera, Camera.id == RecordingGap.camera_id)
-        .where(RecordingGap.fill_state == "filling")
+        .where(RecordingGap.fill_state == GapState.FILLING)
         .order_by(RecordingGap.last_attempt_at, RecordingGap.id),
         RecordingGap.camera_id,
     )
@@ -256,7 +257,7 @@ def _pending_counts(flt: QueueFilter) -> tuple[int, int]:
         )
         .select_from(stat)
         .join(Camera, Camera.id == stat.camera_id)
-        .where(stat.fill_state == "pending"),
+        .where(stat.fill_state == GapState.PENDING),
         Camera.id,
     )
     on_cameras, off_cameras = db.session.execute(by_camera).one()
@@ -268,7 +269,7 @@ def _pending_counts(flt: QueueFilter) -> tuple[int, int]:
         .select_from(RecordingGap)
         .join(Camera, Camera.id == RecordingGap.camera_id)
         .where(
-            RecordingGap.fill_state == "pending",
+            RecordingGap.fill_state == GapState.PENDING,
             RecordingGap.manual_retry,
             not_(runs),
         ),
@@ -288,7 +289,7 @@ def waiting_requests(camera_id: str) -> int:
     return db.session.execute(
         select(func.count()).where(
             RecordingGap.camera_id == camera_id,
-            RecordingGap.fill_state == "pending",
+            RecordingGap.fill_state == GapState.PENDING,
             RecordingGap.manual_retry,
         )
     ).scalar_one()

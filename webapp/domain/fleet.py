@@ -32,6 +32,7 @@ from .recording_health import recording_status
 from .recording_health import stale_after
 from .states import FILL_STATES
 from .states import RECORDING_ATTENTION
+from .states import GapState
 
 PAGE_SIZE = 100
 MAX_LIMIT = 1000
@@ -240,7 +241,7 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
         for s in FILL_STATES
     ]
     missing = func.coalesce(
-        func.sum(case((stat.fill_state != "filled", stat.gap_seconds), else_=0)), 0
+        func.sum(case((stat.fill_state != GapState.FILLED, stat.gap_seconds), else_=0)), 0
     )
     query = (
         select(

@@ -199,7 +199,7 @@ def window_counts(camera_id: str, since: datetime) -> dict[str, int]:
         select(RecordingGap.fill_state, func.count()).where(RecordingGap.camera_id == camera_id),
         since,
     ).group_by(RecordingGap.fill_state)
-    counts = dict.fromkeys(FILL_STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(FILL_STATES, 0)
     for state, n in db.session.execute(query):
         counts[state] = n
     return counts
