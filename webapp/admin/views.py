@@ -43,7 +43,7 @@ TIMEZONES = ["UTC", *sorted(available_timezones() - {"UTC"})]
 def authenticate():
     """Admin pages need a signed-in admin; the 403 names what the page is for."""
     accounts = request.path.startswith(("/admin/users", "/admin/api-keys"))
-    require("manage_users" if accounts else "manage_cameras")
+    require("manage_users" if accounts else "manage_cameras", current_user)
 
 
 @bp.get("/cameras")

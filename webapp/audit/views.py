@@ -107,7 +107,7 @@ def audit_query(filters: dict):
 @bp.get("/audit")
 def audit_log():
     """The audit log page; htmx "Load more" gets only the next rows."""
-    require("read_audit")
+    require("read_audit", current_user)
     filters = audit_filters()
     errors = time_range(filters)[2]
     if errors:
@@ -134,7 +134,7 @@ def audit_log():
         next_cursor=next_cursor,
         actions=actions,
         cameras=db.session.execute(
-            scoped(select(Camera.id, Camera.name).order_by(Camera.name), Camera.id)
+            scoped(select(Camera.id, Camera.name).order_by(Camera.name), Camera.id, current_user)
         ).all(),
     )
 
@@ -151,7 +151,9 @@ def _filter_errors(filters: dict, errors: dict):
             next_cursor=None,
             actions=sorted(db.session.execute(scoped_actions()).scalars()),
             cameras=db.session.execute(
-                scoped(select(Camera.id, Camera.name).order_by(Camera.name), Camera.id)
+                scoped(
+                    select(Camera.id, Camera.name).order_by(Camera.name), Camera.id, current_user
+                )
             ).all(),
         ),
         400,
@@ -173,7 +175,7 @@ def scoped_actions():
 @bp.get("/audit.csv")
 def audit_csv():
     """Every audit row matching the filters, as CSV (streamed)."""
-    require("read_audit")
+    require("read_audit", current_user)
     filters = audit_filters()
     query = audit_query(filters).limit(CSV_MAX_ROWS)
 

@@ -1,8 +1,10 @@
 """The single audit writer: one row per mutation, in the same transaction as the mutation."""
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import has_request_context
 from flask import request
-from flask_login import current_user
 
 from ..extensions import db
 from ..models import AuditLog
@@ -18,6 +20,26 @@ class SystemActor:
 
 
 SYSTEM = SystemActor()
+
+# Who is signed in, for a caller that names no actor: the app installs it (``use_request_actor``,
+# webapp/__init__.py) so this module never reads the sign-in machinery itself. It answers None
+# when nobody is signed in. Gap actions, bulk retries and jobs always pass their actor.
+_signed_in: Callable[[], Any] | None = None
+
+
+def use_request_actor(provider: Callable[[], Any]) -> None:
+    """Install how to find a request's signed-in principal (None when nobody is signed in)."""
+    global _signed_in
+    _signed_in = provider
+
+
+def _default_actor():
+    """The request's signed-in principal, else ``SYSTEM`` (CLI, worker, indexer)."""
+    if has_request_context() and _signed_in is not None:
+        actor = _signed_in()
+        if actor is not None:
+            return actor
+    return SYSTEM
 
 
 def _with_key(detail: dict, actor) -> dict:
@@ -43,8 +65,7 @@ def record(
     its audit row succeed or fail together. The caller commits.
     """
     if actor is None:
-        in_request = has_request_context() and current_user.is_authenticated
-        actor = current_user._get_current_object() if in_request else SYSTEM
+        actor = _default_actor()
     row = AuditLog(
         actor=actor.actor_id,
         actor_name=actor.actor_name,

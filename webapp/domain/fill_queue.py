@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from ..anr.queue import QueueKey
 from ..anr.queue import queued
-from ..errors import Problem
 from ..extensions import db
 from ..masking import mask_credentials
 from ..models import Camera
@@ -31,6 +30,8 @@ from ..models import WorkerHeartbeat
 from ..models import rfc3339
 from ..models import utcnow
 from . import gapstate
+from .errors import BadParameter
+from .errors import OutOfScope
 from .states import GapState
 
 QUEUE_PAGE = 100
@@ -70,7 +71,7 @@ def parse_filter(args, principal) -> QueueFilter:
     site = (args.get("site") or "").strip()[:200] or None
     scope = None if principal.scope is None else frozenset(principal.scope)
     if camera_id and scope is not None and camera_id not in scope:
-        raise Problem(403, f"camera '{camera_id}' is outside your camera scope")
+        raise OutOfScope(f"camera '{camera_id}' is outside your camera scope")
     return QueueFilter(camera_id, site, scope)
 
 
@@ -92,7 +93,7 @@ def decode_queue_cursor(raw: str | None) -> tuple[QueueKey, int] | None:
             raise ValueError
         return QueueKey(manual == "1", when, gap_id), int(position)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(400, "before is not a cursor this server issued", "invalid_cursor") from None
+        raise BadParameter("before is not a cursor this server issued", "invalid_cursor") from None
 
 
 def _speed(progress: float | None, seconds: int, started: datetime | None, now: datetime):

@@ -22,12 +22,12 @@ from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 
-from ..errors import Problem
 from ..extensions import db
 from ..models import Camera
 from ..models import CameraGapStat
 from ..models import rfc3339
 from ..models import utcnow
+from .errors import BadParameter
 from .recording_health import recording_status
 from .recording_health import stale_after
 from .states import FILL_STATES
@@ -80,12 +80,12 @@ def parse_query(args, default_limit: int = PAGE_SIZE) -> FleetQuery:
         try:
             limit = max(1, min(MAX_LIMIT, int(str(raw_limit).strip())))
         except ValueError:
-            raise Problem(
-                400, f"limit must be an integer, got '{str(raw_limit)[:40]}'", "invalid_limit"
+            raise BadParameter(
+                f"limit must be an integer, got '{str(raw_limit)[:40]}'", "invalid_limit"
             ) from None
     attention = (args.get("attention") or "").strip().lower()
     if attention not in ("", "0", "1", "true", "false"):
-        raise Problem(400, "attention must be 1 or 0", "invalid_attention")
+        raise BadParameter("attention must be 1 or 0", "invalid_attention")
     cursor = args.get("before") or None
     decode_cursor(cursor)  # a damaged cursor is refused before any query
     return FleetQuery(
@@ -115,7 +115,7 @@ def decode_cursor(raw: str | None) -> tuple[str, FleetKey] | None:
             raise ValueError
         return direction, FleetKey(int(attention), newest, camera_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(400, "before is not a cursor this server issued", "invalid_cursor") from None
+        raise BadParameter("before is not a cursor this server issued", "invalid_cursor") from None
 
 
 def _after(key: FleetKey):

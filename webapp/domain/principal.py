@@ -1,14 +1,15 @@
 """Roles, capabilities and camera scope: the one place that decides who may do what."""
 
-from flask import abort
-from flask_login import current_user
 from sqlalchemy import bindparam
 from sqlalchemy import select
 
-from ..errors import Problem
 from ..extensions import db
 from ..models import Camera
 from ..models import valid_camera_id
+from .errors import NotFound
+from .errors import NotPermitted
+from .errors import OutOfScope
+from .errors import Unauthenticated
 
 # capability -> (roles that have it, the words of the 403 message)
 CAPABILITIES: dict[str, tuple[frozenset[str], str]] = {
@@ -34,15 +35,14 @@ def can(principal, capability: str) -> bool:
     return role in roles
 
 
-def require(capability: str, principal=None) -> None:
-    """403 naming the missing permission unless the principal has ``capability``."""
-    principal = principal if principal is not None else current_user
+def require(capability: str, principal) -> None:
+    """Refuse (NotPermitted, naming the missing permission) unless the principal has it."""
     if not principal.is_authenticated:
-        abort(401)
+        raise Unauthenticated()
     if not can(principal, capability):
         words = CAPABILITIES[capability][1]
         role = getattr(principal, "acting_role", principal.role)
-        raise Problem(403, f"role '{role}' is not permitted to {words}")
+        raise NotPermitted(f"role '{role}' is not permitted to {words}")
 
 
 def _check_camera(principal, camera_id: str, capability: str) -> str:
@@ -50,7 +50,7 @@ def _check_camera(principal, camera_id: str, capability: str) -> str:
     require(capability, principal)
     shown = camera_id[:64]  # never echo an unbounded id back
     if not principal.in_scope(camera_id):
-        raise Problem(403, f"camera '{shown}' is outside your camera scope")
+        raise OutOfScope(f"camera '{shown}' is outside your camera scope")
     return shown
 
 
@@ -63,7 +63,7 @@ def camera_for(principal, camera_id: str, capability: str = "view") -> Camera:
     shown = _check_camera(principal, camera_id, capability)
     camera = db.session.get(Camera, camera_id) if valid_camera_id(camera_id) else None
     if camera is None:
-        raise Problem(404, f"camera {shown} not found")
+        raise NotFound(f"camera {shown} not found")
     return camera
 
 
@@ -82,13 +82,12 @@ def camera_id_for(principal, camera_id: str, capability: str = "view") -> str:
         and db.session.connection().execute(_CAMERA_EXISTS, {"camera_id": camera_id}).first()
     )
     if not found:
-        raise Problem(404, f"camera {shown} not found")
+        raise NotFound(f"camera {shown} not found")
     return camera_id
 
 
-def scoped(query, column, principal=None):
+def scoped(query, column, principal):
     """Narrow a select to the principal's cameras (``column`` holds the camera id)."""
-    principal = principal if principal is not None else current_user
     if principal.scope is None:
         return query
     return query.where(column.in_(list(principal.scope)))
