@@ -5,7 +5,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
-from ..anr.replay import check_template as replay_template_problem
 from ..crypto import encrypt_secret
 from ..extensions import db
 from ..masking import has_userinfo
@@ -18,6 +17,7 @@ from ..models import default_replay_clock
 from ..models import valid_camera_id
 from . import gapstate
 from .audit import record
+from .replay_urls import check_template as replay_template_problem
 from .vendors import vendor as vendor_of
 
 VENDORS_CHOICES = VENDORS

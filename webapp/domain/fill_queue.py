@@ -1,7 +1,7 @@
 """The fleet's fill queue as operators see it: running fills, queued gaps, outcomes, workers.
 
 Read-only views over the engine's tables, shared by ``/queue`` and ``GET /api/v1/queue``. The
-queued list follows the worker's claim order exactly (``webapp.anr.queue.queued``).
+queued list follows the worker's claim order exactly (``webapp.domain.claim_order.queued``).
 """
 
 import base64
@@ -17,8 +17,6 @@ from sqlalchemy import func
 from sqlalchemy import not_
 from sqlalchemy import select
 
-from ..anr.queue import QueueKey
-from ..anr.queue import queued
 from ..extensions import db
 from ..masking import mask_credentials
 from ..models import Camera
@@ -30,6 +28,8 @@ from ..models import WorkerHeartbeat
 from ..models import rfc3339
 from ..models import utcnow
 from . import gapstate
+from .claim_order import QueueKey
+from .claim_order import queued
 from .errors import BadParameter
 from .errors import OutOfScope
 from .states import GapState

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from ..anr.replay import source_problem
 from ..extensions import db
 from ..models import RecordingGap
 from ..models import rfc3339
@@ -20,6 +19,7 @@ from .errors import BadParameter
 from .errors import Conflict
 from .errors import Invalid
 from .errors import NotFound
+from .replay_urls import source_problem
 from .times import parse_time
 from .times import wall_clock_seconds
 
