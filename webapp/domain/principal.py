@@ -25,6 +25,7 @@ CAPABILITIES: dict[str, tuple[frozenset[str], str]] = {
     "control_fills": (frozenset({"manager", "admin"}), "stop fills or queue a chosen window"),
     "ingest": (frozenset({"admin", "integration"}), "report recording gaps"),
     "mint_embed": (frozenset({"admin", "integration"}), "mint embed sessions"),
+    "read_metrics": (frozenset({"admin", "integration"}), "read the fleet's metrics"),
 }
 
 
