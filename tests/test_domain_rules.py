@@ -58,3 +58,28 @@ def test_one_worst_state_order_failed_then_partial_then_expired():
     assert states.GapState.PARTIAL.severity == sev["partial"]
     # The members are their strings: the database and JSON keep the same words.
     assert states.GapState("expired") is states.EXPIRED and f"{states.FAILED}" == "failed"
+
+
+class Scoped:
+    scope = frozenset({"cam1"})
+
+    def in_scope(self, camera_id):
+        return camera_id in self.scope
+
+
+def test_one_scope_filter_and_one_out_of_scope_answer(db):
+    from webapp.domain.principal import require_in_scope
+    from webapp.domain.principal import scoped
+    from webapp.models import Camera
+
+    make_camera("cam1")
+    make_camera("cam2")
+    query = scoped(select(Camera.id).order_by(Camera.id), Camera.id, Scoped())
+    assert list(db.session.execute(query).scalars()) == ["cam1"]
+    with pytest.raises(errors.OutOfScope) as one:
+        require_in_scope(Scoped(), ["cam2"])
+    assert one.value.message == "camera 'cam2' is outside your camera scope"
+    with pytest.raises(errors.OutOfScope) as several:
+        require_in_scope(Scoped(), ["cam1", "cam2", "cam3"], listed=True)
+    assert several.value.message == "outside your camera scope: cam2, cam3"
+    assert http.status_of(several.value) == 403

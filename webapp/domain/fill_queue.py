@@ -31,7 +31,8 @@ from . import gapstate
 from .claim_order import QueueKey
 from .claim_order import queued
 from .errors import BadParameter
-from .errors import OutOfScope
+from .principal import require_in_scope
+from .principal import scoped
 from .states import GapState
 
 QUEUE_PAGE = 100
@@ -52,8 +53,7 @@ class QueueFilter:
 
     def apply(self, query, camera_col):
         """Narrow ``query`` (joined to cameras) to the filter and the principal's scope."""
-        if self.scope is not None:
-            query = query.where(camera_col.in_(list(self.scope)))
+        query = scoped(query, camera_col, self)
         if self.camera_id:
             query = query.where(camera_col == self.camera_id)
         if self.site:
@@ -70,8 +70,8 @@ def parse_filter(args, principal) -> QueueFilter:
     camera_id = (args.get("camera") or "").strip()[:64] or None
     site = (args.get("site") or "").strip()[:200] or None
     scope = None if principal.scope is None else frozenset(principal.scope)
-    if camera_id and scope is not None and camera_id not in scope:
-        raise OutOfScope(f"camera '{camera_id}' is outside your camera scope")
+    if camera_id:
+        require_in_scope(principal, [camera_id])
     return QueueFilter(camera_id, site, scope)
 
 

@@ -28,6 +28,8 @@ from ..models import CameraGapStat
 from ..models import rfc3339
 from ..models import utcnow
 from .errors import BadParameter
+from .principal import scope_term
+from .principal import scoped
 from .recording_health import recording_status
 from .recording_health import stale_after
 from .states import FILL_STATES
@@ -151,8 +153,9 @@ def _like(words: str) -> str:
 def _filters(principal, fq: FleetQuery) -> list:
     """WHERE terms of the query (scope, search, site, attention)."""
     terms: list[ColumnElement[bool]] = []
-    if principal.scope is not None:
-        terms.append(Camera.id.in_(list(principal.scope)))
+    in_scope = scope_term(Camera.id, principal)
+    if in_scope is not None:
+        terms.append(in_scope)
     if fq.q:
         pattern = _like(fq.q)
         terms.append(
@@ -312,6 +315,4 @@ def fleet_summary(principal, fq: FleetQuery) -> dict:
 def sites(principal) -> list[str]:
     """The sites of the cameras in scope, for the site filter."""
     query = select(Camera.site).where(Camera.site != "").distinct().order_by(Camera.site)
-    if principal.scope is not None:
-        query = query.where(Camera.id.in_(list(principal.scope)))
-    return list(db.session.execute(query).scalars())
+    return list(db.session.execute(scoped(query, Camera.id, principal)).scalars())

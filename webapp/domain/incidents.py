@@ -17,10 +17,10 @@ from .bulk_retry import retryable_count
 from .errors import DomainError
 from .errors import Invalid
 from .errors import NotFound
-from .errors import OutOfScope
 from .gap_actions import check_window
 from .gap_actions import queue_window
 from .gap_actions import retry_all_failed
+from .principal import require_in_scope
 from .principal import scoped
 from .states import ATTENTION
 from .times import parse_time
@@ -47,9 +47,7 @@ def incident_window(actor, camera_ids_raw, start_raw, end_raw) -> dict:
     not), 422 for unknown cameras or a bad window, each naming them. The caller commits.
     """
     camera_ids = parse_camera_ids(camera_ids_raw)
-    outside = [c for c in camera_ids if not actor.in_scope(c)]
-    if outside:
-        raise OutOfScope(f"outside your camera scope: {', '.join(outside)}")
+    require_in_scope(actor, camera_ids, listed=True)
     try:
         start, end = check_window(parse_time(start_raw), parse_time(end_raw))
     except Invalid as exc:

@@ -46,13 +46,24 @@ def require(capability: str, principal) -> None:
         raise NotPermitted(f"role '{role}' is not permitted to {words}")
 
 
+def require_in_scope(principal, camera_ids: list[str], *, listed: bool = False) -> None:
+    """Refuse (OutOfScope) unless every camera is in the principal's scope: the ONE place the
+    "outside your camera scope" answer is written. ``listed`` names every camera outside it
+    (a request about several cameras); otherwise the one camera asked for.
+    """
+    outside = [c[:64] for c in camera_ids if not principal.in_scope(c)]  # never echo unbounded
+    if not outside:
+        return
+    if listed:
+        raise OutOfScope(f"outside your camera scope: {', '.join(outside)}")
+    raise OutOfScope(f"camera '{outside[0]}' is outside your camera scope")
+
+
 def _check_camera(principal, camera_id: str, capability: str) -> str:
     """Capability, then scope (403); the id as it may be echoed in a message."""
     require(capability, principal)
-    shown = camera_id[:64]  # never echo an unbounded id back
-    if not principal.in_scope(camera_id):
-        raise OutOfScope(f"camera '{shown}' is outside your camera scope")
-    return shown
+    require_in_scope(principal, [camera_id])
+    return camera_id[:64]
 
 
 def camera_for(principal, camera_id: str, capability: str = "view") -> Camera:
@@ -87,8 +98,15 @@ def camera_id_for(principal, camera_id: str, capability: str = "view") -> str:
     return camera_id
 
 
-def scoped(query, column, principal):
-    """Narrow a select to the principal's cameras (``column`` holds the camera id)."""
+def scope_term(column, principal):
+    """The WHERE term keeping rows of the principal's cameras (``column`` holds the camera id);
+    None for a principal who sees every camera. ``principal`` is anything with a ``scope``."""
     if principal.scope is None:
-        return query
-    return query.where(column.in_(list(principal.scope)))
+        return None
+    return column.in_(list(principal.scope))
+
+
+def scoped(query, column, principal):
+    """Narrow a select to the principal's cameras: the ONE camera-scope filter of every list."""
+    term = scope_term(column, principal)
+    return query if term is None else query.where(term)
