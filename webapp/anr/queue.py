@@ -1,6 +1,7 @@
 """The fill queue: expiry, claims with leases, lease renewal and lost-lease recovery.
 
-Every state change goes through ``webapp.gapstate``. Claims lock rows with ``FOR UPDATE SKIP
+Every state change goes through ``webapp.domain.gapstate``; the claim order is the domain's
+(``webapp.domain.claim_order``). Claims lock rows with ``FOR UPDATE SKIP
 LOCKED`` (ignored by SQLite, where one worker is the supported shape) and lock each camera row
 while claiming for it, so ``ANR_PER_CAMERA`` holds across workers on PostgreSQL.
 """

@@ -39,7 +39,7 @@ from .states import GapState
 PAGE_SIZE = 100
 MAX_LIMIT = 1000
 MAX_QUERY = 100
-# Camera.attention values (kept by webapp.gapstate): at or above this a camera needs attention.
+# Camera.attention values (kept by webapp.domain.gapstate): at or above this, needs attention.
 NEEDS_ATTENTION = 1
 
 
