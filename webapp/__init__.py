@@ -23,7 +23,6 @@ from .auth import bp as auth_bp
 from .auth import credentials  # noqa: F401  (registers the user and key loaders)
 from .auth.credentials import is_bearer_request
 from .auth.unauthorized import install as install_unauthorized
-from .domain import audit
 from .embed import bp as embed_bp
 from .errors import Problem
 from .extensions import csrf
@@ -108,7 +107,6 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     app.session_interface = EmbedAwareSessionInterface()
     install_unauthorized(login_manager)
-    audit.use_request_actor(_signed_in)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             _sqlite_pragmas()
@@ -131,11 +129,6 @@ def register_blueprints(app: Flask) -> None:
     """Attach every blueprint."""
     for bp in (auth_bp, gaps_bp, api_bp, audit_bp, admin_bp, embed_bp, health_bp, queue_bp):
         app.register_blueprint(bp)
-
-
-def _signed_in():
-    """The request's signed-in principal, or None (the audit writer's default actor)."""
-    return current_user._get_current_object() if current_user.is_authenticated else None
 
 
 def register_errorhandlers(app: Flask) -> None:

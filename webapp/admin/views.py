@@ -155,7 +155,7 @@ def create_camera():
     form = CameraForm()
     if not form.validate():
         return _form(values=form.submitted(), errors=form.first_errors(), status=422)
-    camera = camera_settings.create(form.clean)
+    camera = camera_settings.create(form.clean, current_user)
     db.session.commit()
     flash(f"Camera {camera.name} created.")
     return redirect(url_for(".edit_camera", camera_id=camera.id), 303)
@@ -175,7 +175,7 @@ def update_camera(camera_id: str):
     form = CameraForm(current=camera)
     if not form.validate():
         return _form(camera, values=form.submitted(), errors=form.first_errors(), status=422)
-    camera_settings.update(camera, form.clean)
+    camera_settings.update(camera, form.clean, current_user)
     db.session.commit()
     flash(f"Camera {camera.name} saved.")
     return redirect(url_for(".edit_camera", camera_id=camera.id), 303)

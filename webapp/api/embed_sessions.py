@@ -70,6 +70,7 @@ def create_embed_session():
             "jti": jti,
             "role": acting,
         },
+        actor=current_user,
     )
     db.session.commit()
     return jsonify({"url": url_for("embed.start", token=token), "expires_in": ttl}), 201

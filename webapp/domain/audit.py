@@ -1,8 +1,5 @@
 """The single audit writer: one row per mutation, in the same transaction as the mutation."""
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import has_request_context
 from flask import request
 
@@ -21,26 +18,6 @@ class SystemActor:
 
 SYSTEM = SystemActor()
 
-# Who is signed in, for a caller that names no actor: the app installs it (``use_request_actor``,
-# webapp/__init__.py) so this module never reads the sign-in machinery itself. It answers None
-# when nobody is signed in. Gap actions, bulk retries and jobs always pass their actor.
-_signed_in: Callable[[], Any] | None = None
-
-
-def use_request_actor(provider: Callable[[], Any]) -> None:
-    """Install how to find a request's signed-in principal (None when nobody is signed in)."""
-    global _signed_in
-    _signed_in = provider
-
-
-def _default_actor():
-    """The request's signed-in principal, else ``SYSTEM`` (CLI, worker, indexer)."""
-    if has_request_context() and _signed_in is not None:
-        actor = _signed_in()
-        if actor is not None:
-            return actor
-    return SYSTEM
-
 
 def _with_key(detail: dict, actor) -> dict:
     """Name the key (``via_key``) or person (``via_user``) behind an embed session in the detail."""
@@ -57,15 +34,14 @@ def record(
     *,
     camera_id: str | None = None,
     detail: dict | None = None,
-    actor=None,
+    actor,
 ) -> AuditLog:
     """Add the audit row for a change to the caller's session and flush it.
 
     The flush makes a failing insert raise here, before the caller commits, so the mutation and
-    its audit row succeed or fail together. The caller commits.
+    its audit row succeed or fail together. The caller commits. ``actor`` is who asked: the
+    view's principal, ``SYSTEM`` for the CLI and the engine, a job's requester for its batches.
     """
-    if actor is None:
-        actor = _default_actor()
     row = AuditLog(
         actor=actor.actor_id,
         actor_name=actor.actor_name,

@@ -268,7 +268,7 @@ def editable_values(camera: Camera) -> dict:
     return values
 
 
-def update(camera: Camera, clean: dict, actor=None) -> dict:
+def update(camera: Camera, clean: dict, actor) -> dict:
     """Save validated values on ``camera`` with its ``camera_update`` audit row (no commit).
 
     Returns the changed settings as ``{name: [before, after]}`` (a password shows as ``***``).
@@ -287,7 +287,7 @@ def update(camera: Camera, clean: dict, actor=None) -> dict:
     return changed
 
 
-def remove(camera: Camera, actor=None) -> None:
+def remove(camera: Camera, actor) -> None:
     """Delete a camera (its gaps and segments go with it; archive files stay on disk), audited."""
     record(
         "camera_delete", "camera", camera.id, camera_id=camera.id, actor=actor,
@@ -296,7 +296,7 @@ def remove(camera: Camera, actor=None) -> None:
     db.session.delete(camera)
 
 
-def create(clean: dict, actor=None) -> Camera:
+def create(clean: dict, actor) -> Camera:
     """Create a camera from validated values with its ``camera_create`` audit row (no commit)."""
     camera = save(None, clean)
     db.session.flush()

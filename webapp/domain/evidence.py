@@ -233,7 +233,7 @@ def manifest_head(camera, gap, actor) -> dict:
     }
 
 
-def record_export(camera, gap, files: list[FootageFile], actor=None) -> None:
+def record_export(camera, gap, files: list[FootageFile], actor) -> None:
     """The ``evidence_export`` audit row (the caller commits, before the ZIP streams)."""
     audit.record(
         "evidence_export",
