@@ -108,9 +108,12 @@ def test_imports_inside_functions_say_why():
 
 
 # What the domain (webapp/domain) must never import: the engine, the views (blueprints and the
-# page modules beside them) and the sign-in machinery. The actor comes in as a parameter.
+# page modules beside them), the sign-in machinery (the actor comes in as a parameter) and HTTP
+# errors (the domain raises webapp/domain/errors.py; webapp/errors.py maps them).
 DOMAIN_MAY_NOT_IMPORT = (
     "webapp.anr",
+    "webapp.errors",
+    "werkzeug.exceptions",
     *(f"webapp.{b}" for b in (*BLUEPRINTS, "queue", "health")),
     "webapp.gap_pages",
     "webapp.presenters",
