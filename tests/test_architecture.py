@@ -105,3 +105,63 @@ def test_imports_inside_functions_say_why():
                     if "#" not in here and not above.startswith("#"):
                         silent.append(f"{path.relative_to(ROOT.parent)}:{node.lineno}")
     assert silent == []
+
+
+# What the domain (webapp/domain) must never import: the engine, the views (blueprints and the
+# page modules beside them), the sign-in machinery (the actor comes in as a parameter) and HTTP
+# errors (the domain raises webapp/domain/errors.py; webapp/errors.py maps them).
+DOMAIN_MAY_NOT_IMPORT = (
+    "webapp.anr",
+    "webapp.errors",
+    "werkzeug.exceptions",
+    *(f"webapp.{b}" for b in (*BLUEPRINTS, "queue", "health")),
+    "webapp.gap_pages",
+    "webapp.presenters",
+    "webapp.timeline",
+    "webapp.rendering",
+    "webapp.forms",
+    "flask_login",
+)
+# (module, imported module) -> why it cannot be avoided. Empty: every case could be.
+DOMAIN_ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def _every_import(name: str, path: Path):
+    """(absolute module, line) of every import in ``path``: module level and inside functions."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):  # walks every function body too
+        if isinstance(node, ast.ImportFrom):
+            origin = node.module or ""
+            if node.level:
+                base = package.split(".")
+                origin = ".".join(base[: len(base) - node.level + 1] + ([origin] if origin else []))
+            for alias in node.names:
+                yield f"{origin}.{alias.name}", node.lineno
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+
+
+def _forbidden(target: str) -> str | None:
+    return next(
+        (f for f in DOMAIN_MAY_NOT_IMPORT if target == f or target.startswith(f + ".")), None
+    )
+
+
+def test_the_domain_imports_no_engine_no_view_and_no_sign_in():
+    wrong = []
+    for name, path in MODULES.items():
+        if not name.startswith("webapp.domain"):
+            continue
+        for target, line in _every_import(name, path):
+            forbidden = _forbidden(target)
+            if forbidden and (name, forbidden) not in DOMAIN_ALLOWED:
+                wrong.append(f"{path.relative_to(ROOT.parent)}:{line} imports {target}")
+    assert wrong == []
+
+
+def test_the_domain_check_sees_function_level_imports(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from ..anr import queue\n    import flask_login\n")
+    found = [t for t, _ in _every_import("webapp.domain.probe", probe) if _forbidden(t)]
+    assert found == ["webapp.anr.queue", "flask_login"]

@@ -309,3 +309,36 @@ def test_an_ended_embed_session_answers_in_the_frame_never_with_the_login_page(e
     ended = browser.get(late.headers["HX-Redirect"]).get_data(as_text=True)
     assert "Your Retry was not done." in ended
     assert "was not done" not in browser.get("/embed/session-ended?lost=<b>").text
+
+
+def test_metrics_keep_their_names_and_labels_in_prometheus_text(app, client, login_as, db):
+    make_camera("cam1")
+    make_gap("cam1", state="failed")
+    text = client.get("/metrics", headers=login_as("integration")).get_data(as_text=True)
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+    assert types == {
+        "replenish_gaps": "gauge",
+        "replenish_fills_total": "counter",
+        "replenish_fill_duration_seconds": "histogram",
+        "replenish_worker_heartbeat_age_seconds": "gauge",
+    }
+    assert re.search(r'^replenish_gaps\{state="failed"\} 1(\.0)?$', text, re.M)
+    assert 'replenish_fill_duration_seconds_bucket{le="3600"}' in text
+    assert 'replenish_fill_duration_seconds_bucket{le="+Inf"}' in text
+    assert "replenish_worker_heartbeat_age_seconds NaN" in text
+
+
+def test_metrics_gather_gunicorn_workers_only_with_a_multiprocess_dir(
+    app, client, login_as, tmp_path, monkeypatch
+):
+    from webapp import health
+
+    assert not any(
+        "MultiProcess" in type(c).__name__ for c in health.registry()._collector_to_names
+    )
+    (tmp_path / "prom").mkdir()  # its own folder: the library reads every *.db file in it
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "prom"))
+    collectors = health.registry()._collector_to_names
+    assert any("MultiProcess" in type(c).__name__ for c in collectors)
+    resp = client.get("/metrics", headers=login_as("integration"))
+    assert resp.status_code == 200 and "replenish_gaps" in resp.get_data(as_text=True)

@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from .domain import accounts
+from .domain.audit import SYSTEM
 from .extensions import db
 from .models import KEY_ROLES
 from .models import ApiKey
@@ -47,7 +48,7 @@ def users_enable(username):
 
 def _set_active(username: str, active: bool):
     user = accounts.user_named(username)
-    accounts.set_active(user, active)
+    accounts.set_active(user, active, SYSTEM)
     return user
 
 
@@ -64,7 +65,7 @@ def users_set_password(username, password_stdin):
 
     def change():
         user = accounts.user_named(username)
-        accounts.set_password(user, password)
+        accounts.set_password(user, password, SYSTEM)
         return user
 
     user = _done(change)
@@ -76,7 +77,7 @@ def users_set_password(username, password_stdin):
 @click.argument("username")
 def users_unlock(username):
     """Lift the sign-in delays on a username."""
-    removed = _done(lambda: accounts.unlock(username))
+    removed = _done(lambda: accounts.unlock(username, SYSTEM))
     click.echo(f"unlocked {username.strip().lower()} ({removed} counters cleared)")
 
 
@@ -99,7 +100,7 @@ def apikeys_list():
 @click.argument("name")
 def apikeys_revoke(name):
     """Revoke the key(s) with this name; their next request is a 401."""
-    keys = _done(lambda: accounts.revoke_named(name))
+    keys = _done(lambda: accounts.revoke_named(name, SYSTEM))
     for key in keys:
         click.echo(f"revoked {key.name} ({key.prefix})")
 
@@ -121,7 +122,12 @@ def apikeys_create(name, role, camera_list, expires_days, embed_role_ceiling):
     """Create an API key and print its token once (only its SHA-256 is stored)."""
     key, token = _done(
         lambda: accounts.create_key(
-            name, role, accounts.parse_cameras(camera_list), expires_days, embed_role_ceiling
+            name,
+            role,
+            accounts.parse_cameras(camera_list),
+            expires_days,
+            embed_role_ceiling,
+            actor=SYSTEM,
         )
     )
     expires = f", expires {key.expires_at.isoformat()}" if key.expires_at else ""

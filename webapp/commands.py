@@ -16,6 +16,7 @@ from .anr.cli import anr
 from .demo import seed
 from .domain import accounts
 from .domain import cameras as camera_settings
+from .domain.audit import SYSTEM
 from .domain.users import UserRefused
 from .domain.users import create_user
 from .evidence_commands import evidence
@@ -48,7 +49,9 @@ def users_create(username, role, camera_list, password_stdin):
         password = secrets.token_urlsafe(12)
         generated = True
     try:
-        user = create_user(username, role, password, accounts.parse_cameras(camera_list))
+        user = create_user(
+            username, role, password, accounts.parse_cameras(camera_list), actor=SYSTEM
+        )
     except (UserRefused, accounts.AccountError) as exc:
         raise click.UsageError(str(exc)) from None
     db.session.commit()
@@ -136,7 +139,7 @@ def cameras_add(camera_id, password_stdin, **options):
     clean, errors = camera_settings.validate(data, creating=True)
     if errors:
         raise _usage_error(errors)
-    camera = camera_settings.create(clean)
+    camera = camera_settings.create(clean, SYSTEM)
     db.session.commit()
     click.echo(f"added camera {camera.id}")
 
@@ -151,7 +154,7 @@ def cameras_edit(camera_id, password_stdin, **options):
     clean, errors = camera_settings.validate(data, creating=False, current=camera)
     if errors:
         raise _usage_error(errors)
-    changed = camera_settings.update(camera, clean)
+    changed = camera_settings.update(camera, clean, SYSTEM)
     db.session.commit()
     click.echo(f"updated camera {camera.id}: {', '.join(sorted(changed)) or 'nothing changed'}")
 
@@ -161,7 +164,7 @@ def cameras_edit(camera_id, password_stdin, **options):
 def cameras_remove(camera_id):
     """Remove a camera with its gaps and segments (audited); its archive files stay on disk."""
     camera = _existing_camera(camera_id)
-    camera_settings.remove(camera)
+    camera_settings.remove(camera, SYSTEM)
     db.session.commit()
     click.echo(f"removed camera {camera_id}; its archive files were left in place")
 

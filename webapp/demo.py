@@ -101,7 +101,7 @@ def seed(base_url: str) -> list[tuple[str, str, str]]:
     logins = []
     for username, role in DEMO_USERS:
         password = secrets.token_urlsafe(9)
-        create_user(username, role, password, display_name=username.title())
+        create_user(username, role, password, display_name=username.title(), actor=SYSTEM)
         logins.append((username, password, role))
     db.session.commit()
     _remember_logins(logins)

@@ -13,7 +13,9 @@ from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import Unauthorized
 
+from .domain import errors as domain
 from .extensions import db
 from .extensions import login_manager
 
@@ -57,6 +59,33 @@ class Problem(HTTPException):
         self.code = status
         self.slug = slug or SLUGS.get(status, "error")
         self.fields = fields
+
+
+# The one place a domain error becomes an HTTP status (webapp/domain/errors.py).
+DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
+    domain.BadParameter: 400,
+    domain.Unauthenticated: 401,
+    domain.NotPermitted: 403,
+    domain.OutOfScope: 403,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.Invalid: 422,
+}
+
+
+def status_of(exc: domain.DomainError) -> int:
+    """The HTTP status a domain error answers with (the nearest mapped class; 400 otherwise)."""
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_STATUS:
+            return DOMAIN_STATUS[cls]
+    return 400
+
+
+def as_http(exc: domain.DomainError) -> HTTPException:
+    """The HTTP error of a domain error: its status, message, slug and fields unchanged."""
+    if isinstance(exc, domain.Unauthenticated):
+        return Unauthorized()  # werkzeug's own words, as ``abort(401)`` gave
+    return Problem(status_of(exc), exc.message, exc.slug, exc.fields)
 
 
 def wants_json() -> bool:
@@ -192,6 +221,10 @@ def register_errorhandlers(app) -> None:
         if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
             resp.headers["Allow"] = ", ".join(exc.valid_methods)
         return resp
+
+    @app.errorhandler(domain.DomainError)
+    def handle_domain(exc: domain.DomainError):
+        return handle_http(as_http(exc))
 
     @app.errorhandler(DataError)
     def handle_bad_value(exc: DataError):

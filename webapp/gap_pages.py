@@ -67,7 +67,7 @@ def page_endpoint(name: str) -> str:
 
 def fleet_page():
     """A page of cameras in scope, attention first; search, site and attention in the URL."""
-    require("view")
+    require("view", current_user)
     fq = fleet_mod.parse_query(request.args)
     page = fleet_mod.fleet_page(current_user, fq)
     summary = fleet_mod.fleet_summary(current_user, fq)

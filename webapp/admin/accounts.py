@@ -67,6 +67,7 @@ def create_user_page():
             request.form.get("role", ""),
             password,
             accounts.parse_cameras(request.form.get("cameras", "")),
+            actor=current_user,
         )
     except (UserRefused, accounts.AccountError) as exc:
         db.session.rollback()
@@ -90,7 +91,7 @@ def set_user_active(user_id: str):
     active = request.form.get("active") == "1"
     if not active and user.id == current_user.id:
         raise Problem(409, "you cannot disable your own account")
-    accounts.set_active(user, active)
+    accounts.set_active(user, active, current_user)
     db.session.commit()
     flash(f"{user.username} is {'enabled' if active else 'disabled'}.")
     return redirect(url_for(".users"), 303)
@@ -102,7 +103,7 @@ def reset_password(user_id: str):
     _require_unscoped_admin()
     user = _user(user_id)
     password = secrets.token_urlsafe(12)
-    accounts.set_password(user, password)
+    accounts.set_password(user, password, current_user)
     db.session.commit()
     return _users_page(shown_password=(user.username, password))
 
@@ -112,7 +113,7 @@ def unlock_user(user_id: str):
     """Lift the sign-in delays on a user."""
     _require_unscoped_admin()
     user = _user(user_id)
-    accounts.unlock(user.username)
+    accounts.unlock(user.username, current_user)
     db.session.commit()
     flash(f"Sign-in delays lifted for {user.username}.")
     return redirect(url_for(".users"), 303)
@@ -138,6 +139,7 @@ def create_api_key():
             accounts.parse_cameras(request.form.get("cameras", "")),
             days,
             request.form.get("embed_role_ceiling") or "manager",
+            actor=current_user,
         )
     except ValueError as exc:  # AccountError, or days that are not a number
         db.session.rollback()
@@ -155,7 +157,7 @@ def revoke_api_key(key_id: str):
     if key is None:
         raise Problem(404, f"API key {key_id[:64]} not found")
     try:
-        accounts.revoke_key(key)
+        accounts.revoke_key(key, current_user)
     except accounts.AccountError as exc:
         raise Problem(409, str(exc)) from None
     db.session.commit()

@@ -21,10 +21,11 @@ from ..domain import cameras as camera_settings
 from ..domain.alerts import receiver_statuses
 from ..domain.principal import camera_for
 from ..domain.principal import require
+from ..domain.principal import require_in_scope
+from ..domain.principal import scoped
 from ..domain.recording_health import recording_status
 from ..domain.recording_health import stale_after
 from ..domain.vendors import registry
-from ..errors import Problem
 from ..extensions import db
 from ..forms import CameraForm
 from ..masking import mask_credentials
@@ -43,15 +44,13 @@ TIMEZONES = ["UTC", *sorted(available_timezones() - {"UTC"})]
 def authenticate():
     """Admin pages need a signed-in admin; the 403 names what the page is for."""
     accounts = request.path.startswith(("/admin/users", "/admin/api-keys"))
-    require("manage_users" if accounts else "manage_cameras")
+    require("manage_users" if accounts else "manage_cameras", current_user)
 
 
 @bp.get("/cameras")
 def cameras():
     """Every camera in scope, with its ANR settings at a glance."""
-    query = select(Camera).order_by(Camera.id)
-    if current_user.scope is not None:
-        query = query.where(Camera.id.in_(list(current_user.scope)))
+    query = scoped(select(Camera).order_by(Camera.id), Camera.id, current_user)
     rows = db.session.execute(query).scalars().all()
     now = utcnow()
     limit = stale_after(current_app.config)
@@ -152,12 +151,11 @@ def create_camera():
     # Scope before existence, as everywhere: a scoped admin may only add ids in their scope, and
     # learns nothing from "already exists" about the cameras outside it.
     cid = request.form.get("id", "").strip()
-    if not current_user.in_scope(cid):
-        raise Problem(403, f"camera '{cid[:64]}' is outside your camera scope")
+    require_in_scope(current_user, [cid])
     form = CameraForm()
     if not form.validate():
         return _form(values=form.submitted(), errors=form.first_errors(), status=422)
-    camera = camera_settings.create(form.clean)
+    camera = camera_settings.create(form.clean, current_user)
     db.session.commit()
     flash(f"Camera {camera.name} created.")
     return redirect(url_for(".edit_camera", camera_id=camera.id), 303)
@@ -177,7 +175,7 @@ def update_camera(camera_id: str):
     form = CameraForm(current=camera)
     if not form.validate():
         return _form(camera, values=form.submitted(), errors=form.first_errors(), status=422)
-    camera_settings.update(camera, form.clean)
+    camera_settings.update(camera, form.clean, current_user)
     db.session.commit()
     flash(f"Camera {camera.name} saved.")
     return redirect(url_for(".edit_camera", camera_id=camera.id), 303)

@@ -17,6 +17,7 @@ from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
+from ..domain.states import GapState
 from ..masking import mask_credentials
 from .fill import FILLED_RATIO
 from .fill import MAX_ERROR_CHARS
@@ -43,10 +44,6 @@ log = logging.getLogger(__name__)
 CUT_TIMEOUT_S = 300
 DOWNLOAD_SHARE = 0.9  # of the progress bar; the cut is the rest
 DOWNLOAD_HEADROOM = 1.5  # a window may bring back this much more than its seconds at the cap
-
-
-class DownloadUnsupported(Exception):
-    """The camera answered 404/501 to the download API: auto mode replays instead."""
 
 
 def contiguous(recordings: list[Recording], start: datetime, end: datetime) -> list[Recording]:
@@ -181,7 +178,7 @@ class DownloadJob:
         piece = walk._next_piece()
         if piece is None:
             log.info("gap %s: archive files already cover the window; not fetching", self.gap_id)
-            return FillResult("filled", min(walk.recovered, float(self.seconds)))
+            return FillResult(GapState.FILLED, min(walk.recovered, float(self.seconds)))
         self.covered = walk.recovered
         self.piece = piece
         self.fetch_seconds = piece.seconds
@@ -369,16 +366,16 @@ class DownloadJob:
         if not recovered:
             piece.part.unlink(missing_ok=True)
             reason = self._error or self.error_tail() or "the cut produced no footage"
-            outcome = "unsupported" if self.unsupported is not None else "failed"
+            outcome = "unsupported" if self.unsupported is not None else GapState.FAILED
             return FillResult(outcome, 0.0, "; ".join(filter(None, [limit_note, reason])))
         if not self._move_into_place():
-            return FillResult("filled", float(self.seconds), None)
+            return FillResult(GapState.FILLED, float(self.seconds), None)
         total = min(self.covered + recovered, float(self.seconds))
         log.info(
             "gap %s: downloaded %d bytes in %.1f s, %.1f s of footage",
             self.gap_id, self.downloaded_bytes, self.download_s, recovered,
         )  # fmt: skip
         if total >= FILLED_RATIO * self.seconds:
-            return FillResult("filled", round(total, 2), None, piece.target)
+            return FillResult(GapState.FILLED, round(total, 2), None, piece.target)
         note = f"the camera's recordings cover {total:.1f} of {self.seconds} s"
-        return FillResult("partial", round(total, 2), note, piece.target)
+        return FillResult(GapState.PARTIAL, round(total, 2), note, piece.target)

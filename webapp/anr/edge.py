@@ -17,6 +17,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+from ..domain.states import GapState
 from ..domain.vendors import registry
 from ..masking import mask_credentials
 from ..models import FILL_METHODS
@@ -130,7 +131,7 @@ class EdgeFill:
         can_download = self.client is not None and self.client.can_download
         if wants_download and not can_download:
             return FillResult(
-                "failed", 0.0,
+                GapState.FAILED, 0.0,
                 "fill method is download, but this camera's vendor offers no download API "
                 f"({_download_vendors()} do); set the fill method to replay or auto",
             )  # fmt: skip
@@ -206,12 +207,12 @@ class EdgeFill:
         """Expire, narrow, or pick the fetch method from what the card said."""
         download = self._downloads()
         if self.method == "download" and self.card_error is not None:
-            return FillResult("failed", 0.0, self.masked(str(self.card_error)))
+            return FillResult(GapState.FAILED, 0.0, self.masked(str(self.card_error)))
         begin, seconds = self.start_time, self.seconds
         if self.coverage is not None:
             spans = self.coverage.spans(self.start_time, self.end)
             if not spans:
-                return FillResult("expired", 0.0, card_gone_message(self.coverage.oldest))
+                return FillResult(GapState.EXPIRED, 0.0, card_gone_message(self.coverage.oldest))
             first = spans[0][0]
             if first > self.start_time:
                 lost = int((first - self.start_time).total_seconds())
@@ -237,12 +238,14 @@ class EdgeFill:
         try:
             early = inner.start()
         except ReplayUrlError as exc:
-            early = FillResult("failed", 0.0, f"no replay URL can be built: {exc}")
+            early = FillResult(GapState.FAILED, 0.0, f"no replay URL can be built: {exc}")
         except OSError as exc:
-            early = FillResult("failed", 0.0, self.masked(f"ffmpeg could not be started: {exc}"))
+            early = FillResult(
+                GapState.FAILED, 0.0, self.masked(f"ffmpeg could not be started: {exc}")
+            )
         except Exception as exc:  # anything else is this attempt's failure, not the worker's
             log.exception("gap %s: fill could not start", self.gap_id)
-            early = FillResult("failed", 0.0, self.masked(f"fill could not start: {exc}"))
+            early = FillResult(GapState.FAILED, 0.0, self.masked(f"fill could not start: {exc}"))
         if early is not None:
             self._early = self._adjust(early)
         return self._early
@@ -298,17 +301,17 @@ class EdgeFill:
         if self._early is not None:
             return self._early
         if self.inner is None:
-            return FillResult("failed", 0.0, "the fill ended before it could start")
+            return FillResult(GapState.FAILED, 0.0, "the fill ended before it could start")
         return self._adjust(self.inner.result())
 
     def _adjust(self, result: FillResult) -> FillResult:
         if result.outcome == "unsupported":
-            return FillResult("failed", 0.0, result.error)
+            return FillResult(GapState.FAILED, 0.0, result.error)
         if not self.note:
             return result
         detail = "; ".join(filter(None, [self.note, result.error]))
-        if result.outcome in ("filled", "partial"):
-            return replace(result, outcome="partial", error=detail)
+        if result.outcome in (GapState.FILLED, GapState.PARTIAL):
+            return replace(result, outcome=GapState.PARTIAL, error=detail)
         return replace(result, error=detail)
 
     @property

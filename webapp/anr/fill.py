@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..domain.evidence import sha256_file
+from ..domain.states import GapState
 from ..masking import mask_credentials
 from .media import ARCHIVE_NAME_FORMAT
 from .media import MEDIA_FORMATS
@@ -238,7 +239,7 @@ class FillJob:
         piece = self._next_piece()
         if piece is None:
             log.info("gap %s: archive files already cover the window; not fetching", self.gap_id)
-            return FillResult("filled", min(self.recovered, float(self.seconds)))
+            return FillResult(GapState.FILLED, min(self.recovered, float(self.seconds)))
         self._launch(piece)
         return None
 
@@ -562,7 +563,7 @@ class FillJob:
                 f"the camera redirected the replay to {self.redirected}; redirects are refused "
                 "(footage and credentials stay with the camera's own address)"
             )
-            return FillResult("failed", 0.0, "; ".join(notes + [reason]))
+            return FillResult(GapState.FAILED, 0.0, "; ".join(notes + [reason]))
         if not self.fetched:
             reason = self._piece_error or f"ffmpeg exited with code {code} and copied no footage"
             if self._http and "Error opening input" in reason:
@@ -571,14 +572,14 @@ class FillJob:
                     "the camera's HTTP answer could not be opened (an error, or a redirect: "
                     "redirects are not followed)"
                 )
-            return FillResult("failed", 0.0, "; ".join(notes + [reason]))
+            return FillResult(GapState.FAILED, 0.0, "; ".join(notes + [reason]))
         total = round(min(self.recovered, float(self.seconds)), 2)
         first = self.placed[0] if self.placed else None
         if self.complete or total >= FILLED_RATIO * self.seconds:
-            return FillResult("filled", total, None, first, list(self.placed))
+            return FillResult(GapState.FILLED, total, None, first, list(self.placed))
         note = f"replay ended after {total:.1f} of {self.seconds} s"
         detail = "; ".join(filter(None, [note, *notes, self._piece_error]))
-        return FillResult("partial", total, detail, first, list(self.placed))
+        return FillResult(GapState.PARTIAL, total, detail, first, list(self.placed))
 
     def _move_into_place(self, source: Path, target: Path) -> bool:
         """Rename ``source`` to the archive name atomically; False if a file got there first."""

@@ -23,6 +23,7 @@ from ..domain import gapstate
 from ..domain.evidence import sha256_file
 from ..domain.segments import add_segment
 from ..domain.states import COVERABLE as COVERABLE_STATES
+from ..domain.states import GapState
 from ..extensions import db
 from ..models import Camera
 from ..models import RecordingGap
@@ -199,7 +200,7 @@ def _reconcile_gaps(camera_id: str, min_gap_s: float, report: IndexReport) -> No
         covered = any(s <= gap.gap_start + slack and e >= gap.gap_end - slack for s, e in spans)
         if covered and gapstate.change_state_if_current(
             gap,
-            "filled",
+            GapState.FILLED,
             filled_at=utcnow(),
             recovered_seconds=float(gap.gap_seconds),
             last_error=None,

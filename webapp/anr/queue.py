@@ -1,26 +1,27 @@
 """The fill queue: expiry, claims with leases, lease renewal and lost-lease recovery.
 
-Every state change goes through ``webapp.gapstate``. Claims lock rows with ``FOR UPDATE SKIP
+Every state change goes through ``webapp.domain.gapstate``; the claim order is the domain's
+(``webapp.domain.claim_order``). Claims lock rows with ``FOR UPDATE SKIP
 LOCKED`` (ignored by SQLite, where one worker is the supported shape) and lock each camera row
 while claiming for it, so ``ANR_PER_CAMERA`` holds across workers on PostgreSQL.
 """
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
-from datetime import time
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import not_
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.orm import aliased
 
 from ..domain import gapstate
+from ..domain.claim_order import PHASE_ORDER
+from ..domain.claim_order import QueueKey
+from ..domain.claim_order import in_fill_window
+from ..domain.claim_order import parse_fill_window
+from ..domain.claim_order import queued
+from ..domain.states import GapState
 from ..extensions import db
 from ..extensions import rows_matched
 from ..models import Camera
@@ -30,41 +31,13 @@ from ..models import utcnow
 
 log = logging.getLogger(__name__)
 
+# The claim order lives in the domain (webapp/domain/claim_order.py); these names stay here too
+# for the engine's callers.
+__all__ = ["PHASE_ORDER", "QueueKey", "in_fill_window", "parse_fill_window", "queued"]
+
 SWEEP_BATCH = 500
 CANDIDATES_PER_SLOT = 8
-# Claim order (docs/fleet-operations.md): an operator's request (Retry, a chosen window, Retry
-# selected) goes before automatic work, oldest request first; automatic gaps follow by the time
-# the card overwrites them, soonest first. ``queue_at`` holds either time, so each part of the
-# queue is one ascending scan of ix_recording_gaps_claim.
-PHASE_ORDER = (RecordingGap.queue_at, RecordingGap.id)
 LOST_LEASE_ERROR = "the worker running this fill stopped answering (lease expired)"
-
-
-def parse_fill_window(raw: str) -> tuple[time, time] | None:
-    """``"22:00-06:00"`` as (start, end) local times; None for empty (always) or unreadable."""
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        first, second = (part.strip() for part in raw.split("-", 1))
-        return time.fromisoformat(first), time.fromisoformat(second)
-    except ValueError:
-        log.error("ANR_FILL_WINDOW %r is not HH:MM-HH:MM; automatic fills are not limited", raw)
-        return None
-
-
-def in_fill_window(window: tuple[time, time] | None, timezone: str, now: datetime) -> bool:
-    """Whether an automatic fill may start now on a camera in ``timezone``."""
-    if window is None:
-        return True
-    start, end = window
-    try:
-        local = now.astimezone(ZoneInfo(timezone or "UTC")).time().replace(tzinfo=None)
-    except (KeyError, ValueError):
-        local = now.time().replace(tzinfo=None)
-    if start <= end:
-        return start <= local < end
-    return local >= start or local < end  # the window spans midnight
 
 
 def expire_old(max_gap_hours: float, now: datetime | None = None) -> list[RecordingGap]:
@@ -88,7 +61,7 @@ def expire_old(max_gap_hours: float, now: datetime | None = None) -> list[Record
                 gapstate.skip_locked(
                     select(RecordingGap)
                     .where(
-                        RecordingGap.fill_state == "pending",
+                        RecordingGap.fill_state == GapState.PENDING,
                         not_(RecordingGap.manual_retry),
                         RecordingGap.gap_start < now - timedelta(hours=hours),
                         RecordingGap.camera_id.in_(cameras),
@@ -102,7 +75,7 @@ def expire_old(max_gap_hours: float, now: datetime | None = None) -> list[Record
         for gap in gaps:
             if gapstate.change_state_if_current(
                 gap,
-                "expired",
+                GapState.EXPIRED,
                 last_error=f"older than the camera's {hours:g} h edge retention",
             ):
                 expired.append(gap)
@@ -116,7 +89,7 @@ def reclaim_lost_leases(max_attempts: int, now: datetime | None = None) -> list[
         db.session.execute(
             gapstate.skip_locked(
                 select(RecordingGap)
-                .where(RecordingGap.fill_state == "filling", RecordingGap.lease_until < now)
+                .where(RecordingGap.fill_state == GapState.FILLING, RecordingGap.lease_until < now)
                 .limit(SWEEP_BATCH)
             )
         )
@@ -127,10 +100,10 @@ def reclaim_lost_leases(max_attempts: int, now: datetime | None = None) -> list[
     for gap in gaps:
         fields = {}
         if gap.stop_requested_by:  # an operator's Stop outlives the worker that lost the gap
-            state, error = "failed", f"stopped by {gap.stop_requested_by}"
+            state, error = GapState.FAILED, f"stopped by {gap.stop_requested_by}"
             fields["stopped_by"] = gap.stop_requested_by
         else:
-            state = "failed" if gap.fill_attempts >= max_attempts else "pending"
+            state = GapState.FAILED if gap.fill_attempts >= max_attempts else GapState.PENDING
             error = LOST_LEASE_ERROR
         log.warning("gap %s: lease of %s expired; now %s", gap.id, gap.claimed_by, state)
         dead_worker = gap.claimed_by
@@ -157,82 +130,10 @@ def close_lost_runs(gap_id: str, worker_id: str | None, now: datetime) -> None:
 def _busy_cameras() -> dict[str, int]:
     rows = db.session.execute(
         select(RecordingGap.camera_id, func.count())
-        .where(RecordingGap.fill_state == "filling")
+        .where(RecordingGap.fill_state == GapState.FILLING)
         .group_by(RecordingGap.camera_id)
     )
     return {camera_id: n for camera_id, n in rows}
-
-
-@dataclass(frozen=True)
-class QueueKey:
-    """Where a gap stands in the claim order: (manual request?, queue_at, id)."""
-
-    manual: bool
-    queue_at: datetime
-    id: str
-
-
-def _phases(window: tuple[time, time] | None, now: datetime) -> list[tuple[bool, object]]:
-    """The two parts of the queue and the WHERE clause of a claimable gap in each.
-
-    Manual requests run on any enabled camera, whatever its automatic ANR setting, and start at
-    once; automatic gaps need ANR on and, with ``ANR_FILL_WINDOW``, the camera's fill window.
-    """
-    pending = RecordingGap.fill_state == "pending"
-    # A correlated check per gap (a primary-key probe), so walking the claim index in order stops
-    # after ``limit`` rows instead of first listing every eligible camera of a large fleet.
-    own = aliased(Camera)  # callers may join cameras themselves (the queue page does)
-    cam = (
-        select(own.id).where(own.id == RecordingGap.camera_id, own.enabled).correlate(RecordingGap)
-    )
-    enabled = cam.exists()
-    anr_on = cam.where(own.anr_enabled).exists()
-    manual = and_(pending, RecordingGap.manual_retry, enabled)
-    automatic = and_(pending, not_(RecordingGap.manual_retry), anr_on)
-    if window is not None:
-        cameras = db.session.execute(
-            select(Camera.id, Camera.timezone).where(Camera.enabled, Camera.anr_enabled)
-        ).all()
-        open_now = [c.id for c in cameras if in_fill_window(window, c.timezone, now)]
-        automatic = and_(automatic, RecordingGap.camera_id.in_(open_now))
-    return [(True, manual), (False, automatic)]
-
-
-def queued(
-    query,
-    limit: int,
-    *,
-    after: QueueKey | None = None,
-    fill_window: str = "",
-    now: datetime | None = None,
-    lock: bool = False,
-) -> list:
-    """Rows of ``query`` (a select over recording_gaps) for claimable gaps, in claim order.
-
-    ``after`` continues from a row's QueueKey (keyset paging); ``lock`` row-locks for a claim.
-    """
-    now = now or utcnow()
-    rows: list = []
-    for manual, clause in _phases(parse_fill_window(fill_window), now):
-        if len(rows) >= limit:
-            break
-        if after is not None and after.manual and not manual:
-            after = None  # the manual part is done: the automatic part starts from its top
-        if after is not None and not after.manual and manual:
-            continue
-        part = query.where(clause)
-        if after is not None:
-            part = part.where(
-                or_(
-                    RecordingGap.queue_at > after.queue_at,
-                    and_(RecordingGap.queue_at == after.queue_at, RecordingGap.id > after.id),
-                )
-            )
-        part = part.order_by(*PHASE_ORDER).limit(limit - len(rows))
-        if lock:
-            part = gapstate.skip_locked(part)
-        rows += db.session.execute(part).all()
-    return rows
 
 
 def claim(
@@ -271,7 +172,7 @@ def claim(
             continue
         running = db.session.execute(
             select(func.count()).where(
-                RecordingGap.camera_id == camera_id, RecordingGap.fill_state == "filling"
+                RecordingGap.camera_id == camera_id, RecordingGap.fill_state == GapState.FILLING
             )
         ).scalar_one()
         room = min(per_camera - running, slots - len(claimed))
@@ -290,7 +191,7 @@ def claim(
         for gap in gaps:
             if gapstate.change_state_if_current(
                 gap,
-                "filling",
+                GapState.FILLING,
                 claimed_by=worker_id,
                 lease_until=now + timedelta(seconds=lease_seconds),
                 progress=0.0,
@@ -315,7 +216,7 @@ def renew(
         .where(
             RecordingGap.id == gap_id,
             RecordingGap.claimed_by == worker_id,
-            RecordingGap.fill_state == "filling",
+            RecordingGap.fill_state == GapState.FILLING,
         )
         .values(**values)
         .execution_options(synchronize_session=False)
@@ -333,11 +234,11 @@ def held_gap(gap_id: str, worker_id: str) -> RecordingGap | None:
     gap = db.session.execute(
         select(RecordingGap).where(RecordingGap.id == gap_id).with_for_update()
     ).scalar_one_or_none()
-    if gap is None or gap.fill_state != "filling" or gap.claimed_by != worker_id:
+    if gap is None or gap.fill_state != GapState.FILLING or gap.claimed_by != worker_id:
         return None
     return gap
 
 
 def give_back(gap: RecordingGap) -> None:
     """Return a claim without counting the attempt (the worker is shutting down)."""
-    gapstate.change_state(gap, "pending", fill_attempts=max(gap.fill_attempts - 1, 0))
+    gapstate.change_state(gap, GapState.PENDING, fill_attempts=max(gap.fill_attempts - 1, 0))

@@ -28,6 +28,7 @@ from ..domain import gapstate
 from ..domain import jobs as bulk_jobs
 from ..domain import recording_health
 from ..domain.segments import add_segment
+from ..domain.states import GapState
 from ..extensions import db
 from ..masking import camera_text
 from ..masking import secret_forms
@@ -247,12 +248,14 @@ class Worker:
         try:
             early = job.start()
         except ReplayUrlError as exc:
-            early = FillResult("failed", 0.0, f"no replay URL can be built: {exc}")
+            early = FillResult(GapState.FAILED, 0.0, f"no replay URL can be built: {exc}")
         except OSError as exc:
-            early = FillResult("failed", 0.0, job.masked(f"ffmpeg could not be started: {exc}"))
+            early = FillResult(
+                GapState.FAILED, 0.0, job.masked(f"ffmpeg could not be started: {exc}")
+            )
         except Exception as exc:  # anything else is this attempt's failure, not the worker's
             log.exception("gap %s: fill could not start", gap_id)
-            early = FillResult("failed", 0.0, job.masked(f"fill could not start: {exc}"))
+            early = FillResult(GapState.FAILED, 0.0, job.masked(f"fill could not start: {exc}"))
         if early is not None:
             self.finish(running, early)
         else:
@@ -403,22 +406,22 @@ class Worker:
             "recovered_seconds": result.recovered_seconds,
             "last_error": result.error,
         }
-        if running.stop_by and result.outcome not in ("filled", "expired"):
+        if running.stop_by and result.outcome not in (GapState.FILLED, GapState.EXPIRED):
             self.stopped(running, gap, result)
             return
-        if result.outcome == "expired":
+        if result.outcome == GapState.EXPIRED:
             # The card said the window is gone: nothing was fetched, so no attempt is spent.
             fields["fill_attempts"] = max(gap.fill_attempts - 1, 0)
-            gapstate.change_state(gap, "expired", **fields)
-        elif result.outcome in ("filled", "partial"):
-            if result.outcome == "filled":
+            gapstate.change_state(gap, GapState.EXPIRED, **fields)
+        elif result.outcome in (GapState.FILLED, GapState.PARTIAL):
+            if result.outcome == GapState.FILLED:
                 fields["filled_at"] = utcnow()
             gapstate.change_state(gap, result.outcome, **fields)
             for path in result.paths or ([result.path] if result.path else []):
                 self._index_new_file(gap.camera_id, path, job)
         else:
             at_limit = gap.fill_attempts >= int(self.config["ANR_MAX_ATTEMPTS"])
-            gapstate.change_state(gap, "failed" if at_limit else "pending", **fields)
+            gapstate.change_state(gap, GapState.FAILED if at_limit else GapState.PENDING, **fields)
         self._close_run(
             running,
             result.outcome,
@@ -456,7 +459,7 @@ class Worker:
         alert (the operator chose this), and Retry queues it again.
         """
         who = running.stop_by
-        state = "partial" if result.recovered_seconds > 0 else "failed"
+        state = GapState.PARTIAL if result.recovered_seconds > 0 else GapState.FAILED
         gapstate.change_state(
             gap,
             state,

@@ -22,7 +22,7 @@ from . import bp
 @bp.post("/embed-sessions")
 def create_embed_session():
     """Mint a single-use sign-on URL for a user (admin or integration key)."""
-    require("mint_embed")
+    require("mint_embed", current_user)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Problem(400, "send a JSON object with username", "invalid_json")
@@ -70,6 +70,7 @@ def create_embed_session():
             "jti": jti,
             "role": acting,
         },
+        actor=current_user,
     )
     db.session.commit()
     return jsonify({"url": url_for("embed.start", token=token), "expires_in": ttl}), 201

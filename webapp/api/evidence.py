@@ -68,7 +68,7 @@ def export_evidence(camera_id: str, gap_id: str):
     if not present:
         raise Problem(409, "no archive file overlaps this gap's window: nothing to export")
     key = evidence.signing_key(current_app.instance_path)
-    evidence.record_export(camera, gap, [f for f, _ in present])
+    evidence.record_export(camera, gap, [f for f, _ in present], current_user)
     head = evidence.manifest_head(camera, gap, current_user)  # includes the export's audit row
     db.session.commit()
     name = f"evidence-{camera.id}-{gap.gap_start.strftime('%Y%m%d_%H%M%S')}.zip"

@@ -54,7 +54,7 @@ CAMERAS_DEFAULT_LIMIT = 500
 @bp.get("/cameras")
 def list_cameras():
     """Cameras in scope with per-state gap counts, attention first; search, site, cursor."""
-    require("view")
+    require("view", current_user)
     fq = fleet.parse_query(request.args, default_limit=CAMERAS_DEFAULT_LIMIT)
     page = fleet.fleet_page(current_user, fq)
     resp = jsonify([fleet_row_json(row) for row in page.rows])
@@ -91,7 +91,7 @@ def fleet_row_json(row) -> dict:
 @bp.get("/queue")
 def fill_queue():
     """The fleet's fill queue: running fills, queued gaps in claim order, outcomes, workers."""
-    require("view")
+    require("view", current_user)
     flt = fill_queue_mod.parse_filter(request.args, current_user)
     limit = parse_limit(request.args.get("limit"), default=fill_queue_mod.QUEUE_PAGE)
     limit = min(limit, 1000)
@@ -129,7 +129,7 @@ def retry_selected_gaps(camera_id: str):
     if not isinstance(body, dict):
         raise Problem(400, "send a JSON object with gap_ids", "invalid_json")
     wanted = parse_gap_ids(body.get("gap_ids"))
-    result = retry_selected(camera, wanted)
+    result = retry_selected(camera, wanted, current_user)
     db.session.commit()
     return jsonify({"retried": result.count, "skipped": result.skipped, "gap_ids": result.ids})
 
@@ -156,7 +156,7 @@ def list_recording_gaps(camera_id: str):
 def retry_gap(camera_id: str, gap_id: str):
     """Send one gap back to the fill queue (manager+)."""
     camera = camera_for(current_user, camera_id, "retry")
-    gap = retry_one(camera, gap_id)
+    gap = retry_one(camera, gap_id, current_user)
     db.session.commit()
     return jsonify(gap.to_json())
 
@@ -165,7 +165,7 @@ def retry_gap(camera_id: str, gap_id: str):
 def retry_failed(camera_id: str):
     """Send every failed, partial and expired gap of the camera back to the queue (manager+)."""
     camera = camera_for(current_user, camera_id, "retry")
-    result = retry_all_failed(camera)
+    result = retry_all_failed(camera, current_user)
     db.session.commit()
     if result.job is None:
         return jsonify({"retried": result.count})
@@ -179,7 +179,7 @@ def retry_failed(camera_id: str):
 @bp.post("/retrievals")
 def create_retrieval():
     """One incident window from several cameras (manager+, scoped): queued and refused lists."""
-    require("control_fills")
+    require("control_fills", current_user)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Problem(400, "send a JSON object with camera_ids, start and end", "invalid_json")
@@ -193,7 +193,7 @@ def create_retrieval():
 @bp.post("/cameras/retry-failed")
 def retry_failed_at_site():
     """Retry N failed on every camera of ``?site=`` in scope (manager+): 202 with the jobs."""
-    require("retry")
+    require("retry", current_user)
     result = incidents.retry_failed_at_site(current_user, request.args.get("site"))
     db.session.commit()
     for job in result["jobs"]:
@@ -206,7 +206,7 @@ def retry_failed_at_site():
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str):
     """A background job's progress (a bulk retry too big for one request)."""
-    require("view")
+    require("view", current_user)
     job = jobs.visible_job(job_id, current_user)
     if job is None:
         raise Problem(404, f"job {job_id[:64]} not found")
@@ -217,7 +217,7 @@ def get_job(job_id: str):
 def stop_gap(camera_id: str, gap_id: str):
     """Stop a running fill (manager+); the worker ends ffmpeg and keeps what it copied."""
     camera = camera_for(current_user, camera_id, "control_fills")
-    gap = stop_one(camera, gap_id)
+    gap = stop_one(camera, gap_id, current_user)
     db.session.commit()
     return jsonify(gap.to_json())
 
@@ -226,18 +226,18 @@ def stop_gap(camera_id: str, gap_id: str):
 def report_gap(camera_id: str):
     """Ingest a gap (integration/admin), or queue a chosen window (manager). Idempotent."""
     if not can(current_user, "control_fills"):
-        require("ingest")  # 403 naming the missing permission before anything else
+        require("ingest", current_user)  # 403 naming the missing permission before anything else
     camera = camera_for(current_user, camera_id)  # scope (403), then existence (404)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Problem(400, "send a JSON object with gap_start and gap_end", "invalid_json")
     manual = body.get("manual") is True or not can(current_user, "ingest")
-    require("control_fills" if manual else "ingest")
+    require("control_fills" if manual else "ingest", current_user)
     start, end = validate_window(body.get("gap_start"), body.get("gap_end"))
     if manual:
-        gap, created = queue_window(camera, start, end), True
+        gap, created = queue_window(camera, start, end, current_user), True
     else:
-        gap, created = ingest_gap(camera, start, end)
+        gap, created = ingest_gap(camera, start, end, current_user)
     db.session.commit()
     resp = jsonify(gap.to_json())
     resp.status_code = 201 if created else 200

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ..domain.paging import decode_cursor
 from ..domain.paging import encode_cursor
 from ..domain.principal import require
+from ..domain.principal import require_in_scope
 from ..domain.principal import scoped
 from ..domain.times import parse_time
 from ..errors import Problem
@@ -51,8 +52,8 @@ def audit_words():
 def audit_filters() -> dict:
     """The filters of the request, cleaned; a camera outside the reader's scope is a 403."""
     filters = AuditFilterForm(formdata=request.args).values()
-    if filters["camera"] and not current_user.in_scope(filters["camera"]):
-        raise Problem(403, f"camera '{filters['camera']}' is outside your camera scope")
+    if filters["camera"]:
+        require_in_scope(current_user, [filters["camera"]])
     return filters
 
 
@@ -83,11 +84,8 @@ def time_range(filters: dict):
 
 def audit_query(filters: dict):
     """Newest-first audit rows the current principal may see, narrowed by ``filters``."""
-    query = select(AuditLog)
-    scope = current_user.scope
-    if scope is not None:
-        # Scoped readers see rows about their cameras only; fleet-level rows are hidden.
-        query = query.where(AuditLog.subject_camera_id.in_(list(scope)))
+    # Scoped readers see rows about their cameras only; fleet-level rows are hidden.
+    query = scoped(select(AuditLog), AuditLog.subject_camera_id, current_user)
     if filters["camera"]:
         query = query.where(AuditLog.subject_camera_id == filters["camera"])
     if filters["action"]:
@@ -107,7 +105,7 @@ def audit_query(filters: dict):
 @bp.get("/audit")
 def audit_log():
     """The audit log page; htmx "Load more" gets only the next rows."""
-    require("read_audit")
+    require("read_audit", current_user)
     filters = audit_filters()
     errors = time_range(filters)[2]
     if errors:
@@ -134,7 +132,7 @@ def audit_log():
         next_cursor=next_cursor,
         actions=actions,
         cameras=db.session.execute(
-            scoped(select(Camera.id, Camera.name).order_by(Camera.name), Camera.id)
+            scoped(select(Camera.id, Camera.name).order_by(Camera.name), Camera.id, current_user)
         ).all(),
     )
 
@@ -151,7 +149,9 @@ def _filter_errors(filters: dict, errors: dict):
             next_cursor=None,
             actions=sorted(db.session.execute(scoped_actions()).scalars()),
             cameras=db.session.execute(
-                scoped(select(Camera.id, Camera.name).order_by(Camera.name), Camera.id)
+                scoped(
+                    select(Camera.id, Camera.name).order_by(Camera.name), Camera.id, current_user
+                )
             ).all(),
         ),
         400,
@@ -164,16 +164,14 @@ def _filter_errors(filters: dict, errors: dict):
 
 def scoped_actions():
     """The distinct actions of the rows the reader may see (the action filter's choices)."""
-    query = select(AuditLog.action).distinct()
-    if current_user.scope is not None:
-        query = query.where(AuditLog.subject_camera_id.in_(list(current_user.scope)))
+    query = scoped(select(AuditLog.action).distinct(), AuditLog.subject_camera_id, current_user)
     return query
 
 
 @bp.get("/audit.csv")
 def audit_csv():
     """Every audit row matching the filters, as CSV (streamed)."""
-    require("read_audit")
+    require("read_audit", current_user)
     filters = audit_filters()
     query = audit_query(filters).limit(CSV_MAX_ROWS)
 

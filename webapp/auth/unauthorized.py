@@ -20,8 +20,6 @@ LOST_ACTIONS = {
     "gaps.retry_selected_page": "Retry selected",
     "gaps.queue_window_page": "window request",
     "queue.stop_fill": "Stop",
-    "embed.retry_gap_row": "Retry",
-    "embed.stop_gap_row": "Stop",
 }
 
 

@@ -16,6 +16,7 @@ from flask_login import logout_user
 from sqlalchemy import select
 
 from ..domain import throttle
+from ..domain.audit import SYSTEM
 from ..domain.audit import record
 from ..extensions import db
 from ..forms import LoginForm
@@ -87,6 +88,7 @@ def login():
                 "user",
                 user.id if user else None,
                 detail={"username": norm, "address": address},
+                actor=SYSTEM,  # nobody is signed in
             )
             db.session.commit()
         return _refuse(FAILED, username, next_url)

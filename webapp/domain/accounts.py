@@ -41,7 +41,7 @@ def end_sessions(user: User) -> None:
     user.session_epoch = (user.session_epoch or 0) + 1
 
 
-def set_active(user: User, active: bool) -> None:
+def set_active(user: User, active: bool, actor) -> None:
     """Disable (ending every session at once) or enable a user."""
     if user.active == active:
         return
@@ -53,25 +53,26 @@ def set_active(user: User, active: bool) -> None:
         "user",
         user.id,
         detail={"username": user.username},
+        actor=actor,
     )
 
 
-def set_password(user: User, password: str) -> None:
+def set_password(user: User, password: str, actor) -> None:
     """Give a user a new password; their sessions end and their sign-in delays are lifted."""
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
     user.set_password(password)
     end_sessions(user)
     throttle.unlock(user.username)
-    record("user_set_password", "user", user.id, detail={"username": user.username})
+    record("user_set_password", "user", user.id, detail={"username": user.username}, actor=actor)
 
 
-def unlock(username: str) -> int:
+def unlock(username: str, actor) -> int:
     """Lift every sign-in delay on a username (known or not); returns the counters removed."""
     norm = User.normalise(username)[:150]
     removed = throttle.unlock(norm)
     user = db.session.execute(select(User.id).where(User.username == norm)).scalar()
-    record("user_unlock", "user", user, detail={"username": norm, "counters": removed})
+    record("user_unlock", "user", user, detail={"username": norm, "counters": removed}, actor=actor)
     return removed
 
 
@@ -121,6 +122,8 @@ def create_key(
     cameras: list[str] | None,
     expires_days: int | None = None,
     embed_role_ceiling: str = "manager",
+    *,
+    actor,
 ) -> tuple[ApiKey, str]:
     """Create an API key; returns (key, token). The token is shown once and never stored."""
     name = (name or "").strip()
@@ -149,6 +152,7 @@ def create_key(
             "expires_at": expires_at.isoformat() if expires_at else None,
             "embed_role_ceiling": embed_role_ceiling,
         },
+        actor=actor,
     )
     return key, token
 
@@ -162,19 +166,20 @@ def keys_named(name: str) -> list[ApiKey]:
     )
 
 
-def revoke_key(key: ApiKey) -> None:
+def revoke_key(key: ApiKey, actor) -> None:
     """Revoke a key: its next request is a 401."""
     if key.revoked_at is not None:
         raise AccountError(f"key '{key.name}' ({key.prefix}) is already revoked")
     key.revoked_at = utcnow()
-    record("apikey_revoke", "api_key", key.id, detail={"name": key.name, "prefix": key.prefix})
+    detail = {"name": key.name, "prefix": key.prefix}
+    record("apikey_revoke", "api_key", key.id, detail=detail, actor=actor)
 
 
-def revoke_named(name: str) -> list[ApiKey]:
+def revoke_named(name: str, actor) -> list[ApiKey]:
     """Revoke every unrevoked key with this name; AccountError when there is none."""
     keys = [k for k in keys_named(name) if k.revoked_at is None]
     if not keys:
         raise AccountError(f"no unrevoked key named '{name[:150]}'")
     for key in keys:
-        revoke_key(key)
+        revoke_key(key, actor)
     return keys

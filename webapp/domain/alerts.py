@@ -21,6 +21,7 @@ from ..models import WebhookDelivery
 from ..models import rfc3339
 from ..models import utcnow
 from .states import ATTENTION
+from .states import GapState
 
 # Gap states an operator must hear about: the attention states.
 ALERT_STATES = ATTENTION
@@ -115,8 +116,8 @@ def receiver_statuses() -> list[ReceiverStatus]:
             ReceiverStatus(
                 url=mask_credentials(url),
                 configured=url in configured,
-                pending=n.get("pending", 0),
-                failed=n.get("failed", 0),
+                pending=n.get(GapState.PENDING, 0),
+                failed=n.get(GapState.FAILED, 0),
                 delivered=n.get("delivered", 0),
                 last_attempt_at=last.last_attempt_at if last else None,
                 last_status=last.last_status if last else None,

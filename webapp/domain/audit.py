@@ -2,7 +2,6 @@
 
 from flask import has_request_context
 from flask import request
-from flask_login import current_user
 
 from ..extensions import db
 from ..models import AuditLog
@@ -35,16 +34,14 @@ def record(
     *,
     camera_id: str | None = None,
     detail: dict | None = None,
-    actor=None,
+    actor,
 ) -> AuditLog:
     """Add the audit row for a change to the caller's session and flush it.
 
     The flush makes a failing insert raise here, before the caller commits, so the mutation and
-    its audit row succeed or fail together. The caller commits.
+    its audit row succeed or fail together. The caller commits. ``actor`` is who asked: the
+    view's principal, ``SYSTEM`` for the CLI and the engine, a job's requester for its batches.
     """
-    if actor is None:
-        in_request = has_request_context() and current_user.is_authenticated
-        actor = current_user._get_current_object() if in_request else SYSTEM
     row = AuditLog(
         actor=actor.actor_id,
         actor_name=actor.actor_name,

@@ -30,10 +30,11 @@ from ..extensions import db
 from ..models import CameraGapStat
 from ..models import Job
 from ..models import RecordingGap
-from ..models import utcnow
 from . import jobs
 from .audit import record
-from .gapstate import _bump
+from .gapstate import LEFT_FILLING
+from .gapstate import bump_stats
+from .gapstate import retry_reset
 from .states import ATTENTION
 from .states import OPERATOR
 from .states import PENDING
@@ -45,26 +46,6 @@ DONE = "done"  # a cursor's mark for a state walked to its end
 AUDIT_IDS = 1000
 ID_CHUNK = 1000  # ids bound per statement: far below every database's parameter limit
 JOB_KIND = "retry_failed"
-
-# What an operator's retry resets (the seed state of a gap), written once for every batch.
-RESET = dict(
-    fill_state=PENDING,
-    fill_attempts=0,
-    last_attempt_at=None,
-    filled_at=None,
-    last_error=None,
-    manual_retry=True,
-    progress=None,
-    claimed_by=None,
-    lease_until=None,
-    stop_requested_by=None,
-    stopped_by=None,
-)
-
-
-def _request_values(requested_by: str | None) -> dict:
-    """Who asked and when: the claim order puts operators' requests first, oldest first."""
-    return {"requested_by": (requested_by or "")[:200] or None, "queue_at": utcnow()}
 
 
 @dataclass
@@ -101,7 +82,8 @@ def _move(
     gaps = RecordingGap.__table__  # Core statements: no ORM bookkeeping for plain columns
     rows: list[Row[Any]] = []
     stopped = 0
-    request = _request_values(requested_by)
+    # The single Retry's reset, plus what change_state clears on leaving filling.
+    reset = {"fill_state": PENDING, **LEFT_FILLING, **retry_reset(requested_by)}
     for start in range(0, len(ids), ID_CHUNK):
         chunk = ids[start : start + ID_CHUNK]
         where = [gaps.c.id.in_(chunk), gaps.c.camera_id == camera_id, gaps.c.fill_state == state]
@@ -116,16 +98,14 @@ def _move(
         rows += (
             db.session.connection()
             .execute(
-                update(gaps)
-                .where(*where)
-                .values(**RESET, **request)
-                .returning(gaps.c.id, gaps.c.gap_seconds)
+                update(gaps).where(*where).values(**reset).returning(gaps.c.id, gaps.c.gap_seconds)
             )
             .all()
         )
     if rows and state != PENDING:
         seconds = sum(r.gap_seconds for r in rows)
-        _bump(camera_id, (state, -len(rows), -seconds, -stopped), (PENDING, len(rows), seconds))
+        moved_out = (state, -len(rows), -seconds, -stopped)
+        bump_stats(camera_id, moved_out, (PENDING, len(rows), seconds))
     return rows
 
 

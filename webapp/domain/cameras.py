@@ -5,7 +5,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
-from ..anr.replay import check_template as replay_template_problem
 from ..crypto import encrypt_secret
 from ..extensions import db
 from ..masking import has_userinfo
@@ -18,6 +17,7 @@ from ..models import default_replay_clock
 from ..models import valid_camera_id
 from . import gapstate
 from .audit import record
+from .replay_urls import check_template as replay_template_problem
 from .vendors import vendor as vendor_of
 
 VENDORS_CHOICES = VENDORS
@@ -268,7 +268,7 @@ def editable_values(camera: Camera) -> dict:
     return values
 
 
-def update(camera: Camera, clean: dict, actor=None) -> dict:
+def update(camera: Camera, clean: dict, actor) -> dict:
     """Save validated values on ``camera`` with its ``camera_update`` audit row (no commit).
 
     Returns the changed settings as ``{name: [before, after]}`` (a password shows as ``***``).
@@ -287,7 +287,7 @@ def update(camera: Camera, clean: dict, actor=None) -> dict:
     return changed
 
 
-def remove(camera: Camera, actor=None) -> None:
+def remove(camera: Camera, actor) -> None:
     """Delete a camera (its gaps and segments go with it; archive files stay on disk), audited."""
     record(
         "camera_delete", "camera", camera.id, camera_id=camera.id, actor=actor,
@@ -296,7 +296,7 @@ def remove(camera: Camera, actor=None) -> None:
     db.session.delete(camera)
 
 
-def create(clean: dict, actor=None) -> Camera:
+def create(clean: dict, actor) -> Camera:
     """Create a camera from validated values with its ``camera_create`` audit row (no commit)."""
     camera = save(None, clean)
     db.session.flush()

@@ -27,7 +27,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
-from ..errors import Problem
 from ..extensions import db
 from ..masking import mask_credentials
 from ..models import AuditLog
@@ -36,6 +35,7 @@ from ..models import Segment
 from ..models import rfc3339
 from ..models import utcnow
 from . import audit
+from .errors import NotFound
 from .times import zone
 
 ARCHIVE_FILE_RE = re.compile(r"^\d{8}_\d{6}\.mp4$")
@@ -92,10 +92,10 @@ def archive_path(root: Path, camera_id: str, name: str) -> Path:
     The strict name (``YYYYmmdd_HHMMSS.mp4``) is what keeps a request inside the folder.
     """
     if not ARCHIVE_FILE_RE.match(name):
-        raise Problem(404, "no such archive file (names look like 20261202_120000.mp4)")
+        raise NotFound("no such archive file (names look like 20261202_120000.mp4)")
     path = root / camera_id / name
     if not path.is_file():
-        raise Problem(404, f"archive file {name} not found")
+        raise NotFound(f"archive file {name} not found")
     return path
 
 
@@ -233,7 +233,7 @@ def manifest_head(camera, gap, actor) -> dict:
     }
 
 
-def record_export(camera, gap, files: list[FootageFile], actor=None) -> None:
+def record_export(camera, gap, files: list[FootageFile], actor) -> None:
     """The ``evidence_export`` audit row (the caller commits, before the ZIP streams)."""
     audit.record(
         "evidence_export",

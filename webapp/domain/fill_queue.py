@@ -1,7 +1,7 @@
 """The fleet's fill queue as operators see it: running fills, queued gaps, outcomes, workers.
 
 Read-only views over the engine's tables, shared by ``/queue`` and ``GET /api/v1/queue``. The
-queued list follows the worker's claim order exactly (``webapp.anr.queue.queued``).
+queued list follows the worker's claim order exactly (``webapp.domain.claim_order.queued``).
 """
 
 import base64
@@ -17,9 +17,6 @@ from sqlalchemy import func
 from sqlalchemy import not_
 from sqlalchemy import select
 
-from ..anr.queue import QueueKey
-from ..anr.queue import queued
-from ..errors import Problem
 from ..extensions import db
 from ..masking import mask_credentials
 from ..models import Camera
@@ -31,6 +28,12 @@ from ..models import WorkerHeartbeat
 from ..models import rfc3339
 from ..models import utcnow
 from . import gapstate
+from .claim_order import QueueKey
+from .claim_order import queued
+from .errors import BadParameter
+from .principal import require_in_scope
+from .principal import scoped
+from .states import GapState
 
 QUEUE_PAGE = 100
 RECENT_OUTCOMES = 50
@@ -50,8 +53,7 @@ class QueueFilter:
 
     def apply(self, query, camera_col):
         """Narrow ``query`` (joined to cameras) to the filter and the principal's scope."""
-        if self.scope is not None:
-            query = query.where(camera_col.in_(list(self.scope)))
+        query = scoped(query, camera_col, self)
         if self.camera_id:
             query = query.where(camera_col == self.camera_id)
         if self.site:
@@ -68,8 +70,8 @@ def parse_filter(args, principal) -> QueueFilter:
     camera_id = (args.get("camera") or "").strip()[:64] or None
     site = (args.get("site") or "").strip()[:200] or None
     scope = None if principal.scope is None else frozenset(principal.scope)
-    if camera_id and scope is not None and camera_id not in scope:
-        raise Problem(403, f"camera '{camera_id}' is outside your camera scope")
+    if camera_id:
+        require_in_scope(principal, [camera_id])
     return QueueFilter(camera_id, site, scope)
 
 
@@ -91,7 +93,7 @@ def decode_queue_cursor(raw: str | None) -> tuple[QueueKey, int] | None:
             raise ValueError
         return QueueKey(manual == "1", when, gap_id), int(position)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(400, "before is not a cursor this server issued", "invalid_cursor") from None
+        raise BadParameter("before is not a cursor this server issued", "invalid_cursor") from None
 
 
 def _speed(progress: float | None, seconds: int, started: datetime | None, now: datetime):
@@ -130,7 +132,7 @@ def running_fills(flt: QueueFilter, now: datetime | None = None) -> list[dict]:
             RecordingGap.fill_attempts,
         )
         .join(Camera, Camera.id == RecordingGap.camera_id)
-        .where(RecordingGap.fill_state == "filling")
+        .where(RecordingGap.fill_state == GapState.FILLING)
         .order_by(RecordingGap.last_attempt_at, RecordingGap.id),
         RecordingGap.camera_id,
     )
@@ -256,7 +258,7 @@ def _pending_counts(flt: QueueFilter) -> tuple[int, int]:
         )
         .select_from(stat)
         .join(Camera, Camera.id == stat.camera_id)
-        .where(stat.fill_state == "pending"),
+        .where(stat.fill_state == GapState.PENDING),
         Camera.id,
     )
     on_cameras, off_cameras = db.session.execute(by_camera).one()
@@ -268,7 +270,7 @@ def _pending_counts(flt: QueueFilter) -> tuple[int, int]:
         .select_from(RecordingGap)
         .join(Camera, Camera.id == RecordingGap.camera_id)
         .where(
-            RecordingGap.fill_state == "pending",
+            RecordingGap.fill_state == GapState.PENDING,
             RecordingGap.manual_retry,
             not_(runs),
         ),
@@ -283,18 +285,12 @@ def queued_total(flt: QueueFilter) -> int:
     return _pending_counts(flt)[0]
 
 
-def not_queued_total(flt: QueueFilter) -> int:
-    """Pending automatic gaps of cameras with automatic ANR off (or disabled): they wait for a
-    Retry, and the page says so rather than let them look queued."""
-    return _pending_counts(flt)[1]
-
-
 def waiting_requests(camera_id: str) -> int:
     """Operators' requests of a camera still waiting for a worker (the page polls faster)."""
     return db.session.execute(
         select(func.count()).where(
             RecordingGap.camera_id == camera_id,
-            RecordingGap.fill_state == "pending",
+            RecordingGap.fill_state == GapState.PENDING,
             RecordingGap.manual_retry,
         )
     ).scalar_one()

@@ -22,21 +22,24 @@ from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 
-from ..errors import Problem
 from ..extensions import db
 from ..models import Camera
 from ..models import CameraGapStat
 from ..models import rfc3339
 from ..models import utcnow
+from .errors import BadParameter
+from .principal import scope_term
+from .principal import scoped
 from .recording_health import recording_status
 from .recording_health import stale_after
 from .states import FILL_STATES
 from .states import RECORDING_ATTENTION
+from .states import GapState
 
 PAGE_SIZE = 100
 MAX_LIMIT = 1000
 MAX_QUERY = 100
-# Camera.attention values (kept by webapp.gapstate): at or above this a camera needs attention.
+# Camera.attention values (kept by webapp.domain.gapstate): at or above this, needs attention.
 NEEDS_ATTENTION = 1
 
 
@@ -79,12 +82,12 @@ def parse_query(args, default_limit: int = PAGE_SIZE) -> FleetQuery:
         try:
             limit = max(1, min(MAX_LIMIT, int(str(raw_limit).strip())))
         except ValueError:
-            raise Problem(
-                400, f"limit must be an integer, got '{str(raw_limit)[:40]}'", "invalid_limit"
+            raise BadParameter(
+                f"limit must be an integer, got '{str(raw_limit)[:40]}'", "invalid_limit"
             ) from None
     attention = (args.get("attention") or "").strip().lower()
     if attention not in ("", "0", "1", "true", "false"):
-        raise Problem(400, "attention must be 1 or 0", "invalid_attention")
+        raise BadParameter("attention must be 1 or 0", "invalid_attention")
     cursor = args.get("before") or None
     decode_cursor(cursor)  # a damaged cursor is refused before any query
     return FleetQuery(
@@ -114,7 +117,7 @@ def decode_cursor(raw: str | None) -> tuple[str, FleetKey] | None:
             raise ValueError
         return direction, FleetKey(int(attention), newest, camera_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(400, "before is not a cursor this server issued", "invalid_cursor") from None
+        raise BadParameter("before is not a cursor this server issued", "invalid_cursor") from None
 
 
 def _after(key: FleetKey):
@@ -150,8 +153,9 @@ def _like(words: str) -> str:
 def _filters(principal, fq: FleetQuery) -> list:
     """WHERE terms of the query (scope, search, site, attention)."""
     terms: list[ColumnElement[bool]] = []
-    if principal.scope is not None:
-        terms.append(Camera.id.in_(list(principal.scope)))
+    in_scope = scope_term(Camera.id, principal)
+    if in_scope is not None:
+        terms.append(in_scope)
     if fq.q:
         pattern = _like(fq.q)
         terms.append(
@@ -240,7 +244,7 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
         for s in FILL_STATES
     ]
     missing = func.coalesce(
-        func.sum(case((stat.fill_state != "filled", stat.gap_seconds), else_=0)), 0
+        func.sum(case((stat.fill_state != GapState.FILLED, stat.gap_seconds), else_=0)), 0
     )
     query = (
         select(
@@ -311,6 +315,4 @@ def fleet_summary(principal, fq: FleetQuery) -> dict:
 def sites(principal) -> list[str]:
     """The sites of the cameras in scope, for the site filter."""
     query = select(Camera.site).where(Camera.site != "").distinct().order_by(Camera.site)
-    if principal.scope is not None:
-        query = query.where(Camera.id.in_(list(principal.scope)))
-    return list(db.session.execute(query).scalars())
+    return list(db.session.execute(scoped(query, Camera.id, principal)).scalars())

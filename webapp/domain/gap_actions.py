@@ -6,11 +6,8 @@ once, so a change and its audit row land together or not at all.
 
 from datetime import timedelta
 
-from flask_login import current_user
 from sqlalchemy import select
 
-from ..anr.replay import source_problem
-from ..errors import Problem
 from ..extensions import db
 from ..models import RecordingGap
 from ..models import rfc3339
@@ -18,6 +15,11 @@ from ..models import utcnow
 from . import bulk_retry
 from . import gapstate
 from .audit import record
+from .errors import BadParameter
+from .errors import Conflict
+from .errors import Invalid
+from .errors import NotFound
+from .replay_urls import source_problem
 from .times import parse_time
 from .times import wall_clock_seconds
 
@@ -33,11 +35,11 @@ def gap_of(camera, gap_id: str, lock: bool = False) -> RecordingGap:
         query = query.with_for_update()
     gap = db.session.execute(query).scalar_one_or_none()
     if gap is None:
-        raise Problem(404, f"recording gap {gap_id[:64]} not found")
+        raise NotFound(f"recording gap {gap_id[:64]} not found")
     return gap
 
 
-def _change_gap(camera, gap_id: str, action: str, change) -> RecordingGap:
+def _change_gap(camera, gap_id: str, action: str, change, actor) -> RecordingGap:
     """Lock the camera's gap, apply ``change`` (409 on a state conflict), write the audit row.
 
     ``change(gap)`` returns extra audit detail. The caller commits.
@@ -46,13 +48,14 @@ def _change_gap(camera, gap_id: str, action: str, change) -> RecordingGap:
     try:
         detail = change(gap)
     except gapstate.GapConflict as exc:
-        raise Problem(409, str(exc), "gap_state_conflict") from None
+        raise Conflict(str(exc), "gap_state_conflict") from None
     record(
         action,
         "recording_gap",
         gap.id,
         camera_id=camera.id,
         detail={"camera_id": camera.id, **detail},
+        actor=actor,
     )
     return gap
 
@@ -79,31 +82,28 @@ def ensure_fillable(camera) -> None:
     problem = fill_problem(camera)
     if problem:
         code, words = problem
-        raise Problem(409, words, code)
+        raise Conflict(words, code)
 
 
-def _requester() -> str | None:
-    return getattr(current_user, "actor_name", None)
-
-
-def retry_one(camera, gap_id: str) -> RecordingGap:
-    """Send one gap back to the fill queue as an operator's request (audited)."""
+def retry_one(camera, gap_id: str, actor) -> RecordingGap:
+    """Send one gap back to the fill queue as ``actor``'s request (audited)."""
     ensure_fillable(camera)
     return _change_gap(
         camera,
         gap_id,
         "anr_retry_gap",
-        lambda gap: {"previous_state": gapstate.retry(gap, _requester())},
+        lambda gap: {"previous_state": gapstate.retry(gap, actor.actor_name)},
+        actor,
     )
 
 
-def retry_all_failed(camera) -> bulk_retry.Retried:
+def retry_all_failed(camera, actor) -> bulk_retry.Retried:
     """Retry every failed/partial/expired gap with ONE audit row (or a job); the caller commits.
 
     Refused at once (409) when the camera could never run the request.
     """
     ensure_fillable(camera)
-    return bulk_retry.retry_failed(camera, current_user._get_current_object())
+    return bulk_retry.retry_failed(camera, actor)
 
 
 MAX_SELECTED = 5000
@@ -112,31 +112,31 @@ MAX_SELECTED = 5000
 def parse_gap_ids(raw) -> list[str]:
     """The ids of a Retry selected request: a non-empty list of gap id strings (else 400)."""
     if not isinstance(raw, list) or not raw:
-        raise Problem(400, "gap_ids must be a non-empty list of recording gap ids", "invalid_ids")
+        raise BadParameter("gap_ids must be a non-empty list of recording gap ids", "invalid_ids")
     if len(raw) > MAX_SELECTED:
-        raise Problem(
-            400, f"at most {MAX_SELECTED} gap ids at once (got {len(raw)})", "invalid_ids"
+        raise BadParameter(
+            f"at most {MAX_SELECTED} gap ids at once (got {len(raw)})", "invalid_ids"
         )
     if not all(isinstance(i, str) and 0 < len(i) <= 64 for i in raw):
-        raise Problem(400, "every gap id must be a string of 1 to 64 characters", "invalid_ids")
+        raise BadParameter("every gap id must be a string of 1 to 64 characters", "invalid_ids")
     return list(dict.fromkeys(raw))
 
 
-def retry_selected(camera, gap_ids: list[str]) -> bulk_retry.Retried:
+def retry_selected(camera, gap_ids: list[str], actor) -> bulk_retry.Retried:
     """Retry the chosen gaps of a camera in set-based batches, ONE audit row; filled and
     filling ones are skipped (``skipped``). Refused at once when the camera cannot run it."""
     ensure_fillable(camera)
-    return bulk_retry.retry_selected(camera, gap_ids, current_user._get_current_object())
+    return bulk_retry.retry_selected(camera, gap_ids, actor)
 
 
-def stop_one(camera, gap_id: str) -> RecordingGap:
-    """Ask the worker holding a running fill to stop it (audited)."""
+def stop_one(camera, gap_id: str, actor) -> RecordingGap:
+    """Ask the worker holding a running fill to stop it, for ``actor`` (audited)."""
 
     def stop(gap):
-        gapstate.request_stop(gap, current_user.actor_name)
+        gapstate.request_stop(gap, actor.actor_name)
         return {}
 
-    return _change_gap(camera, gap_id, "anr_stop_fill", stop)
+    return _change_gap(camera, gap_id, "anr_stop_fill", stop, actor)
 
 
 def validate_window(start_raw, end_raw) -> tuple:
@@ -192,16 +192,15 @@ def check_window(start, end, words=None, in_zone=None) -> tuple:
     problems = window_problems(start, end, in_zone)
     if problems:
         fields = {field: words[code] for field, code in problems.items()}
-        raise Problem(422, "the recording gap is not valid", fields=fields)
+        raise Invalid("the recording gap is not valid", fields=fields)
     return start, end
 
 
-class WindowOverlap(Problem):
-    """409: the window overlaps a recorded gap, which ``gap`` names."""
+class WindowOverlap(Conflict):
+    """The window overlaps a recorded gap, which ``gap`` names."""
 
     def __init__(self, gap):
         super().__init__(
-            409,
             f"the window overlaps recording gap {gap.id} "
             f"({rfc3339(gap.gap_start)} to {rfc3339(gap.gap_end)}, {gap.fill_state})",
             "gap_overlap",
@@ -218,21 +217,23 @@ def check_window_queueable(camera, start, end) -> None:
         raise WindowOverlap(clash)
 
 
-def queue_window(camera, start, end):
-    """Queue an operator-chosen window as a manual gap; 409 naming an overlapping gap."""
+def queue_window(camera, start, end, actor):
+    """Queue ``actor``'s chosen window as a manual gap; 409 naming an overlapping gap."""
     check_window_queueable(camera, start, end)
-    gap, _ = gapstate.record_gap(camera.id, start, end, manual=True, requested_by=_requester())
+    requested_by = actor.actor_name
+    gap, _ = gapstate.record_gap(camera.id, start, end, manual=True, requested_by=requested_by)
     record(
         "anr_manual_window",
         "recording_gap",
         gap.id,
         camera_id=camera.id,
         detail={"camera_id": camera.id, "gap_start": rfc3339(start), "gap_end": rfc3339(end)},
+        actor=actor,
     )
     return gap
 
 
-def ingest_gap(camera, start, end) -> tuple[RecordingGap, bool]:
+def ingest_gap(camera, start, end, actor) -> tuple[RecordingGap, bool]:
     """Record a reported gap (idempotent); audited when it is new or its end grows.
 
     A report overlapping another gap (another start) is a 409 naming it, as for chosen windows:
@@ -265,5 +266,6 @@ def ingest_gap(camera, start, end) -> tuple[RecordingGap, bool]:
                 "gap_end": rfc3339(gap.gap_end),
                 "created": created,
             },
+            actor=actor,
         )
     return gap, created

@@ -16,13 +16,13 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import type_coerce
 
-from ..errors import Problem
 from ..extensions import db
 from ..masking import mask_credentials
 from ..models import CameraGapStat
 from ..models import RecordingGap
 from ..models import Segment
 from ..models.types import stored_rfc3339
+from .errors import BadParameter
 from .gapstate import MAX_STORED_GAP_SECONDS
 from .paging import encode_cursor
 from .states import FILL_STATES
@@ -46,8 +46,7 @@ def parse_state(raw: str | None) -> str | None:
     if raw is None or raw == "":
         return None
     if raw not in FILL_STATES:
-        raise Problem(
-            400,
+        raise BadParameter(
             f"state '{raw[:40]}' is not valid; use one of: {', '.join(FILL_STATES)}",
             "invalid_state",
         )
@@ -199,7 +198,7 @@ def window_counts(camera_id: str, since: datetime) -> dict[str, int]:
         select(RecordingGap.fill_state, func.count()).where(RecordingGap.camera_id == camera_id),
         since,
     ).group_by(RecordingGap.fill_state)
-    counts = dict.fromkeys(FILL_STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(FILL_STATES, 0)
     for state, n in db.session.execute(query):
         counts[state] = n
     return counts

@@ -39,6 +39,7 @@ from .states import FILLING
 from .states import OPERATOR
 from .states import PENDING
 from .states import RETRY_REFUSALS
+from .states import GapState
 from .states import may_move
 
 MAX_GAP_SECONDS = 31 * 24 * 3600
@@ -67,23 +68,23 @@ _MOVE_SQL = text(
 )
 
 # The fleet's attention order of a camera, from its statistics and its last recording status
-# (webapp/domain/recording_health.py): a failed gap outranks a partial
-# one, which outranks an expired one; gaps an operator stopped do not count
-# (docs/fleet-operations.md).
+# (webapp/domain/recording_health.py): the worst-state order of ``states.WORST_FIRST`` (a failed
+# gap outranks a partial one, which outranks an expired one); gaps an operator stopped do not
+# count (docs/fleet-operations.md).
 _ATTENTION_SQL = text(
     "UPDATE cameras SET attention = CASE"
-    " WHEN EXISTS (SELECT 1 FROM camera_gap_stats s WHERE s.camera_id = cameras.id"
-    "  AND s.fill_state = 'failed' AND s.gap_count > s.stopped_count) THEN 4"
-    " WHEN EXISTS (SELECT 1 FROM camera_gap_stats s WHERE s.camera_id = cameras.id"
-    "  AND s.fill_state = 'partial' AND s.gap_count > s.stopped_count) THEN 3"
-    " WHEN EXISTS (SELECT 1 FROM camera_gap_stats s WHERE s.camera_id = cameras.id"
-    "  AND s.fill_state = 'expired' AND s.gap_count > s.stopped_count) THEN 2"
-    " WHEN recording_status IN ('stale', 'never') THEN 1"
+    + "".join(
+        f" WHEN EXISTS (SELECT 1 FROM camera_gap_stats s WHERE s.camera_id = cameras.id"
+        f"  AND s.fill_state = '{state.value}' AND s.gap_count > s.stopped_count)"
+        f" THEN {len(ATTENTION) + 1 - rank}"
+        for rank, state in enumerate(ATTENTION)
+    )
+    + " WHEN recording_status IN ('stale', 'never') THEN 1"
     " ELSE 0 END WHERE id = :camera_id"
 )
 
 
-def _bump(camera_id: str, *changes: tuple) -> None:
+def bump_stats(camera_id: str, *changes: tuple) -> None:
     """Add (state, count, seconds[, stopped]) deltas to a camera's statistics rows.
 
     Missing rows are created; the camera's fleet attention follows when an attention state moved.
@@ -126,6 +127,11 @@ def ensure_stat_rows(camera_id: str) -> None:
         db.session.add(CameraGapStat(camera_id=camera_id, fill_state=state))
 
 
+# What leaving ``filling`` clears: the running fill's progress, its worker's claim and lease, and
+# a Stop asked of it.
+LEFT_FILLING = dict(progress=None, claimed_by=None, lease_until=None, stop_requested_by=None)
+
+
 def change_state(gap: RecordingGap, new_state: str, by: str = ENGINE, **fields) -> str:
     """Move ``gap`` to ``new_state`` for ``by`` (checked against TRANSITIONS), keep stats.
 
@@ -137,7 +143,8 @@ def change_state(gap: RecordingGap, new_state: str, by: str = ENGINE, **fields) 
     # Compare-and-set on the stored state: a change based on a stale read (another worker,
     # the indexer or an operator got there first) fails here instead of overwriting theirs.
     result = db.session.execute(
-        _MOVE_SQL, {"id": gap.id, "old": old, "new": new_state, "filling": new_state == FILLING}
+        _MOVE_SQL,
+        {"id": gap.id, "old": old, "new": new_state, "filling": new_state == FILLING},
     )
     moved = rows_matched(result)
     if moved != 1:
@@ -148,18 +155,16 @@ def change_state(gap: RecordingGap, new_state: str, by: str = ENGINE, **fields) 
     if new_state != FILLING:
         set_committed_value(gap, "stop_requested_by", None)
     was_stopped = 1 if gap.stopped_by else 0
-    if new_state in ("pending", "filling", "filled"):
+    if new_state in (GapState.PENDING, GapState.FILLING, GapState.FILLED):
         gap.stopped_by = None  # a new attempt (or success) ends the operator's Stop
     for name, value in fields.items():
         setattr(gap, name, value)
     if new_state != FILLING:
-        gap.progress = None
-        gap.claimed_by = None
-        gap.lease_until = None
-        gap.stop_requested_by = None
+        for name, value in LEFT_FILLING.items():
+            setattr(gap, name, value)
     now_stopped = 1 if gap.stopped_by else 0
     if old != new_state or was_stopped != now_stopped:
-        _bump(
+        bump_stats(
             gap.camera_id,
             (old, -1, -gap.gap_seconds, -was_stopped),
             (new_state, 1, gap.gap_seconds, now_stopped),
@@ -181,19 +186,32 @@ def skip_locked(query):
     return query.with_for_update(skip_locked=True, of=RecordingGap)
 
 
+def retry_refusal(gap_id: str, state: str) -> str | None:
+    """Why an operator's Retry may not move a gap in ``state`` (the 409's words); None: it may."""
+    if may_move(state, PENDING, OPERATOR):
+        return None
+    reason = RETRY_REFUSALS.get(state, f"cannot be retried from {state}")
+    return f"recording gap {gap_id} {reason}"
+
+
 def retry(gap: RecordingGap, requested_by: str | None = None) -> str:
     """Send a gap back to the fill queue as an operator's request; returns the previous state.
 
-    Resets the gap row; its fill runs (the history of every attempt) stay.
+    Resets the gap row (``retry_reset``); its fill runs (the history of every attempt) stay.
     """
-    if not may_move(gap.fill_state, PENDING, OPERATOR):
-        reason = RETRY_REFUSALS.get(gap.fill_state, f"cannot be retried from {gap.fill_state}")
-        raise GapConflict(f"recording gap {gap.id} {reason}")
-    return change_state(gap, PENDING, OPERATOR, **_retry_reset(requested_by))
+    refusal = retry_refusal(gap.id, gap.fill_state)
+    if refusal:
+        raise GapConflict(refusal)
+    return change_state(gap, PENDING, OPERATOR, **retry_reset(requested_by))
 
 
-def _retry_reset(requested_by: str | None) -> dict:
-    """The columns an operator's Retry sets: a fresh manual request, queued as of now."""
+def retry_reset(requested_by: str | None) -> dict:
+    """What an operator's Retry sets, for the single and the bulk retry alike: a fresh manual
+    request (no attempts, no error, no Stop), who asked, queued as of now.
+
+    ``change_state`` adds what leaving ``filling`` clears (``LEFT_FILLING``); a bulk UPDATE that
+    bypasses it sets both (``bulk_retry._move``).
+    """
     return dict(
         fill_attempts=0,
         last_attempt_at=None,
@@ -229,7 +247,7 @@ def rekey_automatic(camera_id: str) -> int:
     rows = db.session.execute(
         select(RecordingGap.id, RecordingGap.gap_start).where(
             RecordingGap.camera_id == camera_id,
-            RecordingGap.fill_state == "pending",
+            RecordingGap.fill_state == GapState.PENDING,
             not_(RecordingGap.manual_retry),
         )
     ).all()
@@ -273,7 +291,7 @@ def record_gap(
         gap_start=gap_start,
         gap_end=gap_end,
         gap_seconds=seconds,
-        fill_state="pending",
+        fill_state=GapState.PENDING,
         fill_attempts=0,
         manual_retry=manual,
         created_at=utcnow(),
@@ -294,7 +312,7 @@ def record_gap(
         .with_for_update()
     ).scalar_one()
     if created:
-        _bump(camera_id, ("pending", 1, seconds))
+        bump_stats(camera_id, (GapState.PENDING, 1, seconds))
         db.session.execute(
             update(Camera)
             .where(
@@ -312,7 +330,7 @@ def record_gap(
         delta = seconds - gap.gap_seconds
         gap.gap_end = gap_end
         gap.gap_seconds = seconds
-        _bump(camera_id, (gap.fill_state, 0, delta))
+        bump_stats(camera_id, (gap.fill_state, 0, delta))
     return gap, created
 
 

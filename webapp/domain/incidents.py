@@ -7,7 +7,6 @@ others. The request itself is one ``anr_incident_window`` audit row.
 
 from sqlalchemy import func
 
-from ..errors import Problem
 from ..extensions import db
 from ..models import Camera
 from ..models import CameraGapStat
@@ -15,9 +14,13 @@ from ..models import rfc3339
 from ..models import valid_camera_id
 from .audit import record
 from .bulk_retry import retryable_count
+from .errors import DomainError
+from .errors import Invalid
+from .errors import NotFound
 from .gap_actions import check_window
 from .gap_actions import queue_window
 from .gap_actions import retry_all_failed
+from .principal import require_in_scope
 from .principal import scoped
 from .states import ATTENTION
 from .times import parse_time
@@ -28,12 +31,12 @@ MAX_CAMERAS = 100
 def parse_camera_ids(raw) -> list[str]:
     """The request's camera ids, deduplicated in order; 422 naming what is wrong."""
     if not isinstance(raw, list) or not raw:
-        raise Problem(422, "camera_ids must be a non-empty list of camera ids", "invalid_cameras")
+        raise Invalid("camera_ids must be a non-empty list of camera ids", "invalid_cameras")
     if len(raw) > MAX_CAMERAS:
-        raise Problem(422, f"camera_ids may name at most {MAX_CAMERAS} cameras", "invalid_cameras")
+        raise Invalid(f"camera_ids may name at most {MAX_CAMERAS} cameras", "invalid_cameras")
     bad = [str(c)[:64] for c in raw if not isinstance(c, str) or not valid_camera_id(c)]
     if bad:
-        raise Problem(422, f"not camera ids: {', '.join(bad[:10])}", "invalid_cameras")
+        raise Invalid(f"not camera ids: {', '.join(bad[:10])}", "invalid_cameras")
     return list(dict.fromkeys(raw))
 
 
@@ -44,29 +47,27 @@ def incident_window(actor, camera_ids_raw, start_raw, end_raw) -> dict:
     not), 422 for unknown cameras or a bad window, each naming them. The caller commits.
     """
     camera_ids = parse_camera_ids(camera_ids_raw)
-    outside = [c for c in camera_ids if not actor.in_scope(c)]
-    if outside:
-        raise Problem(403, f"outside your camera scope: {', '.join(outside)}")
+    require_in_scope(actor, camera_ids, listed=True)
     try:
         start, end = check_window(parse_time(start_raw), parse_time(end_raw))
-    except Problem as exc:
+    except Invalid as exc:
         names = {"gap_start": "start", "gap_end": "end"}
         fields = {names.get(k, k): v for k, v in (exc.fields or {}).items()}
-        raise Problem(422, "the window is not valid", fields=fields) from None
+        raise Invalid("the window is not valid", fields=fields) from None
     found = {
         c.id: c for c in db.session.scalars(db.select(Camera).where(Camera.id.in_(camera_ids)))
     }
     unknown = [c for c in camera_ids if c not in found]
     if unknown:
-        raise Problem(422, f"unknown cameras: {', '.join(unknown)}", "unknown_cameras")
+        raise Invalid(f"unknown cameras: {', '.join(unknown)}", "unknown_cameras")
     queued, refused = [], []
     for camera_id in camera_ids:
         try:
             with db.session.begin_nested():
-                gap = queue_window(found[camera_id], start, end)
+                gap = queue_window(found[camera_id], start, end, actor)
             queued.append({"camera_id": camera_id, "gap_id": gap.id})
-        except Problem as exc:
-            refused.append({"camera_id": camera_id, "code": exc.slug, "error": exc.description})
+        except DomainError as exc:
+            refused.append({"camera_id": camera_id, "code": exc.slug, "error": exc.message})
     record(
         "anr_incident_window",
         "incident",
@@ -92,20 +93,20 @@ def retry_failed_at_site(actor, site_raw) -> dict:
     """
     site = site_raw.strip() if isinstance(site_raw, str) else ""
     if not site or len(site) > 200:
-        raise Problem(422, "name the site: ?site=<site name>", "invalid_site")
+        raise Invalid("name the site: ?site=<site name>", "invalid_site")
     query = db.select(Camera).where(Camera.site == site).order_by(Camera.id)
     cameras = [c for c in db.session.scalars(query) if actor.in_scope(c.id)]
     if not cameras:
-        raise Problem(404, f"no camera of yours at site '{site[:64]}'", "unknown_site")
+        raise NotFound(f"no camera of yours at site '{site[:64]}'", "unknown_site")
     done, refused, started = [], [], []
     for camera in cameras:
         if not retryable_count(camera.id):
             continue
         try:
             with db.session.begin_nested():
-                result = retry_all_failed(camera)
-        except Problem as exc:
-            refused.append({"camera_id": camera.id, "code": exc.slug, "error": exc.description})
+                result = retry_all_failed(camera, actor)
+        except DomainError as exc:
+            refused.append({"camera_id": camera.id, "code": exc.slug, "error": exc.message})
             continue
         done.append({"camera_id": camera.id, "retried": result.count})
         if result.job is not None:

@@ -4,8 +4,8 @@ import base64
 import binascii
 from datetime import datetime
 
-from ..errors import Problem
 from ..models import rfc3339
+from .errors import BadParameter
 from .times import parse_time
 
 DEFAULT_LIMIT = 500
@@ -19,7 +19,7 @@ def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
     try:
         value = int(raw.strip())
     except ValueError:
-        raise Problem(400, f"limit must be an integer, got '{raw[:40]}'", "invalid_limit") from None
+        raise BadParameter(f"limit must be an integer, got '{raw[:40]}'", "invalid_limit") from None
     return max(1, min(MAX_LIMIT, value))
 
 
@@ -41,4 +41,4 @@ def decode_cursor(raw: str | None) -> tuple[datetime, str] | None:
             raise ValueError
         return when, gap_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(400, "before is not a cursor this server issued", "invalid_cursor") from None
+        raise BadParameter("before is not a cursor this server issued", "invalid_cursor") from None

@@ -1,14 +1,15 @@
 """Roles, capabilities and camera scope: the one place that decides who may do what."""
 
-from flask import abort
-from flask_login import current_user
 from sqlalchemy import bindparam
 from sqlalchemy import select
 
-from ..errors import Problem
 from ..extensions import db
 from ..models import Camera
 from ..models import valid_camera_id
+from .errors import NotFound
+from .errors import NotPermitted
+from .errors import OutOfScope
+from .errors import Unauthenticated
 
 # capability -> (roles that have it, the words of the 403 message)
 CAPABILITIES: dict[str, tuple[frozenset[str], str]] = {
@@ -24,6 +25,7 @@ CAPABILITIES: dict[str, tuple[frozenset[str], str]] = {
     "control_fills": (frozenset({"manager", "admin"}), "stop fills or queue a chosen window"),
     "ingest": (frozenset({"admin", "integration"}), "report recording gaps"),
     "mint_embed": (frozenset({"admin", "integration"}), "mint embed sessions"),
+    "read_metrics": (frozenset({"admin", "integration"}), "read the fleet's metrics"),
 }
 
 
@@ -34,24 +36,34 @@ def can(principal, capability: str) -> bool:
     return role in roles
 
 
-def require(capability: str, principal=None) -> None:
-    """403 naming the missing permission unless the principal has ``capability``."""
-    principal = principal if principal is not None else current_user
+def require(capability: str, principal) -> None:
+    """Refuse (NotPermitted, naming the missing permission) unless the principal has it."""
     if not principal.is_authenticated:
-        abort(401)
+        raise Unauthenticated()
     if not can(principal, capability):
         words = CAPABILITIES[capability][1]
         role = getattr(principal, "acting_role", principal.role)
-        raise Problem(403, f"role '{role}' is not permitted to {words}")
+        raise NotPermitted(f"role '{role}' is not permitted to {words}")
+
+
+def require_in_scope(principal, camera_ids: list[str], *, listed: bool = False) -> None:
+    """Refuse (OutOfScope) unless every camera is in the principal's scope: the ONE place the
+    "outside your camera scope" answer is written. ``listed`` names every camera outside it
+    (a request about several cameras); otherwise the one camera asked for.
+    """
+    outside = [c[:64] for c in camera_ids if not principal.in_scope(c)]  # never echo unbounded
+    if not outside:
+        return
+    if listed:
+        raise OutOfScope(f"outside your camera scope: {', '.join(outside)}")
+    raise OutOfScope(f"camera '{outside[0]}' is outside your camera scope")
 
 
 def _check_camera(principal, camera_id: str, capability: str) -> str:
     """Capability, then scope (403); the id as it may be echoed in a message."""
     require(capability, principal)
-    shown = camera_id[:64]  # never echo an unbounded id back
-    if not principal.in_scope(camera_id):
-        raise Problem(403, f"camera '{shown}' is outside your camera scope")
-    return shown
+    require_in_scope(principal, [camera_id])
+    return camera_id[:64]
 
 
 def camera_for(principal, camera_id: str, capability: str = "view") -> Camera:
@@ -63,7 +75,7 @@ def camera_for(principal, camera_id: str, capability: str = "view") -> Camera:
     shown = _check_camera(principal, camera_id, capability)
     camera = db.session.get(Camera, camera_id) if valid_camera_id(camera_id) else None
     if camera is None:
-        raise Problem(404, f"camera {shown} not found")
+        raise NotFound(f"camera {shown} not found")
     return camera
 
 
@@ -82,13 +94,19 @@ def camera_id_for(principal, camera_id: str, capability: str = "view") -> str:
         and db.session.connection().execute(_CAMERA_EXISTS, {"camera_id": camera_id}).first()
     )
     if not found:
-        raise Problem(404, f"camera {shown} not found")
+        raise NotFound(f"camera {shown} not found")
     return camera_id
 
 
-def scoped(query, column, principal=None):
-    """Narrow a select to the principal's cameras (``column`` holds the camera id)."""
-    principal = principal if principal is not None else current_user
+def scope_term(column, principal):
+    """The WHERE term keeping rows of the principal's cameras (``column`` holds the camera id);
+    None for a principal who sees every camera. ``principal`` is anything with a ``scope``."""
     if principal.scope is None:
-        return query
-    return query.where(column.in_(list(principal.scope)))
+        return None
+    return column.in_(list(principal.scope))
+
+
+def scoped(query, column, principal):
+    """Narrow a select to the principal's cameras: the ONE camera-scope filter of every list."""
+    term = scope_term(column, principal)
+    return query if term is None else query.where(term)

@@ -4,18 +4,49 @@ Every other module names states and sets of states through this one (docs/design
 state machine"). It imports nothing, so the models can use it too.
 """
 
-PENDING = "pending"
-FILLING = "filling"
-FILLED = "filled"
-PARTIAL = "partial"
-FAILED = "failed"
-EXPIRED = "expired"
+from enum import StrEnum
+
+
+class GapState(StrEnum):
+    """A gap's ``fill_state``: the member IS its string, so the database and JSON keep the words.
+
+    ``GapState.FAILED == "failed"``; a value read from a row compares equal to its member.
+    """
+
+    PENDING = "pending"
+    FILLING = "filling"
+    FILLED = "filled"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+    @property
+    def severity(self) -> int:
+        """How bad the state is (``WORST_FIRST``): higher is worse; merged gaps show the worst."""
+        return SEVERITY[self]
+
+
+PENDING = GapState.PENDING
+FILLING = GapState.FILLING
+FILLED = GapState.FILLED
+PARTIAL = GapState.PARTIAL
+FAILED = GapState.FAILED
+EXPIRED = GapState.EXPIRED
 
 # Display and API order.
 FILL_STATES = (PENDING, FILLING, FILLED, PARTIAL, FAILED, EXPIRED)
 
-# A gap an operator should look at: the engine gave up on it (alerts, fleet filter, Retry all).
-ATTENTION = (FAILED, PARTIAL, EXPIRED)
+# The ONE worst-state order, worst first. A failed gap outranks a partial one, which outranks an
+# expired one: failed is what an operator acts on first (Retry may still recover all of it),
+# partial has footage missing but some back, and expired footage is gone from the card. The
+# timeline's merged marks, the fleet's attention ranking and the attention states below all read
+# this order.
+WORST_FIRST = (FAILED, PARTIAL, EXPIRED, FILLING, PENDING, FILLED)
+SEVERITY: dict[str, int] = {state: len(WORST_FIRST) - i for i, state in enumerate(WORST_FIRST)}
+
+# A gap an operator should look at: the engine gave up on it (alerts, fleet filter, Retry all),
+# worst first.
+ATTENTION = WORST_FIRST[:3]
 
 # A gap with recovered footage to watch and export (docs/design.md, Evidence).
 WATCHABLE = frozenset({FILLED, PARTIAL})
@@ -31,7 +62,6 @@ RECORDING_ATTENTION = frozenset({"stale", "never"})
 OPERATOR = "operator"
 ENGINE = "engine"
 
-_BOTH = frozenset({OPERATOR, ENGINE})
 _ENG = frozenset({ENGINE})
 _OP = frozenset({OPERATOR})
 
@@ -48,7 +78,7 @@ TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
 }
 
 # Why an operator may not send a gap of this state back to the queue (the 409's message).
-RETRY_REFUSALS = {
+RETRY_REFUSALS: dict[str, str] = {
     FILLED: "is already filled; there is nothing to fetch",
     FILLING: "is being filled right now",
 }

@@ -18,6 +18,8 @@ def create_user(
     password: str,
     cameras: list[str] | None = None,
     display_name: str = "",
+    *,
+    actor,
 ) -> User:
     """Create a user with its audit row (the caller commits); UserRefused names what is wrong."""
     norm = User.normalise(username)
@@ -35,7 +37,6 @@ def create_user(
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    record(
-        "user_create", "user", user.id, detail={"username": norm, "role": role, "cameras": cameras}
-    )
+    detail = {"username": norm, "role": role, "cameras": cameras}
+    record("user_create", "user", user.id, detail=detail, actor=actor)
     return user

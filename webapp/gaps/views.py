@@ -13,6 +13,8 @@ from flask_login import login_required
 
 from ..domain import incidents
 from ..domain import jobs
+from ..domain.errors import Conflict
+from ..domain.errors import DomainError
 from ..domain.gap_actions import WindowOverlap
 from ..domain.gap_actions import check_window
 from ..domain.gap_actions import check_window_queueable
@@ -34,6 +36,7 @@ from ..domain.states import PENDING
 from ..domain.times import parse_time
 from ..domain.times import zone
 from ..errors import Problem
+from ..errors import status_of
 from ..extensions import db
 from ..forms import WINDOW_FIELDS
 from ..forms import WINDOW_WORDS
@@ -104,13 +107,13 @@ def _row_action(camera_id, gap_id, capability, action, done, event_name=None):
     """Run a per-row action; htmx gets the row (a 409 shows in the row), a form the page."""
     camera = camera_for(current_user, camera_id, capability)
     try:
-        gap = action(camera, gap_id)
-    except Problem as exc:
+        gap = action(camera, gap_id, current_user)
+    except Conflict as exc:
         db.session.rollback()
-        if exc.code != 409 or not is_htmx():
+        if not is_htmx():
             raise
         # The row says it about itself: "this gap", not its id.
-        message = exc.description.replace(f"recording gap {gap_id}", "this gap")
+        message = exc.message.replace(f"recording gap {gap_id}", "this gap")
         verb = "Not retried" if capability == "retry" else "Not stopped"
         return _row_response(camera, gap_of(camera, gap_id), 409, row_error=f"{verb}: {message}.")
     db.session.commit()
@@ -168,7 +171,7 @@ def _gaps_words(count: int) -> str:
 @bp.post("/cameras/retry-failed")
 def retry_failed_at_site_page():
     """The fleet page's "Retry N failed at <site>": one Retry N failed per camera in scope."""
-    require("retry")
+    require("retry", current_user)
     site = request.form.get("site", "")
     result = incidents.retry_failed_at_site(current_user, site)
     db.session.commit()
@@ -187,7 +190,7 @@ def retry_failed_at_site_page():
 @bp.post("/cameras/retrievals")
 def incident_window_page():
     """The fleet page's incident retrieval: one window (in ``zone``) from the ticked cameras."""
-    require("control_fills")
+    require("control_fills", current_user)
     tz = zone(request.form.get("zone", "UTC"))
     start, end = (parse_time(request.form.get(k, ""), naive_zone=tz) for k in ("start", "end"))
     result = incidents.incident_window(
@@ -210,7 +213,7 @@ def incident_window_page():
 def retry_failed_page(camera_id: str):
     """Retry every failed/partial/expired gap; htmx gets the refreshed gap view."""
     camera = camera_for(current_user, camera_id, "retry")
-    result = retry_all_failed(camera)
+    result = retry_all_failed(camera, current_user)
     db.session.commit()
     notice = (
         f"{_gaps_words(result.count)} sent back to the fill queue."
@@ -233,7 +236,7 @@ def retry_selected_page(camera_id: str):
     if not wanted:
         raise Problem(400, "Tick the gaps to retry first (the boxes in the first column).")
     wanted = parse_gap_ids(wanted)
-    result = retry_selected(camera, wanted)
+    result = retry_selected(camera, wanted, current_user)
     db.session.commit()
     notice = f"{_gaps_words(result.count)} sent back to the fill queue."
     if result.skipped:
@@ -284,7 +287,7 @@ def queue_window_page(camera_id: str):
                     " is already recorded: the archive has footage for all of it."
                 )
             else:
-                gap = queue_window(camera, start, end)
+                gap = queue_window(camera, start, end, current_user)
                 db.session.commit()
                 notice = (
                     f"Queued {local_time(gap.gap_start, camera.timezone)} to "
@@ -293,7 +296,7 @@ def queue_window_page(camera_id: str):
                 form = WindowForm(zone(camera.timezone), formdata=None)
         except WindowOverlap as exc:
             db.session.rollback()
-            status = exc.code
+            status = status_of(exc)
             overlap = exc.gap
             form.form_errors.append(
                 f"This window overlaps a {STATE_LABELS[overlap.fill_state].lower()} gap, "
@@ -301,14 +304,14 @@ def queue_window_page(camera_id: str):
                 f"{local_time(overlap.gap_end, camera.timezone)} (camera time). "
                 + OVERLAP_ADVICE.get(overlap.fill_state, OVERLAP_ADVICE[FAILED])
             )
-        except Problem as exc:
+        except DomainError as exc:
             db.session.rollback()
-            status = exc.code
+            status = status_of(exc)
             fields = exc.fields or {}
             for name, message in fields.items():
                 getattr(form, WINDOW_FIELDS.get(name, name)).errors = [message]
             if not fields:
-                form.form_errors.append(exc.description)
+                form.form_errors.append(exc.message)
     else:
         status = 422
     if not is_htmx():

@@ -1,4 +1,4 @@
-"""The append-only audit log (written only by ``webapp.audit.record``)."""
+"""The append-only audit log (written only by ``webapp.domain.audit.record``)."""
 
 from datetime import datetime
 

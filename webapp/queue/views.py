@@ -29,7 +29,7 @@ def authenticate():
 
 
 def _render(notice: str | None = None, status: int = 200):
-    require("view")
+    require("view", current_user)
     flt = fill_queue.parse_filter(request.args, current_user)
     view = fill_queue.queue_view(flt, request.args.get("before"))
     html = render_page(
@@ -53,7 +53,7 @@ def show_queue():
 def stop_fill(camera_id: str, gap_id: str):
     """Stop a running fill from the queue (manager+); it keeps what it copied so far."""
     camera = camera_for(current_user, camera_id, "control_fills")
-    gap = stop_one(camera, gap_id)
+    gap = stop_one(camera, gap_id, current_user)
     db.session.commit()
     notice = (
         f"Stop sent for {camera.name}: the worker ends the fill within seconds and keeps "
