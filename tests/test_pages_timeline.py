@@ -241,3 +241,12 @@ def test_summary_counts_every_gap_not_only_the_drawn_ones(cam, db, monkeypatch):
     assert tl.gap_counts == {"pending": 3, "failed": 3}
     assert tl.missing_seconds == 5 * 600 + 300
     assert tl.unrecorded_seconds == 23 * 3600 - 5 * 600
+
+
+@pytest.mark.parametrize("hour", range(0, 24, 3))
+def test_every_day_of_the_week_is_named_whatever_the_hour(cam, db, hour):
+    """Seen failing in the morning: the first and last midnights sat under the edge labels."""
+    now = NOW.replace(hour=hour, minute=25)
+    week = timeline.build(cam, "7d", now=now)
+    days = {label for _, label, _, _ in week.ticks if re.fullmatch(r"[A-Z][a-z]{2} \d\d", label)}
+    assert len(days) >= 6, sorted(days)

@@ -385,6 +385,7 @@ def ticks(
     step, fmt = TICKS[range_key]
     tz = zone(tz_name)
     kept: list[tuple] = []
+    named: set = set()  # the days whose midnight carries their name
 
     def place(times, minor: bool, width_px: float) -> None:
         left = (len(start_label) * LABEL_CHAR_PX + LABEL_GAP_PX) / width_px * 100
@@ -394,13 +395,18 @@ def ticks(
             # A midnight the narrow layout had no room to name is named where minor ticks show
             # (7 d at 1440 px: every day labelled).
             day = step >= timedelta(days=1) and not (t.hour or t.minute)
-            label = t.strftime(fmt if not minor or step < timedelta(days=1) or day else "%H:%M")
+            # A day whose midnight sits too near an edge to be named is named at its noon.
+            unnamed = step >= timedelta(days=1) and t.date() not in named and t.hour == 12
+            daily = not minor or step < timedelta(days=1) or day or unnamed
+            label = t.strftime(fmt if daily else "%H:%M")
             half = _label_half(label, width_px)
             if x - half < left or x + half > 100 - right:
                 continue
             if any(abs(x - k[0]) < half + _label_half(k[1], width_px) for k in kept):
                 continue
             kept.append((x, label, "middle", minor))
+            if step >= timedelta(days=1) and label != "12:00" and not (t.hour or t.minute):
+                named.add(t.date())
 
     place(_tick_times(step, start, end, tz), False, NARROW_PX)
     place(_tick_times(MINOR_TICKS[range_key], start, end, tz), True, MINOR_MIN_PX)

@@ -89,7 +89,7 @@ def _bounded_session(*args, **kw) -> aiohttp.ClientSession:
 
 def _bounded_sessions() -> None:
     """Make the ONVIF library open its HTTP sessions through ``_bounded_session``."""
-    from onvif import client
+    from onvif import client  # zeep loads only for cameras that speak ONVIF
 
     client.ClientSession = _bounded_session
 
