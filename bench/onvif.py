@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 USER, PASSWORD = "bench", "bench camera pass"
 
 
-def onvif_fill(window_s: int) -> float:
-    """Seconds for ``anr worker --once`` to fill a ``window_s`` gap by ONVIF replay."""
+def onvif_fill(window_s: int, audio: str = "none") -> float:
+    """Seconds for ``anr worker --once`` to fill a ``window_s`` gap by ONVIF replay (``audio``:
+    ``none`` or ``mulaw``, the camera's G.711 kept as AAC)."""
     # Imported here: ``python bench/onvif.py`` puts the project root on the path first.
     from tests import factories
     from tests.anr.onvif_double import OnvifDouble
@@ -37,7 +38,7 @@ def onvif_fill(window_s: int) -> float:
     if missing:
         raise RuntimeError(f"the Profile G test camera cannot run: {missing}")
     work = Path(tempfile.mkdtemp(prefix="bench-onvif-"))
-    rtsp = OnvifRtspCamera(work, USER, PASSWORD)
+    rtsp = OnvifRtspCamera(work, USER, PASSWORD, audio=audio)
     device = OnvifDouble(USER, PASSWORD).start()
     try:
         device.data_from = datetime.now(UTC) - timedelta(hours=6)
@@ -75,13 +76,15 @@ def onvif_fill(window_s: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--audio", choices=("none", "mulaw"), default="none")
     args = parser.parse_args()
     window = int(args.minutes * 60)
-    took = onvif_fill(window)
-    print(f"ONVIF replay fill of {window} s: {took:.1f} s, {window / took:.1f}x real time")
+    took = onvif_fill(window, args.audio)
+    print(f"ONVIF replay fill of {window} s (audio {args.audio}): {took:.1f} s, {window / took:.1f}x real time")
     return 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
+    # The project root, not bench/, first: bench/onvif.py would shadow the onvif library.
+    sys.path[0] = str(ROOT)
     sys.exit(main())
