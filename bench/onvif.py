@@ -80,7 +80,8 @@ def main() -> int:
     args = parser.parse_args()
     window = int(args.minutes * 60)
     took = onvif_fill(window, args.audio)
-    print(f"ONVIF replay fill of {window} s (audio {args.audio}): {took:.1f} s, {window / took:.1f}x real time")
+    speed = f"{took:.1f} s, {window / took:.1f}x real time"
+    print(f"ONVIF replay fill of {window} s (audio {args.audio}): {speed}")
     return 0
 
 
