@@ -309,3 +309,14 @@ def test_an_ended_embed_session_answers_in_the_frame_never_with_the_login_page(e
     ended = browser.get(late.headers["HX-Redirect"]).get_data(as_text=True)
     assert "Your Retry was not done." in ended
     assert "was not done" not in browser.get("/embed/session-ended?lost=<b>").text
+
+
+def test_embed_timeline_pans_inside_embed(embed_app):
+    client = embed_app.test_client()
+    client.get(_mint(embed_app, client, username="op").json["url"])
+    html = client.get("/embed/cameras/cam1/gaps?range=7d").get_data(as_text=True)
+    earlier = re.search(r'id="tl-earlier" href="([^"]+)"', html).group(1)
+    assert earlier.startswith("/embed/cameras/cam1/gaps?") and "end=" in earlier
+    resp = client.get(earlier.replace("&amp;", "&"))
+    assert resp.status_code == 200 and 'id="tl-later" href="/embed/cameras/cam1/gaps?' in resp.text
+    assert client.get("/embed/cameras/cam1/gaps?end=soon").status_code == 400

@@ -386,6 +386,7 @@ def ticks(
     step, fmt = TICKS[range_key]
     tz = zone(tz_name)
     kept: list[tuple] = []
+    named: set = set()  # local dates whose day name is on the axis
 
     def place(times, minor: bool, width_px: float) -> None:
         left = (len(start_label) * LABEL_CHAR_PX + LABEL_GAP_PX) / width_px * 100
@@ -394,7 +395,8 @@ def ticks(
             x = pct(t)
             # A midnight the narrow layout had no room to name is named where minor ticks show
             # (7 d at 1440 px: every day labelled).
-            day = step >= timedelta(days=1) and not (t.hour or t.minute)
+            # A day whose midnight found no room at all (the window's edges) is named at its noon.
+            day = step >= timedelta(days=1) and (not (t.hour or t.minute) or t.date() not in named)
             label = t.strftime(fmt if not minor or step < timedelta(days=1) or day else "%H:%M")
             half = _label_half(label, width_px)
             if x - half < left or x + half > 100 - right:
@@ -402,6 +404,8 @@ def ticks(
             if any(abs(x - k[0]) < half + _label_half(k[1], width_px) for k in kept):
                 continue
             kept.append((x, label, "middle", minor))
+            if label == t.strftime(fmt):
+                named.add(t.date())
 
     place(_tick_times(step, start, end, tz), False, NARROW_PX)
     place(_tick_times(MINOR_TICKS[range_key], start, end, tz), True, MINOR_MIN_PX)
