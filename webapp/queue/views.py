@@ -8,6 +8,7 @@ from flask_login import current_user
 from flask_login import login_required
 
 from ..domain import fill_queue
+from ..domain.fleet import camera_choices
 from ..domain.fleet import sites
 from ..domain.gap_actions import stop_one
 from ..domain.principal import camera_for
@@ -40,6 +41,7 @@ def _render(notice: str | None = None, status: int = 200):
         view=view,
         flt=flt,
         sites=sites(current_user),
+        cameras=camera_choices(current_user),
         notice=notice,
         **_endpoints(),
     )
