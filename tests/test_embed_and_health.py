@@ -342,3 +342,103 @@ def test_metrics_gather_gunicorn_workers_only_with_a_multiprocess_dir(
     assert any("MultiProcess" in type(c).__name__ for c in collectors)
     resp = client.get("/metrics", headers=login_as("integration"))
     assert resp.status_code == 200 and "replenish_gaps" in resp.get_data(as_text=True)
+
+
+def test_embed_timeline_pans_inside_embed(embed_app):
+    client = embed_app.test_client()
+    client.get(_mint(embed_app, client, username="op").json["url"])
+    html = client.get("/embed/cameras/cam1/gaps?range=7d").get_data(as_text=True)
+    earlier = re.search(r'id="tl-earlier" href="([^"]+)"', html).group(1)
+    assert earlier.startswith("/embed/cameras/cam1/gaps?") and "end=" in earlier
+    resp = client.get(earlier.replace("&amp;", "&"))
+    assert resp.status_code == 200 and 'id="tl-later" href="/embed/cameras/cam1/gaps?' in resp.text
+    assert client.get("/embed/cameras/cam1/gaps?end=soon").status_code == 400
+
+
+def _running_fills(embed_app):
+    """A running fill on cam1 and one on cam2 (as the worker leaves them mid-copy)."""
+    from datetime import timedelta
+
+    from webapp.extensions import db
+    from webapp.models import Camera
+    from webapp.models import FillRun
+    from webapp.models import utcnow
+
+    now = utcnow().replace(microsecond=0)
+    ids = {}
+    with embed_app.app_context():
+        for cam, name in (("cam1", "Lobby door"), ("cam2", "Loading dock")):
+            db.session.get(Camera, cam).name = name
+            gap = make_gap(
+                cam,
+                now - timedelta(minutes=5),
+                120,
+                state="filling",
+                progress=0.5,
+                claimed_by="w1",
+                last_attempt_at=now - timedelta(seconds=30),
+            )
+            db.session.add(FillRun(gap_id=gap.id, camera_id=cam, worker_id="w1", started_at=now))
+            ids[cam] = gap.id
+        make_user("watcher", "viewer")
+        db.session.commit()
+    return ids
+
+
+def test_embed_queue_is_scoped_and_a_manager_session_stops_a_fill(embed_app):
+    from tests.conftest import csrf_token_from
+    from tests.page import page
+
+    ids = _running_fills(embed_app)
+    client = embed_app.test_client()
+    client.get(_mint(embed_app, client, username="op", camera_id="cam1").json["url"])
+    resp = client.get("/embed/queue")
+    assert resp.status_code == 200
+    doc = page(resp.get_data(as_text=True))
+    text = doc.text
+    assert "Lobby door" in text and "Loading dock" not in text
+    assert "Acting as" in text and "manager" in text
+    assert doc.find("body").attrs["class"] == "embed"
+    stop = doc.find("button", **{"aria-label": "Stop the fill of Lobby door"})
+    assert stop.text == "Stop"
+    form = [f for f in doc.find_all("form") if f.attrs.get("action", "").endswith("/stop")][0]
+    assert form.attrs["action"] == f"/embed/queue/cam1/{ids['cam1']}/stop"
+    # Links stay inside the embed.
+    assert "/embed/cameras/cam1/gaps" in " ".join(h or "" for h in doc.hrefs())
+    token = csrf_token_from(resp.get_data(as_text=True))
+    answer = client.post(
+        form.attrs["action"], data={"csrf_token": token}, headers={"HX-Request": "true"}
+    )
+    assert answer.status_code == 200
+    assert "Stop sent for Lobby door" in page(answer.get_data(as_text=True)).text
+    # Out of scope: cam2's fill cannot be stopped from this session.
+    out = client.post(
+        f"/embed/queue/cam2/{ids['cam2']}/stop",
+        data={"csrf_token": token},
+        headers={"HX-Request": "true"},
+    )
+    assert out.status_code in (403, 404)
+    with embed_app.app_context():
+        from webapp.extensions import db
+
+        actions = [r.action for r in db.session.scalars(db.select(AuditLog))]
+        assert actions.count("anr_stop_fill") == 1
+
+
+def test_embed_queue_viewer_session_has_no_stop_and_is_refused(embed_app):
+    from tests.conftest import csrf_token_from
+    from tests.page import page
+
+    ids = _running_fills(embed_app)
+    client = embed_app.test_client()
+    client.get(_mint(embed_app, client, username="watcher").json["url"])
+    resp = client.get("/embed/queue")
+    doc = page(resp.get_data(as_text=True))
+    assert "Lobby door" in doc.text and "Loading dock" in doc.text
+    assert not [b for b in doc.find_all("button") if b.text == "Stop"]
+    refused = client.post(
+        f"/embed/queue/cam1/{ids['cam1']}/stop",
+        data={"csrf_token": csrf_token_from(resp.get_data(as_text=True))},
+        headers={"HX-Request": "true"},
+    )
+    assert refused.status_code == 403

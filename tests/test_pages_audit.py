@@ -199,3 +199,16 @@ def test_action_filter_offers_words(log, login_as):
     options = {o.attrs.get("value"): o.text for o in seen.find(id="a-action").find_all("option")}
     assert options["anr_retry_gap"] == "Retried a gap"
     assert options["anr_stop_fill"] == "Stopped a fill"
+
+
+def test_csv_detail_is_readable_key_value_text_beside_the_raw_json(db, login_as):
+    make_camera("cam1")
+    detail = {"camera_id": "cam1", "gap_ids": ["g1", "g2"], "retried": 2, "forced": True}
+    add(db, "anr_retry_selected", "cam1", BASE_TIME, actor=Actor("alice"), detail=detail)
+    text = login_as("manager").get("/audit.csv").get_data(as_text=True)
+    header, row = list(csv.reader(io.StringIO(text)))[:2]
+    assert header[-2:] == ["detail", "detail_text"]
+    assert row[-2] == (
+        '{"camera_id": "cam1", "forced": true, "gap_ids": ["g1", "g2"], "retried": 2}'
+    )
+    assert row[-1] == "camera_id=cam1; forced=yes; gap_ids=g1,g2; retried=2"

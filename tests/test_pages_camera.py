@@ -80,7 +80,7 @@ def test_htmx_tab_answers_the_gap_view_only_and_keeps_the_filter(cam, login_as, 
         in html
     )
     assert 'href="/cameras/cam1/gaps?state=failed&amp;range=7d"' in html
-    assert html.count('hx-push-url="true"') == 7 + 4
+    assert html.count('hx-push-url="true"') == 7 + 4 + 2  # tabs, ranges, Earlier, end form
     assert 'aria-current="page">' in html
 
 

@@ -222,3 +222,16 @@ def test_a_cleanly_stopped_worker_says_stopped_and_a_silent_one_not_answering(db
     lost = re.search(r"w-lost.*?</tr>", html, re.S).group(0)
     assert "stopped" in clean and "not answering" not in clean
     assert "not answering" in lost
+
+
+def test_camera_filter_is_a_list_of_the_cameras_in_scope(busy, login_as):
+    from tests.page import page
+
+    doc = page(login_as("viewer").get("/queue?camera=dock").get_data(as_text=True))
+    select = doc.find("select", id="q-camera")
+    options = [(o.attrs["value"], o.text) for o in select.find_all("option")]
+    assert options == [("", "All cameras"), ("dock", "Dock (dock)"), ("lobby", "Lobby (lobby)")]
+    assert [o.text for o in select.find_all("option") if "selected" in o.attrs] == ["Dock (dock)"]
+    scoped = page(login_as("viewer", cameras=["lobby"]).get("/queue").get_data(as_text=True))
+    names = [o.text for o in scoped.find("select", id="q-camera").find_all("option")]
+    assert names == ["All cameras", "Lobby (lobby)"]

@@ -250,3 +250,68 @@ def test_every_day_of_the_week_is_named_whatever_the_hour(cam, db, hour):
     week = timeline.build(cam, "7d", now=now)
     days = {label for _, label, _, _ in week.ticks if re.fullmatch(r"[A-Z][a-z]{2} \d\d", label)}
     assert len(days) >= 6, sorted(days)
+
+
+FAILED_MARK = {"class": "tl-gap state-failed"}
+
+
+def _local(when):
+    from webapp.domain.times import zone
+
+    return when.astimezone(zone("Europe/Berlin")).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_end_pans_the_timeline_back_to_last_weeks_gap(cam, db, login_as):
+    from tests.page import page
+
+    old = make_gap("cam1", NOW - timedelta(days=9), 600, "failed")
+    viewer = login_as("viewer")
+    now_view = page(viewer.get("/cameras/cam1/gaps?range=7d").get_data(as_text=True))
+    assert not now_view.find_all("a", **FAILED_MARK)
+    assert now_view.find_all(id="tl-later") == []
+    earlier = now_view.find("a", id="tl-earlier")
+    assert earlier.text == "← Earlier 7 d"
+    href = earlier.attrs["href"]
+    assert f"range=7d&end={_local(NOW - timedelta(days=7))[:10]}T" in href  # a week back
+    back = page(viewer.get(href).get_data(as_text=True))
+    assert back.find("h2", id="tl-heading").text.startswith("Coverage, 7 d to ")
+    marks = back.find_all("a", **FAILED_MARK)
+    assert len(marks) == 1 and old.id in marks[0].attrs["data-gap-ids"]
+    # The range links keep the end; Later goes forward, Back to now drops it.
+    assert "end=" in back.find("a", id="range-24h").attrs["href"]
+    assert "end=" not in back.find("a", id="tl-now").attrs["href"]
+    assert back.find("a", id="tl-later").text == "Later 7 d →"
+    manager = page(login_as("manager").get(href).get_data(as_text=True))
+    assert manager.find("button", id="retry-all").text == (
+        "Retry 1 failed, partial or expired (all time, not only the 7 d shown)"
+    )
+    # The refresh keeps the shown range and its end.
+    assert "range=7d&end=" in back.find("div", id="gap-view").attrs["hx-get"]
+    # The table still lists every gap: the old one's row is there.
+    assert back.find_all("tr", id=f"gap-{old.id}")
+
+
+def test_end_from_the_date_picker_in_camera_time(cam, db, login_as):
+    from tests.page import page
+
+    old = make_gap("cam1", NOW - timedelta(days=20), 600, "failed")
+    end = _local(NOW - timedelta(days=20) + timedelta(hours=2))
+    html = login_as("viewer").get(f"/cameras/cam1/gaps?range=24h&end={end}").get_data(as_text=True)
+    doc = page(html)
+    assert doc.find("input", id="tl-end-input").attrs["value"] == end
+    assert old.id in doc.find("a", **FAILED_MARK).attrs["data-gap-ids"]
+
+
+def test_bad_end_is_a_400_saying_what_to_type_and_a_future_end_is_now(cam, db, login_as):
+    viewer = login_as("viewer")
+    resp = viewer.get("/cameras/cam1/gaps?end=last-tuesday")
+    assert resp.status_code == 400
+    assert "is not a date and time: use YYYY-MM-DDTHH:MM" in resp.get_data(as_text=True)
+    future = _local(NOW + timedelta(days=3))
+    resp = viewer.get(f"/cameras/cam1/gaps?range=24h&end={future}")
+    assert resp.status_code == 200
+    from tests.page import page
+
+    doc = page(resp.get_data(as_text=True))
+    assert doc.find("h2", id="tl-heading").text == "Coverage, last 24 h"
+    assert doc.find_all(id="tl-later") == []

@@ -33,8 +33,10 @@ from .domain.principal import camera_for
 from .domain.principal import can
 from .domain.principal import require
 from .domain.states import ATTENTION
+from .domain.times import parse_time
 from .domain.times import stored_time
 from .domain.times import zone
+from .errors import Problem
 from .models import utcnow
 from .presenters import RowRights
 from .presenters import cached_url_for
@@ -116,6 +118,7 @@ def gap_page_context(
     tl=True,
     cursor=None,
     keep_ids=(),
+    end=None,
 ):
     """Everything the camera gap page (or one of its fragments) renders.
 
@@ -126,7 +129,13 @@ def gap_page_context(
     """
     explicit = range_key in timeline_mod.RANGES
     range_key = timeline_mod.parse_range(range_key)
-    since = utcnow().replace(microsecond=0) - timeline_mod.RANGES[range_key] if explicit else None
+    # A timeline moved back (``end``) pans the drawing only; the table keeps every gap and each
+    # mark links to its row.
+    since = (
+        utcnow().replace(microsecond=0) - timeline_mod.RANGES[range_key]
+        if explicit and end is None
+        else None
+    )
     page = list_gaps(camera.id, state, limit, before, since=since)
     if keep_ids:
         page.rows = with_kept_rows(camera.id, page.rows, keep_ids)
@@ -136,9 +145,11 @@ def gap_page_context(
     waiting = fill_queue.waiting_requests(camera.id)
     open_ids = _open_details()
     problem = fill_problem(camera)
-    timeline = timeline_mod.build(camera, range_key) if tl else None
+    timeline = timeline_mod.build(camera, range_key, now=end) if tl else None
     return dict(
-        range_param=range_key if explicit else None,
+        range_param=range_key if explicit and end is None else None,
+        end_param=local_input(end, camera.timezone) if end else None,
+        pan=pan_links(range_key, end, camera.timezone),
         table_since=since,
         camera=camera,
         state=state,
@@ -178,6 +189,38 @@ def gap_page_context(
 
 
 MAX_OPEN_DETAILS = 20
+
+
+def parse_end(raw: str | None, tz_name: str) -> datetime | None:
+    """The timeline's ``?end=`` (camera time, or with an offset); None for now.
+
+    Unparsable -> 400 naming the format; a time in the future is now (None)."""
+    if raw is None or not raw.strip():
+        return None
+    end = parse_time(raw, naive_zone=zone(tz_name))
+    if end is None:
+        raise Problem(
+            400,
+            f"The timeline's end {raw[:40]!r} is not a date and time: use YYYY-MM-DDTHH:MM "
+            "in the camera's time zone, or leave it empty for now.",
+        )
+    return None if end >= utcnow() else end.replace(microsecond=0)
+
+
+def local_input(when: datetime, tz_name: str) -> str:
+    """``2026-06-13T14:00`` in the camera's zone: what a ``datetime-local`` field holds."""
+    return when.astimezone(zone(tz_name)).strftime("%Y-%m-%dT%H:%M")
+
+
+def pan_links(range_key: str, end: datetime | None, tz_name: str) -> dict:
+    """``end`` values of the timeline's "Earlier" and "Later" links (later is None at now)."""
+    span = timeline_mod.RANGES[range_key]
+    shown_end = end or utcnow().replace(microsecond=0)
+    later = None
+    if end is not None:
+        nxt = end + span
+        later = "" if nxt >= utcnow() else local_input(nxt, tz_name)
+    return {"earlier": local_input(shown_end - span, tz_name), "later": later}
 
 
 def _id_list(name: str) -> list[str]:
@@ -267,6 +310,7 @@ def camera_page(camera_id: str):
         cursor=request.args.get("before") if before else None,
         # A refresh right after a row's action keeps that row (``keep``, from app.js).
         keep_ids=_id_list("keep"),
+        end=parse_end(request.args.get("end"), camera.timezone),
     )
     # A tab changes the filter the range links carry: they come along out of band.
     ctx["oob_range_nav"] = target == "gap-panel"

@@ -22,7 +22,6 @@ from sqlalchemy import type_coerce
 
 from .domain.recording_health import recording_status
 from .domain.recording_health import stale_after
-from .domain.states import SEVERITY
 from .domain.times import stored_time
 from .domain.times import zone
 from .extensions import db
@@ -63,6 +62,8 @@ NARROW_PX = 500  # the narrowest timeline drawn (600 px iframe, less padding, wi
 MINOR_MIN_PX = 1000  # app.css shows minor ticks from this timeline width up
 LABEL_CHAR_PX = 7.0  # 11 px tabular digits and letters, generously
 LABEL_GAP_PX = 10.0
+# Severity decides the state of a mark that merges several gaps: the worst shows.
+SEVERITY = {"failed": 6, "expired": 5, "partial": 4, "filling": 3, "pending": 2, "filled": 1}
 
 
 def parse_range(raw: str | None) -> str:
@@ -385,7 +386,7 @@ def ticks(
     step, fmt = TICKS[range_key]
     tz = zone(tz_name)
     kept: list[tuple] = []
-    named: set = set()  # the days whose midnight carries their name
+    named: set = set()  # local dates whose day name is on the axis
 
     def place(times, minor: bool, width_px: float) -> None:
         left = (len(start_label) * LABEL_CHAR_PX + LABEL_GAP_PX) / width_px * 100
@@ -394,18 +395,16 @@ def ticks(
             x = pct(t)
             # A midnight the narrow layout had no room to name is named where minor ticks show
             # (7 d at 1440 px: every day labelled).
-            day = step >= timedelta(days=1) and not (t.hour or t.minute)
-            # A day whose midnight sits too near an edge to be named is named at its noon.
-            unnamed = step >= timedelta(days=1) and t.date() not in named and t.hour == 12
-            daily = not minor or step < timedelta(days=1) or day or unnamed
-            label = t.strftime(fmt if daily else "%H:%M")
+            # A day whose midnight found no room at all (the window's edges) is named at its noon.
+            day = step >= timedelta(days=1) and (not (t.hour or t.minute) or t.date() not in named)
+            label = t.strftime(fmt if not minor or step < timedelta(days=1) or day else "%H:%M")
             half = _label_half(label, width_px)
             if x - half < left or x + half > 100 - right:
                 continue
             if any(abs(x - k[0]) < half + _label_half(k[1], width_px) for k in kept):
                 continue
             kept.append((x, label, "middle", minor))
-            if step >= timedelta(days=1) and label != "12:00" and not (t.hour or t.minute):
+            if label == t.strftime(fmt):
                 named.add(t.date())
 
     place(_tick_times(step, start, end, tz), False, NARROW_PX)

@@ -26,6 +26,7 @@ NOT_PAGES = re.compile(r"^/(api/|static/|healthz|readyz|metrics|embed/start|audi
 # Extra states of a page worth checking: (name, path, what to do once it is shown).
 EXTRAS = [
     ("camera-gaps-7d", "/cameras/lobby/gaps?range=7d", None),
+    ("camera-gaps-7d-earlier", "/cameras/lobby/gaps?range=7d&end=2026-01-10T12:00", None),
     ("camera-gaps-failed", "/cameras/lobby/gaps?state=failed", None),
     ("fleet-attention", "/cameras?attention=1", None),
     ("window-form-open", "/cameras/lobby/gaps", "open-window-form"),

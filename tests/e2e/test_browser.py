@@ -201,6 +201,23 @@ def test_timeline_gap_whose_row_is_not_loaded_opens_a_filtered_view(page, live):
     expect(page.locator(f"#gap-{target}")).to_be_in_viewport()
 
 
+def test_7d_axis_names_every_day_and_earlier_pans_back_a_week(page, live):
+    page.set_viewport_size({"width": 1440, "height": 900})
+    sign_in(page, live, "viewer", "/cameras/lobby/gaps?range=7d")
+    labels = page.eval_on_selector_all(
+        "svg.tl text.tl-label:not(.edge)",
+        "ts => ts.filter(t => t.getBoundingClientRect().width > 0).map(t => t.textContent)",
+    )
+    days = [t for t in labels if re.fullmatch(r"[A-Z][a-z]{2} \d\d", t)]
+    assert len(set(days)) >= 6, labels  # a 7 d window holds 6 whole days at least
+    page.click("#tl-earlier")
+    expect(page).to_have_url(re.compile(r"range=7d&end=\d{4}-\d\d-\d\dT\d\d"))
+    expect(page.locator("#tl-heading")).to_contain_text("Coverage, 7 d to ")
+    expect(page.locator("#tl-later")).to_be_visible()
+    page.click("#tl-now")
+    expect(page.locator("#tl-heading")).to_have_text("Coverage, last 7 d")
+
+
 def test_chosen_window_is_queued_and_an_overlap_is_named(page, live):
     sign_in(page, live, "manager", "/cameras/lobby/gaps")
     page.click("#window-form summary")

@@ -189,6 +189,7 @@ def audit_csv():
                 "camera_id",
                 "ip",
                 "detail",
+                "detail_text",
             ]
         )
         for row in db.session.execute(query.execution_options(yield_per=1000)).scalars():
@@ -203,6 +204,7 @@ def audit_csv():
                     row.subject_camera_id or "",
                     row.ip or "",
                     _cell(json.dumps(row.detail, sort_keys=True)),
+                    _cell(detail_text(row.detail)),
                 ]
             )
             yield buf.getvalue()
@@ -215,6 +217,29 @@ def audit_csv():
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=replenish-audit.csv"},
     )
+
+
+def detail_text(detail) -> str:
+    """The detail as a person reads it in a spreadsheet: ``key=value; key=value``, keys sorted.
+
+    Lists are joined with commas, nested objects stay compact JSON, ``None`` is empty."""
+    if not isinstance(detail, dict):
+        return "" if detail is None else str(detail)
+    parts = []
+    for key in sorted(detail):
+        value = detail[key]
+        if value is None:
+            text = ""
+        elif isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif isinstance(value, list | tuple):
+            text = ",".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+        else:
+            text = str(value)
+        parts.append(f"{key}={text}")
+    return "; ".join(parts)
 
 
 def _cell(value: str) -> str:

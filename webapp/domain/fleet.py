@@ -312,6 +312,14 @@ def fleet_summary(principal, fq: FleetQuery) -> dict:
     return {"cameras": int(total), "attention": int(attention), "quiet": int(quiet)}
 
 
+def camera_choices(principal) -> list[tuple[str, str]]:
+    """(id, name) of the cameras in scope by name, for a camera filter's list."""
+    query = select(Camera.id, Camera.name).order_by(Camera.name, Camera.id)
+    if principal.scope is not None:
+        query = query.where(Camera.id.in_(list(principal.scope)))
+    return [(cid, name or cid) for cid, name in db.session.execute(query)]
+
+
 def sites(principal) -> list[str]:
     """The sites of the cameras in scope, for the site filter."""
     query = select(Camera.site).where(Camera.site != "").distinct().order_by(Camera.site)

@@ -20,6 +20,8 @@ from ..models import UsedEmbedToken
 from ..models import User
 from ..models import utcnow
 from ..models.user import EMBED_ROLES
+from ..queue.views import show_queue
+from ..queue.views import stop_fill
 from ..sessions import begin
 from . import bp
 
@@ -76,3 +78,17 @@ def gap_history(camera_id: str, gap_id: str):
 def gap_watch(camera_id: str, gap_id: str):
     """A gap's footage player in the compact layout."""
     return watch_page(camera_id, gap_id)
+
+
+@bp.get("/queue")
+@login_required
+def queue():
+    """The fill queue in the compact layout, with the embed session's role and scope."""
+    return show_queue()
+
+
+@bp.post("/queue/<camera_id>/<gap_id>/stop")
+@login_required
+def queue_stop(camera_id: str, gap_id: str):
+    """Stop a running fill from the embedded queue (a manager-role embed session)."""
+    return stop_fill(camera_id, gap_id)

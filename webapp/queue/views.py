@@ -8,11 +8,14 @@ from flask_login import current_user
 from flask_login import login_required
 
 from ..domain import fill_queue
+from ..domain.fleet import camera_choices
 from ..domain.fleet import sites
 from ..domain.gap_actions import stop_one
 from ..domain.principal import camera_for
 from ..domain.principal import require
 from ..extensions import db
+from ..gap_pages import in_embed
+from ..gap_pages import page_endpoint
 from ..rendering import is_htmx
 from ..rendering import render_page
 from . import bp
@@ -38,7 +41,9 @@ def _render(notice: str | None = None, status: int = 200):
         view=view,
         flt=flt,
         sites=sites(current_user),
+        cameras=camera_choices(current_user),
         notice=notice,
+        **_endpoints(),
     )
     return html, status
 
@@ -61,9 +66,19 @@ def stop_fill(camera_id: str, gap_id: str):
     )
     if not is_htmx():
         flash(notice)
-        return redirect(url_for("queue.show_queue", **_filter_args()), 303)
+        return redirect(url_for(_endpoints()["queue_ep"], **_filter_args()), 303)
     del gap
     return _render(notice)
+
+
+def _endpoints() -> dict:
+    """The page's links in its layout: /queue on the site, /embed/queue inside the embed."""
+    prefix = "embed" if in_embed() else "queue"
+    return {
+        "queue_ep": f"{prefix}.show_queue" if prefix == "queue" else "embed.queue",
+        "queue_stop_ep": f"{prefix}.stop_fill" if prefix == "queue" else "embed.queue_stop",
+        "gaps_ep": page_endpoint("camera_gaps"),
+    }
 
 
 def _filter_args() -> dict:
