@@ -19,6 +19,7 @@ from ..anr.replay import ReplayUrlError
 from ..anr.replay import camera_replay_url
 from ..domain import cameras as camera_settings
 from ..domain.alerts import receiver_statuses
+from ..domain.fill_schedule import window_text
 from ..domain.principal import camera_for
 from ..domain.principal import require
 from ..domain.recording_health import recording_status
@@ -97,6 +98,7 @@ def _form(camera=None, values=None, errors=None, status=200):
         preview=preview_from(values),
         timezones=TIMEZONES,
         default_retention_hours=float(current_app.config["ANR_MAX_GAP_HOURS"]),
+        default_fill_window=window_text(None, current_app.config.get("ANR_FILL_WINDOW"))[0],
     ), status
 
 

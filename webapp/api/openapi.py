@@ -631,6 +631,11 @@ def document() -> dict:
                         "vendor": {"type": "string"},
                         "anr_enabled": {"type": "boolean"},
                         "enabled": {"type": "boolean"},
+                        "fill_window": {
+                            "type": ["string", "null"],
+                            "description": "HH:MM-HH:MM camera time when automatic fills may "
+                            "start; null follows ANR_FILL_WINDOW.",
+                        },
                         "counts": {
                             "type": "object",
                             "properties": {s: {"type": "integer"} for s in FILL_STATES},
@@ -690,6 +695,12 @@ def document() -> dict:
                         "recent": {"type": "array", "items": OUTCOME},
                         "workers": {"type": "array", "items": WORKER},
                         "fill_window": {"type": ["string", "null"]},
+                        "camera_windows": {
+                            "type": "array",
+                            "description": "Cameras with their own fill window (it overrides "
+                            "fill_window), open now or not.",
+                            "items": {"type": "object"},
+                        },
                         "jobs": {
                             "type": "array",
                             "description": "Bulk retries running now or ended in the last day.",

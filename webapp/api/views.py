@@ -79,6 +79,7 @@ def fleet_row_json(row) -> dict:
         "vendor": cam.vendor,
         "anr_enabled": cam.anr_enabled,
         "enabled": cam.enabled,
+        "fill_window": cam.fill_window,
         "counts": row.counts,
         "missing_seconds": row.missing_seconds,
         "newest_gap_start": rfc3339(row.newest_gap_start),
@@ -104,6 +105,7 @@ def fill_queue():
         "recent": fill_queue_mod.as_json(view.recent),
         "workers": fill_queue_mod.as_json(view.workers),
         "fill_window": view.fill_window or None,
+        "camera_windows": fill_queue_mod.as_json(view.camera_windows),
         "jobs": [{k: v for k, v in job.items() if k != "active"} for job in view.jobs],
     }
     resp = jsonify(body)
