@@ -302,3 +302,19 @@ def test_a_scope_naming_an_unknown_camera_is_422_naming_it(db, login_as, runner)
     assert cli.exit_code != 0 and "no such camera: lobbby" in cli.output
     cli = runner.invoke(args=["apikeys", "create", "k2", "--role", "viewer", "--cameras", "lobbby"])
     assert cli.exit_code != 0 and "no such camera: lobbby" in cli.output
+
+
+def test_the_replay_template_may_name_the_cameras_address_and_ports(db, login_as):
+    make_camera("cam1")
+    admin = login_as("admin")
+    assert "{address}" in page(admin.get("/admin/cameras/new").text).text
+    data = dict(VALID, address="10.0.0.42", rtsp_port="10554", http_port="8080")
+    data["anr_replay_url_template"] = (
+        "rtsp://{address}:{rtsp_port}/replay?from={start}&h={http_port}"
+    )
+    data.pop("id")
+    assert admin.post("/admin/cameras/cam1", data=data).status_code == 303
+    preview = page(admin.get("/admin/cameras/cam1").text).find(id="url-preview").text
+    assert "@10.0.0.42:10554/replay?from=" in preview and "h=8080" in preview
+    missing = admin.post("/admin/replay-url-preview", data=dict(data, address=""))
+    assert "uses {address}: set the camera's address" in page(missing.text).text

@@ -118,6 +118,7 @@ PREVIEW_FIELDS = (
     "anr_replay_url_template",
     "address",
     "rtsp_port",
+    "http_port",
     "channel",
     "username",
     "timezone",
