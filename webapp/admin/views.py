@@ -6,6 +6,7 @@ from zoneinfo import available_timezones
 
 from flask import current_app
 from flask import flash
+from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -184,3 +185,23 @@ def update_camera(camera_id: str):
     db.session.commit()
     flash(f"Camera {camera.name} saved.")
     return redirect(url_for(".edit_camera", camera_id=camera.id), 303)
+
+
+@bp.post("/cameras/<camera_id>/delete")
+def delete_camera(camera_id: str):
+    """Delete a camera (scope before existence) with one ``camera_delete`` audit row.
+
+    Its gaps, fill runs, segments, gap statistics and jobs go with it (the schema's ON DELETE
+    CASCADE); the audit log keeps its rows, and the archive files stay on disk.
+    """
+    camera = camera_for(current_user, camera_id, "manage_cameras")
+    name = camera.name
+    camera_settings.remove(camera)
+    db.session.commit()
+    flash(f"Camera {name} deleted. Its archive files were left on disk.")
+    target = url_for(".cameras")
+    if request.headers.get("HX-Request"):
+        resp = make_response("", 204)
+        resp.headers["HX-Redirect"] = target
+        return resp
+    return redirect(target, 303)

@@ -419,6 +419,16 @@ def document() -> dict:
                     ],
                 )
             },
+            "/api/v1/cameras/{camera_id}": {
+                "delete": _op(
+                    "Delete a camera (admin; scope checked before existence): its gaps, fill "
+                    "runs and segments go, the audit log keeps its rows, archive files stay on "
+                    "disk; one camera_delete audit row",
+                    {"204": {"description": "Deleted"}, **errors_4xx},
+                    [CAMERA],
+                    tags=("cameras",),
+                )
+            },
             "/api/v1/jobs/{job_id}": {
                 "get": _op(
                     "A background job's progress (404 for a job of a camera outside your scope)",

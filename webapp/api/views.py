@@ -9,6 +9,7 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..domain import cameras as camera_settings
 from ..domain import fill_queue as fill_queue_mod
 from ..domain import fleet
 from ..domain import incidents
@@ -87,6 +88,18 @@ def fleet_row_json(row) -> dict:
         "recording_status": row.recording_status,
         "last_segment_end": rfc3339(row.last_segment_end),
     }
+
+
+@bp.delete("/cameras/<camera_id>")
+def delete_camera(camera_id: str):
+    """Delete a camera (admin; scope before existence): 204, one ``camera_delete`` audit row.
+
+    Gaps, fill runs, segments and jobs go with it (ON DELETE CASCADE); archive files stay on disk.
+    """
+    camera = camera_for(current_user, camera_id, "manage_cameras")
+    camera_settings.remove(camera)
+    db.session.commit()
+    return "", 204
 
 
 @bp.get("/queue")
