@@ -362,3 +362,16 @@ def test_delete_camera_api_is_admin_only_and_checks_scope_before_existence(db, l
     db.session.expire_all()
     assert db.session.get(Camera, "gate") is None
     assert db.session.query(AuditLog).filter_by(action="camera_delete").count() == 1
+
+
+def test_test_connection_is_admin_only_and_says_what_it_cannot_ask(db, login_as):
+    make_camera("gate", vendor="generic", address="127.0.0.1", rtsp_port="9")
+    manager = login_as("manager")
+    assert manager.post("/admin/cameras/gate/test").status_code == 403
+    assert manager.post("/api/v1/cameras/gate/test").status_code == 403
+    admin = login_as("admin")
+    assert "Test connection" in page(admin.get("/admin/cameras/gate").text).text
+    answer = page(admin.post("/admin/cameras/gate/test").text).text
+    assert "127.0.0.1:9 does not answer" in answer
+    assert "do not report what their card holds" in answer
+    assert "Fill method replay over RTSP" in answer

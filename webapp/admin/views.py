@@ -15,6 +15,7 @@ from flask_login import current_user
 from flask_login import login_required
 from sqlalchemy import select
 
+from ..anr.probe import probe_camera
 from ..anr.replay import PLACEHOLDERS
 from ..anr.replay import ReplayUrlError
 from ..anr.replay import camera_replay_url
@@ -205,3 +206,11 @@ def delete_camera(camera_id: str):
         resp.headers["HX-Redirect"] = target
         return resp
     return redirect(target, 303)
+
+
+@bp.post("/cameras/<camera_id>/test")
+def test_camera(camera_id: str):
+    """Test connection (htmx fragment): reachability, authentication, the card, the fill method."""
+    camera = camera_for(current_user, camera_id, "manage_cameras")
+    timeout = min(float(current_app.config.get("ANR_IO_TIMEOUT_S", 5.0)), 5.0)
+    return render_template("admin/_probe.html", checks=probe_camera(camera, timeout_s=timeout))

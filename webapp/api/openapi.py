@@ -429,6 +429,16 @@ def document() -> dict:
                     tags=("cameras",),
                 )
             },
+            "/api/v1/cameras/{camera_id}/test": {
+                "post": _op(
+                    "Test connection (admin): reachability, authentication, what the card "
+                    "holds, which fill method will run; each check name, ok (true, false, "
+                    "null: not asked) and masked text",
+                    {"200": _json({"type": "object"}), **errors_4xx},
+                    [CAMERA],
+                    tags=("cameras",),
+                )
+            },
             "/api/v1/jobs/{job_id}": {
                 "get": _op(
                     "A background job's progress (404 for a job of a camera outside your scope)",

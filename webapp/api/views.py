@@ -1,14 +1,17 @@
 """JSON routes: cameras, recording gaps (list, retry, stop, ingest), holes (docs/design.md)."""
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from flask import jsonify
 from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..anr.probe import probe_camera
 from ..domain import cameras as camera_settings
 from ..domain import fill_queue as fill_queue_mod
 from ..domain import fleet
@@ -100,6 +103,14 @@ def delete_camera(camera_id: str):
     camera_settings.remove(camera)
     db.session.commit()
     return "", 204
+
+
+@bp.post("/cameras/<camera_id>/test")
+def test_camera(camera_id: str):
+    """Test connection (admin): ``{"checks": [{"name", "ok", "text"}]}``, texts masked."""
+    camera = camera_for(current_user, camera_id, "manage_cameras")
+    timeout = min(float(current_app.config.get("ANR_IO_TIMEOUT_S", 5.0)), 5.0)
+    return jsonify({"checks": [asdict(c) for c in probe_camera(camera, timeout_s=timeout)]})
 
 
 @bp.get("/queue")

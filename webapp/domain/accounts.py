@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import KEY_ROLES
+from ..models import USER_ROLES
 from ..models import ApiKey
 from ..models import Camera
 from ..models import User
@@ -66,8 +67,6 @@ def edit_user(user: User, *, role=KEEP, cameras=KEEP, display_name=KEEP, by=None
     is the user making the change: an admin may not change their own role or scope (they would
     lock themselves out of this page). The caller commits.
     """
-    from ..models import USER_ROLES
-
     wanted: dict = {}
     if role is not KEEP:
         if role not in USER_ROLES:
