@@ -111,6 +111,11 @@ class Session:
         headers.setdefault("X-CSRFToken", self.token())
         return self.client.post(url, headers=headers, **kw)
 
+    def delete(self, url, **kw):
+        headers = dict(kw.pop("headers", {}) or {})
+        headers.setdefault("X-CSRFToken", self.token())
+        return self.client.delete(url, headers=headers, **kw)
+
 
 @pytest.fixture
 def login_as(app):

@@ -80,3 +80,46 @@ def test_admin_cannot_disable_themselves(db, login_as):
     admin = login_as("admin")
     resp = admin.post(f"/admin/users/{admin.user}/active", data={"active": "0"})
     assert resp.status_code == 409
+
+
+def test_an_admin_edits_a_users_role_scope_and_display_name(db, login_as, runner):
+    from tests.factories import make_camera
+    from tests.factories import make_user
+    from tests.page import page
+    from webapp.models import AuditLog
+    from webapp.models import User
+
+    make_camera("lobby")
+    mona = make_user("mona", "viewer")
+    admin = login_as("admin")
+    form = {"role": "manager", "cameras": "lobby", "display_name": "Mona L."}
+    resp = admin.post(f"/admin/users/{mona.id}/edit", data=form)
+    assert resp.status_code == 303
+    db.session.expire_all()
+    user = db.session.get(User, mona.id)
+    assert (user.role, user.camera_scope, user.display_name) == ("manager", ["lobby"], "Mona L.")
+    audit = db.session.query(AuditLog).filter_by(action="user_update").one()
+    assert audit.detail["changed"]["role"] == ["viewer", "manager"]
+    listed = page(admin.get("/admin/users").text).text
+    assert "mona: camera_scope, display_name, role changed." in listed
+
+    bad = admin.post(f"/admin/users/{mona.id}/edit", data={**form, "cameras": "lobbby"})
+    assert bad.status_code == 422 and "no such camera: lobbby" in page(bad.text).text
+    wrong = admin.post(f"/admin/users/{mona.id}/edit", data={**form, "role": "root"})
+    assert wrong.status_code == 422 and "role must be one of" in page(wrong.text).text
+
+    cli = runner.invoke(args=["users", "edit", "mona", "--cameras", "", "--role", "viewer"])
+    assert cli.exit_code == 0 and "camera_scope, role" in cli.output
+    db.session.expire_all()
+    assert db.session.get(User, mona.id).camera_scope is None
+    cli = runner.invoke(args=["users", "edit", "mona", "--cameras", "lobbby"])
+    assert cli.exit_code != 0 and "no such camera: lobbby" in cli.output
+
+
+def test_an_admin_cannot_change_their_own_role(db, login_as):
+    from webapp.models import User
+
+    admin = login_as("admin")
+    me = db.session.query(User).filter_by(role="admin").one()
+    resp = admin.post(f"/admin/users/{me.id}/edit", data={"role": "viewer", "cameras": ""})
+    assert resp.status_code == 422 and "cannot change your own role" in resp.text

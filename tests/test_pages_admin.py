@@ -302,3 +302,76 @@ def test_a_scope_naming_an_unknown_camera_is_422_naming_it(db, login_as, runner)
     assert cli.exit_code != 0 and "no such camera: lobbby" in cli.output
     cli = runner.invoke(args=["apikeys", "create", "k2", "--role", "viewer", "--cameras", "lobbby"])
     assert cli.exit_code != 0 and "no such camera: lobbby" in cli.output
+
+
+def test_the_replay_template_may_name_the_cameras_address_and_ports(db, login_as):
+    make_camera("cam1")
+    admin = login_as("admin")
+    assert "{address}" in page(admin.get("/admin/cameras/new").text).text
+    data = dict(VALID, address="10.0.0.42", rtsp_port="10554", http_port="8080")
+    data["anr_replay_url_template"] = (
+        "rtsp://{address}:{rtsp_port}/replay?from={start}&h={http_port}"
+    )
+    data.pop("id")
+    assert admin.post("/admin/cameras/cam1", data=data).status_code == 303
+    preview = page(admin.get("/admin/cameras/cam1").text).find(id="url-preview").text
+    assert "@10.0.0.42:10554/replay?from=" in preview and "h=8080" in preview
+    missing = admin.post("/admin/replay-url-preview", data=dict(data, address=""))
+    assert "uses {address}: set the camera's address" in page(missing.text).text
+
+
+def test_an_admin_deletes_a_camera_from_its_page_audited_and_the_files_stay(db, login_as, app):
+    from pathlib import Path
+
+    from tests.factories import make_gap
+    from webapp.models import RecordingGap
+
+    make_camera("gate", name="Gate")
+    make_gap("gate")
+    archive = Path(app.config["ANR_RECORDINGS_DIR"]) / "gate"
+    archive.mkdir(parents=True, exist_ok=True)
+    (archive / "20260613_120000.mp4").write_bytes(b"footage")
+    admin = login_as("admin")
+    form = page(admin.get("/admin/cameras/gate").text).find(id="h-delete").parent
+    assert "archive files stay on disk" in form.text
+    button = form.find("form")
+    assert "Delete camera Gate" in button.attrs["hx-confirm"]
+
+    resp = admin.post("/admin/cameras/gate/delete", headers={"HX-Request": "true"})
+    assert resp.status_code == 204 and resp.headers["HX-Redirect"] == "/admin/cameras"
+    db.session.expire_all()
+    assert db.session.get(Camera, "gate") is None
+    assert db.session.query(RecordingGap).count() == 0
+    rows = db.session.query(AuditLog).filter_by(action="camera_delete").all()
+    assert [r.target_id for r in rows] == ["gate"]
+    assert (archive / "20260613_120000.mp4").read_bytes() == b"footage"
+    assert "Camera Gate deleted" in page(admin.get("/admin/cameras").text).text
+    assert admin.post("/admin/cameras/gate/delete").status_code == 404
+
+
+def test_delete_camera_api_is_admin_only_and_checks_scope_before_existence(db, login_as):
+    make_camera("gate")
+    make_camera("lobby")
+    assert login_as("manager").delete("/api/v1/cameras/gate").status_code == 403
+    scoped = login_as("admin", cameras=["lobby"])
+    assert scoped.delete("/api/v1/cameras/gate").status_code == 403
+    assert scoped.delete("/api/v1/cameras/nope").status_code == 403  # no existence oracle
+    admin = login_as("admin")
+    assert admin.delete("/api/v1/cameras/nope").status_code == 404
+    assert admin.delete("/api/v1/cameras/gate").status_code == 204
+    db.session.expire_all()
+    assert db.session.get(Camera, "gate") is None
+    assert db.session.query(AuditLog).filter_by(action="camera_delete").count() == 1
+
+
+def test_test_connection_is_admin_only_and_says_what_it_cannot_ask(db, login_as):
+    make_camera("gate", vendor="generic", address="127.0.0.1", rtsp_port="9")
+    manager = login_as("manager")
+    assert manager.post("/admin/cameras/gate/test").status_code == 403
+    assert manager.post("/api/v1/cameras/gate/test").status_code == 403
+    admin = login_as("admin")
+    assert "Test connection" in page(admin.get("/admin/cameras/gate").text).text
+    answer = page(admin.post("/admin/cameras/gate/test").text).text
+    assert "127.0.0.1:9 does not answer" in answer
+    assert "do not report what their card holds" in answer
+    assert "Fill method replay over RTSP" in answer

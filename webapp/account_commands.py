@@ -81,6 +81,31 @@ def users_unlock(username):
     click.echo(f"unlocked {username.strip().lower()} ({removed} counters cleared)")
 
 
+@click.command("edit")
+@with_appcontext
+@click.argument("username")
+@click.option("--role", default=None, help="New role.")
+@click.option("--cameras", "camera_list", default=None, help="Comma-separated ids; '' = all.")
+@click.option("--display-name", default=None)
+def users_edit(username, role, camera_list, display_name):
+    """Change a user's role, camera scope or display name; options not given keep their value."""
+    keep = accounts.KEEP
+
+    def change():
+        user = accounts.user_named(username)
+        cameras = keep if camera_list is None else accounts.parse_cameras(camera_list)
+        return accounts.edit_user(
+            user,
+            SYSTEM,
+            role=keep if role is None else role,
+            cameras=cameras,
+            display_name=keep if display_name is None else display_name,
+        )
+
+    changed = _done(change)
+    click.echo(f"updated {username.strip().lower()}: {', '.join(sorted(changed)) or 'nothing'}")
+
+
 @click.command("list")
 @with_appcontext
 def apikeys_list():
@@ -135,5 +160,5 @@ def apikeys_create(name, role, camera_list, expires_days, embed_role_ceiling):
     click.echo(f"token: {token}")
 
 
-USER_COMMANDS = (users_disable, users_enable, users_set_password, users_unlock)
+USER_COMMANDS = (users_disable, users_enable, users_set_password, users_unlock, users_edit)
 KEY_COMMANDS = (apikeys_list, apikeys_revoke, apikeys_create)

@@ -98,6 +98,11 @@ CAMERA_OPTIONS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ),
     ("--template", "anr_replay_url_template", {"help": "Replay URL template (see the README)."}),
     ("--max-kbps", "max_kbps", {"help": "Download bandwidth cap in kbit/s; '' = none."}),
+    (
+        "--fill-window",
+        "fill_window",
+        {"help": "When automatic fills may start, camera time, e.g. 22:00-06:00; '' = global."},
+    ),
 )
 
 

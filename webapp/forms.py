@@ -148,6 +148,7 @@ class CameraForm(_NoCsrfForm):
     anr_replay_url_template = _setting("anr_replay_url_template")
     replay_clock = _setting("replay_clock")
     fill_method = _setting("fill_method")
+    fill_window = _setting("fill_window")
     anr_max_gap_hours = _setting("anr_max_gap_hours")
     segment_seconds = _setting("segment_seconds")
     max_kbps = _setting("max_kbps")

@@ -16,6 +16,7 @@ from flask import url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from .domain.fill_schedule import window_text
 from .domain.principal import can
 from .domain.recording_health import RECORDING_HELP
 from .domain.recording_health import RECORDING_LABELS
@@ -418,6 +419,11 @@ def install(app) -> None:
         RECORDING_LABELS=RECORDING_LABELS,
         RECORDING_HELP=RECORDING_HELP,
     )
+
+    def fill_window_of(camera) -> tuple[str, bool]:
+        return window_text(camera.fill_window, app.config.get("ANR_FILL_WINDOW"))
+
+    app.jinja_env.globals["fill_window_of"] = fill_window_of
 
     @app.context_processor
     def inject_principal():

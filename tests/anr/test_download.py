@@ -314,3 +314,38 @@ def test_retention_does_not_expire_what_an_answering_card_still_holds(anr_app, a
     assert gap_now(kept.id).fill_state == "filled"
     assert gap_now(gone.id).fill_state == "expired"
     assert "edge retention" in gap_now(gone.id).last_error
+
+
+def test_test_connection_reports_reachability_auth_card_and_method(anr_app, anr_db, cardcam):
+    from tests.page import page
+
+    vendor_camera(cardcam, "hikvision")
+    admin = factories.make_user("root", "admin")
+    client = anr_app.test_client()
+    client.post("/login", data={"username": admin.username, "password": "correct horse 1"})
+    answer = page(client.post("/admin/cameras/cam1/test").text).text
+    assert "Reachable ok 127.0.0.1:" in answer
+    assert "Authentication ok the camera accepted the username and password" in answer
+    assert "Card ok holds footage from" in answer
+    assert "Fill method auto: download recorded files from the card" in answer
+    checks = client.post("/api/v1/cameras/cam1/test").json["checks"]
+    assert [(c["name"], c["ok"]) for c in checks][:3] == [
+        ("Reachable", True),
+        ("Authentication", True),
+        ("Card", True),
+    ]
+
+    camera = anr_db.session.get(Camera, "cam1")
+    from webapp.crypto import encrypt_secret
+
+    camera.password_encrypted = encrypt_secret(WRONG_PASSWORD)
+    anr_db.session.commit()
+    refused = page(client.post("/admin/cameras/cam1/test").text).text
+    assert "Authentication problem the camera refused the username or password" in refused
+    assert WRONG_PASSWORD not in refused
+
+    camera.address = "127.0.0.1"
+    camera.http_port = 9  # discard: nothing listens
+    anr_db.session.commit()
+    down = page(client.post("/admin/cameras/cam1/test").text).text
+    assert "Reachable problem 127.0.0.1:9 does not answer" in down

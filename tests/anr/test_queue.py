@@ -4,6 +4,8 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+import pytest
+
 from tests import factories
 from tests.anr.conftest import gap_now
 from tests.anr.conftest import recent
@@ -179,3 +181,56 @@ def test_an_operator_request_goes_before_newer_automatic_work(anr_app, anr_db, s
 
     assert [g.id for g in _claim(per_camera=1)] == [older.id]
     assert gap_now(newer.id).fill_state == "pending"
+
+
+def test_a_cameras_own_fill_window_holds_its_automatic_fills(anr_app, anr_db, simcam):
+    now = datetime.now(UTC)
+    open_now = f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    # Night-only camera (its window is closed now); the other follows the open fleet window.
+    sim_camera(simcam, "night", fill_window=_window_excluding_now())
+    sim_camera(simcam, "day")
+    held = factories.make_gap("night", recent(minutes_ago=10), seconds=30)
+    asked = factories.make_gap("night", recent(minutes_ago=20), seconds=30, manual_retry=True)
+    day = factories.make_gap("day", recent(minutes_ago=10), seconds=30)
+
+    assert {g.id for g in _claim(per_camera=2)} == {asked.id, day.id}  # no fleet window
+    assert gap_now(held.id).fill_state == "pending"
+    assert _claim(per_camera=2, window=open_now) == []  # the camera's own window wins
+
+    camera = anr_db.session.get(queue.Camera, "night")
+    camera.fill_window = open_now
+    anr_db.session.commit()
+    # Its own open window lets it run even while the fleet window is closed.
+    assert [g.id for g in _claim(per_camera=2, window=_window_excluding_now())] == [held.id]
+
+
+def test_a_worker_honours_a_cameras_fill_window_and_the_queue_still_lists_the_gap(
+    anr_app, anr_db, simcam
+):
+    sim_camera(simcam, fill_window=_window_excluding_now())
+    held = factories.make_gap("cam1", recent(minutes_ago=10), seconds=30)
+    run_worker(anr_app)
+    assert gap_now(held.id).fill_state == "pending"
+    assert gap_now(held.id).fill_attempts == 0
+    from webapp.domain import fill_queue
+
+    view = fill_queue.queue_view(fill_queue.QueueFilter())
+    assert [r["gap_id"] for r in view.queued.rows] == [held.id]
+    assert view.camera_windows[0]["camera_id"] == "cam1" and not view.camera_windows[0]["open"]
+
+
+def test_fill_windows_are_checked_and_written_one_way():
+    from webapp.domain import fill_schedule
+
+    assert fill_schedule.format_fill_window(fill_schedule.read_fill_window(" 2:00 - 6:30 ")) == (
+        "02:00-06:30"
+    )
+    for bad, words in (
+        ("22-06", "HH:MM-HH:MM"),
+        ("25:00-06:00", "hours 00-23"),
+        ("06:00-06:00", "the same time"),
+        ("night", "e.g. 22:00-06:00"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            fill_schedule.read_fill_window(bad)
+    assert fill_schedule.read_fill_window("") is None

@@ -42,6 +42,7 @@ def test_every_placeholder_is_filled():
         "&start_local=20260613T120000&end_local=20260613T120500"
         "&start_epoch=1781352000&end_epoch=1781352300"
         "&seconds=300&channel=2"
+        "&address=cam.local&rtsp_port=554&http_port=80"
     )
 
 
@@ -56,6 +57,7 @@ def test_a_local_clock_renders_the_camera_wall_time_and_utc_stays_available():
         "&start_local=20260613T140000&end_local=20260613T140500"
         "&start_epoch=1781352000&end_epoch=1781352300"
         "&seconds=300&channel=2"
+        "&address=cam.local&rtsp_port=554&http_port=80"
     )
     # The Dahua default in local time; a UTC clock on a Berlin camera still sends UTC.
     assert _url(vendor="dahua", clock="local", timezone="Europe/Berlin").endswith(

@@ -62,3 +62,26 @@ def test_dark_control_room_audit_and_admin_pages(browser, live):
         tab.screenshot(path=str(SCREENSHOTS / "admin-camera-dark.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_the_camera_form_fields_do_not_overlap_and_the_id_pattern_works(browser, live):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        sign_in(tab, live, "admin", "/admin/cameras/lobby")
+        clock = tab.locator("#f-replay_clock").bounding_box()
+        method = tab.locator("#f-fill_method").bounding_box()
+        assert clock and method
+        same_row = abs(clock["y"] - method["y"]) < clock["height"]
+        if same_row:  # side by side: the clock select ends before Fill method starts
+            assert clock["x"] + clock["width"] <= method["x"], (clock, method)
+        tab.goto(f"{live.url}/admin/cameras/new")
+        tab.fill("#f-id", "Bad Id!")
+        assert tab.evaluate("document.querySelector('#f-id').validity.patternMismatch") is True
+        tab.fill("#f-id", "dock-2_b")
+        assert tab.evaluate("document.querySelector('#f-id').validity.valid") is True
+        assert not [e for e in errors if "pattern" in e.lower()], errors
+    finally:
+        context.close()

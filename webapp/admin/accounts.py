@@ -97,6 +97,27 @@ def set_user_active(user_id: str):
     return redirect(url_for(".users"), 303)
 
 
+@bp.post("/users/<user_id>/edit")
+def edit_user(user_id: str):
+    """Change a user's role, camera scope and display name (one ``user_update`` audit row)."""
+    _require_unscoped_admin()
+    user = _user(user_id)
+    try:
+        changed = accounts.edit_user(
+            user,
+            current_user,
+            role=request.form.get("role", user.role),
+            cameras=accounts.parse_cameras(request.form.get("cameras", "")),
+            display_name=request.form.get("display_name", user.display_name),
+        )
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        return _users_page(422, error=f"{user.username} was not changed: {exc}")
+    db.session.commit()
+    flash(f"{user.username}: {', '.join(sorted(changed)) or 'nothing'} changed.")
+    return redirect(url_for(".users"), 303)
+
+
 @bp.post("/users/<user_id>/password")
 def reset_password(user_id: str):
     """Give a user a new generated password, shown once; their sessions end."""

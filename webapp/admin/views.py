@@ -6,6 +6,7 @@ from zoneinfo import available_timezones
 
 from flask import current_app
 from flask import flash
+from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -14,11 +15,13 @@ from flask_login import current_user
 from flask_login import login_required
 from sqlalchemy import select
 
+from ..anr.probe import probe_camera
 from ..anr.replay import PLACEHOLDERS
 from ..anr.replay import ReplayUrlError
 from ..anr.replay import camera_replay_url
 from ..domain import cameras as camera_settings
 from ..domain.alerts import receiver_statuses
+from ..domain.fill_schedule import window_text
 from ..domain.principal import camera_for
 from ..domain.principal import require
 from ..domain.principal import require_in_scope
@@ -96,6 +99,7 @@ def _form(camera=None, values=None, errors=None, status=200):
         preview=preview_from(values),
         timezones=TIMEZONES,
         default_retention_hours=float(current_app.config["ANR_MAX_GAP_HOURS"]),
+        default_fill_window=window_text(None, current_app.config.get("ANR_FILL_WINDOW"))[0],
     ), status
 
 
@@ -115,6 +119,7 @@ PREVIEW_FIELDS = (
     "anr_replay_url_template",
     "address",
     "rtsp_port",
+    "http_port",
     "channel",
     "username",
     "timezone",
@@ -179,3 +184,31 @@ def update_camera(camera_id: str):
     db.session.commit()
     flash(f"Camera {camera.name} saved.")
     return redirect(url_for(".edit_camera", camera_id=camera.id), 303)
+
+
+@bp.post("/cameras/<camera_id>/delete")
+def delete_camera(camera_id: str):
+    """Delete a camera (scope before existence) with one ``camera_delete`` audit row.
+
+    Its gaps, fill runs, segments, gap statistics and jobs go with it (the schema's ON DELETE
+    CASCADE); the audit log keeps its rows, and the archive files stay on disk.
+    """
+    camera = camera_for(current_user, camera_id, "manage_cameras")
+    name = camera.name
+    camera_settings.remove(camera, current_user)
+    db.session.commit()
+    flash(f"Camera {name} deleted. Its archive files were left on disk.")
+    target = url_for(".cameras")
+    if request.headers.get("HX-Request"):
+        resp = make_response("", 204)
+        resp.headers["HX-Redirect"] = target
+        return resp
+    return redirect(target, 303)
+
+
+@bp.post("/cameras/<camera_id>/test")
+def test_camera(camera_id: str):
+    """Test connection (htmx fragment): reachability, authentication, the card, the fill method."""
+    camera = camera_for(current_user, camera_id, "manage_cameras")
+    timeout = min(float(current_app.config.get("ANR_IO_TIMEOUT_S", 5.0)), 5.0)
+    return render_template("admin/_probe.html", checks=probe_camera(camera, timeout_s=timeout))

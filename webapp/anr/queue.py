@@ -18,9 +18,9 @@ from sqlalchemy import update
 from ..domain import gapstate
 from ..domain.claim_order import PHASE_ORDER
 from ..domain.claim_order import QueueKey
-from ..domain.claim_order import in_fill_window
-from ..domain.claim_order import parse_fill_window
 from ..domain.claim_order import queued
+from ..domain.fill_schedule import in_fill_window
+from ..domain.fill_schedule import parse_fill_window
 from ..domain.states import GapState
 from ..extensions import db
 from ..extensions import rows_matched

@@ -419,6 +419,26 @@ def document() -> dict:
                     ],
                 )
             },
+            "/api/v1/cameras/{camera_id}": {
+                "delete": _op(
+                    "Delete a camera (admin; scope checked before existence): its gaps, fill "
+                    "runs and segments go, the audit log keeps its rows, archive files stay on "
+                    "disk; one camera_delete audit row",
+                    {"204": {"description": "Deleted"}, **errors_4xx},
+                    [CAMERA],
+                    tags=("cameras",),
+                )
+            },
+            "/api/v1/cameras/{camera_id}/test": {
+                "post": _op(
+                    "Test connection (admin): reachability, authentication, what the card "
+                    "holds, which fill method will run; each check name, ok (true, false, "
+                    "null: not asked) and masked text",
+                    {"200": _json({"type": "object"}), **errors_4xx},
+                    [CAMERA],
+                    tags=("cameras",),
+                )
+            },
             "/api/v1/jobs/{job_id}": {
                 "get": _op(
                     "A background job's progress (404 for a job of a camera outside your scope)",
@@ -631,6 +651,11 @@ def document() -> dict:
                         "vendor": {"type": "string"},
                         "anr_enabled": {"type": "boolean"},
                         "enabled": {"type": "boolean"},
+                        "fill_window": {
+                            "type": ["string", "null"],
+                            "description": "HH:MM-HH:MM camera time when automatic fills may "
+                            "start; null follows ANR_FILL_WINDOW.",
+                        },
                         "counts": {
                             "type": "object",
                             "properties": {s: {"type": "integer"} for s in FILL_STATES},
@@ -690,6 +715,12 @@ def document() -> dict:
                         "recent": {"type": "array", "items": OUTCOME},
                         "workers": {"type": "array", "items": WORKER},
                         "fill_window": {"type": ["string", "null"]},
+                        "camera_windows": {
+                            "type": "array",
+                            "description": "Cameras with their own fill window (it overrides "
+                            "fill_window), open now or not.",
+                            "items": {"type": "object"},
+                        },
                         "jobs": {
                             "type": "array",
                             "description": "Bulk retries running now or ended in the last day.",

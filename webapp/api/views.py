@@ -1,14 +1,18 @@
 """JSON routes: cameras, recording gaps (list, retry, stop, ingest), holes (docs/design.md)."""
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from flask import jsonify
 from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from ..anr.probe import probe_camera
+from ..domain import cameras as camera_settings
 from ..domain import fill_queue as fill_queue_mod
 from ..domain import fleet
 from ..domain import incidents
@@ -79,6 +83,7 @@ def fleet_row_json(row) -> dict:
         "vendor": cam.vendor,
         "anr_enabled": cam.anr_enabled,
         "enabled": cam.enabled,
+        "fill_window": cam.fill_window,
         "counts": row.counts,
         "missing_seconds": row.missing_seconds,
         "newest_gap_start": rfc3339(row.newest_gap_start),
@@ -86,6 +91,26 @@ def fleet_row_json(row) -> dict:
         "recording_status": row.recording_status,
         "last_segment_end": rfc3339(row.last_segment_end),
     }
+
+
+@bp.delete("/cameras/<camera_id>")
+def delete_camera(camera_id: str):
+    """Delete a camera (admin; scope before existence): 204, one ``camera_delete`` audit row.
+
+    Gaps, fill runs, segments and jobs go with it (ON DELETE CASCADE); archive files stay on disk.
+    """
+    camera = camera_for(current_user, camera_id, "manage_cameras")
+    camera_settings.remove(camera, current_user)
+    db.session.commit()
+    return "", 204
+
+
+@bp.post("/cameras/<camera_id>/test")
+def test_camera(camera_id: str):
+    """Test connection (admin): ``{"checks": [{"name", "ok", "text"}]}``, texts masked."""
+    camera = camera_for(current_user, camera_id, "manage_cameras")
+    timeout = min(float(current_app.config.get("ANR_IO_TIMEOUT_S", 5.0)), 5.0)
+    return jsonify({"checks": [asdict(c) for c in probe_camera(camera, timeout_s=timeout)]})
 
 
 @bp.get("/queue")
@@ -104,6 +129,7 @@ def fill_queue():
         "recent": fill_queue_mod.as_json(view.recent),
         "workers": fill_queue_mod.as_json(view.workers),
         "fill_window": view.fill_window or None,
+        "camera_windows": fill_queue_mod.as_json(view.camera_windows),
         "jobs": [{k: v for k, v in job.items() if k != "active"} for job in view.jobs],
     }
     resp = jsonify(body)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import KEY_ROLES
+from ..models import USER_ROLES
 from ..models import ApiKey
 from ..models import Camera
 from ..models import User
@@ -55,6 +56,40 @@ def set_active(user: User, active: bool, actor) -> None:
         detail={"username": user.username},
         actor=actor,
     )
+
+
+KEEP = object()  # an edit_user argument left as it is
+
+
+def edit_user(user: User, actor, *, role=KEEP, cameras=KEEP, display_name=KEEP) -> dict:
+    """Change a user's role, camera scope (None: all cameras) or display name, audited.
+
+    Returns ``{field: [before, after]}`` of what changed (nothing changed: no audit row).
+    ``actor`` is who makes the change: an admin may not change their own role or scope (they
+    would lock themselves out of this page). The caller commits.
+    """
+    wanted: dict = {}
+    if role is not KEEP:
+        if role not in USER_ROLES:
+            raise AccountError(f"role must be one of {', '.join(USER_ROLES)}")
+        wanted["role"] = role
+    if cameras is not KEEP:
+        wanted["camera_scope"] = cameras
+    if display_name is not KEEP:
+        name = str(display_name or "").strip()
+        if len(name) > 200:
+            raise AccountError("display name: at most 200 characters")
+        wanted["display_name"] = name or user.username
+    changed = {k: [getattr(user, k), v] for k, v in wanted.items() if getattr(user, k) != v}
+    if getattr(actor, "id", None) == user.id and ({"role", "camera_scope"} & changed.keys()):
+        raise AccountError("you cannot change your own role or camera scope")
+    if not changed:
+        return {}
+    for name, (_, after) in changed.items():
+        setattr(user, name, after)
+    detail = {"username": user.username, "changed": changed}
+    record("user_update", "user", user.id, detail=detail, actor=actor)
+    return changed
 
 
 def set_password(user: User, password: str, actor) -> None:

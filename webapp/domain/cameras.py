@@ -17,6 +17,8 @@ from ..models import default_replay_clock
 from ..models import valid_camera_id
 from . import gapstate
 from .audit import record
+from .fill_schedule import format_fill_window
+from .fill_schedule import read_fill_window
 from .replay_urls import check_template as replay_template_problem
 from .vendors import vendor as vendor_of
 
@@ -39,6 +41,7 @@ FIELDS = (
     "segment_seconds",
     "replay_clock",
     "fill_method",
+    "fill_window",
     "enabled",
 )
 
@@ -152,6 +155,11 @@ def check_retention(value) -> float | None:
     return hours
 
 
+def check_fill_window(value) -> str | None:
+    """When automatic fills may start (camera time, HH:MM-HH:MM); empty: ANR_FILL_WINDOW."""
+    return format_fill_window(read_fill_window(_text(value))) or None
+
+
 # One check per setting: takes what was typed (or given to the CLI), returns the clean value or
 # raises ValueError with the message shown next to the field. The form and the CLI both use these.
 CHECKS: dict[str, Callable[[Any], Any]] = {
@@ -175,6 +183,7 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
         ("", *REPLAY_CLOCKS), "", "must be utc or local (the zone the camera reads replay times in)"
     ),
     "fill_method": _choice(FILL_METHODS, "auto", f"must be one of {', '.join(FILL_METHODS)}"),
+    "fill_window": check_fill_window,
 }
 
 
@@ -265,6 +274,7 @@ def editable_values(camera: Camera) -> dict:
     values["anr_max_gap_hours"] = (
         "" if camera.anr_max_gap_hours is None else str(camera.anr_max_gap_hours)
     )
+    values["fill_window"] = camera.fill_window or ""
     return values
 
 

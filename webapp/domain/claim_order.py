@@ -4,11 +4,8 @@ A domain rule, not the engine's: the worker claims in this order (``webapp/anr/q
 the queue page lists in exactly the same order (``webapp/domain/fill_queue.py``), both from here.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
-from datetime import time
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_
 from sqlalchemy import not_
@@ -21,42 +18,17 @@ from ..models import Camera
 from ..models import RecordingGap
 from ..models import utcnow
 from . import gapstate
+from .fill_schedule import Window
+from .fill_schedule import effective_window
+from .fill_schedule import in_fill_window
+from .fill_schedule import parse_fill_window
 from .states import GapState
-
-log = logging.getLogger(__name__)
 
 # Claim order (docs/fleet-operations.md): an operator's request (Retry, a chosen window, Retry
 # selected) goes before automatic work, oldest request first; automatic gaps follow by the time
 # the card overwrites them, soonest first. ``queue_at`` holds either time, so each part of the
 # queue is one ascending scan of ix_recording_gaps_claim.
 PHASE_ORDER = (RecordingGap.queue_at, RecordingGap.id)
-
-
-def parse_fill_window(raw: str) -> tuple[time, time] | None:
-    """``"22:00-06:00"`` as (start, end) local times; None for empty (always) or unreadable."""
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        first, second = (part.strip() for part in raw.split("-", 1))
-        return time.fromisoformat(first), time.fromisoformat(second)
-    except ValueError:
-        log.error("ANR_FILL_WINDOW %r is not HH:MM-HH:MM; automatic fills are not limited", raw)
-        return None
-
-
-def in_fill_window(window: tuple[time, time] | None, timezone: str, now: datetime) -> bool:
-    """Whether an automatic fill may start now on a camera in ``timezone``."""
-    if window is None:
-        return True
-    start, end = window
-    try:
-        local = now.astimezone(ZoneInfo(timezone or "UTC")).time().replace(tzinfo=None)
-    except (KeyError, ValueError):
-        local = now.time().replace(tzinfo=None)
-    if start <= end:
-        return start <= local < end
-    return local >= start or local < end  # the window spans midnight
 
 
 @dataclass(frozen=True)
@@ -68,11 +40,15 @@ class QueueKey:
     id: str
 
 
-def _phases(window: tuple[time, time] | None, now: datetime) -> list[tuple[bool, object]]:
+def _phases(
+    window: Window | None, now: datetime, *, schedules: bool = True
+) -> list[tuple[bool, object]]:
     """The two parts of the queue and the WHERE clause of a claimable gap in each.
 
     Manual requests run on any enabled camera, whatever its automatic ANR setting, and start at
-    once; automatic gaps need ANR on and, with ``ANR_FILL_WINDOW``, the camera's fill window.
+    once; automatic gaps need ANR on and the camera's fill window open: its own ``fill_window``,
+    else ``window`` (``ANR_FILL_WINDOW``), webapp/domain/fill_schedule.py. ``schedules`` False
+    leaves fill windows out (the queue page lists what waits, open or not).
     """
     pending = RecordingGap.fill_state == GapState.PENDING
     # A correlated check per gap (a primary-key probe), so walking the claim index in order stops
@@ -85,11 +61,26 @@ def _phases(window: tuple[time, time] | None, now: datetime) -> list[tuple[bool,
     anr_on = cam.where(own.anr_enabled).exists()
     manual = and_(pending, RecordingGap.manual_retry, enabled)
     automatic = and_(pending, not_(RecordingGap.manual_retry), anr_on)
-    if window is not None:
-        cameras = db.session.execute(
-            select(Camera.id, Camera.timezone).where(Camera.enabled, Camera.anr_enabled)
-        ).all()
-        open_now = [c.id for c in cameras if in_fill_window(window, c.timezone, now)]
+    eligible = select(Camera.id, Camera.timezone, Camera.fill_window).where(
+        Camera.enabled, Camera.anr_enabled
+    )
+    if schedules and window is None:
+        # No fleet window: only cameras with their own window can be closed (usually few).
+        scheduled = db.session.execute(eligible.where(Camera.fill_window.is_not(None))).all()
+        closed = [
+            c.id
+            for c in scheduled
+            if not in_fill_window(effective_window(c.fill_window, None), c.timezone, now)
+        ]
+        if closed:
+            automatic = and_(automatic, RecordingGap.camera_id.not_in(closed))
+    elif schedules:
+        cameras = db.session.execute(eligible).all()
+        open_now = [
+            c.id
+            for c in cameras
+            if in_fill_window(effective_window(c.fill_window, window), c.timezone, now)
+        ]
         automatic = and_(automatic, RecordingGap.camera_id.in_(open_now))
     return [(True, manual), (False, automatic)]
 
@@ -99,17 +90,20 @@ def queued(
     limit: int,
     *,
     after: QueueKey | None = None,
-    fill_window: str = "",
+    fill_window: str | None = None,
     now: datetime | None = None,
     lock: bool = False,
 ) -> list:
     """Rows of ``query`` (a select over recording_gaps) for claimable gaps, in claim order.
 
     ``after`` continues from a row's QueueKey (keyset paging); ``lock`` row-locks for a claim.
+    ``fill_window`` is ``ANR_FILL_WINDOW`` ("" none): automatic gaps of cameras whose window is
+    closed are left out; None lists them all (the queue page).
     """
     now = now or utcnow()
     rows: list = []
-    for manual, clause in _phases(parse_fill_window(fill_window), now):
+    phases = _phases(parse_fill_window(fill_window), now, schedules=fill_window is not None)
+    for manual, clause in phases:
         if len(rows) >= limit:
             break
         if after is not None and after.manual and not manual:

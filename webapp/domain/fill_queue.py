@@ -7,6 +7,7 @@ queued list follows the worker's claim order exactly (``webapp.domain.claim_orde
 import base64
 import binascii
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 
@@ -31,6 +32,9 @@ from . import gapstate
 from .claim_order import QueueKey
 from .claim_order import queued
 from .errors import BadParameter
+from .fill_schedule import format_fill_window
+from .fill_schedule import in_fill_window
+from .fill_schedule import parse_fill_window
 from .principal import require_in_scope
 from .principal import scoped
 from .states import GapState
@@ -438,6 +442,8 @@ class QueueView:
     workers: list[dict]
     fill_window: str
     jobs: list[dict]
+    # Cameras under the filter with their own fill window (they override ``fill_window``).
+    camera_windows: list[dict] = field(default_factory=list)
 
     @property
     def refresh_seconds(self) -> int:
@@ -456,9 +462,36 @@ def queue_view(flt: QueueFilter, cursor: str | None = None, limit: int = QUEUE_P
         not_queued=not_queued,
         recent=recent_outcomes(flt),
         workers=workers(now),
-        fill_window=current_app.config.get("ANR_FILL_WINDOW", "") or "",
+        fill_window=format_fill_window(
+            parse_fill_window(current_app.config.get("ANR_FILL_WINDOW"))
+        ),
         jobs=bulk_jobs(flt, now),
+        camera_windows=camera_windows(flt, now),
     )
+
+
+CAMERA_WINDOWS_SHOWN = 50
+
+
+def camera_windows(flt: QueueFilter, now: datetime) -> list[dict]:
+    """Cameras under the filter whose own fill window overrides ANR_FILL_WINDOW, open or not now."""
+    query = flt.apply(
+        select(Camera.id, Camera.name, Camera.timezone, Camera.fill_window).where(
+            Camera.fill_window.is_not(None)
+        ),
+        Camera.id,
+    )
+    rows = db.session.execute(query.order_by(Camera.name, Camera.id).limit(CAMERA_WINDOWS_SHOWN))
+    return [
+        {
+            "camera_id": r.id,
+            "camera_name": r.name,
+            "fill_window": r.fill_window,
+            "timezone": r.timezone,
+            "open": in_fill_window(parse_fill_window(r.fill_window), r.timezone, now),
+        }
+        for r in rows
+    ]
 
 
 def as_json(value):

@@ -255,6 +255,7 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
             Camera.vendor,
             Camera.anr_enabled,
             Camera.enabled,
+            Camera.fill_window,
             Camera.newest_gap_start,
             Camera.attention,
             Camera.last_segment_end,
@@ -275,8 +276,8 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
     rows = [
         FleetRow(
             row,
-            dict(zip(FILL_STATES, (int(n) for n in row[11:]), strict=True)),
-            int(row[10]),
+            dict(zip(FILL_STATES, (int(n) for n in row[12:]), strict=True)),
+            int(row[11]),
             row.newest_gap_start,
             int(row.attention),
             row.last_segment_end,

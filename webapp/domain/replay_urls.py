@@ -35,6 +35,9 @@ PLACEHOLDERS = {
     "end_epoch": "window end, Unix seconds: 1781352300",
     "seconds": "window length in whole seconds: 300",
     "channel": "the camera's channel number: 1",
+    "address": "the camera's address (host or IP) as set above: 10.0.0.7",
+    "rtsp_port": "the camera's RTSP port: 554",
+    "http_port": "the camera's HTTP port: 80",
 }
 _CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
@@ -112,6 +115,7 @@ def build_replay_url(
     end: datetime,
     clock: str = "utc",
     timezone: str = "UTC",
+    http_port: int = 80,
 ) -> str:
     """The replay URL for [start, end), credentials percent-encoded into the user-info.
 
@@ -125,7 +129,10 @@ def build_replay_url(
         problem = check_template(template)
         if problem:
             raise ReplayUrlError(f"the replay URL template {problem}")
-        url = template.format(**_values(start, end, channel, clock, timezone))
+        if "{address}" in template and not address:
+            raise ReplayUrlError("the replay URL template uses {address}: set the camera's address")
+        camera_values = {"address": address, "rtsp_port": rtsp_port, "http_port": http_port}
+        url = template.format(**camera_values, **_values(start, end, channel, clock, timezone))
     elif default:
         if not address:
             raise ReplayUrlError(f"camera has no address for the {vendor} replay URL")
@@ -170,6 +177,7 @@ def camera_replay_url(camera, start: datetime, end: datetime, password: str) -> 
         end=end,
         clock=camera.replay_clock or "utc",
         timezone=camera.timezone,
+        http_port=getattr(camera, "http_port", 80) or 80,
     )
 
 
