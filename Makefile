@@ -29,11 +29,12 @@ test: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(PY) -m bench.run $(BENCH_ARGS)
 
-# Style and types, as CI runs them before the tests (mypy's settings are in pyproject.toml).
+# Style, types and template HTML, as CI runs them before the tests (settings in pyproject.toml).
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check webapp tests bench
 	$(VENV)/bin/ruff format --check webapp tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/djlint templates --lint
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-output
