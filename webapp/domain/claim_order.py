@@ -22,6 +22,7 @@ from ..models import RecordingGap
 from ..models import utcnow
 from . import gapstate
 from .states import GapState
+from .times import parse_time_of_day
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,10 @@ def parse_fill_window(raw: str) -> tuple[time, time] | None:
     if not raw:
         return None
     try:
-        first, second = (part.strip() for part in raw.split("-", 1))
-        return time.fromisoformat(first), time.fromisoformat(second)
+        first, second = (parse_time_of_day(part) for part in raw.split("-", 1))
+        if first is None or second is None:
+            raise ValueError
+        return first, second
     except ValueError:
         log.error("ANR_FILL_WINDOW %r is not HH:MM-HH:MM; automatic fills are not limited", raw)
         return None
