@@ -15,13 +15,13 @@ from .anr.media import archive_name
 from .anr.simcam import render_footage
 from .config import create_private
 from .domain import cameras as camera_settings
+from .domain import fill_runs
 from .domain import gapstate
 from .domain.audit import SYSTEM
 from .domain.segments import add_segments
 from .domain.users import create_user
 from .extensions import db
 from .models import Camera
-from .models import FillRun
 from .models import RecordingGap
 from .models import Segment
 from .models import utcnow
@@ -225,20 +225,15 @@ def _seed_runs(gap, last, outcome, attempts, error=None, recovered=None, method=
     for n in range(attempts):
         final = n == attempts - 1
         started = last - timedelta(minutes=10 * (attempts - 1 - n), seconds=30)
-        ended = None if final and outcome is None else started + timedelta(seconds=30)
-        db.session.add(
-            FillRun(
-                gap_id=gap.id,
-                camera_id=gap.camera_id,
-                worker_id="demo",
-                method=method,
-                started_at=started,
-                ended_at=ended,
-                outcome=outcome if final else "failed",
-                recovered_seconds=recovered if final else 0.0,
-                duration_s=None if ended is None else 30.0,
-                error=error if final or outcome == "failed" else None,
-            )
+        run = fill_runs.open_run(gap, "demo", method, started_at=started)
+        if final and outcome is None:
+            continue  # still running
+        fill_runs.close_run(
+            run,
+            outcome if final else "failed",
+            recovered if final else 0.0,
+            error if final or outcome == "failed" else None,
+            ended_at=started + timedelta(seconds=30),
         )
 
 

@@ -297,7 +297,7 @@ def camera_page(camera_id: str):
     """The camera's gap page; htmx gets the gap view, the window form, or only the next rows."""
     camera = camera_for(current_user, camera_id)
     state = parse_state(request.args.get("state"))
-    before = decode_cursor(request.args.get("before"))
+    before = decode_cursor(request.args.get("before"), datetime, str)
     target = request.headers.get("HX-Target") if is_htmx() else None
     ctx = gap_page_context(
         camera,

@@ -8,7 +8,6 @@ element per segment; gaps within one drawing unit of each other become one mark 
 
 from dataclasses import dataclass
 from dataclasses import field
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from typing import NamedTuple
@@ -205,20 +204,15 @@ def recorded_runs(camera_id: str, start: datetime, end: datetime) -> list[tuple]
     runs: list[list] = []
     last_end = None
     for raw_start, raw_end in db.session.connection().execute(stmt):
-        seg_start = _naive(raw_start)
-        seg_end = _naive(raw_end)
+        seg_start = stored_time(raw_start)
+        seg_end = stored_time(raw_end)
         if last_end is not None and seg_start - last_end <= tolerance:
             if seg_end > last_end:
                 runs[-1][1] = last_end = seg_end
             continue
         last_end = seg_end
         runs.append([seg_start, seg_end])
-    return [(max(a.replace(tzinfo=UTC), start), min(b.replace(tzinfo=UTC), end)) for a, b in runs]
-
-
-def _naive(value) -> datetime:
-    """A stored time as a naive UTC datetime (SQLite hands back text, PostgreSQL datetimes)."""
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+    return [(max(a, start), min(b, end)) for a, b in runs]
 
 
 class WindowGap(NamedTuple):

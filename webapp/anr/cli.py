@@ -6,8 +6,6 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from datetime import UTC
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -15,6 +13,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from ..domain import evidence
+from ..domain.times import parse_time
 from ..extensions import db
 from .indexer import index_all
 from .simcam import SimCam
@@ -119,13 +118,10 @@ def simcam_command(host, port, speed, user, password_env, warm):
         raise click.UsageError("the simulated camera listens on loopback only")
     windows = []
     for raw in warm:
-        try:
-            start, end = (datetime.fromisoformat(t) for t in raw.split("/", 1))
-        except ValueError:
-            raise click.BadParameter(
-                f"{raw!r}: give START/END as ISO times", param_hint="--warm"
-            ) from None
-        windows.append(tuple(t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end)))
+        times = [parse_time(t) for t in raw.split("/", 1)]  # without an offset: UTC
+        if len(times) != 2 or None in times:
+            raise click.BadParameter(f"{raw!r}: give START/END as ISO times", param_hint="--warm")
+        windows.append(tuple(times))
     credentials = (user, os.environ.get(password_env, "")) if user else None
     cam = SimCam(
         host, port, ffmpeg=current_app.config.get("ANR_FFMPEG_BIN", ""), speed=speed,

@@ -15,6 +15,7 @@ from sqlalchemy import not_
 from sqlalchemy import select
 from sqlalchemy import update
 
+from ..domain import fill_runs
 from ..domain import gapstate
 from ..domain.claim_order import PHASE_ORDER
 from ..domain.claim_order import QueueKey
@@ -25,7 +26,6 @@ from ..domain.states import GapState
 from ..extensions import db
 from ..extensions import rows_matched
 from ..models import Camera
-from ..models import FillRun
 from ..models import RecordingGap
 from ..models import utcnow
 
@@ -109,22 +109,8 @@ def reclaim_lost_leases(max_attempts: int, now: datetime | None = None) -> list[
         dead_worker = gap.claimed_by
         if gapstate.change_state_if_current(gap, state, last_error=error, **fields):
             moved.append(gap)
-            close_lost_runs(gap.id, dead_worker, now)
+            fill_runs.close_lost_runs(gap.id, dead_worker, now, LOST_LEASE_ERROR)
     return moved
-
-
-def close_lost_runs(gap_id: str, worker_id: str | None, now: datetime) -> None:
-    """The dead worker's open FillRun of the gap ends as ``lost`` (else it stays running)."""
-    db.session.execute(
-        update(FillRun)
-        .where(
-            FillRun.gap_id == gap_id,
-            FillRun.worker_id == (worker_id or ""),
-            FillRun.outcome.is_(None),
-        )
-        .values(outcome="lost", ended_at=now, error=LOST_LEASE_ERROR)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def _busy_cameras() -> dict[str, int]:

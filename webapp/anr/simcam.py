@@ -19,7 +19,6 @@ import threading
 from collections import deque
 from dataclasses import asdict
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
@@ -27,6 +26,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
+from ..domain.times import parse_time
 from .media import ffmpeg_bin
 from .simvendor import VendorApi
 
@@ -45,16 +45,6 @@ class Behaviour:
     fraction: float = 0.5
     status: int = 503
     speed: float = 0.0  # times real time; 0 sends as fast as the socket takes it
-
-
-def _parse_time(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def render_footage(start: datetime, seconds: float, out: Path, ffmpeg: str = "") -> None:
@@ -217,8 +207,8 @@ def _handler_for(cam: SimCam):
                 return None
             camera_id = parts[1]
             query = parse_qs(url.query)
-            start = _parse_time((query.get("start") or [None])[0])
-            end = _parse_time((query.get("end") or [None])[0])
+            start = parse_time((query.get("start") or [None])[0])
+            end = parse_time((query.get("end") or [None])[0])
             seconds = (end - start).total_seconds() if start and end else 0
             if not 0 < seconds <= MAX_WINDOW_S:
                 return self._json(400, {"error": "start and end must be ISO times, end > start"})

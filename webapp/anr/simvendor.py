@@ -32,6 +32,7 @@ from xml.etree.ElementTree import SubElement
 from xml.etree.ElementTree import tostring
 from zoneinfo import ZoneInfo
 
+from ..domain.times import parse_time
 from ..domain.vendors import registry
 from .vendors import xmlsafe
 from .vendors.hikvision import ISAPI_NS
@@ -85,7 +86,7 @@ class VendorApi:
     def set_card(self, channel: int, **fields) -> Card:
         """Change ``channel``'s card (fields of Card; ``oldest`` may be an ISO string)."""
         if isinstance(fields.get("oldest"), str):
-            fields["oldest"] = datetime.fromisoformat(fields["oldest"].replace("Z", "+00:00"))
+            fields["oldest"] = _iso(fields["oldest"])
         with self._lock:
             current = self.cards.get(channel) or Card()
             card = Card(**{**asdict(current), **fields})
@@ -386,9 +387,12 @@ def _send(handler, status: int, data: bytes, kind: str, headers: dict | None = N
     handler.wfile.write(data)
 
 
-def _iso(raw: str) -> datetime:
-    value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _iso(raw: str | None) -> datetime:
+    """An ISO time the test asked for (UTC without an offset); ValueError when it is none."""
+    value = parse_time(raw)
+    if value is None:
+        raise ValueError(f"{raw!r} is not an ISO time")
+    return value
 
 
 def _compact(value: datetime) -> str:

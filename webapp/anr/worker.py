@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from ..crypto import decrypt_secret
 from ..domain import alerts
+from ..domain import fill_runs
 from ..domain import gapstate
 from ..domain import jobs as bulk_jobs
 from ..domain import recording_health
@@ -205,17 +206,7 @@ class Worker:
         # Every free slot taken: more gaps likely wait, so a slot that frees claims at once
         # instead of idling until the next interval (download fills end in seconds).
         self._more_waiting = free > 0 and len(claimed) == free
-        runs = [
-            FillRun(
-                gap_id=gap.id,
-                camera_id=gap.camera_id,
-                worker_id=self.worker_id,
-                method="replay",
-                requested_by=gap.requested_by if gap.manual_retry else None,
-            )
-            for gap in claimed
-        ]
-        db.session.add_all(runs)
+        runs = [fill_runs.open_run(gap, self.worker_id) for gap in claimed]
         db.session.commit()
         for run in runs:
             self.start_fill(run.gap_id, run.id)
@@ -507,11 +498,8 @@ class Worker:
         the masked error."""
         self._close_run_row(
             running.run_id, running.began, outcome, recovered, False, error=error, paths=paths,
-            method=running.job.method_ran,
+            method=running.job.method_ran, source=getattr(running.job, "source", None),
         )  # fmt: skip
-        run = db.session.get(FillRun, running.run_id)
-        if run is not None:  # where the footage came from, for the evidence manifest
-            run.source = getattr(running.job, "source", None) or run.source
         if commit:
             db.session.commit()
 
@@ -525,23 +513,25 @@ class Worker:
         error: str | None = None,
         paths: list[Path] | None = None,
         method: str | None = None,
+        source: str | None = None,
     ) -> None:
         """``_close_run`` by the run's id: a run whose job never existed closes here too."""
         run = db.session.get(FillRun, run_id)
         if run is not None:
-            if method:  # how the footage came back: replay, download or onvif-replay
-                run.method = method
-            run.outcome = outcome
-            run.recovered_seconds = recovered
-            run.ended_at = utcnow()
-            run.duration_s = round(time.monotonic() - began, 3)
-            run.error = camera_text(error) if error else None
-            if method:
-                run.method = method
             try:  # every chunk the fill archived, not just the first
-                run.bytes_written = sum(path.stat().st_size for path in paths or [])
+                written: int | None = sum(path.stat().st_size for path in paths or [])
             except OSError:
-                run.bytes_written = None
+                written = None
+            fill_runs.close_run(
+                run,
+                outcome,
+                recovered,
+                error,
+                duration_s=round(time.monotonic() - began, 3),
+                method=method,
+                bytes_written=written,
+                source=source,
+            )
         if commit:
             db.session.commit()
 

@@ -1,6 +1,7 @@
 """JSON routes: cameras, recording gaps (list, retry, stop, ingest), holes (docs/design.md)."""
 
 from dataclasses import asdict
+from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
@@ -166,7 +167,7 @@ def list_recording_gaps(camera_id: str):
     camera_id = camera_id_for(current_user, camera_id)
     state = parse_state(request.args.get("state"))
     limit = parse_limit(request.args.get("limit"))
-    before = decode_cursor(request.args.get("before"))
+    before = decode_cursor(request.args.get("before"), datetime, str)
     page = list_gaps(camera_id, state, limit, before, columns=RAW_LIST_COLUMNS)
     resp = jsonify(gap_rows_json(page.rows))
     if page.next_cursor:

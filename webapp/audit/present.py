@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..domain.states import FILL_STATES
+from ..domain.times import parse_time
 from ..extensions import db
 from ..models import Camera
 from ..models import RecordingGap
@@ -87,8 +88,8 @@ def _value(key: str, value, tz: str | None) -> str:
         return STATE_LABELS[value]
     if key in ("ttl_seconds", "gap_seconds") and isinstance(value, int | float):
         return duration_words(value)
-    if isinstance(value, str) and _TIME.match(value):
-        return local_time(datetime.fromisoformat(value.replace("Z", "+00:00")), tz or "UTC")
+    if isinstance(value, str) and _TIME.match(value) and (when := parse_time(value)):
+        return local_time(when, tz or "UTC")
     if isinstance(value, list):
         shown = [str(v) for v in value[:MAX_LIST_ITEMS]]
         more = len(value) - len(shown)

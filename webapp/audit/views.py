@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from datetime import datetime
 
 from flask import Blueprint
 from flask import Response
@@ -112,7 +113,7 @@ def audit_log():
         # The filter form says what is wrong beside the field; no rows rather than no answer.
         return _filter_errors(filters, errors)
     query = audit_query(filters)
-    before = decode_cursor(request.args.get("before"))
+    before = decode_cursor(request.args.get("before"), datetime, str)
     if before:
         when, row_id = before
         query = query.where(

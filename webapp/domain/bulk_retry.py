@@ -40,6 +40,7 @@ from .states import OPERATOR
 from .states import PENDING
 from .states import RETRYABLE
 from .states import may_move
+from .times import parse_time
 
 BATCH = 5000
 DONE = "done"  # a cursor's mark for a state walked to its end
@@ -146,7 +147,7 @@ def retry_batch(
         while moved < limit and cursor.get(state) != DONE:
             after = cursor.get(state)
             want = limit - moved
-            rows = _batch(camera_id, state, want, datetime.fromisoformat(after) if after else None)
+            rows = _batch(camera_id, state, want, parse_time(after) if after else None)
             cursor[state] = rows[-1].gap_start.isoformat() if len(rows) == want else DONE
             ids, starts = [r.id for r in rows], [r.gap_start for r in rows]
             done = _move(camera_id, state, ids, requested_by, starts)

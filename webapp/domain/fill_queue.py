@@ -4,8 +4,6 @@ Read-only views over the engine's tables, shared by ``/queue`` and ``GET /api/v1
 queued list follows the worker's claim order exactly (``webapp.domain.claim_order.queued``).
 """
 
-import base64
-import binascii
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -35,6 +33,9 @@ from .errors import BadParameter
 from .fill_schedule import format_fill_window
 from .fill_schedule import in_fill_window
 from .fill_schedule import parse_fill_window
+from .paging import CURSOR_REFUSED
+from .paging import decode_cursor
+from .paging import encode_cursor
 from .principal import require_in_scope
 from .principal import scoped
 from .states import GapState
@@ -81,23 +82,18 @@ def parse_filter(args, principal) -> QueueFilter:
 
 def encode_queue_cursor(key: QueueKey, position: int) -> str:
     """The opaque cursor of a queued row: its claim key and its position in the queue."""
-    raw = f"{int(key.manual)}|{rfc3339(key.queue_at)}|{key.id}|{position}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor(int(key.manual), key.queue_at, key.id, position)
 
 
 def decode_queue_cursor(raw: str | None) -> tuple[QueueKey, int] | None:
     """Read ``encode_queue_cursor``'s cursor; a damaged one is a 400."""
-    if not raw:
+    fields = decode_cursor(raw, int, datetime, str, int)
+    if fields is None:
         return None
-    try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-        manual, stamp, gap_id, position = text.split("|")
-        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        if manual not in ("0", "1") or not gap_id or when.tzinfo is None:
-            raise ValueError
-        return QueueKey(manual == "1", when, gap_id), int(position)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadParameter("before is not a cursor this server issued", "invalid_cursor") from None
+    manual, when, gap_id, position = fields
+    if manual not in (0, 1) or position < 0:
+        raise BadParameter(CURSOR_REFUSED, "invalid_cursor")
+    return QueueKey(manual == 1, when, gap_id), position
 
 
 def _speed(progress: float | None, seconds: int, started: datetime | None, now: datetime):

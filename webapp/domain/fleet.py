@@ -7,8 +7,6 @@ so a page costs O(page) whatever the fleet's size. Search (id, name, site) and a
 narrow it; cursors page forwards and backwards.
 """
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,9 +23,11 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Camera
 from ..models import CameraGapStat
-from ..models import rfc3339
 from ..models import utcnow
 from .errors import BadParameter
+from .paging import CURSOR_REFUSED
+from .paging import decode_cursor
+from .paging import encode_cursor
 from .principal import scope_term
 from .principal import scoped
 from .recording_health import recording_status
@@ -89,7 +89,7 @@ def parse_query(args, default_limit: int = PAGE_SIZE) -> FleetQuery:
     if attention not in ("", "0", "1", "true", "false"):
         raise BadParameter("attention must be 1 or 0", "invalid_attention")
     cursor = args.get("before") or None
-    decode_cursor(cursor)  # a damaged cursor is refused before any query
+    _decode_key(cursor)  # a damaged cursor is refused before any query
     return FleetQuery(
         q=(args.get("q") or "").strip()[:MAX_QUERY],
         site=(args.get("site") or "").strip()[:200],
@@ -99,25 +99,20 @@ def parse_query(args, default_limit: int = PAGE_SIZE) -> FleetQuery:
     )
 
 
-def encode_cursor(direction: str, key: FleetKey) -> str:
+def _encode_key(direction: str, key: FleetKey) -> str:
     """``n`` (rows after ``key``) or ``p`` (rows before it) plus the key, opaque to clients."""
-    raw = f"{direction}|{key.attention}|{rfc3339(key.newest) or ''}|{key.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor(direction, key.attention, key.newest, key.id)
 
 
-def decode_cursor(raw: str | None) -> tuple[str, FleetKey] | None:
-    """Read ``encode_cursor``'s cursor; a damaged one is a 400."""
-    if not raw:
+def _decode_key(raw: str | None) -> tuple[str, FleetKey] | None:
+    """Read ``_encode_key``'s cursor; a damaged one is a 400."""
+    fields = decode_cursor(raw, str, int, datetime | None, str)
+    if fields is None:
         return None
-    try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-        direction, attention, stamp, camera_id = text.split("|")
-        newest = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
-        if direction not in ("n", "p") or not camera_id:
-            raise ValueError
-        return direction, FleetKey(int(attention), newest, camera_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadParameter("before is not a cursor this server issued", "invalid_cursor") from None
+    direction, attention, newest, camera_id = fields
+    if direction not in ("n", "p"):
+        raise BadParameter(CURSOR_REFUSED, "invalid_cursor")
+    return direction, FleetKey(attention, newest, camera_id)
 
 
 def _after(key: FleetKey):
@@ -224,7 +219,7 @@ class FleetPage:
 
 def fleet_page(principal, fq: FleetQuery) -> FleetPage:
     """One page of cameras in the principal's scope, in fleet order, with their statistics."""
-    decoded = decode_cursor(fq.cursor)
+    decoded = _decode_key(fq.cursor)
     direction, key = decoded if decoded else ("n", None)
     backwards = direction == "p"
     newest = Camera.newest_gap_start
@@ -291,11 +286,11 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
         if not more:  # back at the start: the first page, full, as a fresh visit shows it
             return fleet_page(principal, FleetQuery(fq.q, fq.site, fq.attention, fq.limit))
         rows.reverse()
-        prev_cursor = encode_cursor("p", rows[0].key()) if more and rows else None
-        next_cursor = encode_cursor("n", rows[-1].key()) if rows else None
+        prev_cursor = _encode_key("p", rows[0].key()) if more and rows else None
+        next_cursor = _encode_key("n", rows[-1].key()) if rows else None
     else:
-        next_cursor = encode_cursor("n", rows[-1].key()) if more and rows else None
-        prev_cursor = encode_cursor("p", rows[0].key()) if key is not None and rows else None
+        next_cursor = _encode_key("n", rows[-1].key()) if more and rows else None
+        prev_cursor = _encode_key("p", rows[0].key()) if key is not None and rows else None
     return FleetPage(rows, next_cursor, prev_cursor)
 
 

@@ -1,8 +1,14 @@
-"""Keyset paging shared by the gap list and the audit log: limits and opaque cursors."""
+"""Keyset paging: limits and the one opaque cursor codec (gap lists, audit log, fleet, queue)."""
 
 import base64
 import binascii
+import re
 from datetime import datetime
+from types import UnionType
+from typing import Any
+from typing import get_args
+from urllib.parse import quote
+from urllib.parse import unquote
 
 from ..models import rfc3339
 from .errors import BadParameter
@@ -23,22 +29,62 @@ def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
     return max(1, min(MAX_LIMIT, value))
 
 
-def encode_cursor(gap_start: datetime, gap_id: str) -> str:
-    """The opaque keyset cursor of a row: its (gap_start, id)."""
-    raw = f"{rfc3339(gap_start)}|{gap_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+# A cursor is the url-safe base64 (unpadded) of its fields joined by "|": a time as RFC 3339,
+# an int in decimal, text percent-escaped (so "|" inside an id cannot split it), None as nothing.
+_SEP = "|"
+CURSOR_REFUSED = (
+    "before is not a cursor this server issued (it may be damaged, or older than the server); "
+    "open the first page again without before"
+)
 
 
-def decode_cursor(raw: str | None) -> tuple[datetime, str] | None:
-    """Read a cursor made by ``encode_cursor``; a damaged one is a 400."""
+def encode_cursor(*fields: datetime | str | int | None) -> str:
+    """The opaque keyset cursor of a row's sort key: ``fields`` in order (time, text or int)."""
+    parts = []
+    for value in fields:
+        if value is None:
+            parts.append("")
+        elif isinstance(value, datetime):
+            parts.append(rfc3339(value))
+        elif isinstance(value, bool | int):
+            parts.append(str(int(value)))
+        else:
+            parts.append(quote(value, safe=""))
+    return base64.urlsafe_b64encode(_SEP.join(parts).encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str | None, *types: Any) -> tuple[Any, ...] | None:
+    """Read ``encode_cursor(*fields)`` back as ``types`` (``datetime``, ``str``, ``int``, or one
+    of them ``| None``); None without a cursor; a damaged or foreign one is a 400."""
     if not raw:
         return None
     try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-        stamp, _, gap_id = text.partition("|")
-        when = parse_time(stamp)
-        if when is None or not gap_id:
+        padded = raw + "=" * (-len(raw) % 4)
+        text = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        parts = text.split(_SEP)
+        if len(parts) != len(types):
             raise ValueError
-        return when, gap_id
+        return tuple(_field(part, kind) for part, kind in zip(parts, types, strict=True))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadParameter("before is not a cursor this server issued", "invalid_cursor") from None
+        raise BadParameter(CURSOR_REFUSED, "invalid_cursor") from None
+
+
+def _field(text: str, kind: Any) -> datetime | str | int | None:
+    """One cursor field as ``kind``; ValueError when it is not one."""
+    if isinstance(kind, UnionType) and type(None) in get_args(kind):
+        if text == "":
+            return None
+        (kind,) = (k for k in get_args(kind) if k is not type(None))
+    if kind is datetime:
+        when = parse_time(text)
+        if when is None:
+            raise ValueError
+        return when
+    if kind is int:
+        if not re.fullmatch(r"-?[0-9]{1,18}", text):
+            raise ValueError
+        return int(text)
+    value = unquote(text, errors="strict")
+    if not value:
+        raise ValueError
+    return value

@@ -1,7 +1,10 @@
-"""Time parsing shared by the API, the pages and the audit filters; time zones by name."""
+"""The one place times are read from text: a person's or client's input (``parse_time``), the
+project's own stored text (``stored_time``, the fast one for hot lists), a clock time of day;
+time zones by name."""
 
 from datetime import UTC
 from datetime import datetime
+from datetime import time
 from datetime import timedelta
 from typing import overload
 from zoneinfo import ZoneInfo
@@ -33,6 +36,14 @@ def parse_time(raw, naive_zone=UTC) -> datetime | None:
     return value if _EARLIEST <= value <= _LATEST else None
 
 
+def parse_time_of_day(raw: str) -> time | None:
+    """``"22:00"`` (or ``"22:00:30"``) as a wall-clock time; None when unreadable."""
+    try:
+        return time.fromisoformat(raw.strip())
+    except (ValueError, AttributeError):
+        return None
+
+
 @overload
 def stored_time(value: None) -> None: ...
 @overload
@@ -53,6 +64,8 @@ def stored_time(value: str | datetime | None) -> datetime | None:
             return datetime.fromisoformat(value + "+00:00")
         except ValueError:  # text that carries its own offset (not written by this app)
             value = datetime.fromisoformat(value)
+            if value.tzinfo is not None:
+                return value.astimezone(UTC)
     return value.replace(tzinfo=UTC)
 
 

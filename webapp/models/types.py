@@ -7,6 +7,8 @@ from typing import overload
 from sqlalchemy import DateTime
 from sqlalchemy import TypeDecorator
 
+from ..domain.times import stored_time  # a stdlib-only leaf: no cycle
+
 
 def utcnow() -> datetime:
     """Current time, timezone-aware UTC (a callable default, never a value computed at import)."""
@@ -43,11 +45,9 @@ class UTCDateTime(TypeDecorator):
         def process(value):
             # SQLite's text straight to an aware time: the generic path parses, then calls
             # datetime.replace, which costs several times the parse (every time on every page).
-            if value is None:
-                return None
             try:
-                return datetime.fromisoformat(value + "+00:00")
-            except (TypeError, ValueError):  # not the text this type writes
+                return stored_time(value)
+            except (TypeError, ValueError, AttributeError):  # not the text this type writes
                 return generic(value)
 
         return process

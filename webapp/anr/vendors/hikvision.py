@@ -9,8 +9,9 @@ from pathlib import Path
 from xml.etree.ElementTree import Element
 from xml.etree.ElementTree import SubElement
 from xml.etree.ElementTree import tostring
-from zoneinfo import ZoneInfo
 
+from ...domain.times import parse_time
+from ...domain.times import zone
 from . import xmlsafe
 from .base import MAX_ITEMS
 from .base import Recording
@@ -82,15 +83,7 @@ def parse_search_result(
 
 def _parse_time(raw: str, timezone: str) -> datetime | None:
     """ISAPI times end in Z (UTC); firmwares that omit it send the camera's local time."""
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(timezone))
-    return value.astimezone(UTC)
+    return parse_time(raw, naive_zone=zone(timezone))
 
 
 class HikvisionClient(VendorClient):
