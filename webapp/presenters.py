@@ -38,6 +38,15 @@ STATE_LABELS = {
     "failed": "Failed",
     "expired": "Expired",
 }
+# How a fill attempt ended (FillRun.outcome), as the queue's badges and outcome filter say it.
+OUTCOME_LABELS = {
+    **STATE_LABELS,
+    "stopped": "Stopped",
+    "returned": "Returned to queue",
+    "lost": "Lost",
+    "unsupported": "Camera cannot replay",
+    "running": "Running",
+}
 STATE_HELP = {
     "pending": "Waiting in the fill queue",
     "filling": "A worker is copying footage from the camera now",
@@ -413,6 +422,7 @@ def install(app) -> None:
         TIMELINE_RANGE_LABELS=RANGE_LABELS,
         FILL_STATES=FILL_STATES,
         STATE_LABELS=STATE_LABELS,
+        OUTCOME_LABELS=OUTCOME_LABELS,
         STATE_HELP=STATE_HELP,
         STATE_HELP_SHORT=STATE_HELP_SHORT,
         RECORDING_LABELS=RECORDING_LABELS,
