@@ -10,6 +10,7 @@ from tests.conftest import csrf_token_from
 from tests.factories import make_camera
 from tests.factories import make_gap
 from tests.factories import make_user
+from webapp.domain.times import zone
 from webapp.models import FillRun
 from webapp.models import RecordingGap
 from webapp.models import WorkerHeartbeat
@@ -337,3 +338,43 @@ def test_older_outcomes_keep_every_run_when_many_ended_at_the_same_instant(db, l
     ).get_json()
     ids = [r["run_id"] for r in first["recent"] + rest["recent"]]
     assert len(ids) == 55 and len(set(ids)) == 55 and rest["recent_next"] is None
+
+
+def test_each_time_column_reads_in_one_zone_named_in_its_header(db, login_as):
+    from tests.page import page
+    from webapp.presenters import zone_offset
+
+    now = utcnow().replace(microsecond=0)
+    make_camera("gate", name="Gate", anr_enabled=True, site="Berlin", timezone="Europe/Berlin")
+    make_camera("pier", name="Pier", anr_enabled=True, site="Newark", timezone="America/New_York")
+    make_gap("gate", now - timedelta(hours=2), 60)
+    make_gap("pier", now - timedelta(hours=3), 60)
+    db.session.add(WorkerHeartbeat(worker_id="w-utc", seen_at=now - timedelta(seconds=3)))
+    db.session.commit()
+    viewer = login_as("viewer")
+
+    # One camera: its zone (and offset) once in the header; no offset in any cell.
+    doc = page(viewer.get("/queue?camera=gate").get_data(as_text=True))
+    queued = doc.find("table", **{"class": "grid queue-queued"})
+    berlin = f"camera time, Europe/Berlin ({zone_offset('Europe/Berlin')})"
+    heads = [th.text for th in queued.find("thead").find_all("th")]
+    assert f"Window {berlin}" in heads and f"On the camera's card {berlin}" in heads
+    cells = queued.find("tbody").text
+    assert zone_offset("Europe/Berlin") not in cells and "Europe/Berlin" not in cells
+    local = (now - timedelta(hours=2)).astimezone(zone("Europe/Berlin")).strftime("%Y-%m-%d %H:%M")
+    assert local in cells
+
+    # Two zones: the header says camera time, each row names its zone once, beside the camera.
+    doc = page(viewer.get("/queue").get_data(as_text=True))
+    queued = doc.find("table", **{"class": "grid queue-queued"})
+    heads = [th.text for th in queued.find("thead").find_all("th")]
+    assert "Window camera time, zone under each camera" in heads
+    assert "Berlin · Europe/Berlin" in queued.row("Gate").text
+    assert "Newark · America/New_York" in queued.row("Pier").text
+    assert "+01:00" not in queued.find("tbody").text and "-05:00" not in queued.find("tbody").text
+
+    # Workers: heartbeats in UTC, said in the header.
+    workers = doc.find("table", **{"class": "grid queue-workers"})
+    assert "Last heartbeat UTC" in [th.text for th in workers.find_all("th")]
+    clock = (now - timedelta(seconds=3)).strftime("%H:%M:%S")
+    assert re.search(rf"{clock} \(\d+ s ago\)", workers.row("w-utc").text)

@@ -88,6 +88,15 @@ def zone_offset(tz_name: str | None = "UTC") -> str:
     return utcnow().astimezone(zone(tz_name)).isoformat(timespec="seconds")[19:] or "+00:00"
 
 
+def zones_of(rows) -> list[str]:
+    """The camera zones of a table's rows (``timezone``; none is UTC), each once, sorted.
+
+    One zone: the column header names it and the cells carry no offset. Several: the header says
+    "camera time" and each row names its zone once, beside the camera.
+    """
+    return sorted({(r.get("timezone") or "UTC") for r in rows})
+
+
 def local_clock(value: datetime | None, tz_name: str | None = "UTC") -> str:
     """``local_time`` without the offset when it is the header's (``zone_offset``); DST shows it."""
     if value is None:
@@ -410,6 +419,7 @@ def install(app) -> None:
     app.jinja_env.filters.update(
         local_time=local_time,
         local_parts=local_parts,
+        zones_of=zones_of,
         local_clock=local_clock,
         zone_offset=zone_offset,
         # On a page a duration never wraps inside itself ("1 min 30 s" stays on one line).
