@@ -378,3 +378,13 @@ def test_each_time_column_reads_in_one_zone_named_in_its_header(db, login_as):
     assert "Last heartbeat UTC" in [th.text for th in workers.find_all("th")]
     clock = (now - timedelta(seconds=3)).strftime("%H:%M:%S")
     assert re.search(rf"{clock} \(\d+ s ago\)", workers.row("w-utc").text)
+
+
+def test_queue_rows_name_cameras_not_ids(db, login_as):
+    from tests.page import page
+
+    make_camera("cam-7f3a", name="Back door", anr_enabled=True)  # no site
+    make_gap("cam-7f3a", utcnow() - timedelta(hours=1), 60)
+    doc = page(login_as("viewer").get("/queue").get_data(as_text=True))
+    row = doc.find("table", **{"class": "grid queue-queued"}).row("Back door")
+    assert "cam-7f3a" not in row.text
