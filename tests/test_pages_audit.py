@@ -212,3 +212,31 @@ def test_csv_detail_is_readable_key_value_text_beside_the_raw_json(db, login_as)
         '{"camera_id": "cam1", "forced": true, "gap_ids": ["g1", "g2"], "retried": 2}'
     )
     assert row[-1] == "camera_id=cam1; forced=yes; gap_ids=g1,g2; retried=2"
+
+
+def test_camera_lists_in_the_details_read_as_names_and_gap_ids_as_a_count(db, login_as):
+    make_camera("lobby", name="Lobby entrance")
+    make_camera("dock", name="Loading dock")
+    record(
+        "anr_incident_window",
+        "incident",
+        None,
+        actor=Actor("alice"),
+        detail={"queued": ["lobby", "gone-cam"], "refused": ["dock"]},
+    )
+    record(
+        "anr_retry_selected",
+        "camera",
+        "lobby",
+        camera_id="lobby",
+        actor=Actor("alice"),
+        detail={"gap_ids": ["a1b2c3d4-0000-4000-8000-000000000001", "a1b2c3d4-0000-4000-8000-2"]},
+    )
+    db.session.commit()
+    doc = page(login_as("manager").get("/audit").get_data(as_text=True))
+    rows = [tr.text for tr in doc.find_all("tr", **{"class": "audit-row"})]
+    incident = next(r for r in rows if "Queued" in r)
+    assert "Queued Lobby entrance, gone-cam" in incident
+    assert "Refused Loading dock" in incident and "dock," not in incident
+    selected = next(r for r in rows if "Gaps" in r)
+    assert "Gaps 2 gaps" in selected and "a1b2c3d4" not in selected

@@ -10,6 +10,7 @@ from tests.conftest import csrf_token_from
 from tests.factories import make_camera
 from tests.factories import make_gap
 from tests.factories import make_user
+from webapp.domain.times import zone
 from webapp.models import FillRun
 from webapp.models import RecordingGap
 from webapp.models import WorkerHeartbeat
@@ -235,3 +236,155 @@ def test_camera_filter_is_a_list_of_the_cameras_in_scope(busy, login_as):
     scoped = page(login_as("viewer", cameras=["lobby"]).get("/queue").get_data(as_text=True))
     names = [o.text for o in scoped.find("select", id="q-camera").find_all("option")]
     assert names == ["All cameras", "Lobby (lobby)"]
+
+
+def _runs(db, camera_id: str, outcomes: list[str]) -> None:
+    """Ended fill runs of ``camera_id``, one a minute back from now, newest first."""
+    now = utcnow().replace(microsecond=0)
+    gap = make_gap(camera_id, now - timedelta(hours=5), 60, state="failed")
+    for i, outcome in enumerate(outcomes):
+        ended = now - timedelta(minutes=i + 1)
+        db.session.add(
+            FillRun(
+                gap_id=gap.id,
+                camera_id=camera_id,
+                worker_id="w1",
+                started_at=ended - timedelta(seconds=30),
+                ended_at=ended,
+                outcome=outcome,
+                error=f"run {i}",
+            )
+        )
+    db.session.commit()
+
+
+def test_recent_outcomes_filter_by_outcome_and_page_beyond_50(db, login_as):
+    from tests.page import page
+
+    make_camera("cam1", name="Gate", anr_enabled=True)
+    _runs(db, "cam1", ["failed" if i % 3 else "stopped" for i in range(70)])
+    viewer = login_as("viewer")
+    doc = page(viewer.get("/queue").get_data(as_text=True))
+    recent = doc.find("section", aria_labelledby="h-recent")
+    assert len(recent.find_all("tr", **{"class": "outcome-row"})) == 50
+    assert "run 0" in recent.text and "run 49" in recent.text and "run 50" not in recent.text
+    older = recent.find("tr", id="outcomes-more")
+    assert older.text == "Older outcomes"
+    more = viewer.get(
+        older.hrefs()[0], headers={"HX-Request": "true", "HX-Target": "outcomes-more"}
+    ).get_data(as_text=True)
+    assert "<html" not in more
+    rest = page(more)
+    assert len(rest.find_all("tr", **{"class": "outcome-row"})) == 20
+    assert "run 50" in rest.text and "run 69" in rest.text and "run 49" not in rest.text
+    assert "Older outcomes" not in rest.text
+
+    # Only the stopped ones (every third run: 24 of 70), in one page, the choice kept.
+    doc = page(viewer.get("/queue?outcome=stopped").get_data(as_text=True))
+    recent = doc.find("section", aria_labelledby="h-recent")
+    rows = recent.find_all("tr", **{"class": "outcome-row"})
+    assert len(rows) == 24 and all("Stopped" in r.text for r in rows)
+    assert "Failed" not in recent.find("tbody").text and "Older outcomes" not in recent.text
+    select = recent.find("select", id="q-outcome")
+    assert [o.text for o in select.find_all("option") if "selected" in o.attrs] == ["Stopped"]
+    assert "Returned to queue" in select.text and "Lost" in select.text
+    assert doc.find("div", id="queue-view").attrs["hx-get"] == "/queue?outcome=stopped"
+    empty = page(viewer.get("/queue?outcome=filled").get_data(as_text=True))
+    assert "No fill attempt ended “Filled” yet." in empty.text
+
+
+def test_bad_outcome_filter_or_cursor_is_a_400_that_says_why(db, login_as):
+    viewer = login_as("viewer")
+    resp = viewer.get("/queue?outcome=exploded")
+    assert resp.status_code == 400
+    assert "outcome must be one of filled, partial, failed" in resp.get_data(as_text=True)
+    resp = viewer.get("/queue?outcomes_before=broken")
+    assert resp.status_code == 400
+    assert "outcomes_before is not a cursor" in resp.get_data(as_text=True)
+    api = viewer.get("/api/v1/queue?outcome=exploded")
+    assert api.status_code == 400 and "outcome must be one of" in api.get_json()["error"]
+    assert viewer.get("/api/v1/queue?outcomes_before=broken").status_code == 400
+
+
+def test_api_queue_filters_and_pages_the_outcomes_additively(db, login_as):
+    make_camera("cam1", name="Gate", anr_enabled=True)
+    _runs(db, "cam1", ["filled" if i % 2 else "lost" for i in range(60)])
+    viewer = login_as("viewer")
+    body = viewer.get("/api/v1/queue").get_json()
+    assert len(body["recent"]) == 50 and body["recent_next"]
+    assert {"running", "queued", "queued_total", "workers", "jobs"} <= set(body)
+    older = viewer.get(f"/api/v1/queue?outcomes_before={body['recent_next']}").get_json()
+    assert len(older["recent"]) == 10 and older["recent_next"] is None
+    seen = [r["run_id"] for r in body["recent"] + older["recent"]]
+    ended = [r["ended_at"] for r in body["recent"] + older["recent"]]
+    assert len(set(seen)) == 60 and ended == sorted(ended, reverse=True)
+    lost = viewer.get("/api/v1/queue?outcome=lost").get_json()
+    assert len(lost["recent"]) == 30 and {r["outcome"] for r in lost["recent"]} == {"lost"}
+
+
+def test_older_outcomes_keep_every_run_when_many_ended_at_the_same_instant(db, login_as):
+    make_camera("cam1", name="Gate", anr_enabled=True)
+    gap = make_gap("cam1", utcnow() - timedelta(hours=5), 60, state="failed")
+    ended = utcnow()
+    for _ in range(55):
+        db.session.add(
+            FillRun(gap_id=gap.id, camera_id="cam1", worker_id="w1", ended_at=ended, outcome="lost")
+        )
+    db.session.commit()
+    viewer = login_as("viewer")
+    first = viewer.get("/api/v1/queue?outcome=lost").get_json()
+    rest = viewer.get(
+        f"/api/v1/queue?outcome=lost&outcomes_before={first['recent_next']}"
+    ).get_json()
+    ids = [r["run_id"] for r in first["recent"] + rest["recent"]]
+    assert len(ids) == 55 and len(set(ids)) == 55 and rest["recent_next"] is None
+
+
+def test_each_time_column_reads_in_one_zone_named_in_its_header(db, login_as):
+    from tests.page import page
+    from webapp.presenters import zone_offset
+
+    now = utcnow().replace(microsecond=0)
+    make_camera("gate", name="Gate", anr_enabled=True, site="Berlin", timezone="Europe/Berlin")
+    make_camera("pier", name="Pier", anr_enabled=True, site="Newark", timezone="America/New_York")
+    make_gap("gate", now - timedelta(hours=2), 60)
+    make_gap("pier", now - timedelta(hours=3), 60)
+    db.session.add(WorkerHeartbeat(worker_id="w-utc", seen_at=now - timedelta(seconds=3)))
+    db.session.commit()
+    viewer = login_as("viewer")
+
+    # One camera: its zone (and offset) once in the header; no offset in any cell.
+    doc = page(viewer.get("/queue?camera=gate").get_data(as_text=True))
+    queued = doc.find("table", **{"class": "grid queue-queued"})
+    berlin = f"camera time, Europe/Berlin ({zone_offset('Europe/Berlin')})"
+    heads = [th.text for th in queued.find("thead").find_all("th")]
+    assert f"Window {berlin}" in heads and f"On the camera's card {berlin}" in heads
+    cells = queued.find("tbody").text
+    assert zone_offset("Europe/Berlin") not in cells and "Europe/Berlin" not in cells
+    local = (now - timedelta(hours=2)).astimezone(zone("Europe/Berlin")).strftime("%Y-%m-%d %H:%M")
+    assert local in cells
+
+    # Two zones: the header says camera time, each row names its zone once, beside the camera.
+    doc = page(viewer.get("/queue").get_data(as_text=True))
+    queued = doc.find("table", **{"class": "grid queue-queued"})
+    heads = [th.text for th in queued.find("thead").find_all("th")]
+    assert "Window camera time, zone under each camera" in heads
+    assert "Berlin · Europe/Berlin" in queued.row("Gate").text
+    assert "Newark · America/New_York" in queued.row("Pier").text
+    assert "+01:00" not in queued.find("tbody").text and "-05:00" not in queued.find("tbody").text
+
+    # Workers: heartbeats in UTC, said in the header.
+    workers = doc.find("table", **{"class": "grid queue-workers"})
+    assert "Last heartbeat UTC" in [th.text for th in workers.find_all("th")]
+    clock = (now - timedelta(seconds=3)).strftime("%H:%M:%S")
+    assert re.search(rf"{clock} \(\d+ s ago\)", workers.row("w-utc").text)
+
+
+def test_queue_rows_name_cameras_not_ids(db, login_as):
+    from tests.page import page
+
+    make_camera("cam-7f3a", name="Back door", anr_enabled=True)  # no site
+    make_gap("cam-7f3a", utcnow() - timedelta(hours=1), 60)
+    doc = page(login_as("viewer").get("/queue").get_data(as_text=True))
+    row = doc.find("table", **{"class": "grid queue-queued"}).row("Back door")
+    assert "cam-7f3a" not in row.text

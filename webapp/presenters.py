@@ -39,6 +39,15 @@ STATE_LABELS = {
     "failed": "Failed",
     "expired": "Expired",
 }
+# How a fill attempt ended (FillRun.outcome), as the queue's badges and outcome filter say it.
+OUTCOME_LABELS = {
+    **STATE_LABELS,
+    "stopped": "Stopped",
+    "returned": "Returned to queue",
+    "lost": "Lost",
+    "unsupported": "Camera cannot replay",
+    "running": "Running",
+}
 STATE_HELP = {
     "pending": "Waiting in the fill queue",
     "filling": "A worker is copying footage from the camera now",
@@ -78,6 +87,15 @@ def local_parts(value: datetime, tz_name: str | None = "UTC") -> tuple[str, str,
 def zone_offset(tz_name: str | None = "UTC") -> str:
     """The zone's offset now (``+01:00``): said once in a column's header instead of every cell."""
     return utcnow().astimezone(zone(tz_name)).isoformat(timespec="seconds")[19:] or "+00:00"
+
+
+def zones_of(rows) -> list[str]:
+    """The camera zones of a table's rows (``timezone``; none is UTC), each once, sorted.
+
+    One zone: the column header names it and the cells carry no offset. Several: the header says
+    "camera time" and each row names its zone once, beside the camera.
+    """
+    return sorted({(r.get("timezone") or "UTC") for r in rows})
 
 
 def local_clock(value: datetime | None, tz_name: str | None = "UTC") -> str:
@@ -402,6 +420,7 @@ def install(app) -> None:
     app.jinja_env.filters.update(
         local_time=local_time,
         local_parts=local_parts,
+        zones_of=zones_of,
         local_clock=local_clock,
         zone_offset=zone_offset,
         # On a page a duration never wraps inside itself ("1 min 30 s" stays on one line).
@@ -414,6 +433,7 @@ def install(app) -> None:
         TIMELINE_RANGE_LABELS=RANGE_LABELS,
         FILL_STATES=FILL_STATES,
         STATE_LABELS=STATE_LABELS,
+        OUTCOME_LABELS=OUTCOME_LABELS,
         STATE_HELP=STATE_HELP,
         STATE_HELP_SHORT=STATE_HELP_SHORT,
         RECORDING_LABELS=RECORDING_LABELS,

@@ -130,3 +130,29 @@ def test_viewer_sees_the_queue_without_controls_and_fleet_pages_render(browser, 
         assert width <= 600, width
     finally:
         narrow.close()
+
+
+def test_stop_is_in_reach_and_works_at_600_px(browser, filling):
+    """At 600 px the running table scrolls in its own box; Stop sticks to its right edge."""
+    context = browser.new_context(viewport={"width": 600, "height": 900})
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    try:
+        sign_in(tab, filling, "manager", "/queue")
+        stop = tab.get_by_role("button", name=re.compile("Stop the fill of Lobby entrance"))
+        expect(stop).to_be_visible()
+        box = stop.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 600, box
+        # The click lands on the button itself, not on a cell scrolled over it.
+        hit = tab.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y).closest('button')?.textContent",
+            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+        )
+        assert hit == "Stop", hit
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 600
+        tab.screenshot(path=str(SCREENSHOTS / "queue-stop-600.png"), full_page=True)
+        stop.click()
+        tab.get_by_role("dialog").get_by_role("button", name="OK").click()
+        expect(tab.locator("#messages")).to_contain_text("Stop sent for Lobby entrance")
+    finally:
+        context.close()

@@ -2,6 +2,7 @@
 
 from flask import jsonify
 
+from ..domain.states import FILL_OUTCOMES
 from ..domain.states import FILL_STATES
 from ..domain.states import RECORDING_STATUSES
 from ..models import JOB_STATES
@@ -197,7 +198,7 @@ def document() -> dict:
                 "get": _op(
                     "The fill queue: running fills, queued gaps in claim order (manual "
                     "requests oldest first, then automatic gaps by card-overwrite time), the "
-                    "last 50 outcomes and the workers",
+                    "outcomes 50 at a time (newest first, by outcome) and the workers",
                     {
                         "200": {
                             **_json({"$ref": "#/components/schemas/Queue"}),
@@ -224,6 +225,18 @@ def document() -> dict:
                             "in": "query",
                             "schema": {"type": "string"},
                             "description": "Cursor of the next queued page (Link header).",
+                        },
+                        {
+                            "name": "outcome",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": list(FILL_OUTCOMES)},
+                            "description": "Keep only the recent outcomes that ended so.",
+                        },
+                        {
+                            "name": "outcomes_before",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "Cursor of the older outcomes (`recent_next`).",
                         },
                     ],
                     tags=("queue",),
@@ -713,6 +726,11 @@ def document() -> dict:
                             "description": "Pending automatic gaps of cameras with ANR off.",
                         },
                         "recent": {"type": "array", "items": OUTCOME},
+                        "recent_next": {
+                            "type": ["string", "null"],
+                            "description": "Cursor of the next 50 older outcomes "
+                            "(`?outcomes_before=`, same `outcome`); null at the end.",
+                        },
                         "workers": {"type": "array", "items": WORKER},
                         "fill_window": {"type": ["string", "null"]},
                         "camera_windows": {

@@ -121,13 +121,22 @@ def fill_queue():
     flt = fill_queue_mod.parse_filter(request.args, current_user)
     limit = parse_limit(request.args.get("limit"), default=fill_queue_mod.QUEUE_PAGE)
     limit = min(limit, 1000)
-    view = fill_queue_mod.queue_view(flt, request.args.get("before"), limit)
+    outcome = fill_queue_mod.parse_outcome(request.args.get("outcome"))
+    view = fill_queue_mod.queue_view(
+        flt,
+        request.args.get("before"),
+        limit,
+        outcome=outcome,
+        outcomes_before=request.args.get("outcomes_before"),
+    )
     body = {
         "running": fill_queue_mod.as_json(view.running),
         "queued": fill_queue_mod.as_json(view.queued.rows),
         "queued_total": view.queued.total,
         "not_queued": view.not_queued,
-        "recent": fill_queue_mod.as_json(view.recent),
+        "recent": fill_queue_mod.as_json(view.recent.rows),
+        # Older outcomes: pass it back as ?outcomes_before= (with the same outcome filter).
+        "recent_next": view.recent.next_cursor,
         "workers": fill_queue_mod.as_json(view.workers),
         "fill_window": view.fill_window or None,
         "camera_windows": fill_queue_mod.as_json(view.camera_windows),

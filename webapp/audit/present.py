@@ -59,6 +59,9 @@ DETAIL_LABELS = {
 HIDDEN_DETAIL = {"camera_id"}
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 MAX_LIST_ITEMS = 5
+# Details that list camera ids (a user's scope, an incident window's queued and refused
+# cameras): shown by the cameras' names. Gap id lists are shown as their count.
+CAMERA_LIST_KEYS = frozenset({"cameras", "queued", "refused"})
 
 
 def action_label(action: str) -> str:
@@ -78,10 +81,28 @@ class AuditRowView:
     details: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _value(key: str, value, tz: str | None) -> str:
-    """A detail value in words: states by name, times in camera time, lists shortened."""
+def _camera_ids(detail: dict) -> set[str]:
+    """The camera ids a row's detail lists (``CAMERA_LIST_KEYS``)."""
+    return {
+        v
+        for k in CAMERA_LIST_KEYS
+        if isinstance(detail.get(k), list)
+        for v in detail[k]
+        if isinstance(v, str)
+    }
+
+
+def _value(key: str, value, tz: str | None, names: dict | None = None) -> str:
+    """A detail value in words: states by name, times in camera time, lists shortened.
+
+    ``names``: camera id -> name, for the camera lists (an id no camera has any more stays).
+    """
     if value is None or value == "" or value == []:
         return "—"
+    if key in CAMERA_LIST_KEYS and isinstance(value, list) and names is not None:
+        value = [names.get(v, v) if isinstance(v, str) else v for v in value]
+    if key == "gap_ids" and isinstance(value, list):
+        return f"{len(value)} gap{'s' if len(value) != 1 else ''}"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if key == "previous_state" and value in FILL_STATES:
@@ -100,8 +121,11 @@ def _value(key: str, value, tz: str | None) -> str:
 
 
 def present(rows) -> list[AuditRowView]:
-    """The page's audit rows with camera names and gap windows (two small queries a page)."""
+    """The page's audit rows with camera names (also in the camera lists of the details) and gap
+    windows (two small queries a page)."""
     camera_ids = {r.subject_camera_id for r in rows if r.subject_camera_id}
+    listed = set().union(*(_camera_ids(r.detail) for r in rows if isinstance(r.detail, dict)))
+    camera_ids |= listed
     cameras = {
         c.id: c
         for c in db.session.execute(
@@ -117,6 +141,7 @@ def present(rows) -> list[AuditRowView]:
             )
         )
     }
+    names = {c.id: c.name for c in cameras.values()}
     out = []
     for row in rows:
         camera = cameras.get(row.subject_camera_id)
@@ -124,7 +149,7 @@ def present(rows) -> list[AuditRowView]:
         detail = row.detail if isinstance(row.detail, dict) else {}
         target, gap_id = _target(row, gaps.get(row.target_id), tz, detail)
         pairs = [
-            (DETAIL_LABELS.get(k) or k.replace("_", " ").capitalize(), _value(k, v, tz))
+            (DETAIL_LABELS.get(k) or k.replace("_", " ").capitalize(), _value(k, v, tz, names))
             for k, v in detail.items()
             if k not in HIDDEN_DETAIL
         ]

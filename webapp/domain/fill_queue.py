@@ -14,6 +14,7 @@ from sqlalchemy import and_
 from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import not_
+from sqlalchemy import or_
 from sqlalchemy import select
 
 from ..extensions import db
@@ -38,6 +39,7 @@ from .paging import decode_cursor
 from .paging import encode_cursor
 from .principal import require_in_scope
 from .principal import scoped
+from .states import FILL_OUTCOMES
 from .states import GapState
 
 QUEUE_PAGE = 100
@@ -296,9 +298,55 @@ def waiting_requests(camera_id: str) -> int:
     ).scalar_one()
 
 
-def recent_outcomes(flt: QueueFilter, limit: int = RECENT_OUTCOMES) -> list[dict]:
-    """The last fill attempts that ended, newest first, with what each brought back."""
-    query = flt.apply(
+def parse_outcome(raw: str | None) -> str | None:
+    """The outcome filter of the recent outcomes: one of ``FILL_OUTCOMES``; anything else a 400."""
+    value = (raw or "").strip().lower()
+    if not value:
+        return None
+    if value not in FILL_OUTCOMES:
+        raise BadParameter(
+            f"outcome must be one of {', '.join(FILL_OUTCOMES)}; got '{value[:40]}'",
+            "invalid_outcome",
+        )
+    return value
+
+
+def _outcomes_cursor(raw: str | None) -> tuple[datetime, int] | None:
+    """``outcomes_before``: the shared keyset cursor of a run, (ended_at, run id)."""
+    try:
+        after = decode_cursor(raw)
+        if after is None:
+            return None
+        return after[0], int(after[1])
+    except (BadParameter, ValueError):
+        raise BadParameter(
+            "outcomes_before is not a cursor this server issued; open the queue again",
+            "invalid_cursor",
+        ) from None
+
+
+@dataclass
+class OutcomePage:
+    """Fill attempts that ended, newest first, and the cursor of the older ones."""
+
+    rows: list[dict]
+    next_cursor: str | None
+    outcome: str | None = None
+
+
+def recent_outcomes(
+    flt: QueueFilter,
+    limit: int = RECENT_OUTCOMES,
+    outcome: str | None = None,
+    cursor: str | None = None,
+) -> OutcomePage:
+    """The last fill attempts that ended, newest first, with what each brought back.
+
+    ``outcome`` keeps one kind of ending; ``cursor`` (from ``next_cursor``) continues with the
+    older ones, keyset on (ended_at, id) so a page is as cheap far back as at the top.
+    """
+    after = _outcomes_cursor(cursor)
+    query = (
         select(
             FillRun.id,
             FillRun.gap_id,
@@ -319,11 +367,22 @@ def recent_outcomes(flt: QueueFilter, limit: int = RECENT_OUTCOMES) -> list[dict
         .join(Camera, Camera.id == FillRun.camera_id)
         .outerjoin(RecordingGap, RecordingGap.id == FillRun.gap_id)
         .where(FillRun.ended_at.is_not(None))
-        .order_by(FillRun.ended_at.desc(), FillRun.id.desc())
-        .limit(limit),
+    )
+    if outcome:
+        query = query.where(FillRun.outcome == outcome)
+    if after:
+        ended, run_id = after
+        query = query.where(
+            or_(FillRun.ended_at < ended, and_(FillRun.ended_at == ended, FillRun.id < run_id))
+        )
+    query = flt.apply(
+        query.order_by(FillRun.ended_at.desc(), FillRun.id.desc()).limit(limit + 1),
         FillRun.camera_id,
     )
-    return [
+    rows = db.session.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out = [
         {
             "run_id": r.id,
             "gap_id": r.gap_id,
@@ -341,8 +400,10 @@ def recent_outcomes(flt: QueueFilter, limit: int = RECENT_OUTCOMES) -> list[dict
             "error": mask_credentials(r.error),
             "requested_by": r.requested_by,
         }
-        for r in db.session.execute(query)
+        for r in rows
     ]
+    next_cursor = encode_cursor(rows[-1].ended_at, str(rows[-1].id)) if more and rows else None
+    return OutcomePage(out, next_cursor, outcome)
 
 
 def workers(now: datetime | None = None) -> list[dict]:
@@ -434,7 +495,7 @@ class QueueView:
     running: list[dict]
     queued: QueuedPage
     not_queued: int
-    recent: list[dict]
+    recent: OutcomePage
     workers: list[dict]
     fill_window: str
     jobs: list[dict]
@@ -448,15 +509,21 @@ class QueueView:
         return FAST_REFRESH_S if busy else SLOW_REFRESH_S
 
 
-def queue_view(flt: QueueFilter, cursor: str | None = None, limit: int = QUEUE_PAGE) -> QueueView:
-    """The whole queue view under a filter."""
+def queue_view(
+    flt: QueueFilter,
+    cursor: str | None = None,
+    limit: int = QUEUE_PAGE,
+    outcome: str | None = None,
+    outcomes_before: str | None = None,
+) -> QueueView:
+    """The whole queue view under a filter (``outcome``/``outcomes_before``: recent outcomes)."""
     now = utcnow()
     queued, not_queued = _pending_counts(flt)
     return QueueView(
         running=running_fills(flt, now),
         queued=queued_gaps(flt, limit, cursor, total=queued),
         not_queued=not_queued,
-        recent=recent_outcomes(flt),
+        recent=recent_outcomes(flt, outcome=outcome, cursor=outcomes_before),
         workers=workers(now),
         fill_window=format_fill_window(
             parse_fill_window(current_app.config.get("ANR_FILL_WINDOW"))

@@ -48,6 +48,20 @@ SEVERITY: dict[str, int] = {state: len(WORST_FIRST) - i for i, state in enumerat
 # worst first.
 ATTENTION = WORST_FIRST[:3]
 
+# How a fill attempt (``FillRun.outcome``) ended: the gap outcomes the worker records, plus
+# stopped (an operator's Stop), returned (the worker shut down), lost (its lease ran out) and
+# unsupported (the camera cannot replay). The queue's outcome filter offers these.
+FILL_OUTCOMES = (
+    "filled",
+    "partial",
+    "failed",
+    "expired",
+    "stopped",
+    "returned",
+    "lost",
+    "unsupported",
+)
+
 # A gap with recovered footage to watch and export (docs/design.md, Evidence).
 WATCHABLE = frozenset({FILLED, PARTIAL})
 

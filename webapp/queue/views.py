@@ -13,6 +13,7 @@ from ..domain.fleet import sites
 from ..domain.gap_actions import stop_one
 from ..domain.principal import camera_for
 from ..domain.principal import require
+from ..domain.states import FILL_OUTCOMES
 from ..extensions import db
 from ..gap_pages import in_embed
 from ..gap_pages import page_endpoint
@@ -20,9 +21,14 @@ from ..rendering import is_htmx
 from ..rendering import render_page
 from . import bp
 
-# HX-Target -> block of queue/queue.html: the whole view (refresh, filters, Stop) or the next
-# queued rows ("Load more").
-FRAGMENTS = {"queued-more": "queued_rows", "queue-view": "queue_view", "*": "queue_view"}
+# HX-Target -> block of queue/queue.html: the whole view (refresh, filters, Stop), the next
+# queued rows ("Load more"), or the older outcomes ("Older outcomes").
+FRAGMENTS = {
+    "queued-more": "queued_rows",
+    "outcomes-more": "outcome_rows",
+    "queue-view": "queue_view",
+    "*": "queue_view",
+}
 
 
 @bp.before_request
@@ -34,12 +40,21 @@ def authenticate():
 def _render(notice: str | None = None, status: int = 200):
     require("view", current_user)
     flt = fill_queue.parse_filter(request.args, current_user)
-    view = fill_queue.queue_view(flt, request.args.get("before"))
+    outcome = fill_queue.parse_outcome(request.args.get("outcome"))
+    view = fill_queue.queue_view(
+        flt,
+        request.args.get("before"),
+        outcome=outcome,
+        outcomes_before=request.args.get("outcomes_before"),
+    )
     html = render_page(
         "queue/queue.html",
         FRAGMENTS,
         view=view,
         flt=flt,
+        view_args={**flt.args(), **({"outcome": outcome} if outcome else {})},
+        outcomes=FILL_OUTCOMES,
+        outcomes_page=fill_queue.RECENT_OUTCOMES,
         sites=sites(current_user),
         cameras=camera_choices(current_user),
         notice=notice,
@@ -82,4 +97,4 @@ def _endpoints() -> dict:
 
 
 def _filter_args() -> dict:
-    return {k: request.args[k] for k in ("camera", "site") if request.args.get(k)}
+    return {k: request.args[k] for k in ("camera", "site", "outcome") if request.args.get(k)}
