@@ -314,11 +314,9 @@ def parse_outcome(raw: str | None) -> str | None:
 def _outcomes_cursor(raw: str | None) -> tuple[datetime, int] | None:
     """``outcomes_before``: the shared keyset cursor of a run, (ended_at, run id)."""
     try:
-        after = decode_cursor(raw)
-        if after is None:
-            return None
-        return after[0], int(after[1])
-    except (BadParameter, ValueError):
+        after = decode_cursor(raw, datetime, int)
+        return None if after is None else (after[0], after[1])
+    except BadParameter:
         raise BadParameter(
             "outcomes_before is not a cursor this server issued; open the queue again",
             "invalid_cursor",
