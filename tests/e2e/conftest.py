@@ -21,6 +21,8 @@ from webapp.models import utcnow
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse 1"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+# Every screenshot is taken with caret="initial": Playwright hides the caret with an injected
+# <style>, which the pages' Content Security Policy refuses (a console error a test would see).
 LAUNCH_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -202,14 +204,15 @@ def page(browser, live, request):
     tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     tab.console_errors = errors
     yield tab
+    # Whatever the test did, nothing on the page may have needed an inline script or style.
+    # Read before the screenshot: Playwright's own screenshot styles are not the page's.
+    violations = [e for e in errors if "Content Security Policy" in e]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^a-z0-9_]+", "_", request.node.name.lower())
     try:
-        tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     finally:
         context.close()
-    # Whatever the test did, nothing on the page may have needed an inline script or style.
-    violations = [e for e in errors if "Content Security Policy" in e]
     assert not violations, violations
 
 

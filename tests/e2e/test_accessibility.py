@@ -76,7 +76,7 @@ def shoot_and_check(tab, name: str, width: int, theme: str, found: dict) -> None
     tab.wait_for_load_state("networkidle")
     shot = SCREENSHOTS / "pages" / f"{name}-{width}-{theme}.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(shot), full_page=True)
+    tab.screenshot(caret="initial", path=str(shot), full_page=True)
     bad = [v for v in run_axe(tab) if v["impact"] in FAILING]
     if bad:
         found[name] = [

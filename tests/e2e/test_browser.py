@@ -20,7 +20,7 @@ def row_ids(page):
 def test_sign_in_lands_on_the_fleet(page, live):
     page.goto(f"{live.url}/cameras")
     expect(page).to_have_url(re.compile(r"/login\?next=/cameras"))
-    page.screenshot(path=str(SCREENSHOTS / "login.png"))
+    page.screenshot(caret="initial", path=str(SCREENSHOTS / "login.png"))
     page.fill("#username", "manager")
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")

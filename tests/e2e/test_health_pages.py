@@ -56,7 +56,7 @@ def test_dragging_on_the_timeline_fills_the_window_form(page, live):
     form.get_by_role("button", name="Fetch anyway").click()
     expect(form.get_by_role("status")).to_contain_text("for retrieval")
     # Last: a screenshot marks elements with a style, which htmx's settle would then copy.
-    page.screenshot(path=str(SCREENSHOTS / "timeline-drag-window.png"))
+    page.screenshot(caret="initial", path=str(SCREENSHOTS / "timeline-drag-window.png"))
 
 
 def label_overlaps(tab) -> list:

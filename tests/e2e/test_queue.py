@@ -83,7 +83,7 @@ def test_queue_shows_a_running_fill_moving_and_stop_keeps_its_footage(browser, f
         )
         expect(row).to_contain_text("× real time")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(SCREENSHOTS / "queue-running.png"), full_page=True)
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "queue-running.png"), full_page=True)
 
         row.get_by_role("button", name=re.compile("Stop the fill")).click()
         tab.get_by_role("dialog").get_by_role("button", name="OK").click()
@@ -92,7 +92,7 @@ def test_queue_shows_a_running_fill_moving_and_stop_keeps_its_footage(browser, f
         recent = tab.locator("section[aria-labelledby=h-recent]")
         expect(recent).to_contain_text("Stopped", timeout=20_000)
         expect(tab.locator("#queue-view tr.run-row")).to_have_count(0)
-        tab.screenshot(path=str(SCREENSHOTS / "queue-stopped.png"), full_page=True)
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "queue-stopped.png"), full_page=True)
         with filling.app.app_context():
             gap = db.session.get(RecordingGap, filling.gap_id)
             assert gap.fill_state == "partial" and gap.recovered_seconds > 0
@@ -112,7 +112,7 @@ def test_viewer_sees_the_queue_without_controls_and_fleet_pages_render(browser, 
         expect(tab.locator("#queue-view")).to_contain_text("not queued (ANR off)")
         tab.goto(f"{filling.url}/cameras")
         tab.wait_for_selector("#fleet table")
-        tab.screenshot(path=str(SCREENSHOTS / "fleet-paged.png"), full_page=True)
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "fleet-paged.png"), full_page=True)
     finally:
         context.close()
     narrow = browser.new_context(viewport={"width": 600, "height": 900})
@@ -120,12 +120,14 @@ def test_viewer_sees_the_queue_without_controls_and_fleet_pages_render(browser, 
         tab = narrow.new_page()
         sign_in(tab, filling, "viewer", "/queue")
         tab.wait_for_selector("#queue-view")
-        tab.screenshot(path=str(SCREENSHOTS / "queue-600.png"), full_page=True)
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "queue-600.png"), full_page=True)
         width = tab.evaluate("document.documentElement.scrollWidth")
         assert width <= 600, width
         tab.goto(f"{filling.url}/embed/cameras")
         tab.wait_for_selector("#fleet table")
-        tab.screenshot(path=str(SCREENSHOTS / "embed-fleet-600.png"), full_page=True)
+        tab.screenshot(
+            caret="initial", path=str(SCREENSHOTS / "embed-fleet-600.png"), full_page=True
+        )
         width = tab.evaluate("document.documentElement.scrollWidth")
         assert width <= 600, width
     finally:
@@ -150,7 +152,9 @@ def test_stop_is_in_reach_and_works_at_600_px(browser, filling):
         )
         assert hit == "Stop", hit
         assert tab.evaluate("document.documentElement.scrollWidth") <= 600
-        tab.screenshot(path=str(SCREENSHOTS / "queue-stop-600.png"), full_page=True)
+        tab.screenshot(
+            caret="initial", path=str(SCREENSHOTS / "queue-stop-600.png"), full_page=True
+        )
         stop.click()
         tab.get_by_role("dialog").get_by_role("button", name="OK").click()
         expect(tab.locator("#messages")).to_contain_text("Stop sent for Lobby entrance")

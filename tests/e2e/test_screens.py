@@ -11,17 +11,17 @@ def test_fleet_and_camera_pages_render_cleanly(page, live):
     page.wait_for_selector("#fleet table")
     assert page.locator("#fleet tbody tr").count() == 2
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "fleet.png"), full_page=True)
+    page.screenshot(caret="initial", path=str(SCREENSHOTS / "fleet.png"), full_page=True)
     page.goto(f"{live.url}/cameras/lobby/gaps")
     page.wait_for_selector("svg.tl .tl-gap")
-    page.screenshot(path=str(SCREENSHOTS / "camera-gaps.png"), full_page=True)
-    page.screenshot(path=str(SCREENSHOTS / "camera-gaps-top.png"))
+    page.screenshot(caret="initial", path=str(SCREENSHOTS / "camera-gaps.png"), full_page=True)
+    page.screenshot(caret="initial", path=str(SCREENSHOTS / "camera-gaps-top.png"))
     # The README picture: a failed gap picked on the timeline, its row highlighted.
     page.locator(f'a.tl-gap[data-gap-ids="{live.gaps["failed"]}"]').click()
     page.wait_for_timeout(600)  # the smooth scroll to the row
     page.evaluate("window.scrollTo(0, 0)")
     page.mouse.move(5, 5)
-    page.screenshot(path=str(SCREENSHOTS / "camera-gaps-readme.png"))
+    page.screenshot(caret="initial", path=str(SCREENSHOTS / "camera-gaps-readme.png"))
     assert not page.console_errors, page.console_errors
 
 
@@ -33,11 +33,13 @@ def test_embedded_camera_page_fits_600px(browser, live):
         tab.goto(f"{live.url}/embed/cameras/lobby/gaps")
         tab.wait_for_selector("svg.tl")
         assert tab.locator("header.topbar").count() == 0
-        tab.screenshot(path=str(SCREENSHOTS / "embed-camera-gaps.png"), full_page=True)
-        tab.screenshot(path=str(SCREENSHOTS / "embed-camera-gaps-top.png"))
+        tab.screenshot(
+            caret="initial", path=str(SCREENSHOTS / "embed-camera-gaps.png"), full_page=True
+        )
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "embed-camera-gaps-top.png"))
         tab.goto(f"{live.url}/embed/cameras")
         tab.wait_for_selector("#fleet table")
-        tab.screenshot(path=str(SCREENSHOTS / "embed-fleet.png"))
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "embed-fleet.png"))
         # Nothing overflows the iframe sideways (the table may scroll inside its own wrapper).
         width = tab.evaluate("document.documentElement.scrollWidth")
         assert width <= 600, width
@@ -51,15 +53,17 @@ def test_dark_control_room_audit_and_admin_pages(browser, live):
         tab = context.new_page()
         sign_in(tab, live, "admin", "/cameras/lobby/gaps")
         tab.wait_for_selector("svg.tl .tl-gap")
-        tab.screenshot(path=str(SCREENSHOTS / "camera-gaps-dark.png"))
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "camera-gaps-dark.png"))
         tab.goto(f"{live.url}/audit")
         tab.wait_for_selector("#audit-panel")
-        tab.screenshot(path=str(SCREENSHOTS / "audit-dark.png"))
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "audit-dark.png"))
         tab.goto(f"{live.url}/admin/cameras/lobby")
         tab.fill("#f-anr_replay_url_template", "rtsp://{nope}")
         # The preview follows what the admin types.
         expect(tab.locator("#url-preview")).to_contain_text("unknown placeholder {nope}")
-        tab.screenshot(path=str(SCREENSHOTS / "admin-camera-dark.png"), full_page=True)
+        tab.screenshot(
+            caret="initial", path=str(SCREENSHOTS / "admin-camera-dark.png"), full_page=True
+        )
     finally:
         context.close()
 

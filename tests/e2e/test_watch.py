@@ -123,13 +123,15 @@ def test_watch_plays_the_filled_gap_in_the_page_and_in_embed(browser, filled_liv
         _wait(tab, "document.getElementById('player').currentTime > 0.5")
         tab.evaluate("document.getElementById('player').pause()")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(SCREENSHOTS / "watch.png"), full_page=True)
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "watch.png"), full_page=True)
         serious = [v["id"] for v in run_axe(tab) if v["impact"] in FAILING]
         assert not serious, serious
         tab.goto(f"{filled_live.url}/cameras/lobby/gaps")
         tab.locator(f"#gap-{filled_live.gap_id} .history-toggle").click()
         expect(tab.locator(f"#detail-{filled_live.gap_id}")).to_contain_text("Archive files")
-        tab.screenshot(path=str(SCREENSHOTS / "watch-row-and-detail.png"), full_page=True)
+        tab.screenshot(
+            caret="initial", path=str(SCREENSHOTS / "watch-row-and-detail.png"), full_page=True
+        )
         tab.goto(f"{filled_live.url}/cameras/lobby/gaps/{filled_live.gap_id}/watch")
         # The Export evidence button downloads the signed ZIP.
         with tab.expect_download() as download:
@@ -148,7 +150,7 @@ def test_watch_plays_the_filled_gap_in_the_page_and_in_embed(browser, filled_liv
         _plays(tab)
         assert tab.get_by_role("button", name="Export evidence").count() == 0
         tab.evaluate("document.getElementById('player').pause()")
-        tab.screenshot(path=str(SCREENSHOTS / "embed-watch.png"), full_page=True)
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "embed-watch.png"), full_page=True)
         serious = [v["id"] for v in run_axe(tab) if v["impact"] in FAILING]
         assert not serious, serious
         width = tab.evaluate("document.documentElement.scrollWidth")
@@ -167,6 +169,8 @@ def test_footage_the_browser_cannot_decode_says_so_instead_of_a_black_box(browse
         expect(message).to_contain_text("cannot show this footage")
         expect(tab.locator("video#player")).to_be_hidden()
         expect(tab.get_by_role("link", name=re.compile(r"\d{8}_\d{6}\.mp4"))).to_be_visible()
-        tab.screenshot(path=str(SCREENSHOTS / "watch-cannot-play.png"), full_page=True)
+        tab.screenshot(
+            caret="initial", path=str(SCREENSHOTS / "watch-cannot-play.png"), full_page=True
+        )
     finally:
         context.close()

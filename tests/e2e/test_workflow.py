@@ -53,7 +53,7 @@ def test_fill_history_keeps_every_word_whole(browser, live, width):
         # At 600 px the history scrolls inside its own box; the page does not scroll sideways.
         assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         tab.locator(f"#detail-{failed}").screenshot(
-            path=str(SCREENSHOTS / f"fill-history-{width}.png")
+            caret="initial", path=str(SCREENSHOTS / f"fill-history-{width}.png")
         )
     finally:
         context.close()
@@ -165,7 +165,7 @@ def test_embed_session_end_shows_a_message_in_the_frame_and_tells_the_parent(vms
         assert {m["origin"] for m in got} == {live.url}
         # Posted to the parent's origin only: no mismatch logged for the other allowed one.
         assert not [e for e in errors if "postMessage" in e], errors
-        tab.screenshot(path=str(SCREENSHOTS / "embed-session-ended.png"))
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "embed-session-ended.png"))
     finally:
         context.close()
 

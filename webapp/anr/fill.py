@@ -55,7 +55,9 @@ PART_SUFFIX = ".part"
 _AUDIO_TROUBLE = re.compile(r"audio|aac|pcm_|codec|decoder|encoder|Stream #\d+:[1-9]", re.I)
 # A refusal or an unreachable camera is never about audio: no video-only retry for those.
 _NOT_AUDIO = re.compile(
-    r"Server returned [45]\d\d|Unauthorized|Forbidden|Connection refused|Connection timed out",
+    # ffmpeg names a 5xx it has no text for "5XX" ("Server returned 5XX Server Error reply").
+    r"Server returned [45](?:\d\d|XX)|Unauthorized|Forbidden"
+    r"|Connection refused|Connection timed out",
     re.I,
 )
 # ffmpeg's lines at ``-loglevel +level+info``: the level tells errors from the redirect notice.
