@@ -172,8 +172,15 @@ def test_rows_read_as_words_with_camera_names_and_camera_time_windows(db, login_
     assert ">Lobby entrance</a>" in row
     # BASE_TIME is 12:00 UTC: 14:00 in Berlin in June.
     assert "Gap 2026-06-13 14:00:00 to 14:01:00 +02:00" in row
-    assert gap.id not in re.sub(r'(data-target|href)="[^"]*"', "", row)
+    # The gap's id is not read in the row, only in the window link's title (hover, a tooltip).
+    assert gap.id not in page(row).text
+    link = page(row).find("a", href=f"/cameras/lobby/gaps#gap-{gap.id}")
+    assert link.text == "Gap 2026-06-13 14:00:00 to 14:01:00 +02:00"
+    assert link.attrs["title"] == f"Gap id {gap.id}"
+    assert gap.id not in re.sub(r'(data-target|href|title)="[^"]*"', "", row)
     assert "<dt>State before</dt><dd>Failed</dd>" in row
+    # Cut to one line at desktop widths, the details are whole in the list's title.
+    assert "State before: Failed" in page(row).find("dl").attrs["title"]
     assert "{" not in row and "\\u0026" not in row
 
 

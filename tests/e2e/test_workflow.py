@@ -1,6 +1,7 @@
 """Operator workflow, third round (SPEC §22) in real Chromium: history layout, kept rows."""
 
 import http.server
+import re
 import threading
 
 import pytest
@@ -100,6 +101,49 @@ def test_messages_fade_after_20_seconds(page, live):
     expect(messages).not_to_be_empty()
     page.clock.run_for(7_000)
     expect(messages).to_be_empty()
+
+
+# Each audit row's height against the line height of its cells: one line plus the padding.
+ROW_LINES = """() => Array.from(document.querySelectorAll('tr.audit-row')).map(tr => {
+  const td = tr.querySelector('td');
+  const style = getComputedStyle(td);
+  const padding = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+  const line = parseFloat(style.lineHeight);
+  return {action: tr.dataset.action, lines: (tr.getBoundingClientRect().height - padding) / line};
+})"""
+
+
+def test_audit_rows_are_one_line_per_action_at_1440_px(browser, live):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        tab = context.new_page()
+        sign_in(tab, live, "manager", "/cameras/lobby/gaps")
+        # A Retry of one row, a Retry selected and a chosen window: rows with a gap target
+        # and with a few details each.
+        tab.locator(f"#gap-{live.gaps['failed']} button.retry").click()
+        expect(tab.locator(f"#gap-{live.gaps['failed']} .badge")).to_have_text("Pending")
+        tab.locator(f"#gap-{live.gaps['partial']} input.select-gap").check()
+        tab.click("#retry-selected")
+        expect(tab.locator("#messages")).to_contain_text("sent back to the fill queue")
+        tab.click("#window-form summary")
+        tab.fill("#w-start", "2026-06-13T14:00")
+        tab.fill("#w-end", "2026-06-13T14:05")
+        tab.click("#window-form button")
+        expect(tab.locator("#window-form .flash")).to_contain_text("Queued")
+        tab.goto(f"{live.url}/audit")
+        rows = tab.evaluate(ROW_LINES)
+        assert len(rows) >= 3, rows
+        assert all(r["lines"] < 1.5 for r in rows), rows
+        # ... and the table fits the page: nothing to scroll sideways for.
+        wrap = tab.locator("#audit-panel .table-wrap")
+        assert wrap.evaluate("el => el.scrollWidth <= el.clientWidth"), "audit table overflows"
+        # The gap's window is read; its id is the link's title.
+        first = tab.locator("tr.audit-row", has_text="Retried a gap").first
+        link = first.get_by_role("link", name="Gap ")
+        expect(link).to_have_attribute("title", re.compile(r"^Gap id [0-9a-f-]{36}$"))
+        tab.screenshot(caret="initial", path=str(SCREENSHOTS / "audit-1440.png"))
+    finally:
+        context.close()
 
 
 class ConsolePage:
