@@ -58,6 +58,27 @@ def make_gap(
     return gap
 
 
+def make_running_fill(
+    camera_id: str, now: datetime, worker_id: str = "w1", started_at: datetime | None = None
+) -> RecordingGap:
+    """A 2-minute gap 5 minutes old, mid-copy: filling at 50 % with its open fill run, as a
+    worker leaves it (claimed 30 s ago unless ``started_at`` says when its run began)."""
+    from webapp.models import FillRun
+
+    claimed = now - timedelta(seconds=30)
+    gap = make_gap(
+        camera_id, now - timedelta(minutes=5), 120, state="filling",
+        progress=0.5, claimed_by=worker_id, last_attempt_at=claimed,
+    )  # fmt: skip
+    db.session.add(
+        FillRun(
+            gap_id=gap.id, camera_id=camera_id, worker_id=worker_id,
+            started_at=started_at or claimed,
+        )
+    )  # fmt: skip
+    return gap
+
+
 def make_gaps(
     camera_id: str,
     count: int,

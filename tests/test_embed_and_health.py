@@ -7,6 +7,7 @@ import pytest
 from tests.factories import make_api_key
 from tests.factories import make_camera
 from tests.factories import make_gap
+from tests.factories import make_running_fill
 from tests.factories import make_user
 from webapp.models import AuditLog
 
@@ -357,11 +358,9 @@ def test_embed_timeline_pans_inside_embed(embed_app):
 
 def _running_fills(embed_app):
     """A running fill on cam1 and one on cam2 (as the worker leaves them mid-copy)."""
-    from datetime import timedelta
 
     from webapp.extensions import db
     from webapp.models import Camera
-    from webapp.models import FillRun
     from webapp.models import utcnow
 
     now = utcnow().replace(microsecond=0)
@@ -369,17 +368,7 @@ def _running_fills(embed_app):
     with embed_app.app_context():
         for cam, name in (("cam1", "Lobby door"), ("cam2", "Loading dock")):
             db.session.get(Camera, cam).name = name
-            gap = make_gap(
-                cam,
-                now - timedelta(minutes=5),
-                120,
-                state="filling",
-                progress=0.5,
-                claimed_by="w1",
-                last_attempt_at=now - timedelta(seconds=30),
-            )
-            db.session.add(FillRun(gap_id=gap.id, camera_id=cam, worker_id="w1", started_at=now))
-            ids[cam] = gap.id
+            ids[cam] = make_running_fill(cam, now, started_at=now).id
         make_user("watcher", "viewer")
         db.session.commit()
     return ids

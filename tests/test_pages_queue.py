@@ -9,6 +9,7 @@ from tests.conftest import PASSWORD
 from tests.conftest import csrf_token_from
 from tests.factories import make_camera
 from tests.factories import make_gap
+from tests.factories import make_running_fill
 from tests.factories import make_user
 from webapp.domain.times import zone
 from webapp.models import FillRun
@@ -23,20 +24,7 @@ def busy(db):
     now = utcnow().replace(microsecond=0)
     make_camera("lobby", name="Lobby", anr_enabled=True, site="North")
     make_camera("dock", name="Dock", anr_enabled=True, site="South")
-    running = make_gap(
-        "lobby",
-        now - timedelta(minutes=5),
-        120,
-        state="filling",
-        progress=0.5,
-        claimed_by="w1",
-        last_attempt_at=now - timedelta(seconds=30),
-    )
-    db.session.add(
-        FillRun(
-            gap_id=running.id, camera_id="lobby", worker_id="w1", started_at=running.last_attempt_at
-        )
-    )
+    running = make_running_fill("lobby", now)
     make_gap("lobby", now - timedelta(hours=2), 60)
     make_gap("dock", now - timedelta(hours=3), 60)
     asked = make_gap("dock", now - timedelta(hours=1), 60, manual_retry=True, requested_by="mona")
