@@ -20,7 +20,7 @@ venv: $(VENV)/.installed
 dev-venv: $(VENV)/.dev-installed
 
 run: $(VENV)/.installed
-	$(PY) -m webapp.runall
+	$(PY) -m webapp.cli.runall
 
 test: $(VENV)/.dev-installed
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -215,8 +215,8 @@ def indexer_rescan(workdir: Path, files: int) -> float:
 
 def fill_60s(workdir: Path, runs: int) -> float:
     """Median seconds of ``anr worker --once`` filling one pending 60 s gap from the simcam."""
-    from webapp.anr.simcam import SimCam
-    from webapp.demo import demo_template
+    from webapp.cli.demo import demo_template
+    from webapp.devtools.simcam import SimCam
 
     recordings = Path(tempfile.mkdtemp(dir=workdir, prefix="fill-"))
     app = app_for(f"sqlite:///{workdir / 'fill.db'}", ANR_RECORDINGS_DIR=str(recordings))

@@ -88,7 +88,7 @@ def site_outage_recovery(
 
 def _devices(answers, start: datetime, end: datetime, block_seconds: int) -> None:
     """Child process: the simulated camera (ISAPI, Digest) and a plain file server on its card."""
-    from webapp.anr.simcam import SimCam  # a spawned child imports the app on its own
+    from webapp.devtools.simcam import SimCam  # a spawned child imports the app on its own
 
     cam = SimCam(credentials=(USER, PASSWORD), block_seconds=block_seconds)
     card_file = cam.vendor.footage(start, end)

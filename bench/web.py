@@ -177,7 +177,7 @@ def json_check_seconds(size: int) -> tuple[float, str]:
     from flask import Flask
 
     from webapp.errors import Problem
-    from webapp.limits import DepthLimitedJSONProvider
+    from webapp.plumbing.limits import DepthLimitedJSONProvider
 
     app = Flask("bench-json")
     app.config["MAX_JSON_DEPTH"] = 32

@@ -115,11 +115,10 @@ DOMAIN_MAY_NOT_IMPORT = (
     "webapp.errors",
     "werkzeug.exceptions",
     *(f"webapp.{b}" for b in (*BLUEPRINTS, "queue", "health")),
-    "webapp.gap_pages",
-    "webapp.presenters",
-    "webapp.timeline",
-    "webapp.rendering",
-    "webapp.forms",
+    "webapp.pages",
+    "webapp.cli",
+    "webapp.devtools",
+    "webapp.plumbing",
     "flask_login",
 )
 # (module, imported module) -> why it cannot be avoided. Empty: every case could be.

@@ -14,8 +14,8 @@ import requests
 
 from tests.conftest import PASSWORD
 from tests.factories import make_user
-from webapp import demo
 from webapp.anr import indexer
+from webapp.cli import demo
 from webapp.extensions import db as _db
 from webapp.models import Camera
 from webapp.models import RecordingGap
@@ -109,7 +109,7 @@ def test_make_run_keeps_a_healthy_fleet_over_several_stale_limits(tmp_path):
     }
     env.pop("DATABASE_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "webapp.runall"], env=env, cwd=Path(__file__).parents[1],
+        [sys.executable, "-m", "webapp.cli.runall"], env=env, cwd=Path(__file__).parents[1],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

@@ -216,8 +216,8 @@ def test_sign_on_tokens_never_reach_the_gunicorn_access_log(tmp_path):
     from pathlib import Path
 
     from webapp import create_app
+    from webapp.cli.runall import children
     from webapp.extensions import db as _db
-    from webapp.runall import children
 
     url = f"sqlite:///{tmp_path / 'run.db'}"
     env = dict(
@@ -332,7 +332,7 @@ def test_metrics_keep_their_names_and_labels_in_prometheus_text(app, client, log
 def test_metrics_gather_gunicorn_workers_only_with_a_multiprocess_dir(
     app, client, login_as, tmp_path, monkeypatch
 ):
-    from webapp import health
+    from webapp.health import views as health
 
     assert not any(
         "MultiProcess" in type(c).__name__ for c in health.registry()._collector_to_names

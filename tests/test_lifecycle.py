@@ -192,10 +192,10 @@ def test_embed_session_ends_on_the_next_request_when_its_key_goes(embed_world, h
 
 def _later(monkeypatch, seconds: float) -> None:
     """Move the sessions' clock forward (the lifetime is counted from sign-in)."""
-    import webapp.sessions
+    import webapp.plumbing.sessions
 
-    real = webapp.sessions.time.time
-    monkeypatch.setattr(webapp.sessions.time, "time", lambda: real() + seconds)
+    real = webapp.plumbing.sessions.time.time
+    monkeypatch.setattr(webapp.plumbing.sessions.time, "time", lambda: real() + seconds)
 
 
 def test_a_session_cookie_lives_session_lifetime_hours(world, login_as, monkeypatch):

@@ -330,7 +330,7 @@ def test_older_outcomes_keep_every_run_when_many_ended_at_the_same_instant(db, l
 
 def test_each_time_column_reads_in_one_zone_named_in_its_header(db, login_as):
     from tests.page import page
-    from webapp.presenters import zone_offset
+    from webapp.pages.presenters import zone_offset
 
     now = utcnow().replace(microsecond=0)
     make_camera("gate", name="Gate", anr_enabled=True, site="Berlin", timezone="Europe/Berlin")

@@ -7,10 +7,10 @@ import pytest
 
 from tests.factories import make_camera
 from tests.factories import make_gap
-from webapp import timeline
 from webapp.domain import segments
 from webapp.models import Segment
 from webapp.models import utcnow
+from webapp.pages import timeline
 
 NOW = utcnow().replace(second=0, microsecond=0)
 

@@ -1,6 +1,6 @@
 """``make run``'s access log leaves the pages' polling out and keeps what a person did."""
 
-from webapp.quietlog import is_poll
+from webapp.plumbing.quietlog import is_poll
 
 
 def htmx_get(trigger, target):

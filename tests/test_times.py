@@ -5,8 +5,8 @@ from datetime import datetime
 from datetime import time
 from zoneinfo import ZoneInfo
 
-from webapp.anr.simvendor import _iso
 from webapp.anr.vendors.hikvision import _parse_time as hikvision_time
+from webapp.devtools.simvendor import _iso
 from webapp.domain.claim_order import parse_fill_window
 from webapp.domain.times import parse_time
 from webapp.domain.times import parse_time_of_day

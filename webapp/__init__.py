@@ -10,12 +10,8 @@ from flask import request
 from flask_login import current_user
 from sqlalchemy import event
 
-from . import accesslog
-from . import commands
 from . import config as config_mod
 from . import errors
-from . import limits
-from . import presenters
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .audit.views import bp as audit_bp
@@ -23,6 +19,7 @@ from .auth import bp as auth_bp
 from .auth import credentials  # noqa: F401  (registers the user and key loaders)
 from .auth.credentials import is_bearer_request
 from .auth.unauthorized import install as install_unauthorized
+from .cli import commands
 from .embed import bp as embed_bp
 from .errors import Problem
 from .extensions import csrf
@@ -31,9 +28,12 @@ from .extensions import login_manager
 from .extensions import migrate
 from .gaps import bp as gaps_bp
 from .health import bp as health_bp
+from .pages import presenters
+from .plumbing import accesslog
+from .plumbing import limits
+from .plumbing.security import apply_security_headers
+from .plumbing.sessions import EmbedAwareSessionInterface
 from .queue import bp as queue_bp
-from .security import apply_security_headers
-from .sessions import EmbedAwareSessionInterface
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -71,7 +71,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
     )
     if test_config:
         app.config.update(test_config)
-    # Flask's own setting bounds the signed cookie (its max age and expiry); see webapp.sessions.
+    # Flask's own setting bounds the signed cookie (max age, expiry); see plumbing/sessions.py.
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         hours=float(app.config["SESSION_LIFETIME_HOURS"])
     )
@@ -92,7 +92,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
 
 
 def register_limits(app: Flask) -> None:
-    """Body size, form parts, JSON depth and the trusted-proxy setting (see webapp.limits)."""
+    """Body size, form parts, JSON depth and the trusted proxies (see plumbing/limits.py)."""
     limits.install(app)
 
 

@@ -18,9 +18,9 @@ from tests.rtsp.server import gstreamer_missing
 from tests.rtsp.server import skip_or_fail
 from webapp.anr.media import probe_duration
 from webapp.anr.onvif_replay import gstreamer_problem
-from webapp.anr.simcam import SimCam
 from webapp.anr.worker import Worker
-from webapp.demo import demo_template
+from webapp.cli.demo import demo_template
+from webapp.devtools.simcam import SimCam
 from webapp.extensions import db as _db
 from webapp.models import RecordingGap
 

@@ -21,8 +21,8 @@ from tests.anr.conftest import sim_camera
 from tests.anr.hostile import Elsewhere
 from tests.anr.hostile import HostileCamera
 from tests.anr.test_webhooks import Receiver
-from webapp.anr.simcam import SimCam
 from webapp.anr.webhooks import Sender
+from webapp.devtools.simcam import SimCam
 from webapp.domain import alerts
 from webapp.extensions import db
 from webapp.masking import camera_text

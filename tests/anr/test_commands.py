@@ -19,7 +19,7 @@ from tests.anr.conftest import recent
 from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
 from webapp.anr import indexer
-from webapp.anr.simcam import render_footage
+from webapp.devtools.footage import render_footage
 from webapp.models import RecordingGap
 from webapp.models import WorkerHeartbeat
 

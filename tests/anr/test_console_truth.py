@@ -8,7 +8,7 @@ from tests import factories
 from tests.anr.conftest import archive_path
 from tests.anr.conftest import recent
 from webapp.anr import indexer
-from webapp.anr.simcam import render_footage
+from webapp.devtools.footage import render_footage
 
 
 def _archive_file(app, camera_id, start, seconds, age_s=3600):

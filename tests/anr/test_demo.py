@@ -9,9 +9,9 @@ from tests.anr.conftest import FAST_ENGINE
 from tests.anr.conftest import run_worker
 from tests.conftest import PASSWORD
 from tests.factories import make_user
-from webapp import demo
 from webapp.anr import indexer
-from webapp.anr.simcam import SimCam
+from webapp.cli import demo
+from webapp.devtools.simcam import SimCam
 from webapp.extensions import db as _db
 from webapp.models import Camera
 from webapp.models import RecordingGap

@@ -17,7 +17,7 @@ from tests.anr.conftest import sim_camera
 from webapp.anr.fill import FillJob
 from webapp.anr.indexer import index_all
 from webapp.anr.replay import camera_replay_url
-from webapp.anr.simcam import render_footage
+from webapp.devtools.footage import render_footage
 from webapp.models import FillRun
 from webapp.models import RecordingGap
 from webapp.models import Segment

@@ -29,7 +29,7 @@ from tests.anr.onvif_double import OnvifDouble
 from webapp.anr.media import ffmpeg_bin
 from webapp.anr.vendors.base import VendorError
 from webapp.anr.vendors.onvif import OnvifClient
-from webapp.demo import demo_template
+from webapp.cli.demo import demo_template
 from webapp.models import FillRun
 
 ROOT = Path(__file__).resolve().parents[2]

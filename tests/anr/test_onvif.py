@@ -1,7 +1,7 @@
 """ONVIF Profile G fills against a real Profile G server (SPEC §20).
 
 The device, search and replay services are the SOAP double (``onvif_double.py``, WS-Security
-checked); the RTSP side is GStreamer's own RTSPOnvifServer (``tests/rtsp/onvif_camera.py``),
+checked); the RTSP side is GStreamer's own RTSPOnvifServer (``webapp/devtools/onvif_camera.py``),
 serving any clock range and honouring ``Rate-Control: no``.
 """
 

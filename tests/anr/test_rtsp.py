@@ -1,6 +1,6 @@
 """Fills from a real RTSP server (GStreamer's) in the Hikvision and Dahua replay shapes.
 
-Each test starts its own test camera (tests/rtsp/rtsp_camera.py) on loopback; it sends the
+Each test starts its own test camera (webapp/devtools/rtsp_camera.py) on loopback; it sends the
 requested window at real time, so these take a window's length each.
 """
 

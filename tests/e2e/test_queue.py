@@ -12,7 +12,7 @@ from tests.anr.conftest import FAST_ENGINE
 from tests.anr.conftest import background_worker
 from tests.anr.conftest import sim_camera
 from webapp import create_app
-from webapp.anr.simcam import SimCam
+from webapp.devtools.simcam import SimCam
 from webapp.extensions import db
 from webapp.models import RecordingGap
 from webapp.models import utcnow

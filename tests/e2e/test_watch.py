@@ -18,7 +18,7 @@ from tests.anr.conftest import sim_camera
 from webapp import create_app
 from webapp.anr.indexer import index_all
 from webapp.anr.media import ffmpeg_bin
-from webapp.anr.simcam import SimCam
+from webapp.devtools.simcam import SimCam
 from webapp.extensions import db
 
 from .conftest import PASSWORD

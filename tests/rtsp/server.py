@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).with_name("rtsp_camera.py")
+DEVTOOLS = Path(__file__).resolve().parents[2] / "webapp" / "devtools"
+SCRIPT = DEVTOOLS / "rtsp_camera.py"
 SYSTEM_PYTHON = "/usr/bin/python3"  # the GStreamer bindings are Debian packages, not in the venv
 START_TIMEOUT_S = 15
 
@@ -91,7 +92,7 @@ class RtspCamera:
             stream.close()
 
 
-ONVIF_SCRIPT = Path(__file__).with_name("onvif_camera.py")
+ONVIF_SCRIPT = DEVTOOLS / "onvif_camera.py"
 
 
 class OnvifRtspCamera:

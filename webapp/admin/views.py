@@ -30,12 +30,12 @@ from ..domain.recording_health import recording_status
 from ..domain.recording_health import stale_after
 from ..domain.vendors import registry
 from ..extensions import db
-from ..forms import CameraForm
 from ..masking import mask_credentials
 from ..models import FILL_METHODS
 from ..models import REPLAY_CLOCKS
 from ..models import Camera
 from ..models import utcnow
+from ..pages.forms import CameraForm
 from . import bp
 
 # The IANA zones the camera form offers, UTC first (the zone database of this machine).

@@ -15,9 +15,9 @@ from ..domain.times import parse_time
 from ..extensions import db
 from ..models import Camera
 from ..models import RecordingGap
-from ..presenters import STATE_LABELS
-from ..presenters import duration_words
-from ..presenters import local_time
+from ..pages.presenters import STATE_LABELS
+from ..pages.presenters import duration_words
+from ..pages.presenters import local_time
 
 ACTION_LABELS = {
     "anr_retry_gap": "Retried a gap",

@@ -24,12 +24,12 @@ from ..domain.principal import scoped
 from ..domain.times import parse_time
 from ..errors import Problem
 from ..extensions import db
-from ..forms import AuditFilterForm
 from ..models import AuditLog
 from ..models import Camera
 from ..models import rfc3339
-from ..rendering import is_htmx
-from ..rendering import render_page
+from ..pages.forms import AuditFilterForm
+from ..pages.rendering import is_htmx
+from ..pages.rendering import render_page
 from .present import action_label
 from .present import present
 

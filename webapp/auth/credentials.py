@@ -10,7 +10,7 @@ from ..extensions import login_manager
 from ..models import ApiKey
 from ..models import User
 from ..models.user import EMBED_ROLES
-from ..sessions import expired
+from ..plumbing.sessions import expired
 
 
 @login_manager.user_loader

@@ -19,10 +19,10 @@ from ..domain import throttle
 from ..domain.audit import SYSTEM
 from ..domain.audit import record
 from ..extensions import db
-from ..forms import LoginForm
 from ..models import User
 from ..models import utcnow
-from ..sessions import begin
+from ..pages.forms import LoginForm
+from ..plumbing.sessions import begin
 from . import bp
 from .devices import known_device
 from .devices import remember_device

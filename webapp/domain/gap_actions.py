@@ -145,7 +145,7 @@ def validate_window(start_raw, end_raw) -> tuple:
 
 
 # What is wrong with a window, per field, in the API's words (its field names); the page's
-# window form says the same things in its own words (webapp/forms.py, WINDOW_WORDS).
+# window form says the same things in its own words (webapp/pages/forms.py, WINDOW_WORDS).
 API_WINDOW_WORDS = {
     "start_missing": "must be an RFC 3339 time such as 2026-06-13T12:00:00Z",
     "end_missing": "must be an RFC 3339 time such as 2026-06-13T12:05:00Z",

@@ -12,17 +12,17 @@ from ..domain.embed_tokens import TokenRefused
 from ..domain.embed_tokens import redeem
 from ..errors import Problem
 from ..extensions import db
-from ..gap_pages import camera_page
-from ..gap_pages import fleet_page
-from ..gap_pages import history_page
-from ..gap_pages import watch_page
 from ..models import UsedEmbedToken
 from ..models import User
 from ..models import utcnow
 from ..models.user import EMBED_ROLES
+from ..pages.gap_pages import camera_page
+from ..pages.gap_pages import fleet_page
+from ..pages.gap_pages import history_page
+from ..pages.gap_pages import watch_page
+from ..plumbing.sessions import begin
 from ..queue.views import show_queue
 from ..queue.views import stop_fill
-from ..sessions import begin
 from . import bp
 
 

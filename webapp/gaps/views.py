@@ -38,22 +38,22 @@ from ..domain.times import zone
 from ..errors import Problem
 from ..errors import status_of
 from ..extensions import db
-from ..forms import WINDOW_FIELDS
-from ..forms import WINDOW_WORDS
-from ..forms import WindowForm
-from ..gap_pages import camera_page
-from ..gap_pages import fleet_page
-from ..gap_pages import gap_page_context
-from ..gap_pages import history_page
-from ..gap_pages import page_endpoint
-from ..gap_pages import watch_page
 from ..models import rfc3339
-from ..presenters import STATE_LABELS
-from ..presenters import RowRights
-from ..presenters import gap_row
-from ..presenters import local_time
-from ..rendering import is_htmx
-from ..rendering import render_page
+from ..pages.forms import WINDOW_FIELDS
+from ..pages.forms import WINDOW_WORDS
+from ..pages.forms import WindowForm
+from ..pages.gap_pages import camera_page
+from ..pages.gap_pages import fleet_page
+from ..pages.gap_pages import gap_page_context
+from ..pages.gap_pages import history_page
+from ..pages.gap_pages import page_endpoint
+from ..pages.gap_pages import watch_page
+from ..pages.presenters import STATE_LABELS
+from ..pages.presenters import RowRights
+from ..pages.presenters import gap_row
+from ..pages.presenters import local_time
+from ..pages.rendering import is_htmx
+from ..pages.rendering import render_page
 from . import bp
 
 

@@ -15,10 +15,10 @@ from ..domain.principal import camera_for
 from ..domain.principal import require
 from ..domain.states import FILL_OUTCOMES
 from ..extensions import db
-from ..gap_pages import in_embed
-from ..gap_pages import page_endpoint
-from ..rendering import is_htmx
-from ..rendering import render_page
+from ..pages.gap_pages import in_embed
+from ..pages.gap_pages import page_endpoint
+from ..pages.rendering import is_htmx
+from ..pages.rendering import render_page
 from . import bp
 
 # HX-Target -> block of queue/queue.html: the whole view (refresh, filters, Stop), the next

@@ -19,14 +19,14 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import type_coerce
 
-from .domain.recording_health import recording_status
-from .domain.recording_health import stale_after
-from .domain.times import stored_time
-from .domain.times import zone
-from .extensions import db
-from .models import RecordingGap
-from .models import Segment
-from .models import utcnow
+from ..domain.recording_health import recording_status
+from ..domain.recording_health import stale_after
+from ..domain.times import stored_time
+from ..domain.times import zone
+from ..extensions import db
+from ..models import RecordingGap
+from ..models import Segment
+from ..models import utcnow
 
 RANGES = {
     "1h": timedelta(hours=1),

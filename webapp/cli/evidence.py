@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .domain import evidence as evidence_mod
+from ..domain import evidence as evidence_mod
 
 evidence = AppGroup("evidence", help="Signed evidence exports: the public key, verify a ZIP.")
 

@@ -1,6 +1,6 @@
 """``flask users disable|enable|set-password|unlock`` and ``flask apikeys list|revoke|create``.
 
-``webapp.commands`` adds them to its ``users`` and ``apikeys`` groups (USER_COMMANDS, KEY_COMMANDS).
+``webapp.cli.commands`` adds them to its ``users`` and ``apikeys`` groups.
 """
 
 import sys
@@ -9,12 +9,12 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from .domain import accounts
-from .domain.audit import SYSTEM
-from .extensions import db
-from .models import KEY_ROLES
-from .models import ApiKey
-from .models.user import EMBED_ROLES
+from ..domain import accounts
+from ..domain.audit import SYSTEM
+from ..extensions import db
+from ..models import KEY_ROLES
+from ..models import ApiKey
+from ..models.user import EMBED_ROLES
 
 
 def _done(action):

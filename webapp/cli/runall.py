@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask_migrate import upgrade
 
-from . import create_app
+from .. import create_app
 from .demo import DEMO_CAMERA_PASSWORD
 from .demo import DEMO_CAMERA_USER
 from .demo import download_windows
@@ -81,7 +81,7 @@ def children(port: int, simcam_port: int, warm: Sequence[str] = ()) -> dict[str,
             # Sign-on tokens never reach the access log, nor do the pages' polls; gunicorn's own
             # start-up lines are left out too (the banner below gives the URL once).
             "--logger-class",
-            "webapp.quietlog.QuietPollLogger",
+            "webapp.plumbing.quietlog.QuietPollLogger",
             "--log-level",
             "warning",
             "wsgi:app",

@@ -32,12 +32,13 @@ from xml.etree.ElementTree import SubElement
 from xml.etree.ElementTree import tostring
 from zoneinfo import ZoneInfo
 
+from ..anr.vendors import xmlsafe
+from ..anr.vendors.hikvision import ISAPI_NS
+from ..anr.vendors.hikvision import isapi_time
+from ..anr.vendors.ratelimit import TokenBucket
 from ..domain.times import parse_time
 from ..domain.vendors import registry
-from .vendors import xmlsafe
-from .vendors.hikvision import ISAPI_NS
-from .vendors.hikvision import isapi_time
-from .vendors.ratelimit import TokenBucket
+from .footage import render_footage
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,6 @@ class VendorApi:
                 if key in self._cache and self._cache[key].exists():
                     self._cache.move_to_end(key)
                     return self._cache[key]
-            from .simcam import render_footage  # simcam imports this module: no cycle at load
 
             path = Path(self._dir.name) / f"{key[0]}_{key[1]}.mp4"
             render_footage(start, key[1], path, self.cam.ffmpeg)

@@ -26,14 +26,14 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 
-from .domain.principal import can
-from .domain.states import FILL_STATES
-from .errors import Problem
-from .extensions import db
-from .models import CameraGapStat
-from .models import FillRun
-from .models import WorkerHeartbeat
-from .models import utcnow
+from ..domain.principal import can
+from ..domain.states import FILL_STATES
+from ..errors import Problem
+from ..extensions import db
+from ..models import CameraGapStat
+from ..models import FillRun
+from ..models import WorkerHeartbeat
+from ..models import utcnow
 
 bp = Blueprint("health", __name__)
 

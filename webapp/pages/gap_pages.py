@@ -15,29 +15,29 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from ..domain import evidence
+from ..domain import fill_queue
+from ..domain import fleet as fleet_mod
+from ..domain import incidents
+from ..domain.gap_actions import fill_problem
+from ..domain.gap_actions import gap_of
+from ..domain.gap_queries import gap_rows_by_id
+from ..domain.gap_queries import list_gaps
+from ..domain.gap_queries import parse_state
+from ..domain.gap_queries import state_counts
+from ..domain.gap_queries import window_counts
+from ..domain.paging import decode_cursor
+from ..domain.paging import encode_cursor
+from ..domain.principal import camera_for
+from ..domain.principal import can
+from ..domain.principal import require
+from ..domain.states import ATTENTION
+from ..domain.times import parse_time
+from ..domain.times import stored_time
+from ..domain.times import zone
+from ..errors import Problem
+from ..models import utcnow
 from . import timeline as timeline_mod
-from .domain import evidence
-from .domain import fill_queue
-from .domain import fleet as fleet_mod
-from .domain import incidents
-from .domain.gap_actions import fill_problem
-from .domain.gap_actions import gap_of
-from .domain.gap_queries import gap_rows_by_id
-from .domain.gap_queries import list_gaps
-from .domain.gap_queries import parse_state
-from .domain.gap_queries import state_counts
-from .domain.gap_queries import window_counts
-from .domain.paging import decode_cursor
-from .domain.paging import encode_cursor
-from .domain.principal import camera_for
-from .domain.principal import can
-from .domain.principal import require
-from .domain.states import ATTENTION
-from .domain.times import parse_time
-from .domain.times import stored_time
-from .domain.times import zone
-from .errors import Problem
-from .models import utcnow
 from .presenters import RowRights
 from .presenters import cached_url_for
 from .presenters import fleet_rows

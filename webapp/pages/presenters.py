@@ -16,19 +16,19 @@ from flask import url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from .domain.fill_schedule import window_text
-from .domain.principal import can
-from .domain.recording_health import RECORDING_HELP
-from .domain.recording_health import RECORDING_LABELS
-from .domain.states import ATTENTION
-from .domain.states import FILL_STATES
-from .domain.states import FILLED
-from .domain.states import FILLING
-from .domain.states import WATCHABLE
-from .domain.times import zone
-from .masking import mask_credentials
-from .models import rfc3339
-from .models import utcnow
+from ..domain.fill_schedule import window_text
+from ..domain.principal import can
+from ..domain.recording_health import RECORDING_HELP
+from ..domain.recording_health import RECORDING_LABELS
+from ..domain.states import ATTENTION
+from ..domain.states import FILL_STATES
+from ..domain.states import FILLED
+from ..domain.states import FILLING
+from ..domain.states import WATCHABLE
+from ..domain.times import zone
+from ..masking import mask_credentials
+from ..models import rfc3339
+from ..models import utcnow
 from .timeline import RANGE_LABELS
 
 STATE_LABELS = {

@@ -15,7 +15,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .errors import Problem
+from ..errors import Problem
 
 # Text no column may hold: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8 at all).
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")

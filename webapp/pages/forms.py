@@ -16,10 +16,10 @@ from wtforms import StringField
 from wtforms import ValidationError
 from wtforms.widgets import TextInput
 
-from .domain import cameras
-from .domain.times import parse_time
-from .domain.times import skipped_local_time
-from .models import Camera
+from ..domain import cameras
+from ..domain.times import parse_time
+from ..domain.times import skipped_local_time
+from ..models import Camera
 
 
 class _NoCsrfForm(FlaskForm):

@@ -11,20 +11,20 @@ from flask import current_app
 from sqlalchemy import func
 from sqlalchemy import select
 
-from .anr.media import archive_name
-from .anr.simcam import render_footage
-from .config import create_private
-from .domain import cameras as camera_settings
-from .domain import fill_runs
-from .domain import gapstate
-from .domain.audit import SYSTEM
-from .domain.segments import add_segments
-from .domain.users import create_user
-from .extensions import db
-from .models import Camera
-from .models import RecordingGap
-from .models import Segment
-from .models import utcnow
+from ..anr.media import archive_name
+from ..config import create_private
+from ..devtools.footage import render_footage
+from ..domain import cameras as camera_settings
+from ..domain import fill_runs
+from ..domain import gapstate
+from ..domain.audit import SYSTEM
+from ..domain.segments import add_segments
+from ..domain.users import create_user
+from ..extensions import db
+from ..models import Camera
+from ..models import RecordingGap
+from ..models import Segment
+from ..models import utcnow
 
 DEMO_CAMERAS = (
     ("lobby", "Lobby entrance", "HQ Berlin", "Europe/Berlin", True),

@@ -12,12 +12,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..anr.indexer import index_all
+from ..anr.worker import Worker
+from ..devtools.simcam import SimCam
 from ..domain import evidence
 from ..domain.times import parse_time
 from ..extensions import db
-from .indexer import index_all
-from .simcam import SimCam
-from .worker import Worker
 
 anr = AppGroup("anr", help="The ANR engine: worker, indexer, simulated camera.")
 log = logging.getLogger(__name__)

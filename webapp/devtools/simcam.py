@@ -13,7 +13,6 @@ serves nothing, and takes no orders, from someone without its password.
 
 import json
 import logging
-import subprocess
 import tempfile
 import threading
 from collections import deque
@@ -27,7 +26,7 @@ from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 from ..domain.times import parse_time
-from .media import ffmpeg_bin
+from .footage import render_footage
 from .simvendor import VendorApi
 
 log = logging.getLogger(__name__)
@@ -45,24 +44,6 @@ class Behaviour:
     fraction: float = 0.5
     status: int = 503
     speed: float = 0.0  # times real time; 0 sends as fast as the socket takes it
-
-
-def render_footage(start: datetime, seconds: float, out: Path, ffmpeg: str = "") -> None:
-    """Encode ``seconds`` of test pattern whose burned-in clock starts at ``start`` (UTC).
-
-    Small on purpose (320x180, 5 fps, ultrafast), so a minute encodes in well under a second.
-    """
-    clock = f"drawtext=text='%{{pts\\:gmtime\\:{int(start.timestamp())}}}'" + (
-        ":x=8:y=8:fontsize=16:fontcolor=white:box=1:boxcolor=black"
-    )
-    cmd = [ffmpeg_bin(ffmpeg), "-nostdin", "-hide_banner", "-loglevel", "error"]
-    cmd += ["-f", "lavfi", "-i", "testsrc=size=320x180:rate=5", "-t", f"{seconds:.3f}"]
-    tail = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "5", "-pix_fmt", "yuv420p"]
-    tail += ["-movflags", "+faststart", "-f", "mp4", "-y", str(out)]
-    done = subprocess.run(cmd + ["-vf", clock] + tail, capture_output=True, timeout=120)
-    if done.returncode != 0:
-        # An ffmpeg built without drawtext still makes footage: the plain test pattern.
-        subprocess.run(cmd + tail, capture_output=True, timeout=120, check=True)
 
 
 class SimCam:

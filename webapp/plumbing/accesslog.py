@@ -37,7 +37,7 @@ def install() -> None:
 
 
 class RedactingGunicornLogger(GunicornLogger):
-    """gunicorn's logger (``--logger-class webapp.accesslog.RedactingGunicornLogger``)."""
+    """gunicorn's logger (``--logger-class webapp.plumbing.accesslog.RedactingGunicornLogger``)."""
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)

@@ -9,21 +9,21 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from ..domain import accounts
+from ..domain import cameras as camera_settings
+from ..domain.audit import SYSTEM
+from ..domain.users import UserRefused
+from ..domain.users import create_user
+from ..extensions import db
+from ..models import USER_ROLES
+from ..models import Camera
+from ..models import User
 from . import demo as demo_mod
-from .account_commands import KEY_COMMANDS
-from .account_commands import USER_COMMANDS
-from .anr.cli import anr
+from .accounts import KEY_COMMANDS
+from .accounts import USER_COMMANDS
+from .anr import anr
 from .demo import seed
-from .domain import accounts
-from .domain import cameras as camera_settings
-from .domain.audit import SYSTEM
-from .domain.users import UserRefused
-from .domain.users import create_user
-from .evidence_commands import evidence
-from .extensions import db
-from .models import USER_ROLES
-from .models import Camera
-from .models import User
+from .evidence import evidence
 
 users = AppGroup("users", help="Manage people who sign in.")
 apikeys = AppGroup("apikeys", help="Manage API keys for machine clients.")
