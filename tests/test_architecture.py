@@ -161,6 +161,19 @@ def test_the_domain_imports_no_engine_no_view_and_no_sign_in():
 
 def test_the_domain_check_sees_function_level_imports(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text("def f():\n    from ..anr import queue\n    import flask_login\n")
+    probe.write_text("def f():\n    from ..anr import claims\n    import flask_login\n")
     found = [t for t, _ in _every_import("webapp.domain.probe", probe) if _forbidden(t)]
-    assert found == ["webapp.anr.queue", "flask_login"]
+    assert found == ["webapp.anr.claims", "flask_login"]
+
+
+def test_the_development_tools_serve_only_the_command_line():
+    """The simulated camera and the test cameras (webapp/devtools) are never part of a request or
+    a fill: only ``flask anr simcam`` and the demo (webapp/cli) start them."""
+    wrong = [
+        f"{path.relative_to(ROOT.parent)}:{line} imports {target}"
+        for name, path in MODULES.items()
+        if not name.startswith(("webapp.devtools", "webapp.cli"))
+        for target, line in _imports(name, path, top_level_only=False)
+        if target.startswith("webapp.devtools")
+    ]
+    assert wrong == []

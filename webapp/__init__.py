@@ -10,6 +10,7 @@ from flask import request
 from flask_login import current_user
 from sqlalchemy import event
 
+from . import cli
 from . import config as config_mod
 from . import errors
 from .admin import bp as admin_bp
@@ -19,7 +20,6 @@ from .auth import bp as auth_bp
 from .auth import credentials  # noqa: F401  (registers the user and key loaders)
 from .auth.credentials import is_bearer_request
 from .auth.unauthorized import install as install_unauthorized
-from .cli import commands
 from .embed import bp as embed_bp
 from .errors import Problem
 from .extensions import csrf
@@ -177,4 +177,4 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """The ``flask`` command groups (see the README)."""
-    commands.install(app)
+    cli.install(app)

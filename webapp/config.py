@@ -31,7 +31,7 @@ ANR_DEFAULTS: dict[str, object] = {
     "ANR_IO_TIMEOUT_S": 15.0,
     "ANR_AUDIO": "aac",  # aac: transcode the camera's audio (G.711 cannot go into MP4); drop
     "ANR_CHUNK_SECONDS": 1800,
-    # What a camera's answers may make the worker read (SPEC §17).
+    # What a camera's answers may make the worker read (design.md, "Hostile cameras").
     "ANR_CAMERA_MAX_XML_BYTES": 4 * 1024 * 1024,  # a search/XML/SOAP answer, unpacked
     "ANR_CARD_MAX_ITEMS": 10_000,  # recordings one card check may list
     "ANR_DOWNLOAD_MAX_MBPS": 64.0,  # a download may bring this x window seconds x 1.5

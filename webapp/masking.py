@@ -1,4 +1,4 @@
-"""Credential masking: the one rule used by logs, errors, pages, JSON and webhooks (SPEC §17)."""
+"""Credential masking, the one rule for logs, errors, pages, JSON and webhooks (design.md)."""
 
 import base64
 import re

@@ -212,9 +212,9 @@ def test_a_worker_honours_a_cameras_fill_window_and_the_queue_still_lists_the_ga
     run_worker(anr_app)
     assert gap_now(held.id).fill_state == "pending"
     assert gap_now(held.id).fill_attempts == 0
-    from webapp.domain import fill_queue
+    from webapp.domain import queue_overview
 
-    view = fill_queue.queue_view(fill_queue.QueueFilter())
+    view = queue_overview.queue_view(queue_overview.QueueFilter())
     assert [r["gap_id"] for r in view.queued.rows] == [held.id]
     assert view.camera_windows[0]["camera_id"] == "cam1" and not view.camera_windows[0]["open"]
 

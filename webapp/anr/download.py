@@ -159,7 +159,7 @@ class DownloadJob:
 
     @property
     def max_bytes(self) -> int:
-        """The most this window's download may bring (0: unbounded), SPEC §17."""
+        """The most this window's download may bring, 0 unbounded (design.md, "Hostile cameras")."""
         return int(self.max_mbps * 1_000_000 / 8 * self.fetch_seconds * DOWNLOAD_HEADROOM)
 
     def error_tail(self) -> str:

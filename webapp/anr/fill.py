@@ -330,7 +330,7 @@ class FillJob:
         cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "+level+info", "-nostats"]
         cmd += ["-progress", "pipe:1", "-stats_period", "0.5"]
         # The camera's stream only: no redirect (HTTP), no protocol or demuxer that could
-        # follow a reference to a file or another host (SPEC §17).
+        # follow a reference to a file or another host (design.md, "Hostile cameras").
         if urlsplit(url).scheme.lower() in ("rtsp", "rtsps"):
             cmd += ["-rtsp_transport", "tcp", "-timeout", micros]
             cmd += ["-protocol_whitelist", "rtsp,rtsps,rtp,srtp,udp,tcp,tls"]

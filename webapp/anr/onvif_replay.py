@@ -1,4 +1,4 @@
-"""ONVIF Profile G replay: the window comes back as fast as the link allows (SPEC §20).
+"""ONVIF Profile G replay: the window comes back as fast as the link allows (design.md).
 
 The RTSP client is GStreamer's ``rtspsrc`` in ONVIF mode, run as a helper process
 (``gst_onvif_replay.py``) by Debian's Python, which alone has the GStreamer bindings. The job is

@@ -39,7 +39,7 @@ from ..models import RecordingGap
 from ..models import Segment
 from ..models import WorkerHeartbeat
 from ..models import utcnow
-from . import queue
+from . import claims as queue
 from .download import DownloadJob
 from .edge import EdgeFill
 from .fill import FillJob
@@ -390,7 +390,7 @@ class Worker:
             self._close_run(running, "lost", 0.0)
             return
         result = result or job.result()
-        if result.error:  # camera text: masked and short wherever it is read (SPEC §17)
+        if result.error:  # camera text: masked and short (design.md, "Hostile cameras")
             result = replace(result, error=camera_text(result.error, job.secrets))
         self._remember_card(gap.camera_id, job)
         fields: dict[str, Any] = {

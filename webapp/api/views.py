@@ -14,10 +14,10 @@ from flask_login import login_required
 
 from ..anr.probe import probe_camera
 from ..domain import cameras as camera_settings
-from ..domain import fill_queue as fill_queue_mod
 from ..domain import fleet
 from ..domain import incidents
 from ..domain import jobs
+from ..domain import queue_overview as fill_queue_mod
 from ..domain.gap_actions import gap_of
 from ..domain.gap_actions import ingest_gap
 from ..domain.gap_actions import parse_gap_ids

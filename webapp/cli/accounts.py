@@ -1,20 +1,61 @@
-"""``flask users disable|enable|set-password|unlock`` and ``flask apikeys list|revoke|create``.
+"""``flask users create|list|edit|disable|enable|set-password|unlock`` and
+``flask apikeys list|create|revoke``: the people and machine clients who may sign in."""
 
-``webapp.cli.commands`` adds them to its ``users`` and ``apikeys`` groups.
-"""
-
+import secrets
 import sys
 
 import click
-from flask.cli import with_appcontext
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from ..domain import accounts
 from ..domain.audit import SYSTEM
+from ..domain.users import UserRefused
+from ..domain.users import create_user
 from ..extensions import db
 from ..models import KEY_ROLES
+from ..models import USER_ROLES
 from ..models import ApiKey
+from ..models import User
 from ..models.user import EMBED_ROLES
+
+users = AppGroup("users", help="Manage people who sign in.")
+apikeys = AppGroup("apikeys", help="Manage API keys for machine clients.")
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(USER_ROLES))
+@click.option("--cameras", "camera_list", help="Comma-separated camera ids (default: all).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(username, role, camera_list, password_stdin):
+    """Create a user; without --password-stdin a password is generated and printed once."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        generated = False
+    else:
+        password = secrets.token_urlsafe(12)
+        generated = True
+    try:
+        user = create_user(
+            username, role, password, accounts.parse_cameras(camera_list), actor=SYSTEM
+        )
+    except (UserRefused, accounts.AccountError) as exc:
+        raise click.UsageError(str(exc)) from None
+    db.session.commit()
+    click.echo(f"created user {user.username} ({user.role})")
+    if generated:
+        click.echo(f"password: {password}")
+
+
+@users.command("list")
+def users_list():
+    """List users with role, scope and last sign-in."""
+    for user in db.session.execute(select(User).order_by(User.username)).scalars():
+        scope = ",".join(user.camera_scope) if user.camera_scope else "all cameras"
+        state = "active" if user.active else "disabled"
+        last = user.last_login_at.isoformat() if user.last_login_at else "never"
+        click.echo(f"{user.username}\t{user.role}\t{scope}\t{state}\tlast sign-in {last}")
 
 
 def _done(action):
@@ -28,8 +69,7 @@ def _done(action):
     return result
 
 
-@click.command("disable")
-@with_appcontext
+@users.command("disable")
 @click.argument("username")
 def users_disable(username):
     """Disable a user: their sessions end now and they cannot sign in."""
@@ -37,8 +77,7 @@ def users_disable(username):
     click.echo(f"disabled {user.username}")
 
 
-@click.command("enable")
-@with_appcontext
+@users.command("enable")
 @click.argument("username")
 def users_enable(username):
     """Enable a disabled user."""
@@ -52,8 +91,7 @@ def _set_active(username: str, active: bool):
     return user
 
 
-@click.command("set-password")
-@with_appcontext
+@users.command("set-password")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_set_password(username, password_stdin):
@@ -72,8 +110,7 @@ def users_set_password(username, password_stdin):
     click.echo(f"password set for {user.username}; their sessions have ended")
 
 
-@click.command("unlock")
-@with_appcontext
+@users.command("unlock")
 @click.argument("username")
 def users_unlock(username):
     """Lift the sign-in delays on a username."""
@@ -81,8 +118,7 @@ def users_unlock(username):
     click.echo(f"unlocked {username.strip().lower()} ({removed} counters cleared)")
 
 
-@click.command("edit")
-@with_appcontext
+@users.command("edit")
 @click.argument("username")
 @click.option("--role", default=None, help="New role.")
 @click.option("--cameras", "camera_list", default=None, help="Comma-separated ids; '' = all.")
@@ -106,8 +142,7 @@ def users_edit(username, role, camera_list, display_name):
     click.echo(f"updated {username.strip().lower()}: {', '.join(sorted(changed)) or 'nothing'}")
 
 
-@click.command("list")
-@with_appcontext
+@apikeys.command("list")
 def apikeys_list():
     """List API keys: name, prefix, role, scope, state, expiry and embed role ceiling."""
     query = select(ApiKey).order_by(ApiKey.name, ApiKey.created_at)
@@ -120,8 +155,7 @@ def apikeys_list():
         )
 
 
-@click.command("revoke")
-@with_appcontext
+@apikeys.command("revoke")
 @click.argument("name")
 def apikeys_revoke(name):
     """Revoke the key(s) with this name; their next request is a 401."""
@@ -130,8 +164,7 @@ def apikeys_revoke(name):
         click.echo(f"revoked {key.name} ({key.prefix})")
 
 
-@click.command("create")
-@with_appcontext
+@apikeys.command("create")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(KEY_ROLES))
 @click.option("--cameras", "camera_list", help="Comma-separated camera ids (default: all).")
@@ -158,7 +191,3 @@ def apikeys_create(name, role, camera_list, expires_days, embed_role_ceiling):
     expires = f", expires {key.expires_at.isoformat()}" if key.expires_at else ""
     click.echo(f"created API key {name} ({role}), prefix {key.prefix}{expires}")
     click.echo(f"token: {token}")
-
-
-USER_COMMANDS = (users_disable, users_enable, users_set_password, users_unlock, users_edit)
-KEY_COMMANDS = (apikeys_list, apikeys_revoke, apikeys_create)

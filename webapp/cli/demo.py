@@ -7,7 +7,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import click
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -307,3 +309,38 @@ def reset(base_url: str) -> list[tuple[str, str, str]]:
                 if path.is_file():
                     path.unlink()
     return seed(base_url)
+
+
+demo_commands = AppGroup("demo", help="Demo data.")
+
+
+@demo_commands.command("seed")
+@click.option("--simcam-url", default=None, help="Base URL of the simulated camera.")
+def demo_seed(simcam_url):
+    """Create demo cameras, gaps in every state, segments, audit rows and users (idempotent)."""
+    base = simcam_url or current_app.config.get("SIMCAM_URL") or "http://127.0.0.1:8001"
+    logins = seed(base)
+    if logins:
+        click.echo("demo logins (shown once):")
+        for username, password, role in logins:
+            click.echo(f"  {username:8} {password}   ({role})")
+    else:
+        click.echo("demo data already present; nothing changed")
+
+
+@demo_commands.command("reset")
+@click.option("--simcam-url", default=None, help="Base URL of the simulated camera.")
+def demo_reset(simcam_url):
+    """Start the demo over: delete every row and recorded demo file, then seed it again."""
+    base = simcam_url or current_app.config.get("SIMCAM_URL") or "http://127.0.0.1:8001"
+    logins = reset(base)
+    click.echo("demo reset; new logins (shown once):")
+    for username, password, role in logins:
+        click.echo(f"  {username:8} {password}   ({role})")
+
+
+@demo_commands.command("record")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
+def demo_record(interval):
+    """Keep recording the demo cameras: a real segment every segment_seconds each (make run)."""
+    record_forever(current_app._get_current_object(), interval)

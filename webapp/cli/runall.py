@@ -64,7 +64,7 @@ def children(port: int, simcam_port: int, warm: Sequence[str] = ()) -> dict[str,
             DEMO_CAMERA_USER,
             *warm_args,
         ),  # fmt: skip
-        # Live footage for the demo cameras, so they stay Recording (SPEC §19).
+        # Live footage for the demo cameras, so they stay Recording (design.md).
         "demo recorder": _flask("demo", "record"),
         "ANR worker": _flask("anr", "worker"),
         "indexer": _flask("anr", "index"),

@@ -1,7 +1,7 @@
 """Claim order: which pending gap a worker takes next, and the fill window of automatic work.
 
-A domain rule, not the engine's: the worker claims in this order (``webapp/anr/queue.py``) and
-the queue page lists in exactly the same order (``webapp/domain/fill_queue.py``), both from here.
+A domain rule, not the engine's: the worker claims in this order (``webapp/anr/claims.py``) and
+the queue page lists in the same order (``webapp/domain/queue_overview.py``), both from here.
 """
 
 from dataclasses import dataclass

@@ -48,7 +48,8 @@ def close_run(
     source: str | None = None,
 ) -> FillRun:
     """End ``run`` with ``outcome``: footage recovered, the error masked and cut as camera text
-    (SPEC §17), how long it took, and what actually ran (``method``) from where (``source``)."""
+    (design.md, "Hostile cameras"), how long it took, and what actually ran (``method``) from
+    where (``source``)."""
     run.outcome = outcome
     run.recovered_seconds = recovered
     run.ended_at = ended_at or utcnow()

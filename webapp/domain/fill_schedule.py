@@ -2,7 +2,7 @@
 
 The one place for the rule. A window is ``"HH:MM-HH:MM"`` in the camera's local time; it may
 cross midnight (``22:00-06:00``). Empty means any time. Operators' requests (Retry, a chosen
-window) ignore it and start at once; the claim (webapp/anr/queue.py) applies it to automatic gaps.
+window) ignore it and start at once; the claim (webapp/anr/claims.py) applies it to automatic gaps.
 """
 
 import logging

@@ -1,4 +1,4 @@
-"""Incident retrieval: one window from several cameras at once (SPEC §22, docs/design.md).
+"""Incident retrieval: one window from several cameras at once (docs/design.md).
 
 Each camera's window goes through ``queue_window`` (its own checks and audit row); a camera
 that refuses (overlap, disabled, no source) is listed with its reason instead of failing the

@@ -1,7 +1,7 @@
 """Adding footage: the one writer of segment rows and of ``cameras.last_segment_end``.
 
 The indexer, the worker, the demo and the test factories all add segments here, so the camera's
-newest footage moves with every row whatever code wrote it (SPEC §19). Rows go in with a Core
+newest footage moves with every row whatever code wrote it (design.md). Rows go in with a Core
 ``INSERT ... ON CONFLICT DO NOTHING`` (the indexer and a worker may race on the same file); a
 Segment's column values are copied as they are, so a new column needs no change here.
 """

@@ -73,7 +73,7 @@ class Camera(Model):
     replay_clock: Mapped[str] = mapped_column(String(8), default="utc")
     fill_method: Mapped[str] = mapped_column(String(16), default="auto")
     # "HH:MM-HH:MM" in camera local time (may cross midnight): when automatic fills may start on
-    # this camera; None follows ANR_FILL_WINDOW. Read by webapp/anr/queue.py (fill_window_of).
+    # this camera; None follows ANR_FILL_WINDOW. Read by webapp/anr/claims.py (fill_window_of).
     fill_window: Mapped[str | None] = mapped_column(String(11), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Newest gap_start of any gap: kept by the gap service so the fleet page never scans gaps.

@@ -1,4 +1,4 @@
-"""Engine bookkeeping: worker heartbeats, fill runs (history and metrics), used embed tokens."""
+"""Engine bookkeeping: worker heartbeats and fill runs (history and metrics)."""
 
 from datetime import datetime
 
@@ -65,12 +65,3 @@ class FillRun(Model):
     requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Where the footage came from (the replay URL), credentials masked; the evidence manifest.
     source: Mapped[str | None] = mapped_column(Text, nullable=True)
-
-
-class UsedEmbedToken(Model):
-    """The id of each embed sign-on token already used, so a replay is refused."""
-
-    __tablename__ = "used_embed_tokens"
-
-    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,9 +16,9 @@ from flask import url_for
 from flask_login import current_user
 
 from ..domain import evidence
-from ..domain import fill_queue
 from ..domain import fleet as fleet_mod
 from ..domain import incidents
+from ..domain import queue_overview as fill_queue
 from ..domain.gap_actions import fill_problem
 from ..domain.gap_actions import gap_of
 from ..domain.gap_queries import gap_rows_by_id

@@ -7,7 +7,7 @@ from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
-from ..domain import fill_queue
+from ..domain import queue_overview as fill_queue
 from ..domain.fleet import camera_choices
 from ..domain.fleet import sites
 from ..domain.gap_actions import stop_one

@@ -45,7 +45,7 @@ def client_for(
 
     ``max_kbps`` is the worker-wide cap (``ANR_MAX_KBPS``); the camera's own ``max_kbps`` adds
     a second bucket, so whichever is tighter holds. ``max_xml_bytes`` and ``max_items`` bound
-    what the camera's answers may make the worker read (SPEC §17).
+    what the camera's answers may make the worker read (design.md, "Hostile cameras").
     """
     declared = vendor_of(camera.vendor)
     if not declared.reports_card or not declared.client or not camera.address:

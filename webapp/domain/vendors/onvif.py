@@ -1,4 +1,4 @@
-"""ONVIF Profile G: card by the search service, replay URI by GetReplayUri (SPEC §20)."""
+"""ONVIF Profile G: card by the search service, replay URI by GetReplayUri (design.md)."""
 
 from .base import Vendor
 from .base import register

@@ -1,73 +1,18 @@
-"""The command line: ``flask --app wsgi users|apikeys|cameras|demo|anr|evidence ...`` (README)."""
+"""``flask cameras add|edit|remove|list``: camera settings from the command line (audited)."""
 
-import secrets
 import sys
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from ..domain import accounts
 from ..domain import cameras as camera_settings
 from ..domain.audit import SYSTEM
-from ..domain.users import UserRefused
-from ..domain.users import create_user
 from ..extensions import db
-from ..models import USER_ROLES
 from ..models import Camera
-from ..models import User
-from . import demo as demo_mod
-from .accounts import KEY_COMMANDS
-from .accounts import USER_COMMANDS
-from .anr import anr
-from .demo import seed
-from .evidence import evidence
 
-users = AppGroup("users", help="Manage people who sign in.")
-apikeys = AppGroup("apikeys", help="Manage API keys for machine clients.")
-for _command in USER_COMMANDS:
-    users.add_command(_command)
-for _command in KEY_COMMANDS:
-    apikeys.add_command(_command)
 cameras = AppGroup("cameras", help="Manage cameras.")
-demo = AppGroup("demo", help="Demo data.")
-
-
-@users.command("create")
-@click.argument("username")
-@click.option("--role", required=True, type=click.Choice(USER_ROLES))
-@click.option("--cameras", "camera_list", help="Comma-separated camera ids (default: all).")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_create(username, role, camera_list, password_stdin):
-    """Create a user; without --password-stdin a password is generated and printed once."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        generated = False
-    else:
-        password = secrets.token_urlsafe(12)
-        generated = True
-    try:
-        user = create_user(
-            username, role, password, accounts.parse_cameras(camera_list), actor=SYSTEM
-        )
-    except (UserRefused, accounts.AccountError) as exc:
-        raise click.UsageError(str(exc)) from None
-    db.session.commit()
-    click.echo(f"created user {user.username} ({user.role})")
-    if generated:
-        click.echo(f"password: {password}")
-
-
-@users.command("list")
-def users_list():
-    """List users with role, scope and last sign-in."""
-    for user in db.session.execute(select(User).order_by(User.username)).scalars():
-        scope = ",".join(user.camera_scope) if user.camera_scope else "all cameras"
-        state = "active" if user.active else "disabled"
-        last = user.last_login_at.isoformat() if user.last_login_at else "never"
-        click.echo(f"{user.username}\t{user.role}\t{scope}\t{state}\tlast sign-in {last}")
 
 
 # Camera settings shared by ``cameras add`` and ``cameras edit``: (option, field, click kwargs).
@@ -180,41 +125,3 @@ def cameras_list():
     for cam in db.session.execute(select(Camera).order_by(Camera.id)).scalars():
         anr = "anr on" if cam.anr_enabled else "anr off"
         click.echo(f"{cam.id}\t{cam.name}\t{cam.site}\t{cam.vendor}\t{anr}")
-
-
-@demo.command("seed")
-@click.option("--simcam-url", default=None, help="Base URL of the simulated camera.")
-def demo_seed(simcam_url):
-    """Create demo cameras, gaps in every state, segments, audit rows and users (idempotent)."""
-    base = simcam_url or current_app.config.get("SIMCAM_URL") or "http://127.0.0.1:8001"
-    logins = seed(base)
-    if logins:
-        click.echo("demo logins (shown once):")
-        for username, password, role in logins:
-            click.echo(f"  {username:8} {password}   ({role})")
-    else:
-        click.echo("demo data already present; nothing changed")
-
-
-@demo.command("reset")
-@click.option("--simcam-url", default=None, help="Base URL of the simulated camera.")
-def demo_reset(simcam_url):
-    """Start the demo over: delete every row and recorded demo file, then seed it again."""
-    base = simcam_url or current_app.config.get("SIMCAM_URL") or "http://127.0.0.1:8001"
-    logins = demo_mod.reset(base)
-    click.echo("demo reset; new logins (shown once):")
-    for username, password, role in logins:
-        click.echo(f"  {username:8} {password}   ({role})")
-
-
-@demo.command("record")
-@click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
-def demo_record(interval):
-    """Keep recording the demo cameras: a real segment every segment_seconds each (make run)."""
-    demo_mod.record_forever(current_app._get_current_object(), interval)
-
-
-def install(app) -> None:
-    """Register every command group on ``app.cli``."""
-    for group in (users, apikeys, cameras, demo, anr, evidence):
-        app.cli.add_command(group)
