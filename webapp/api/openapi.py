@@ -4,8 +4,9 @@ The document is data: ``openapi.json`` beside this module, edited by hand when a
 It is read once, when the blueprint is imported (a broken file stops the app at start, not at
 the first request), and served as it is. ``tests/api/test_openapi.py`` keeps it true: it
 validates as OpenAPI 3.1 (openapi-spec-validator), names every ``/api/v1`` route with its
-methods and nothing else, and its enumerations (gap states, fill outcomes and methods, recording
-statuses, job states) equal the domain's vocabularies, which stay written out in the file.
+methods and nothing else, its enumerations (gap states, fill outcomes and methods, recording
+statuses, job states) equal the domain's vocabularies, which stay written out in the file, and
+real answers of the routes are what their documented responses say.
 """
 
 import json
