@@ -239,19 +239,6 @@ def test_unknown_api_route_is_json_404(login_as):
     assert resp.status_code == 404 and resp.json["code"] == "not_found"
 
 
-def test_openapi_describes_every_route(login_as, app):
-    viewer = login_as("viewer")
-    doc = viewer.get("/api/v1/openapi.json").json
-    assert doc["openapi"].startswith("3.1")
-    documented = set(doc["paths"])
-    api_rules = {
-        str(r.rule).replace("<", "{").replace(">", "}")
-        for r in app.url_map.iter_rules()
-        if str(r.rule).startswith("/api/v1")
-    }
-    assert api_rules == documented
-
-
 def test_times_in_the_list_match_the_python_formatter(cam, login_as, db):
     from datetime import timedelta
 
