@@ -74,13 +74,13 @@ def claim_loop(
 ) -> None:
     """Once ``go`` is set, claim gaps, "fill" them for ``fill_s`` and finish them, for
     ``seconds``; report how many."""
-    from webapp.anr import queue
+    from webapp.anr import claims
 
     change_state = gapstate.change_state
     app = app_for(url)
 
     def claim_and_fill() -> int:
-        gaps = queue.claim(worker_id, 4, per_camera=1, lease_seconds=60)
+        gaps = claims.claim(worker_id, 4, per_camera=1, lease_seconds=60)
         db.session.commit()
         if gaps and fill_s:
             time.sleep(fill_s)

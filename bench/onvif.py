@@ -26,11 +26,11 @@ def onvif_fill(window_s: int, audio: str = "none") -> float:
     ``none`` or ``mulaw``, the camera's G.711 kept as AAC)."""
     # Imported here: ``python bench/onvif.py`` puts the project root on the path first.
     from tests import factories
-    from tests.anr.onvif_double import OnvifDouble
     from tests.rtsp.server import OnvifRtspCamera
     from tests.rtsp.server import gstreamer_missing
     from webapp import create_app
     from webapp.anr.worker import Worker
+    from webapp.devtools.onvif_double import OnvifDouble
     from webapp.extensions import db
     from webapp.models import RecordingGap
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests import factories
-from tests.anr.onvif_double import OnvifDouble
 from tests.rtsp.server import OnvifRtspCamera
 from tests.rtsp.server import RtspCamera
 from tests.rtsp.server import gstreamer_missing
@@ -20,6 +19,7 @@ from webapp.anr.media import probe_duration
 from webapp.anr.onvif_replay import gstreamer_problem
 from webapp.anr.worker import Worker
 from webapp.cli.demo import demo_template
+from webapp.devtools.onvif_double import OnvifDouble
 from webapp.devtools.simcam import SimCam
 from webapp.extensions import db as _db
 from webapp.models import RecordingGap

@@ -21,10 +21,10 @@ from tests.anr.conftest import recent
 from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
 from tests.anr.conftest import wait_for
-from tests.anr.onvif_double import OnvifDouble
 from webapp.anr.vendors import client_for
 from webapp.anr.vendors import xmlsafe
 from webapp.anr.vendors.hikvision import parse_search_result
+from webapp.devtools.onvif_double import OnvifDouble
 from webapp.devtools.simcam import SimCam
 from webapp.extensions import db
 from webapp.models import Camera

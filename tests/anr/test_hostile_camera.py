@@ -25,11 +25,11 @@ from tests.anr.conftest import sim_camera
 from tests.anr.hostile import Elsewhere
 from tests.anr.hostile import HostileCamera
 from tests.anr.hostile import RtspHost
-from tests.anr.onvif_double import OnvifDouble
 from webapp.anr.media import ffmpeg_bin
 from webapp.anr.vendors.base import VendorError
 from webapp.anr.vendors.onvif import OnvifClient
 from webapp.cli.demo import demo_template
+from webapp.devtools.onvif_double import OnvifDouble
 from webapp.models import FillRun
 
 ROOT = Path(__file__).resolve().parents[2]

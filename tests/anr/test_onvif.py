@@ -1,8 +1,8 @@
-"""ONVIF Profile G fills against a real Profile G server (SPEC §20).
+"""ONVIF Profile G fills against a real Profile G server.
 
-The device, search and replay services are the SOAP double (``onvif_double.py``, WS-Security
-checked); the RTSP side is GStreamer's own RTSPOnvifServer (``webapp/devtools/onvif_camera.py``),
-serving any clock range and honouring ``Rate-Control: no``.
+The device, search and replay services are the SOAP double (``webapp/devtools/onvif_double.py``,
+WS-Security checked); the RTSP side is GStreamer's own RTSPOnvifServer
+(``webapp/devtools/onvif_camera.py``), serving any clock range and honouring ``Rate-Control: no``.
 """
 
 import logging

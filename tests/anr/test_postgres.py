@@ -14,7 +14,7 @@ from tests.anr.conftest import gap_now
 from tests.anr.conftest import recent
 from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
-from webapp.anr import queue
+from webapp.anr import claims
 from webapp.extensions import db as _db
 from webapp.models import RecordingGap
 
@@ -37,7 +37,7 @@ def pg_app(require_postgres, make_app):
 
 def _claim(worker_id, slots=4, per_camera=1):
     return [
-        gap.id for gap in queue.claim(worker_id, slots, per_camera=per_camera, lease_seconds=30)
+        gap.id for gap in claims.claim(worker_id, slots, per_camera=per_camera, lease_seconds=30)
     ]
 
 

@@ -11,13 +11,13 @@ from tests.anr.conftest import gap_now
 from tests.anr.conftest import recent
 from tests.anr.conftest import run_worker
 from tests.anr.conftest import sim_camera
-from webapp.anr import queue
+from webapp.anr import claims
 from webapp.domain import gapstate
 from webapp.models import utcnow
 
 
 def _claim(slots=4, per_camera=1, window=""):
-    claimed = queue.claim("w1", slots, per_camera=per_camera, lease_seconds=30, fill_window=window)
+    claimed = claims.claim("w1", slots, per_camera=per_camera, lease_seconds=30, fill_window=window)
     gapstate.db.session.commit()
     return claimed
 
@@ -28,7 +28,7 @@ def test_old_pending_gaps_expire_unless_manually_requested(anr_app, anr_db, simc
     asked = factories.make_gap("cam1", recent(minutes_ago=90 * 60), seconds=30, manual_retry=True)
     fresh = factories.make_gap("cam1", recent(minutes_ago=60), seconds=30)
 
-    expired = queue.expire_old(72.0)
+    expired = claims.expire_old(72.0)
     anr_db.session.commit()
 
     assert [g.id for g in expired] == [old.id]
@@ -46,7 +46,7 @@ def test_camera_retention_overrides_the_global_setting(anr_app, anr_db, simcam):
     short = factories.make_gap("cam1", recent(minutes_ago=120), seconds=30)
     kept = factories.make_gap("cam2", recent(minutes_ago=120), seconds=30)
 
-    queue.expire_old(72.0)
+    claims.expire_old(72.0)
     anr_db.session.commit()
 
     assert gap_now(short.id).fill_state == "expired"
@@ -132,13 +132,13 @@ def test_fill_window_holds_automatic_fills_but_not_manual_ones(anr_app, anr_db, 
 
 
 def test_fill_window_is_read_in_camera_local_time():
-    window = queue.parse_fill_window("22:00-06:00")
+    window = claims.parse_fill_window("22:00-06:00")
     noon_utc = datetime(2026, 6, 13, 12, 0, tzinfo=UTC)
-    assert not queue.in_fill_window(window, "UTC", noon_utc)
-    assert not queue.in_fill_window(window, "Asia/Tokyo", noon_utc)  # 21:00 JST
-    assert queue.in_fill_window(window, "America/Los_Angeles", noon_utc)  # 05:00 PDT
-    assert queue.in_fill_window(window, "Pacific/Auckland", noon_utc)  # 00:00 NZST
-    assert queue.in_fill_window(None, "UTC", noon_utc)
+    assert not claims.in_fill_window(window, "UTC", noon_utc)
+    assert not claims.in_fill_window(window, "Asia/Tokyo", noon_utc)  # 21:00 JST
+    assert claims.in_fill_window(window, "America/Los_Angeles", noon_utc)  # 05:00 PDT
+    assert claims.in_fill_window(window, "Pacific/Auckland", noon_utc)  # 00:00 NZST
+    assert claims.in_fill_window(None, "UTC", noon_utc)
 
 
 def test_expired_lease_returns_the_gap_with_the_attempt_counted(anr_app, anr_db, simcam):
@@ -149,7 +149,7 @@ def test_expired_lease_returns_the_gap_with_the_attempt_counted(anr_app, anr_db,
     claimed.lease_until = utcnow() - timedelta(seconds=1)
     anr_db.session.commit()
 
-    moved = queue.reclaim_lost_leases(max_attempts=3)
+    moved = claims.reclaim_lost_leases(max_attempts=3)
     anr_db.session.commit()
 
     gap = gap_now(gap.id)
@@ -166,7 +166,7 @@ def test_expired_lease_at_the_attempt_limit_fails_the_gap(anr_app, anr_db, simca
     claimed.lease_until = utcnow() - timedelta(seconds=1)
     anr_db.session.commit()
 
-    queue.reclaim_lost_leases(max_attempts=3)
+    claims.reclaim_lost_leases(max_attempts=3)
     anr_db.session.commit()
 
     assert gap_now(gap.id).fill_state == "failed"
@@ -197,7 +197,7 @@ def test_a_cameras_own_fill_window_holds_its_automatic_fills(anr_app, anr_db, si
     assert gap_now(held.id).fill_state == "pending"
     assert _claim(per_camera=2, window=open_now) == []  # the camera's own window wins
 
-    camera = anr_db.session.get(queue.Camera, "night")
+    camera = anr_db.session.get(claims.Camera, "night")
     camera.fill_window = open_now
     anr_db.session.commit()
     # Its own open window lets it run even while the fleet window is closed.

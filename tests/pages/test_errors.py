@@ -64,7 +64,7 @@ def test_htmx_is_configured_without_eval_or_inline_styles(cam, login_as):
 def test_app_js_sends_the_csrf_header_and_polls_only_while_visible():
     from pathlib import Path
 
-    source = (Path(__file__).parents[1] / "static" / "js" / "app.js").read_text()
+    source = (Path(__file__).parents[2] / "static" / "js" / "app.js").read_text()
     assert 'headers["X-CSRFToken"]' in source and "htmx:configRequest" in source
     assert 'document.visibilityState !== "visible"' in source
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-CSS = (Path(__file__).resolve().parents[1] / "static" / "css" / "app.css").read_text()
+CSS = (Path(__file__).resolve().parents[2] / "static" / "css" / "app.css").read_text()
 STATES = ("pending", "filling", "filled", "partial", "failed", "expired")
 NORMAL = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
 DEUTERANOPIA = (

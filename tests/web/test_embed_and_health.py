@@ -232,7 +232,7 @@ def test_sign_on_tokens_never_reach_the_gunicorn_access_log(tmp_path):
         _db.engine.dispose()
     port = _free_port()
     log = (tmp_path / "gunicorn.log").open("w+")
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
         children(port, 0)["web app"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -275,7 +275,7 @@ def test_sign_on_tokens_never_reach_the_werkzeug_request_log(tmp_path):
     env = dict(os.environ, REPLENISH_INSTANCE=str(tmp_path / "instance"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.serve_app", f"sqlite:///{tmp_path / 'serve.db'}"],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

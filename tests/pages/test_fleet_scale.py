@@ -2,8 +2,8 @@
 
 import re
 
-from tests.test_fleet_ops import _fleet_order
-from tests.test_fleet_ops import bulk_fleet
+from tests.api.test_fleet_ops import _fleet_order
+from tests.api.test_fleet_ops import bulk_fleet
 
 HX = {"HX-Request": "true", "HX-Target": "fleet"}
 

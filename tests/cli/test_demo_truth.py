@@ -109,7 +109,7 @@ def test_make_run_keeps_a_healthy_fleet_over_several_stale_limits(tmp_path):
     }
     env.pop("DATABASE_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "webapp.cli.runall"], env=env, cwd=Path(__file__).parents[1],
+        [sys.executable, "-m", "webapp.cli.runall"], env=env, cwd=Path(__file__).parents[2],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
