@@ -17,7 +17,7 @@
 //   answer    HX-Trigger           gaps-changed {"keep": [gap id]}: the gap view refreshes,
 //                                  keeping that row; replenish:gap-retried {"gap_id"}: told
 //                                  to an embedding console.
-//             HX-Retarget/Reswap   on an error status: an answer meant to be shown.
+//             HX-Retarget/Reswap   on a 4xx or 500: an answer meant to be shown (swapped).
 //   markup    data-refresh-seconds polled with a "refresh" event while the tab is visible.
 //             .row-error           a row's conflict stays readable 15 s before a refresh.
 (function () {

@@ -95,7 +95,7 @@ def _row_response(camera, gap, status=200, row_error=None, event=None, notice=No
         status,
     )
     if row_error:
-        # htmx does not swap a 409 by default; app.js swaps answers that name their target.
+        # An error answer names its target; htmx swaps it (responseHandling, base.html).
         resp.headers["HX-Retarget"] = f"#gap-{gap.id}"
         resp.headers["HX-Reswap"] = "outerHTML"
     else:
@@ -344,7 +344,7 @@ def queue_window_page(camera_id: str):
     if status == 200:
         resp.headers["HX-Trigger"] = json.dumps({"gaps-changed": True})
     elif is_htmx():
-        # The form answers for itself; app.js swaps error answers that name their target.
+        # The form answers for itself; htmx swaps it (responseHandling, base.html).
         resp.headers["HX-Retarget"] = "#window-form"
         resp.headers["HX-Reswap"] = "outerHTML"
     return resp

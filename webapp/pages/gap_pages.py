@@ -4,22 +4,24 @@
 ``/embed``, see ``webapp.register_blueprints``) in the compact layout; every link is a relative
 ``url_for(".camera_gaps", ...)``, so a page never links out of its own layout.
 
-The protocol between these pages and ``static/js/app.js`` (the same list heads app.js):
+The protocol between these pages and ``static/js/app.js`` (its heading comment says the same):
 
-request, sent by app.js
-    ``X-CSRFToken`` header      every htmx request (the CSRF hook in ``create_app``).
+request, sent by the page
+    ``X-CSRFToken`` header      every htmx request (``hx-headers`` on ``<body>``, base.html;
+                                checked by the CSRF hook in ``create_app``).
     ``HX-Target`` header        htmx's own: which block to render (``GAP_FRAGMENTS``,
                                 ``rendering.render_page``).
     ``shown`` parameter         rows under ``[data-keep-rows]`` when it refreshes (``_shown_rows``).
     ``open`` parameter          gap ids whose history row is open (``_open_details``).
-    ``keep`` parameter          gap ids an action changed, kept through refreshes (``keep_ids``).
+    ``keep`` parameter          gap ids an action changed, at most 20 (``keep_ids``).
     path of a refresh           ``[data-follow-url]`` refreshes from the address bar's URL.
-answer, read by app.js
+answer, read by the page
     ``HX-Trigger``              ``gaps-changed`` (``{"keep": [gap id]}``: the gap view refreshes
                                 and keeps that row), ``replenish:gap-retried`` (``{"gap_id"}``:
                                 told to an embedding console).
-    ``HX-Retarget``/``HX-Reswap`` on a 4xx: an answer meant to be shown (a row's conflict, a form
-                                with its errors); htmx swaps it (``htmx.config.responseHandling``).
+    ``HX-Retarget``/``HX-Reswap`` on a 4xx or 500: an answer meant to be shown (a row's conflict,
+                                a form with its errors, ``errors.error_response``); htmx swaps
+                                those statuses (``responseHandling`` in base.html's htmx-config).
 markup, read by app.js
     ``data-refresh-seconds``    polled with a ``refresh`` event while the tab is visible.
     ``.row-error``              a row's conflict stays readable 15 s before a refresh.
