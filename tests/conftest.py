@@ -84,8 +84,8 @@ def runner(app):
 
 
 def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert match, "page has no CSRF meta tag"
+    match = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', html)
+    assert match, "page has no CSRF header for htmx"
     return match.group(1)
 
 

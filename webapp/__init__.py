@@ -20,7 +20,7 @@ from .auth import bp as auth_bp
 from .auth import credentials  # noqa: F401  (registers the user and key loaders)
 from .auth.credentials import is_bearer_request
 from .auth.unauthorized import install as install_unauthorized
-from .embed import bp as embed_bp
+from .embed import bp as embed_signon_bp
 from .errors import Problem
 from .extensions import csrf
 from .extensions import db
@@ -126,9 +126,18 @@ def _sqlite_pragmas() -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Attach every blueprint."""
-    for bp in (auth_bp, gaps_bp, api_bp, audit_bp, admin_bp, embed_bp, health_bp, queue_bp):
+    """Attach every blueprint; the gap pages and the queue a second time as the embed layout.
+
+    ``/embed/cameras...`` is the gaps blueprint again (endpoints ``embed.*``) and
+    ``/embed/queue`` the queue blueprint again (``embed_queue.*``): their links are relative
+    (``url_for(".camera_gaps")``), so an embedded page never links out of /embed. What only the
+    embed has (sign-on, framing, the cookie, the compact layout) keys on the ``/embed/`` prefix
+    (``plumbing.security.embed_request``).
+    """
+    for bp in (auth_bp, gaps_bp, api_bp, audit_bp, admin_bp, embed_signon_bp, health_bp, queue_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(gaps_bp, url_prefix="/embed", name="embed")
+    app.register_blueprint(queue_bp, url_prefix="/embed", name="embed_queue")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -537,12 +537,51 @@ def test_embed_page_is_compact_and_links_stay_inside_embed(cam, login_as, db):
 
 def test_embed_row_actions_render_embed_links(cam, login_as, db):
     make_gap(cam, BASE_TIME, state="failed")
-    headers = {
-        "HX-Request": "true",
-        "HX-Current-URL": "http://localhost/embed/cameras/cam1/gaps",
-    }
-    html = login_as("manager").post(f"{PAGE}/retry-failed", headers=headers).text
+    headers = {"HX-Request": "true"}
+    html = login_as("manager").post(f"/embed{PAGE}/retry-failed", headers=headers).text
     assert 'hx-get="/embed/cameras/cam1/gaps' in html and 'href="/cameras/' not in html
+
+
+# What an embedded page may point at besides /embed: its assets, and the API's downloads (the
+# archive files the player streams, the evidence export), which are files, not pages.
+_OUTSIDE_EMBED_OK = ("#", "/static/", "data:", "/api/v1/cameras/cam1/")
+
+
+def _targets(html: str) -> list[str]:
+    """Every URL an element of ``html`` links, fetches, posts or loads."""
+    attrs = ("href", "hx-get", "hx-post", "action", "src")
+    return [n.attrs[a] for n in page(html).find_all() for a in attrs if n.attrs.get(a)]
+
+
+def test_every_link_of_every_embed_page_stays_inside_embed(cam, login_as, db):
+    failed = make_gap(cam, BASE_TIME, state="failed")
+    filled = make_gap(cam, BASE_TIME + timedelta(hours=1), state="filled")
+    make_footage(cam, BASE_TIME + timedelta(hours=1, minutes=1))
+    make_gap(cam, BASE_TIME + timedelta(hours=2), state="filling", progress=0.4)
+    manager = login_as("manager")
+    row = f"/embed{PAGE}/{filled.id}"
+    hx = {"HX-Request": "true"}
+    answers = {
+        "fleet": manager.get("/embed/cameras"),
+        "camera": manager.get(f"/embed{PAGE}"),
+        "tab": manager.get(f"/embed{PAGE}?state=failed", headers={**hx, "HX-Target": "gap-panel"}),
+        "history": manager.get(f"{row}/history"),
+        "history row": manager.get(f"{row}/history", headers=hx),
+        "watch": manager.get(f"{row}/watch"),
+        "queue": manager.get("/embed/queue"),
+        "retry": manager.post(f"/embed{PAGE}/{failed.id}/retry", headers=hx),
+        "retry all": manager.post(f"/embed{PAGE}/retry-failed", headers=hx),
+        "window": manager.post(f"/embed{PAGE}/window", data={"start": "x"}, headers=hx),
+        "not found": manager.get("/embed/cameras/cam1/gaps/nope/history"),
+    }
+    for name, resp in answers.items():
+        assert resp.status_code in (200, 404, 422), (name, resp.status_code)
+        targets = _targets(resp.text)
+        outside = [t for t in targets if not t.startswith(("/embed/", *_OUTSIDE_EMBED_OK))]
+        assert not outside, (name, outside)
+    seen = _targets(answers["camera"].text) + _targets(answers["queue"].text)
+    assert f"/embed{PAGE}/{failed.id}/retry" in seen and f"{row}/watch" in seen
+    assert any(t.startswith("/embed/queue/") and t.endswith("/stop") for t in seen)
 
 
 def test_table_rows_say_who_asked_to_stop_a_running_fill(cam, login_as, db):

@@ -302,9 +302,9 @@ def test_an_ended_embed_session_answers_in_the_frame_never_with_the_login_page(e
     assert page.status_code == 401 and "Location" not in page.headers
     assert "Your Replenish session has ended" in html and "data-session-ended" in html
     assert "frame-ancestors 'self' https://vms.example" in page.headers["Content-Security-Policy"]
-    # htmx (a Retry in the frame) is sent to the framable page, saying what was lost.
-    frame = {"HX-Request": "true", "HX-Current-URL": "http://app/embed/cameras/cam1/gaps"}
-    late = browser.post("/cameras/cam1/gaps/g1/retry", headers=frame)
+    # htmx (a Retry in the frame: it posts under /embed) is sent to the framable page, saying
+    # what was lost.
+    late = browser.post("/embed/cameras/cam1/gaps/g1/retry", headers={"HX-Request": "true"})
     assert late.status_code == 401
     assert late.headers["HX-Redirect"] == "/embed/session-ended?lost=Retry"
     ended = browser.get(late.headers["HX-Redirect"]).get_data(as_text=True)

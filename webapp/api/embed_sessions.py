@@ -73,4 +73,4 @@ def create_embed_session():
         actor=current_user,
     )
     db.session.commit()
-    return jsonify({"url": url_for("embed.start", token=token), "expires_in": ttl}), 201
+    return jsonify({"url": url_for("embed_signon.start", token=token), "expires_in": ttl}), 201

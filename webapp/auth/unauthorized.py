@@ -10,16 +10,22 @@ from flask import url_for
 
 from ..errors import error_response
 from ..errors import wants_json
+from ..plumbing.security import embed_request
 
 # An operator's action that arrives after their session ended is not done; the login page and
-# the page after sign-in say which one ("your Retry was not done"). Endpoint -> the action's name.
+# the page after sign-in say which one ("your Retry was not done"). Endpoint -> the action's name,
+# on the site and in the embed (the gaps and queue blueprints are registered twice).
+_GAP_ACTIONS = {
+    "retry_gap_row": "Retry",
+    "stop_gap_row": "Stop",
+    "retry_failed_page": "Retry all",
+    "retry_selected_page": "Retry selected",
+    "queue_window_page": "window request",
+}
 LOST_ACTIONS = {
-    "gaps.retry_gap_row": "Retry",
-    "gaps.stop_gap_row": "Stop",
-    "gaps.retry_failed_page": "Retry all",
-    "gaps.retry_selected_page": "Retry selected",
-    "gaps.queue_window_page": "window request",
+    **{f"{bp}.{view}": name for bp in ("gaps", "embed") for view, name in _GAP_ACTIONS.items()},
     "queue.stop_fill": "Stop",
+    "embed_queue.stop_fill": "Stop",
 }
 
 
@@ -35,14 +41,6 @@ def _page_path(url: str) -> str | None:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _in_frame() -> bool:
-    """True for an embed page, or a request made from one (its actions post to /cameras/...)."""
-    pages = [request.path, request.headers.get("HX-Current-URL", "")]
-    if request.method == "POST":
-        pages.append(request.referrer or "")
-    return any((_page_path(p) or "").startswith("/embed/") for p in pages)
-
-
 def install(login_manager) -> None:
     """Register the unauthorized handler on Flask-Login."""
 
@@ -52,9 +50,10 @@ def install(login_manager) -> None:
             return error_response(401, "sign in or send an API key as a bearer token")
         next_path = request.full_path if request.query_string else request.path
         lost = LOST_ACTIONS.get(request.endpoint) if request.method == "POST" else None
-        if _in_frame():
-            # In a console's frame: the sign-in page cannot be framed, so the frame says the
-            # session ended and tells its parent (templates/embed/ended.html).
+        if embed_request():
+            # In a console's frame (an embed page, or one of its actions: they post under /embed
+            # too): the sign-in page cannot be framed, so the frame says the session ended and
+            # tells its parent (templates/embed/ended.html).
             if request.headers.get("HX-Request"):
                 resp = make_response("", 401)
                 resp.headers["HX-Redirect"] = url_for("auth.embed_session_ended", lost=lost)

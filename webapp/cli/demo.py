@@ -21,6 +21,7 @@ from ..domain import fill_runs
 from ..domain import gapstate
 from ..domain.audit import SYSTEM
 from ..domain.segments import add_segments
+from ..domain.states import GapState
 from ..domain.users import create_user
 from ..extensions import db
 from ..models import Camera
@@ -45,21 +46,21 @@ DEMO_USERS = (("admin", "admin"), ("manager", "manager"), ("viewer", "viewer"))
 # (state, hours ago the gap started, seconds long): what a healthy ANR camera shows, outages it
 # brought back and a few still to fetch.
 DEMO_GAPS = (
-    ("pending", 0.6, 40),
-    ("pending", 2.5, 75),
-    ("filling", 1.2, 90),
-    ("filled", 3.0, 120),
-    ("filled", 7.5, 60),
-    ("filled", 20.0, 300),
+    (GapState.PENDING, 0.6, 40),
+    (GapState.PENDING, 2.5, 75),
+    (GapState.FILLING, 1.2, 90),
+    (GapState.FILLED, 3.0, 120),
+    (GapState.FILLED, 7.5, 60),
+    (GapState.FILLED, 20.0, 300),
 )
 # The one camera with trouble, so the fleet reads as a healthy site with a few problems: a replay
 # that ended early, a camera that was offline for three tries, two outages older than its card.
 TROUBLED_CAMERA = "lobby"
 TROUBLE_GAPS = (
-    ("partial", 5.0, 180),
-    ("failed", 9.0, 45),
-    ("expired", 30.0, 900),
-    ("expired", 40.0, 240),
+    (GapState.PARTIAL, 5.0, 180),
+    (GapState.FAILED, 9.0, 45),
+    (GapState.EXPIRED, 30.0, 900),
+    (GapState.EXPIRED, 40.0, 240),
 )
 # The seeded footage starts this long before the oldest gap, so a gap brought back by Retry has
 # footage on both sides and the indexer sees no hole next to it.
@@ -118,10 +119,12 @@ def _seed_gaps_and_segments(camera, now, rng, anr: bool) -> None:
         start = start.replace(second=0)
         end = start + timedelta(seconds=seconds)
         gap, _ = gapstate.record_gap(camera.id, start, end)
-        _put_in_state(gap, state if anr else "pending", now, rng)
+        _put_in_state(gap, state if anr else GapState.PENDING, now, rng)
         windows.append((start, end, state))
     since = min(start for start, _, _ in windows) - FOOTAGE_BEFORE_OLDEST
-    _seed_segments(camera, now, sorted((s, e) for s, e, st in windows if st != "filled"), since)
+    _seed_segments(
+        camera, now, sorted((s, e) for s, e, st in windows if st != GapState.FILLED), since
+    )
 
 
 def _seed_download_camera(base_url: str, now) -> None:
@@ -143,9 +146,11 @@ def _seed_download_camera(base_url: str, now) -> None:
     start -= timedelta(minutes=start.minute % 10)  # on the card's ten-minute files
     end = start + timedelta(hours=1)
     gap, _ = gapstate.record_gap(camera.id, start, end)
-    gapstate.change_state(gap, "filling", claimed_by="demo", lease_until=now, last_attempt_at=now)
+    gapstate.change_state(
+        gap, GapState.FILLING, claimed_by="demo", lease_until=now, last_attempt_at=now
+    )
     error = "the site was offline; Retry fetches this hour from the card by download"
-    gapstate.change_state(gap, "failed", fill_attempts=1, last_error=error)
+    gapstate.change_state(gap, GapState.FAILED, fill_attempts=1, last_error=error)
     _seed_runs(gap, now, "failed", attempts=1, error=error, method="download")
     _seed_segments(camera, now, [(start, end)], start - FOOTAGE_BEFORE_OLDEST)
 
@@ -188,33 +193,42 @@ def _seed_segments(camera, now, holes, since) -> None:
 def _put_in_state(gap: RecordingGap, state: str, now, rng) -> None:
     """Walk a fresh gap through the state machine to ``state``, as the engine would have."""
     attempted = now - timedelta(minutes=rng.randint(5, 300))
-    if state == "pending":
+    if state == GapState.PENDING:
         return
-    if state == "expired":
-        gapstate.change_state(gap, "expired")
+    if state == GapState.EXPIRED:
+        gapstate.change_state(gap, GapState.EXPIRED)
         return
     gapstate.change_state(
-        gap, "filling", claimed_by="demo", lease_until=now, progress=0.4, last_attempt_at=attempted
+        gap,
+        GapState.FILLING,
+        claimed_by="demo",
+        lease_until=now,
+        progress=0.4,
+        last_attempt_at=attempted,
     )
-    if state == "filling":
+    if state == GapState.FILLING:
         gap.fill_attempts = 1
         _seed_runs(gap, attempted, None, attempts=1)
         return
-    if state == "filled":
+    if state == GapState.FILLED:
         gapstate.change_state(
-            gap, "filled", fill_attempts=1, filled_at=attempted, recovered_seconds=gap.gap_seconds
+            gap,
+            GapState.FILLED,
+            fill_attempts=1,
+            filled_at=attempted,
+            recovered_seconds=gap.gap_seconds,
         )
         _seed_runs(gap, attempted, "filled", attempts=1, recovered=gap.gap_seconds)
-    elif state == "partial":
+    elif state == GapState.PARTIAL:
         recovered = round(gap.gap_seconds * 0.55, 1)
         error = "replay ended after 55% of the window"
         gapstate.change_state(
-            gap, "partial", fill_attempts=1, recovered_seconds=recovered, last_error=error
+            gap, GapState.PARTIAL, fill_attempts=1, recovered_seconds=recovered, last_error=error
         )
         _seed_runs(gap, attempted, "partial", attempts=1, error=error, recovered=recovered)
-    elif state == "failed":
+    elif state == GapState.FAILED:
         error = "Connection refused by rtsp://***@10.20.0.14:554 (camera offline)"
-        gapstate.change_state(gap, "failed", fill_attempts=3, last_error=error)
+        gapstate.change_state(gap, GapState.FAILED, fill_attempts=3, last_error=error)
         _seed_runs(gap, attempted, "failed", attempts=3, error=error)
 
 

@@ -1,10 +1,13 @@
-"""Compact embedded pages and the sign-on redirect (minting is in ``api/embed_sessions``)."""
+"""The sign-on redirect into the embed layout (minting is in ``api/embed_sessions``).
+
+The session-end page is ``auth.embed_session_ended``; the framing policy and the embed cookie are
+``plumbing/security.py`` and ``plumbing/sessions.py``.
+"""
 
 from flask import redirect
 from flask import request
 from flask import session
 from flask import url_for
-from flask_login import login_required
 from flask_login import login_user
 from sqlalchemy import delete
 
@@ -16,13 +19,7 @@ from ..models import UsedEmbedToken
 from ..models import User
 from ..models import utcnow
 from ..models.user import EMBED_ROLES
-from ..pages.gap_pages import camera_page
-from ..pages.gap_pages import fleet_page
-from ..pages.gap_pages import history_page
-from ..pages.gap_pages import watch_page
 from ..plumbing.sessions import begin
-from ..queue.views import show_queue
-from ..queue.views import stop_fill
 from . import bp
 
 
@@ -48,47 +45,5 @@ def start():
     session["embed_via"] = payload.get("k")
     login_user(user)
     if payload.get("c"):
-        return redirect(url_for(".camera_gaps", camera_id=payload["c"]))
-    return redirect(url_for(".fleet"))
-
-
-@bp.get("/cameras")
-@login_required
-def fleet():
-    """The fleet overview in the compact layout."""
-    return fleet_page()
-
-
-@bp.get("/cameras/<camera_id>/gaps")
-@login_required
-def camera_gaps(camera_id: str):
-    """The camera gap page in the compact layout."""
-    return camera_page(camera_id)
-
-
-@bp.get("/cameras/<camera_id>/gaps/<gap_id>/history")
-@login_required
-def gap_history(camera_id: str, gap_id: str):
-    """A gap's fill history in the compact layout."""
-    return history_page(camera_id, gap_id)
-
-
-@bp.get("/cameras/<camera_id>/gaps/<gap_id>/watch")
-@login_required
-def gap_watch(camera_id: str, gap_id: str):
-    """A gap's footage player in the compact layout."""
-    return watch_page(camera_id, gap_id)
-
-
-@bp.get("/queue")
-@login_required
-def queue():
-    """The fill queue in the compact layout, with the embed session's role and scope."""
-    return show_queue()
-
-
-@bp.post("/queue/<camera_id>/<gap_id>/stop")
-@login_required
-def queue_stop(camera_id: str, gap_id: str):
-    """Stop a running fill from the embedded queue (a manager-role embed session)."""
-    return stop_fill(camera_id, gap_id)
+        return redirect(url_for("embed.camera_gaps", camera_id=payload["c"]))
+    return redirect(url_for("embed.fleet"))

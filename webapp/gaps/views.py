@@ -1,4 +1,8 @@
-"""The fleet overview and the camera gap page; one view serves page and htmx fragment."""
+"""The fleet overview and the camera gap page; one view serves page and htmx fragment.
+
+Registered twice: ``gaps`` on the site, ``embed`` under /embed (``webapp.register_blueprints``);
+every link and redirect is relative (``.camera_gaps``), so each stays in its own layout.
+"""
 
 import json
 
@@ -46,7 +50,6 @@ from ..pages.gap_pages import camera_page
 from ..pages.gap_pages import fleet_page
 from ..pages.gap_pages import gap_page_context
 from ..pages.gap_pages import history_page
-from ..pages.gap_pages import page_endpoint
 from ..pages.gap_pages import watch_page
 from ..pages.presenters import STATE_LABELS
 from ..pages.presenters import RowRights
@@ -78,13 +81,13 @@ def camera_gaps(camera_id: str):
 @bp.get("/")
 def index():
     """The home page is the fleet overview."""
-    return redirect(url_for("gaps.fleet"))
+    return redirect(url_for(".fleet"))
 
 
 def _row_response(camera, gap, status=200, row_error=None, event=None, notice=None):
     """One table row: what the row's buttons swap in; success tells the page to refresh."""
     rights = RowRights()
-    row = gap_row(gap, camera, rights, history_ep=page_endpoint("gap_history"))
+    row = gap_row(gap, camera, rights)
     resp = make_response(
         render_template(
             "gaps/_row.html", row=row, csrf=rights.csrf, row_error=row_error, notice=notice
@@ -92,7 +95,7 @@ def _row_response(camera, gap, status=200, row_error=None, event=None, notice=No
         status,
     )
     if row_error:
-        # htmx does not swap a 409 by default; app.js swaps answers that name their target.
+        # An error answer names its target; htmx swaps it (responseHandling, base.html).
         resp.headers["HX-Retarget"] = f"#gap-{gap.id}"
         resp.headers["HX-Reswap"] = "outerHTML"
     else:
@@ -121,7 +124,7 @@ def _row_action(camera_id, gap_id, capability, action, done, event_name=None):
         event = {event_name: {"gap_id": gap.id}} if event_name else None
         return _row_response(camera, gap, event=event, notice=done)
     flash(done)
-    return redirect(url_for(page_endpoint("camera_gaps"), camera_id=camera.id), 303)
+    return redirect(url_for(".camera_gaps", camera_id=camera.id), 303)
 
 
 @bp.post("/cameras/<camera_id>/gaps/<gap_id>/retry")
@@ -154,7 +157,7 @@ def _bulk_answer(camera, ids: list[str], notice: str):
     notice in the message area; a plain form goes back to the page with the notice flashed."""
     if not is_htmx():
         flash(notice)
-        return redirect(url_for(page_endpoint("camera_gaps"), camera_id=camera.id), 303)
+        return redirect(url_for(".camera_gaps", camera_id=camera.id), 303)
     ctx = gap_page_context(
         camera,
         parse_state(request.args.get("state")),
@@ -184,7 +187,7 @@ def retry_failed_at_site_page():
     if result["refused"]:
         words += ". Not retried: " + "; ".join(r["error"] for r in result["refused"])
     flash(words + ".")
-    return redirect(url_for("gaps.fleet", site=result["site"]), 303)
+    return redirect(url_for(".fleet", site=result["site"]), 303)
 
 
 @bp.post("/cameras/retrievals")
@@ -206,7 +209,7 @@ def incident_window_page():
             f"{r['camera_id']}: {r['error']}" for r in result["refused"]
         )
     flash(words + ".")
-    return redirect(url_for("gaps.fleet"), 303)
+    return redirect(url_for(".fleet"), 303)
 
 
 @bp.post("/cameras/<camera_id>/gaps/retry-failed")
@@ -317,7 +320,7 @@ def queue_window_page(camera_id: str):
     if not is_htmx():
         if status == 200 and notice:
             flash(notice)
-            return redirect(url_for(page_endpoint("camera_gaps"), camera_id=camera.id), 303)
+            return redirect(url_for(".camera_gaps", camera_id=camera.id), 303)
     ctx = gap_page_context(camera, tl=not is_htmx())
     errors = form.first_errors()
     if form.form_errors:
@@ -326,7 +329,7 @@ def queue_window_page(camera_id: str):
     overlap_href = None
     if overlap is not None:
         overlap_href = (
-            url_for(page_endpoint("camera_gaps"), camera_id=camera.id, state=overlap.fill_state)
+            url_for(".camera_gaps", camera_id=camera.id, state=overlap.fill_state)
             + f"#gap-{overlap.id}"
         )
     ctx.update(
@@ -341,7 +344,7 @@ def queue_window_page(camera_id: str):
     if status == 200:
         resp.headers["HX-Trigger"] = json.dumps({"gaps-changed": True})
     elif is_htmx():
-        # The form answers for itself; app.js swaps error answers that name their target.
+        # The form answers for itself; htmx swaps it (responseHandling, base.html).
         resp.headers["HX-Retarget"] = "#window-form"
         resp.headers["HX-Reswap"] = "outerHTML"
     return resp

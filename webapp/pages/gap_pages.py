@@ -1,14 +1,36 @@
-"""The fleet and camera gap pages, rendered for the site (``gaps``) and the embed layout.
+"""The fleet and camera gap pages, for both registrations of the gaps blueprint.
 
-Both blueprints serve these pages under their own URLs; this module is what they share, so
-neither imports the other.
+``gaps`` serves them on the site and ``embed`` (the same blueprint registered again under
+``/embed``, see ``webapp.register_blueprints``) in the compact layout; every link is a relative
+``url_for(".camera_gaps", ...)``, so a page never links out of its own layout.
+
+The protocol between these pages and ``static/js/app.js`` (its heading comment says the same):
+
+request, sent by the page
+    ``X-CSRFToken`` header      every htmx request (``hx-headers`` on ``<body>``, base.html;
+                                checked by the CSRF hook in ``create_app``).
+    ``HX-Target`` header        htmx's own: which block to render (``GAP_FRAGMENTS``,
+                                ``rendering.render_page``).
+    ``shown`` parameter         rows under ``[data-keep-rows]`` when it refreshes (``_shown_rows``).
+    ``open`` parameter          gap ids whose history row is open (``_open_details``).
+    ``keep`` parameter          gap ids an action changed, at most 20 (``keep_ids``).
+    path of a refresh           ``[data-follow-url]`` refreshes from the address bar's URL.
+answer, read by the page
+    ``HX-Trigger``              ``gaps-changed`` (``{"keep": [gap id]}``: the gap view refreshes
+                                and keeps that row), ``replenish:gap-retried`` (``{"gap_id"}``:
+                                told to an embedding console).
+    ``HX-Retarget``/``HX-Reswap`` on a 4xx or 500: an answer meant to be shown (a row's conflict,
+                                a form with its errors, ``errors.error_response``); htmx swaps
+                                those statuses (``responseHandling`` in base.html's htmx-config).
+markup, read by app.js
+    ``data-refresh-seconds``    polled with a ``refresh`` event while the tab is visible.
+    ``.row-error``              a row's conflict stays readable 15 s before a refresh.
 """
 
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from flask import current_app
 from flask import request
@@ -54,19 +76,6 @@ FAST_REFRESH_S = 2  # while a gap is filling the progress bar should move
 SLOW_REFRESH_S = 20
 
 
-def in_embed() -> bool:
-    """True when the request comes from (or is) an /embed page, so links stay inside /embed."""
-    if request.path.startswith("/embed/"):
-        return True
-    current = request.headers.get("HX-Current-URL", "")
-    return urlsplit(current).path.startswith("/embed/")
-
-
-def page_endpoint(name: str) -> str:
-    """The endpoint of a page view in the current layout (site or embed)."""
-    return f"embed.{name}" if in_embed() else f"gaps.{name}"
-
-
 def fleet_page():
     """A page of cameras in scope, attention first; search, site and attention in the URL."""
     require("view", current_user)
@@ -83,9 +92,7 @@ def fleet_page():
         summary=summary,
         attention_total=summary["attention"],
         sites=fleet_mod.sites(current_user),
-        camera_endpoint=page_endpoint("camera_gaps"),
-        table_rows=fleet_rows(page.rows, page_endpoint("camera_gaps")),
-        fleet_endpoint=page_endpoint("fleet"),
+        table_rows=fleet_rows(page.rows),
         # "Retry N failed at <site>" once a site is chosen (manager+).
         site_failed=incidents.failed_at_site(current_user, fq.site)
         if fq.site and can(current_user, "retry")
@@ -155,7 +162,7 @@ def gap_page_context(
         state=state,
         range_key=range_key,
         page=page,
-        rows=gap_rows(page.rows, camera, rights, page_endpoint("gap_history")),
+        rows=gap_rows(page.rows, camera, rights),
         rights=rights,
         counts=counts,
         total=sum(counts.values()),
@@ -177,7 +184,6 @@ def gap_page_context(
         marks=timeline_marks(timeline.marks, camera.timezone, mark_links(camera, range_key))
         if timeline
         else [],
-        page_ep=page_endpoint("camera_gaps"),
         tz_label=tz_label(camera.timezone),
         window_values={},
         window_defaults=last_hour(camera.timezone),
@@ -237,16 +243,13 @@ def _open_details() -> list[str]:
 def with_kept_rows(camera_id: str, rows: list, keep_ids) -> list:
     """``rows`` plus the kept gaps not among them, in the table's order (newest first)."""
     shown = {r.id for r in rows}
-    missing = [i for i in keep_ids if i not in shown][:KEEP_MAX]
+    missing = [i for i in keep_ids if i not in shown][:MAX_KEPT_ROWS]
     if not missing:
         return rows
     extra = gap_rows_by_id(camera_id, missing)
     merged = list(rows) + list(extra)
     merged.sort(key=lambda r: (stored_time(r.gap_start), r.id), reverse=True)
     return merged
-
-
-KEEP_MAX = 500
 
 
 def mark_links(camera, range_key: str):
@@ -256,14 +259,13 @@ def mark_links(camera, range_key: str):
     The URL shape is built once and filled in per mark (``cached_url_for``: url_for costs about
     60 µs, and a page draws a hundred marks or more).
     """
-    endpoint = page_endpoint("camera_gaps")
 
     def href(mark) -> str:
         newest = mark.gap_ids[-1]
         cursor = encode_cursor(mark.last_start, newest + "~")
         state = None if mark.mixed else mark.state
         url = cached_url_for(
-            endpoint, camera_id=camera.id, state=state, range=range_key, before=cursor
+            ".camera_gaps", camera_id=camera.id, state=state, range=range_key, before=cursor
         )
         return f"{url}#gap-{newest}"
 
@@ -328,7 +330,6 @@ def history_page(camera_id: str, gap_id: str):
         gap=gap,
         runs=fill_queue.run_history(gap.id),
         files=footage_views(evidence.footage(camera.id, gap), camera, gap),
-        page_ep=page_endpoint("camera_gaps"),
     )
 
 
@@ -364,6 +365,5 @@ def watch_page(camera_id: str, gap_id: str):
             if rights.export and on_disk
             else None
         ),
-        page_ep=page_endpoint("camera_gaps"),
-        history_url=url_for(page_endpoint("gap_history"), camera_id=camera.id, gap_id=gap.id),
+        history_url=url_for(".gap_history", camera_id=camera.id, gap_id=gap.id),
     )

@@ -29,6 +29,7 @@ from ..domain.times import zone
 from ..masking import mask_credentials
 from ..models import rfc3339
 from ..models import utcnow
+from ..plumbing.security import embed_request
 from .timeline import RANGE_LABELS
 
 STATE_LABELS = {
@@ -152,8 +153,11 @@ def cached_url_for(endpoint: str, **values) -> str:
     thousand cameras made that the page's main cost. The shape is cut once into literal pieces
     and slots, and values are joined into the slots (never searched for placeholders, so a
     camera id such as ``x__gap_id__`` stays a camera id). Values are percent-encoded like
-    url_for does; ``None`` values are left out, as url_for leaves them out.
+    url_for does; ``None`` values are left out, as url_for leaves them out. A relative endpoint
+    (``.camera_gaps``) is the current blueprint's, as for url_for: the site's or the embed's.
     """
+    if endpoint.startswith("."):
+        endpoint = f"{request.blueprint}{endpoint}"
     present = {k: v for k, v in values.items() if v is not None}
     key = (request.script_root, endpoint, tuple(sorted(present)))
     shape = _URL_SHAPES.get(key)
@@ -248,11 +252,10 @@ def gap_row(
     camera,
     rights: RowRights,
     now: datetime | None = None,
-    history_ep: str = "gaps.gap_history",
 ) -> GapRow:
     """The values of one gap row (``gap`` is a model or a row of ``list_gaps``).
 
-    ``history_ep``: the endpoint of the gap's history in the current layout (site or embed).
+    Its links are the current blueprint's (``.gap_history``): the site's or the embed's.
     """
     tz = camera.timezone
     state = gap.fill_state
@@ -261,9 +264,9 @@ def gap_row(
     retry_url = stop_url = None
     if rights.retry:
         if state in ATTENTION:
-            retry_url = cached_url_for("gaps.retry_gap_row", camera_id=camera.id, gap_id=gap.id)
+            retry_url = cached_url_for(".retry_gap_row", camera_id=camera.id, gap_id=gap.id)
         if state == FILLING and rights.stop:
-            stop_url = cached_url_for("gaps.stop_gap_row", camera_id=camera.id, gap_id=gap.id)
+            stop_url = cached_url_for(".stop_gap_row", camera_id=camera.id, gap_id=gap.id)
     return GapRow(
         id=gap.id,
         state=state,
@@ -288,17 +291,16 @@ def gap_row(
         retry_url=retry_url,
         stop_url=stop_url,
         stop_refused="Stop already requested" if gap.stop_requested_by else None,
-        history_url=cached_url_for(history_ep, camera_id=camera.id, gap_id=gap.id),
-        **_footage_links(gap, camera, rights, history_ep),
+        history_url=cached_url_for(".gap_history", camera_id=camera.id, gap_id=gap.id),
+        **_footage_links(gap, camera, rights),
     )
 
 
-def _footage_links(gap, camera, rights: RowRights, history_ep: str) -> dict:
+def _footage_links(gap, camera, rights: RowRights) -> dict:
     """Watch (and Export evidence) for a row with footage; the Watch page sits beside History."""
     if gap.fill_state not in WATCHABLE:
         return {}
-    watch_ep = history_ep.rpartition(".")[0] + ".gap_watch"
-    links = {"watch_url": cached_url_for(watch_ep, camera_id=camera.id, gap_id=gap.id)}
+    links = {"watch_url": cached_url_for(".gap_watch", camera_id=camera.id, gap_id=gap.id)}
     if rights.export:
         links["export_url"] = cached_url_for(
             "api.export_evidence", camera_id=camera.id, gap_id=gap.id
@@ -306,10 +308,10 @@ def _footage_links(gap, camera, rights: RowRights, history_ep: str) -> dict:
     return links
 
 
-def gap_rows(rows, camera, rights: RowRights, history_ep: str = "gaps.gap_history") -> list:
+def gap_rows(rows, camera, rights: RowRights) -> list:
     """Every row of a page of gaps; ``rights`` is worked out once for the page."""
     now = utcnow()
-    return [gap_row(gap, camera, rights, now, history_ep) for gap in rows]
+    return [gap_row(gap, camera, rights, now) for gap in rows]
 
 
 @dataclass(slots=True)
@@ -335,8 +337,8 @@ class FleetRowView:
 _LOWER = {s: STATE_LABELS[s].lower() for s in FILL_STATES}
 
 
-def fleet_rows(rows, camera_endpoint: str) -> list[FleetRowView]:
-    """The values of every fleet row; one URL shape serves all cameras."""
+def fleet_rows(rows) -> list[FleetRowView]:
+    """The values of every fleet row; one URL shape (``.camera_gaps``) serves all cameras."""
     now = utcnow()
     out = []
     for row in rows:
@@ -345,7 +347,7 @@ def fleet_rows(rows, camera_endpoint: str) -> list[FleetRowView]:
         newest = row.newest_gap_start
         out.append(
             FleetRowView(
-                href=cached_url_for(camera_endpoint, camera_id=cam.id),
+                href=cached_url_for(".camera_gaps", camera_id=cam.id),
                 id=cam.id,
                 name=cam.name,
                 site=cam.site,
@@ -447,7 +449,7 @@ def install(app) -> None:
 
     @app.context_processor
     def inject_principal():
-        embed = request.path.startswith("/embed/")
+        embed = embed_request()
         # An embed session that is not narrowed to one camera may go back to its camera list.
         scope = session.get("embed_scope")
         return {

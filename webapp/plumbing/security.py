@@ -5,6 +5,17 @@ from flask import g
 from flask import request
 
 
+def embed_request() -> bool:
+    """True for a request under ``/embed/``: the embed layout and its sign-on and session end.
+
+    The embed layout is the gaps and queue blueprints registered a second time under ``/embed``
+    (``webapp.register_blueprints``), so the path prefix covers both registrations; the framing
+    policy, the session cookie's kind, the compact base template and the in-frame session end
+    all key on it.
+    """
+    return request.path.startswith("/embed/")
+
+
 def embed_origins() -> list[str]:
     """Origins allowed to frame the /embed pages (``ANR_EMBED_ORIGINS``, space-separated)."""
     return current_app.config.get("ANR_EMBED_ORIGINS", "").split()
@@ -13,7 +24,7 @@ def embed_origins() -> list[str]:
 def apply_security_headers(resp):
     """Add CSP, nosniff, referrer policy and ``Vary: HX-Request`` to a response."""
     ancestors = "'self'"
-    if request.path.startswith("/embed/") and embed_origins():
+    if embed_request() and embed_origins():
         ancestors = "'self' " + " ".join(embed_origins())
     resp.headers.setdefault(
         "Content-Security-Policy",

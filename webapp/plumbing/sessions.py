@@ -10,9 +10,10 @@ from datetime import datetime
 from datetime import timezone
 
 from flask import current_app
-from flask import request
 from flask import session
 from flask.sessions import SecureCookieSessionInterface
+
+from .security import embed_request
 
 
 def begin(embed: bool = False) -> None:
@@ -38,7 +39,7 @@ def expired() -> bool:
 
 
 def _embedded() -> bool:
-    return session.get("embed") is True or request.path.startswith("/embed/")
+    return session.get("embed") is True or embed_request()
 
 
 class EmbedAwareSessionInterface(SecureCookieSessionInterface):

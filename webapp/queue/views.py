@@ -1,4 +1,5 @@
-"""``/queue``: one view serves the page and its htmx fragments; Stop answers with the view."""
+"""``/queue`` (and ``/embed/queue``): one view serves the page and its htmx fragments; Stop
+answers with the view."""
 
 from flask import flash
 from flask import redirect
@@ -15,10 +16,9 @@ from ..domain.principal import camera_for
 from ..domain.principal import require
 from ..domain.states import FILL_OUTCOMES
 from ..extensions import db
-from ..pages.gap_pages import in_embed
-from ..pages.gap_pages import page_endpoint
 from ..pages.rendering import is_htmx
 from ..pages.rendering import render_page
+from ..plumbing.security import embed_request
 from . import bp
 
 # HX-Target -> block of queue/queue.html: the whole view (refresh, filters, Stop), the next
@@ -58,7 +58,7 @@ def _render(notice: str | None = None, status: int = 200):
         sites=sites(current_user),
         cameras=camera_choices(current_user),
         notice=notice,
-        **_endpoints(),
+        gaps_ep=_camera_page(),
     )
     return html, status
 
@@ -81,19 +81,15 @@ def stop_fill(camera_id: str, gap_id: str):
     )
     if not is_htmx():
         flash(notice)
-        return redirect(url_for(_endpoints()["queue_ep"], **_filter_args()), 303)
+        return redirect(url_for(".show_queue", **_filter_args()), 303)
     del gap
     return _render(notice)
 
 
-def _endpoints() -> dict:
-    """The page's links in its layout: /queue on the site, /embed/queue inside the embed."""
-    prefix = "embed" if in_embed() else "queue"
-    return {
-        "queue_ep": f"{prefix}.show_queue" if prefix == "queue" else "embed.queue",
-        "queue_stop_ep": f"{prefix}.stop_fill" if prefix == "queue" else "embed.queue_stop",
-        "gaps_ep": page_endpoint("camera_gaps"),
-    }
+def _camera_page() -> str:
+    """The camera page of this layout: the queue's own links are relative (``.show_queue``,
+    /queue or /embed/queue); a camera links to the gaps blueprint of the same layout."""
+    return "embed.camera_gaps" if embed_request() else "gaps.camera_gaps"
 
 
 def _filter_args() -> dict:
