@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "webapp"
-BLUEPRINTS = ("gaps", "api", "audit", "admin", "embed", "auth")
+BLUEPRINTS = ("gaps", "api", "audit", "admin", "embed", "auth", "queue", "health")
 
 
 def _module_name(path: Path) -> str:
