@@ -431,3 +431,16 @@ def test_embed_queue_viewer_session_has_no_stop_and_is_refused(embed_app):
         headers={"HX-Request": "true"},
     )
     assert refused.status_code == 403
+
+
+def test_lost_actions_name_real_endpoints_on_the_site_and_in_the_embed(embed_app):
+    """Every action a lost session names is a route, and the embed's own actions are named."""
+    from webapp.auth.unauthorized import LOST_ACTIONS
+
+    assert set(LOST_ACTIONS) <= set(embed_app.view_functions)
+    assert LOST_ACTIONS["embed.retry_gap_row"] == "Retry"
+    assert LOST_ACTIONS["embed_queue.stop_fill"] == "Stop"
+    # A Stop from the embedded queue after the session ended says so in the frame.
+    late = embed_app.test_client().post("/embed/queue/cam1/g1/stop", headers={"HX-Request": "true"})
+    assert late.status_code == 401
+    assert late.headers["HX-Redirect"] == "/embed/session-ended?lost=Stop"
