@@ -31,6 +31,7 @@ from .media import describe_content
 from .media import ffmpeg_bin
 from .media import probe_duration
 from .media import sniff_media
+from .phases import Phases
 from .vendors import DownloadStopped
 from .vendors import Recording
 from .vendors import Refused
@@ -97,9 +98,11 @@ class DownloadJob:
         max_mbps: float = 64.0,
         min_free_mb: float = 1024.0,
         on_done: Callable[[], None] = lambda: None,
+        phases: Phases | None = None,
     ):
         self.gap_id = gap_id
         self.on_done = on_done  # tells the worker to poll now
+        self.phases = phases if phases is not None else Phases()  # where the fill's time went
         self.folder = folder
         self.start_time = start
         self.seconds = seconds
@@ -195,10 +198,11 @@ class DownloadJob:
 
     def _work(self) -> None:
         if self.slots is not None:
-            while not self.slots.acquire(timeout=0.2):
-                if self._stop.is_set():
-                    self._error = "the download was stopped"
-                    return
+            with self.phases.timed("wait"):
+                while not self.slots.acquire(timeout=0.2):
+                    if self._stop.is_set():
+                        self._error = "the download was stopped"
+                        return
             self.started_at = time.monotonic()  # the time limit counts from the slot
         try:
             self._fetch()
@@ -213,7 +217,8 @@ class DownloadJob:
         try:
             listed = self.recordings
             if listed is None:
-                listed = self.client.recordings(begin, end)
+                with self.phases.timed("search"):
+                    listed = self.client.recordings(begin, end)
             run = contiguous(listed, begin, end)
             if not run:
                 self._error = "the camera lists no recording for this window"
@@ -224,9 +229,12 @@ class DownloadJob:
                     "after the window began"
                 )
                 return
-            files = self._download(run, end)
-            self._check_media(files)
-            self._cut(files, begin, end)
+            with self.phases.timed("download"):
+                files = self._download(run, end)
+            with self.phases.timed("probe"):
+                self._check_media(files)
+            with self.phases.timed("cut"):
+                self._cut(files, begin, end)
         except DownloadStopped:
             self._error = "the download was stopped"
         except Unsupported as exc:
@@ -362,7 +370,8 @@ class DownloadJob:
         piece = self._current()
         recovered = None
         if self._error is None and piece.part.exists():
-            recovered = probe_duration(piece.part, self.ffmpeg)
+            with self.phases.timed("probe"):
+                recovered = probe_duration(piece.part, self.ffmpeg)
         if not recovered:
             piece.part.unlink(missing_ok=True)
             reason = self._error or self.error_tail() or "the cut produced no footage"

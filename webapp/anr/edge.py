@@ -25,6 +25,7 @@ from .download import DownloadJob
 from .fill import FillJob
 from .fill import FillResult
 from .media import ffmpeg_bin
+from .phases import Phases
 from .replay import ReplayUrlError
 from .vendors import CardCoverage
 from .vendors import VendorClient
@@ -67,6 +68,7 @@ class EdgeFill:
         ffmpeg: str = "",
         wake: Callable[[], None] = lambda: None,
         refresh_card: bool = True,
+        phases: Phases | None = None,
     ):
         self.gap_id = gap_id
         self.start_time = start
@@ -91,6 +93,7 @@ class EdgeFill:
         self._aborted = False
         self.wake = wake  # tells the worker to poll now (a card check or a download ended)
         self.refresh_card = refresh_card  # ask the card's oldest footage even if not needed
+        self.phases = phases if phases is not None else Phases()  # where the fill's time went
 
     # --- the FillJob surface the worker uses ------------------------------------------------
     def __getattr__(self, name: str):
@@ -148,9 +151,10 @@ class EdgeFill:
 
     def _ask_card(self, client: VendorClient) -> None:
         try:
-            self.coverage = client.coverage(
-                self.start_time, self.end, want_oldest=self.refresh_card
-            )
+            with self.phases.timed("search"):
+                self.coverage = client.coverage(
+                    self.start_time, self.end, want_oldest=self.refresh_card
+                )
         except VendorError as exc:
             self.card_error = exc
             log.info("gap %s: the card could not be asked: %s", self.gap_id, self.masked(str(exc)))

@@ -50,6 +50,7 @@ from .onvif_replay import SYSTEM_PYTHON
 from .onvif_replay import OnvifReplayJob
 from .onvif_replay import gstreamer_problem
 from .onvif_replay import with_credentials
+from .phases import Phases
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
 from .vendors import client_for
@@ -118,6 +119,10 @@ class Worker:
         self.download_slots = threading.Semaphore(
             max(int(app.config.get("ANR_DOWNLOAD_CONCURRENCY") or 1), 1)
         )
+        # Where the fills' time went, summed over every fill this worker finished (and its
+        # sweeps and claims as ``claim``); the site-outage bench prints it.
+        self.phase_totals = Phases()
+        self.fills_timed = 0
 
     @property
     def lease_seconds(self) -> float:
@@ -180,6 +185,10 @@ class Worker:
     # --- queue ----------------------------------------------------------------------------
     def sweep_and_claim(self) -> list[str]:
         """Expire old gaps, take back lost leases, claim what the free slots allow and start."""
+        with self.phase_totals.timed("claim"):
+            return self._sweep_and_claim()
+
+    def _sweep_and_claim(self) -> list[str]:
         cfg = self.config
         changed = queue.expire_old(float(cfg["ANR_MAX_GAP_HOURS"]))
         reclaimed = queue.reclaim_lost_leases(int(cfg["ANR_MAX_ATTEMPTS"]))
@@ -268,6 +277,7 @@ class Worker:
         # A snapshot of the row: the replay starts later (after the card check), when the
         # session may have expired the row's attributes.
         settings = SimpleNamespace(**{c.key: getattr(camera, c.key) for c in Camera.__table__.c})
+        phases = Phases()
 
         def replay_job(begin, seconds) -> FillJob:
             def url(start, end):
@@ -283,7 +293,7 @@ class Worker:
         def download_job(*, start, seconds, client, recordings) -> DownloadJob:
             return DownloadJob(
                 start=start, seconds=seconds, client=client, recordings=recordings,
-                slots=self.download_slots, on_done=self.wake.set,
+                slots=self.download_slots, on_done=self.wake.set, phases=phases,
                 max_mbps=float(self.config.get("ANR_DOWNLOAD_MAX_MBPS", 64)),
                 min_free_mb=float(self.config.get("ANR_MIN_FREE_MB", 1024)), **common,
             )  # fmt: skip
@@ -310,6 +320,7 @@ class Worker:
             wake=self.wake.set,
             refresh_card=camera.card_checked_at is None
             or (utcnow() - camera.card_checked_at).total_seconds() > CARD_REFRESH_S,
+            phases=phases,
         )
 
     def onvif_replay_job(self, client, settings, password, begin, seconds, common) -> FillJob:
@@ -382,6 +393,23 @@ class Worker:
 
     def finish(self, running: Running, result: FillResult | None) -> None:
         """Record a fill's outcome through the state machine, with its FillRun row."""
+        phases = getattr(running.job, "phases", None)
+        if not isinstance(phases, Phases):
+            phases = Phases()
+        timed = sum(phases.seconds.values())
+        began = time.perf_counter()
+        try:
+            self._finish(running, result)
+        finally:
+            # The database's share: the whole finish but what the job and the indexing of the
+            # new file counted meanwhile (the judging probe, the segment's probe and hash).
+            nested = sum(phases.seconds.values()) - timed
+            phases.add("database", time.perf_counter() - began - nested)
+            self.phase_totals.merge(phases)
+            self.fills_timed += 1
+            log.debug("gap %s: phases %s", running.job.gap_id, phases.line())
+
+    def _finish(self, running: Running, result: FillResult | None) -> None:
         job = running.job
         gap = queue.held_gap(job.gap_id, self.worker_id)
         if gap is None:
@@ -481,7 +509,11 @@ class Worker:
             return
         # The hash the fill took as it placed the file; else it is taken now, right after.
         hashes = getattr(job, "hashes", None) or {}
+        phases = getattr(job, "phases", None)
+        began = time.perf_counter()
         segment = segment_for(camera_id, path, job.ffmpeg, hashes.get(path.name))
+        if isinstance(phases, Phases):
+            phases.add("index", time.perf_counter() - began)
         if segment is not None:
             add_segment(segment)  # the indexer may have added it meanwhile: then this is skipped
 
