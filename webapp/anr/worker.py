@@ -509,9 +509,13 @@ class Worker:
             return
         # The hash the fill took as it placed the file; else it is taken now, right after.
         hashes = getattr(job, "hashes", None) or {}
+        # The length the fill measured as it wrote the file (a download's cut): no probe.
+        durations = getattr(job, "durations", None) or {}
         phases = getattr(job, "phases", None)
         began = time.perf_counter()
-        segment = segment_for(camera_id, path, job.ffmpeg, hashes.get(path.name))
+        segment = segment_for(
+            camera_id, path, job.ffmpeg, hashes.get(path.name), durations.get(path.name)
+        )
         if isinstance(phases, Phases):
             phases.add("index", time.perf_counter() - began)
         if segment is not None:
