@@ -8,6 +8,7 @@ the replay writes, renamed into place only when footage came back.
 """
 
 import collections
+import fcntl
 import logging
 import os
 import subprocess
@@ -85,6 +86,19 @@ def concat_list(
     return "\n".join(lines) + "\n"
 
 
+PIPE_BYTES = 1024 * 1024  # the pipe to the cut holds this much: fewer switches per chunk
+
+
+def _pipe() -> tuple[int, int]:
+    """A pipe for one recording, widened where Linux allows (the default holds 64 kB)."""
+    read, write = os.pipe()
+    try:
+        fcntl.fcntl(write, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except OSError:  # above the system's pipe-max-size: the default size works too
+        pass
+    return read, write
+
+
 class NotStreamable(Exception):
     """The camera's file cannot be read from a pipe (an MP4 with its index at the end)."""
 
@@ -93,8 +107,9 @@ class _Feed:
     """One recording on its way down the cut's pipe: its first bytes must look like media
     (a playlist, manifest or script is refused before ffmpeg reads any of it)."""
 
-    def __init__(self, out) -> None:
+    def __init__(self, out, on_head: Callable[[str], None] | None = None) -> None:
         self.out = out
+        self.on_head = on_head  # told the container once the head is judged, before it goes
         self.head = bytearray()
         self.passing = False
 
@@ -121,6 +136,8 @@ class _Feed:
             )
         if kind == "mp4" and not moov_first(head):
             raise NotStreamable("the camera's MP4 keeps its index after the footage")
+        if self.on_head is not None:
+            self.on_head(kind)
         self.passing = True
         self.head = bytearray()
         self.out.write(head)
@@ -368,10 +385,11 @@ class DownloadJob:
 
         Only pipes: the script comes on stdin, each recording on its own pipe, and ffmpeg may
         open no file at all. A recording that does not start like media is refused before
-        ffmpeg sees a byte of it; an MP4 whose index comes last cannot be read from a pipe
-        and raises ``NotStreamable`` (the caller downloads to disk instead).
+        ffmpeg sees a byte of it. An MP4 whose index comes last cannot be read from a pipe, nor
+        can a TS or PS recording be cut in (ffmpeg seeks those backwards): ``NotStreamable``,
+        and the caller downloads to disk instead, as before.
         """
-        pipes = [os.pipe() for _ in run]
+        pipes = [_pipe() for _ in run]
         writers: list[int | None] = [w for _r, w in pipes]
         try:
             names = [f"pipe:{r}" for r, _w in pipes]
@@ -381,15 +399,26 @@ class DownloadJob:
             if self._stop.is_set():
                 raise DownloadStopped()
             with self.phases.timed("download"):
-                self._start_cut(cmd + self._cut_tail(), pass_fds=[r for r, _w in pipes])
-                for read, _w in pipes:
-                    os.close(read)  # the child holds them now
+                try:
+                    self._start_cut(cmd + self._cut_tail(), pass_fds=[r for r, _w in pipes])
+                finally:
+                    for read, _w in pipes:
+                        os.close(read)  # the child holds them now
                 proc = self._cut_proc
                 assert proc is not None and proc.stdin is not None  # started with stdin=PIPE
+                stdin = proc.stdin
+                script = concat_list(list(zip(names, run, strict=True)), begin, end)
+
+                def first_head(kind: str) -> None:
+                    # Only the first recording is cut in, and only an MP4 (its index first)
+                    # can be cut in from a pipe: ffmpeg seeks a TS or PS stream backwards.
+                    if kind != "mp4" and begin > run[0].start:
+                        raise NotStreamable(f"a {kind} recording is cut in only from a file")
+                    stdin.write(script)
+                    stdin.close()
+
                 try:
-                    proc.stdin.write(concat_list(list(zip(names, run, strict=True)), begin, end))
-                    proc.stdin.close()
-                    self._pump(run, end, writers)
+                    self._pump(run, end, writers, first_head)
                 except BrokenPipeError:
                     pass  # ffmpeg ended early: its complaints say why (below)
             with self.phases.timed("cut"):
@@ -406,8 +435,15 @@ class DownloadJob:
         if self._stop.is_set():
             raise DownloadStopped()
 
-    def _pump(self, run: list[Recording], end: datetime, writers: list[int | None]) -> None:
-        """Each recording in turn down its pipe, under the window's byte cap."""
+    def _pump(
+        self,
+        run: list[Recording],
+        end: datetime,
+        writers: list[int | None],
+        first_head: Callable[[str], None],
+    ) -> None:
+        """Each recording in turn down its pipe, under the window's byte cap; ``first_head``
+        sees what the first one is before ffmpeg is given the script."""
         wanted = sum((min(r.end, end) - r.start).total_seconds() for r in run) or 1.0
         done = 0.0
         started = time.monotonic()
@@ -429,7 +465,7 @@ class DownloadJob:
             assert fd is not None
             writers[i] = None  # the file object below closes it
             with open(fd, "wb") as out:
-                feed = _Feed(out)
+                feed = _Feed(out, first_head if i == 0 else None)
                 self.downloaded_bytes += self.client.pump(
                     self.client.open_download(rec), feed.write, stop=self._stop, on_bytes=moved,
                     max_bytes=left, min_free_bytes=self.min_free_bytes,

@@ -14,12 +14,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from dataclasses import replace
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from typing import TypedDict
 
 from flask import Flask
+from sqlalchemy import func
 from sqlalchemy import select
 
 from ..crypto import decrypt_secret
@@ -41,6 +44,7 @@ from ..models import WorkerHeartbeat
 from ..models import utcnow
 from . import queue
 from .download import DownloadJob
+from .edge import CardCache
 from .edge import EdgeFill
 from .fill import FillJob
 from .fill import FillResult
@@ -54,6 +58,7 @@ from .phases import Phases
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
 from .vendors import client_for
+from .vendors.base import to_utc
 from .vendors.onvif import OnvifClient
 from .webhooks import Sender
 
@@ -63,6 +68,10 @@ POLL_S = 0.5
 # The camera page's "card holds footage from" is refreshed at most this often; in between, a
 # window the card holds whole needs only the one search.
 CARD_REFRESH_S = 300
+# A camera's gaps this close to one another are one outage: its card is asked about all of them
+# at once (at most OUTAGE_WINDOW long), and the answer serves each (``CardCache``).
+OUTAGE_GAP = timedelta(hours=1)
+OUTAGE_WINDOW = timedelta(hours=24)
 HEARTBEAT_S = 5.0
 JOB_CLAIM_S = 2.0  # how often an idle worker looks for a queued bulk job
 
@@ -110,6 +119,7 @@ class Worker:
         self._renew_every = max(min(1.0, self.lease_seconds / 4), 0.1)
         self._next_renew = 0.0
         self._more_waiting = False
+        self._claim_now = False  # a slot freed while more gaps wait: claim without a sweep
         self.bulk_job: str | None = None  # the id of the bulk job this worker holds
         self._next_job_claim = 0.0
         self._job_claims = 0
@@ -123,6 +133,7 @@ class Worker:
         # sweeps and claims as ``claim``); the site-outage bench prints it.
         self.phase_totals = Phases()
         self.fills_timed = 0
+        self.card_cache = CardCache()
 
     @property
     def lease_seconds(self) -> float:
@@ -154,8 +165,12 @@ class Worker:
             try:
                 if now >= self._next_sweep and not (once and swept):
                     swept = True
+                    self._claim_now = False
                     self._next_sweep = now + float(self.config["ANR_INTERVAL_S"])
                     self.sweep_and_claim()
+                elif self._claim_now and not once:
+                    self._claim_now = False
+                    self.claim_free_slots()
                 self.poll()
                 self.work_bulk_job(claim=not (once and self._job_claims))
                 if now >= self._next_heartbeat:
@@ -202,6 +217,16 @@ class Worker:
         self.check_recording_health()
         db.session.commit()
         self.sender.poke()
+        return self._claim()
+
+    def claim_free_slots(self) -> list[str]:
+        """Claim for the slots fills just freed, without the sweep's expiry, lease and health
+        work (those follow at the next interval): the next gap starts in milliseconds."""
+        with self.phase_totals.timed("claim"):
+            return self._claim()
+
+    def _claim(self) -> list[str]:
+        cfg = self.config
         if self.stopping.is_set():
             return []
         free = int(cfg["ANR_CONCURRENCY"]) - len(self.jobs)
@@ -321,7 +346,35 @@ class Worker:
             refresh_card=camera.card_checked_at is None
             or (utcnow() - camera.card_checked_at).total_seconds() > CARD_REFRESH_S,
             phases=phases,
+            camera_id=camera.id,
+            card_cache=self.card_cache,
+            card_window=self.outage_window(gap),
         )
+
+    def outage_window(self, gap: RecordingGap) -> tuple[datetime, datetime] | None:
+        """The span of the camera's open gaps around ``gap`` (the outage it belongs to), when
+        there is more than this one; None when the card has answered for it already."""
+        if self.card_cache.get(gap.camera_id, gap.gap_start, gap.gap_end) is not None:
+            return None
+        lo, hi, count = db.session.execute(
+            select(
+                func.min(RecordingGap.gap_start),
+                func.max(RecordingGap.gap_end),
+                func.count(),
+            ).where(
+                RecordingGap.camera_id == gap.camera_id,
+                RecordingGap.fill_state.in_((GapState.PENDING, GapState.FILLING)),
+                RecordingGap.gap_end >= gap.gap_start - OUTAGE_GAP,
+                RecordingGap.gap_start <= gap.gap_end + OUTAGE_GAP,
+            )
+        ).one()
+        if count <= 1 or lo is None or hi is None:
+            return None
+        lo, hi = to_utc(lo), to_utc(hi)
+        # Never more than a day around the gap itself (the answer's size is bounded anyway).
+        lo = max(min(lo, gap.gap_start), gap.gap_start - OUTAGE_WINDOW / 2)
+        hi = min(max(hi, gap.gap_end), gap.gap_end + OUTAGE_WINDOW / 2)
+        return lo, hi
 
     def onvif_replay_job(self, client, settings, password, begin, seconds, common) -> FillJob:
         """ONVIF Profile G replay of [begin, begin+seconds): fast through GStreamer, else ffmpeg.
@@ -364,7 +417,7 @@ class Worker:
             if not running.job.running():
                 del self.jobs[gap_id]
                 if self._more_waiting:
-                    self._next_sweep = 0.0
+                    self._claim_now = True
                     self.wake.set()  # no pause before that claim
                 try:
                     self.finish(running, None)
