@@ -278,11 +278,25 @@ class DownloadJob:
                         return
             self.started_at = time.monotonic()  # the time limit counts from the slot
         try:
-            self._fetch()
+            try:
+                self._fetch()
+            finally:
+                if self.slots is not None:
+                    self.slots.release()  # the next download need not wait for the hash
+            self._hash_cut()
         finally:
-            if self.slots is not None:
-                self.slots.release()
             self.on_done()
+
+    def _hash_cut(self) -> None:
+        """The cut's SHA-256 (the segment row and evidence take it), off the worker's thread."""
+        piece = self.piece
+        if self._error is not None or not self._cut_seconds or piece is None:
+            return
+        try:
+            with self.phases.timed("hash"):
+                self._digest = sha256_file(piece.part)
+        except OSError:  # gone (aborted meanwhile): the worker hashes what it indexes
+            self._digest = ""
 
     def _fetch(self) -> None:
         begin = self.begin
@@ -318,10 +332,6 @@ class DownloadJob:
                     self._check_media(files)
                 with self.phases.timed("cut"):
                     self._cut(files, begin, end)
-            piece = self._current()
-            if self._cut_seconds and piece.part.exists():
-                with self.phases.timed("hash"):  # here, off the worker's thread
-                    self._digest = sha256_file(piece.part)
         except DownloadStopped:
             self._error = "the download was stopped"
         except Unsupported as exc:

@@ -9,7 +9,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 # In the order a download fill meets them; anything else is listed after these.
-ORDER = ("search", "wait", "download", "cut", "probe", "hash", "database")
+ORDER = (
+    "search",
+    "wait",
+    "download",
+    "cut",
+    "probe",
+    "hash",
+    "index",
+    "database",
+    "claim",
+    "sweep",
+)
 
 
 class Phases:

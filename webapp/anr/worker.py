@@ -200,10 +200,12 @@ class Worker:
     # --- queue ----------------------------------------------------------------------------
     def sweep_and_claim(self) -> list[str]:
         """Expire old gaps, take back lost leases, claim what the free slots allow and start."""
+        with self.phase_totals.timed("sweep"):
+            self._sweep()
         with self.phase_totals.timed("claim"):
-            return self._sweep_and_claim()
+            return self._claim()
 
-    def _sweep_and_claim(self) -> list[str]:
+    def _sweep(self) -> None:
         cfg = self.config
         changed = queue.expire_old(float(cfg["ANR_MAX_GAP_HOURS"]))
         reclaimed = queue.reclaim_lost_leases(int(cfg["ANR_MAX_ATTEMPTS"]))
@@ -217,7 +219,6 @@ class Worker:
         self.check_recording_health()
         db.session.commit()
         self.sender.poke()
-        return self._claim()
 
     def claim_free_slots(self) -> list[str]:
         """Claim for the slots fills just freed, without the sweep's expiry, lease and health
