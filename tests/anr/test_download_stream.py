@@ -89,6 +89,8 @@ def test_an_mp4_with_its_index_last_is_downloaded_to_disk_first(
     vendor_camera(cardcam, "hikvision", fill_method="download")
     start = minute_edge(20) - timedelta(seconds=20)
     gap = factories.make_gap("cam1", start, seconds=40)
+    # Rendered now, not while the worker waits: a busy machine must not turn it into a timeout.
+    cardcam.vendor.prerender(start, start + timedelta(seconds=40))
 
     worker = run_worker(anr_app)
 
