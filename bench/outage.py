@@ -1,9 +1,12 @@
 """Site-outage recovery: 100 cameras each missing the same 10 minutes, recovered by download.
 
 The simulated camera serves the card over ISAPI (Digest auth); the real worker fills every gap
-through its download path (card check, download, stream-copy cut, probe, rename, index) with
-``concurrency`` fills at once. The floor is a bare pool of ``ffmpeg -c copy`` runs of the same
-concurrency, copying the same card file per camera over plain HTTP, in the same run.
+through its download path (card check, download streamed into the stream-copy cut, rename,
+index) with ``concurrency`` downloads at once (the worker's defaults: ANR_DOWNLOAD_CONCURRENCY
+is the core count, ANR_CONCURRENCY twice that, so card checks run ahead of the downloads).
+The floor is a bare pool of ``ffmpeg -c copy`` runs of the same concurrency, copying the same
+card file per camera over plain HTTP, in the same run. ``phase_table()`` says where the
+worker's time went.
 """
 
 import multiprocessing
@@ -29,6 +32,8 @@ CAMERAS = 100
 GAP_SECONDS = 600
 USER, PASSWORD = "bench", "bench camera pass"
 DEADLINE_S = 1800  # a run that has not recovered by then is reported as it stands
+# Where the last run's time went: (phase seconds summed over its fills, fills, wall, concurrency).
+last_phases: tuple[dict[str, float], int, float, int] | None = None
 
 
 def site_outage_recovery(
@@ -63,7 +68,9 @@ def site_outage_recovery(
             "SECRET_KEY": "bench",
             "ANR_RECORDINGS_DIR": str(work / "archive"),
             "ANR_INTERVAL_S": 0.2,
-            "ANR_CONCURRENCY": concurrency,
+            # The worker as it runs by default: ``concurrency`` downloads at once (the pool's
+            # concurrency) and twice as many claims, so the next card checks overlap them.
+            "ANR_CONCURRENCY": max(4, 2 * concurrency),
             "ANR_DOWNLOAD_CONCURRENCY": concurrency,
             "ANR_PER_CAMERA": 1,
             "ANR_LEASE_SECONDS": 60,
@@ -77,7 +84,9 @@ def site_outage_recovery(
                     fill_method="download",
                 )  # fmt: skip
                 factories.make_gap(f"site-{i:03d}", start, seconds=gap_seconds)
-            wall = _recover(app, Worker, db, RecordingGap, cameras)
+            wall, worker = _recover(app, Worker, db, RecordingGap, cameras)
+        global last_phases
+        last_phases = (dict(worker.phase_totals.seconds), worker.fills_timed, wall, concurrency)
         floor = _ffmpeg_pool(file_url, cameras, concurrency, work / "floor")
         return wall, floor
     finally:
@@ -107,8 +116,32 @@ def measure(quick: bool = False) -> tuple[float, float]:
     return site_outage_recovery(cameras=20 if quick else CAMERAS)
 
 
-def _recover(app, worker_cls, db, gap_model, cameras: int) -> float:
-    """Run a worker until every gap is settled; its wall time."""
+def phase_table(phases: tuple[dict[str, float], int, float, int] | None = None) -> str:
+    """The last run's per-phase timing: seconds summed over the fills, per fill, and the share of
+    the worker's fill slots (wall x concurrency) each phase took."""
+    from webapp.anr.phases import Phases
+
+    phases = phases or last_phases
+    if phases is None:
+        return "no site-outage run yet"
+    seconds, fills, wall, concurrency = phases
+    ordered = Phases()
+    ordered.seconds = dict(seconds)
+    slots = wall * concurrency or 1.0
+    lines = [f"site outage, per phase ({fills} fills, {concurrency} at once, {wall:.1f} s wall):"]
+    lines.append(f"  {'phase':<10} {'total s':>9} {'ms/fill':>9} {'of slots':>9}")
+    for name in ordered.names():
+        total = seconds[name]
+        per = total / fills * 1000 if fills else 0.0
+        lines.append(f"  {name:<10} {total:>9.2f} {per:>9.1f} {total / slots:>8.0%}")
+    fill_total = sum(v for k, v in seconds.items() if k not in ("claim", "sweep"))
+    lines.append(f"  {'(fills)':<10} {fill_total:>9.2f} {fill_total / max(fills, 1) * 1000:>9.1f} "
+                 f"{fill_total / slots:>8.0%}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _recover(app, worker_cls, db, gap_model, cameras: int):
+    """Run a worker until every gap is settled; its wall time and the worker."""
     worker = worker_cls(app)
     thread = threading.Thread(target=worker.run, daemon=True)
     began = time.perf_counter()
@@ -131,7 +164,7 @@ def _recover(app, worker_cls, db, gap_model, cameras: int) -> float:
         )
         if filled < cameras:
             raise RuntimeError(f"only {filled} of {cameras} gaps were filled")
-        return wall
+        return wall, worker
     finally:
         worker.request_shutdown()
         thread.join(timeout=30)
@@ -170,3 +203,4 @@ if __name__ == "__main__":
     wall_s, floor_s = site_outage_recovery(cameras=n)
     print(f"site outage, {n} cameras x 10 min by download: {wall_s:.1f} s "
           f"(floor {floor_s:.1f} s, {wall_s / floor_s:.2f}x)")  # fmt: skip
+    print(phase_table())

@@ -6,8 +6,10 @@ headers (it challenges with Digest, so a client that follows a redirect would an
 camera's credentials).
 """
 
+import functools
 import gzip
 import socket
+import subprocess
 import threading
 import time
 from datetime import UTC
@@ -26,7 +28,8 @@ MODES = (
     "ffconcat",  # download answer: an ffconcat script naming another camera's archive file
     "hls",  # download answer: an HLS playlist naming another camera's archive file
     "secret-error",  # search answer: HTTP 500 whose body carries secrets
-    "endless-download",  # download answer: bytes for ever
+    "endless-download",  # download answer: bytes for ever (zeros: no media head)
+    "endless-media",  # download answer: real MPEG-TS for ever (only the byte cap can end it)
     "dahua-found",  # Dahua findNextFile: found=2000000000
     "drip-search",  # search answer: one byte every half second, never ending
     "bomb-401",  # search answer: a Digest challenge whose body is the gzip bomb
@@ -40,6 +43,20 @@ SECRET_BODY = (
 # "Endless" answers end after this: a client that never stops cannot keep a test running.
 ENDLESS_LIMIT_S = 90.0
 _BOMB_MEMBER = gzip.compress(b" " * (16 * 1024 * 1024), compresslevel=9)
+
+
+@functools.cache
+def _media_block() -> bytes:
+    """About 1 MB of real MPEG-TS (one short clip over and over): a stream that reads as media
+    for as long as it is sent, so only the download's byte cap ends it."""
+    from webapp.anr.media import ffmpeg_bin
+
+    clip = subprocess.run(
+        [ffmpeg_bin(), "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+         "testsrc=size=160x120:rate=10:duration=2", "-c:v", "mpeg2video", "-f", "mpegts", "-"],
+        check=True, capture_output=True, timeout=60,
+    ).stdout  # fmt: skip
+    return clip * max(1, (1024 * 1024) // len(clip))
 
 
 def _iso(value: datetime) -> str:
@@ -265,12 +282,12 @@ class HostileCamera:
                 f"#EXTM3U\n#EXT-X-TARGETDURATION:20\n#EXTINF:20,\nfile://{stolen}\n#EXT-X-ENDLIST\n"
             )
             self.send(h, 200, body.encode())
-        elif mode == "endless-download":
+        elif mode in ("endless-download", "endless-media"):
             h.send_response(200)
             h.send_header("Content-Type", "video/mp4")
             h.send_header("Transfer-Encoding", "chunked")
             h.end_headers()
-            block = b"\0" * (1024 * 1024)
+            block = _media_block() if mode == "endless-media" else b"\0" * (1024 * 1024)
             chunk = f"{len(block):x}\r\n".encode() + block + b"\r\n"
             deadline = time.monotonic() + ENDLESS_LIMIT_S
             while time.monotonic() < deadline:

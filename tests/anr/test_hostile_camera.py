@@ -207,7 +207,9 @@ def test_search_answers_are_bounded_and_redirects_refused(
         ("manifest", "not a media file (a DASH manifest)", {}),
         ("ffconcat", "not a media file (an ffconcat script)", {}),
         ("hls", "not a media file (an HLS playlist)", {}),
-        ("endless-download", "more than this window can hold", {}),
+        # Endless media: the byte cap ends it; endless zeros are refused at their first bytes.
+        ("endless-media", "more than this window can hold", {}),
+        ("endless-download", "not a media file (no known media container)", {}),
         # A disk that would go below ANR_MIN_FREE_MB (100 TB here: any disk) stops it at once.
         ("endless-download", "under ANR_MIN_FREE_MB", {"ANR_MIN_FREE_MB": str(10**8)}),
     ],

@@ -7,16 +7,20 @@ them; a dead worker's are removed with its other ``.part`` files), the cut to th
 the replay writes, renamed into place only when footage came back.
 """
 
+import collections
+import fcntl
 import logging
 import os
 import subprocess
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
+from ..domain.evidence import sha256_file
 from ..domain.states import GapState
 from ..masking import mask_credentials
 from .fill import FILLED_RATIO
@@ -26,11 +30,16 @@ from .fill import FillJob
 from .fill import FillResult
 from .fill import Piece
 from .fill import _die_with_parent
+from .media import HEAD_BYTES
 from .media import MEDIA_FORMATS
 from .media import describe_content
+from .media import describe_head
 from .media import ffmpeg_bin
+from .media import moov_first
 from .media import probe_duration
+from .media import sniff_head
 from .media import sniff_media
+from .phases import Phases
 from .vendors import DownloadStopped
 from .vendors import Recording
 from .vendors import Refused
@@ -58,21 +67,80 @@ def contiguous(recordings: list[Recording], start: datetime, end: datetime) -> l
     return run
 
 
-def concat_list(files: list[tuple[Path, Recording]], start: datetime, end: datetime) -> str:
+def concat_list(
+    files: Sequence[tuple[Path | str, Recording]], start: datetime, end: datetime
+) -> str:
     """An ffconcat script: the files in order, the first cut in at ``start``, the last out at
     ``end`` (with stream copy ffmpeg starts at the keyframe before the in point).
 
     Names are bare (the script sits beside them), so ffmpeg's ``-safe 1`` accepts them and no
-    path can lead out of the attempt's own files.
+    path can lead out of the attempt's own files; a streamed cut names its pipes (``pipe:5``).
     """
     lines = ["ffconcat version 1.0"]
     for i, (path, rec) in enumerate(files):
-        lines.append(f"file '{path.name}'")
+        lines.append(f"file '{path if isinstance(path, str) else path.name}'")
         if i == 0 and start > rec.start:
             lines.append(f"inpoint {(start - rec.start).total_seconds():.3f}")
         if i == len(files) - 1 and end < rec.end:
             lines.append(f"outpoint {(end - rec.start).total_seconds():.3f}")
     return "\n".join(lines) + "\n"
+
+
+PIPE_BYTES = 1024 * 1024  # the pipe to the cut holds this much: fewer switches per chunk
+
+
+def _pipe() -> tuple[int, int]:
+    """A pipe for one recording, widened where Linux allows (the default holds 64 kB)."""
+    read, write = os.pipe()
+    try:
+        fcntl.fcntl(write, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except OSError:  # above the system's pipe-max-size: the default size works too
+        pass
+    return read, write
+
+
+class NotStreamable(Exception):
+    """The camera's file cannot be read from a pipe (an MP4 with its index at the end)."""
+
+
+class _Feed:
+    """One recording on its way down the cut's pipe: its first bytes must look like media
+    (a playlist, manifest or script is refused before ffmpeg reads any of it)."""
+
+    def __init__(self, out, on_head: Callable[[str], None] | None = None) -> None:
+        self.out = out
+        self.on_head = on_head  # told the container once the head is judged, before it goes
+        self.head = bytearray()
+        self.passing = False
+
+    def write(self, chunk: bytes) -> None:
+        if self.passing:
+            self.out.write(chunk)
+            return
+        self.head += chunk
+        if len(self.head) >= HEAD_BYTES:
+            self._let_through()
+
+    def finish(self) -> None:
+        """The recording ended (a short one may never have reached ``HEAD_BYTES``)."""
+        if not self.passing:
+            self._let_through()
+
+    def _let_through(self) -> None:
+        head = bytes(self.head)
+        kind = sniff_head(head)
+        if kind is None:
+            raise Refused(
+                f"the camera's download is not a media file ({describe_head(head)}); "
+                "playlists, manifests and scripts are refused"
+            )
+        if kind == "mp4" and not moov_first(head):
+            raise NotStreamable("the camera's MP4 keeps its index after the footage")
+        if self.on_head is not None:
+            self.on_head(kind)
+        self.passing = True
+        self.head = bytearray()
+        self.out.write(head)
 
 
 class DownloadJob:
@@ -97,9 +165,11 @@ class DownloadJob:
         max_mbps: float = 64.0,
         min_free_mb: float = 1024.0,
         on_done: Callable[[], None] = lambda: None,
+        phases: Phases | None = None,
     ):
         self.gap_id = gap_id
         self.on_done = on_done  # tells the worker to poll now
+        self.phases = phases if phases is not None else Phases()  # where the fill's time went
         self.folder = folder
         self.start_time = start
         self.seconds = seconds
@@ -124,9 +194,15 @@ class DownloadJob:
         self._thread: threading.Thread | None = None
         self._error: str | None = None
         self._cut_proc: subprocess.Popen | None = None
+        self._readers: list[threading.Thread] = []
+        self._out_time = 0.0
         self._share = 0.0  # of the fetched part, 0..1
         self._temps: list[Path] = []
         self._stderr: list[str] = []
+        self._cut_seconds = 0.0  # the cut's own output length (ffmpeg's progress), once it ends
+        self._digest = ""  # the cut's SHA-256, taken in the job's thread
+        self.hashes: dict[str, str] = {}  # archive name -> SHA-256 (the worker's segment row)
+        self.durations: dict[str, float] = {}  # archive name -> seconds, so nobody probes it
 
     @property
     def target(self) -> Path | None:
@@ -195,17 +271,32 @@ class DownloadJob:
 
     def _work(self) -> None:
         if self.slots is not None:
-            while not self.slots.acquire(timeout=0.2):
-                if self._stop.is_set():
-                    self._error = "the download was stopped"
-                    return
+            with self.phases.timed("wait"):
+                while not self.slots.acquire(timeout=0.2):
+                    if self._stop.is_set():
+                        self._error = "the download was stopped"
+                        return
             self.started_at = time.monotonic()  # the time limit counts from the slot
         try:
-            self._fetch()
+            try:
+                self._fetch()
+            finally:
+                if self.slots is not None:
+                    self.slots.release()  # the next download need not wait for the hash
+            self._hash_cut()
         finally:
-            if self.slots is not None:
-                self.slots.release()
             self.on_done()
+
+    def _hash_cut(self) -> None:
+        """The cut's SHA-256 (the segment row and evidence take it), off the worker's thread."""
+        piece = self.piece
+        if self._error is not None or not self._cut_seconds or piece is None:
+            return
+        try:
+            with self.phases.timed("hash"):
+                self._digest = sha256_file(piece.part)
+        except OSError:  # gone (aborted meanwhile): the worker hashes what it indexes
+            self._digest = ""
 
     def _fetch(self) -> None:
         begin = self.begin
@@ -213,7 +304,8 @@ class DownloadJob:
         try:
             listed = self.recordings
             if listed is None:
-                listed = self.client.recordings(begin, end)
+                with self.phases.timed("search"):
+                    listed = self.client.recordings(begin, end)
             run = contiguous(listed, begin, end)
             if not run:
                 self._error = "the camera lists no recording for this window"
@@ -224,9 +316,22 @@ class DownloadJob:
                     "after the window began"
                 )
                 return
-            files = self._download(run, end)
-            self._check_media(files)
-            self._cut(files, begin, end)
+            try:
+                self._stream_cut(run, begin, end)
+            except NotStreamable as exc:
+                # Rare (an MP4 with its index at the end): the whole window again, by file.
+                log.info("gap %s: %s; downloading to disk before the cut", self.gap_id, exc)
+                self._cut_proc = None
+                self._stderr.clear()
+                piece = self._current()
+                piece.part.unlink(missing_ok=True)
+                self.downloaded_bytes = 0
+                with self.phases.timed("download"):
+                    files = self._download(run, end)
+                with self.phases.timed("probe"):
+                    self._check_media(files)
+                with self.phases.timed("cut"):
+                    self._cut(files, begin, end)
         except DownloadStopped:
             self._error = "the download was stopped"
         except Unsupported as exc:
@@ -282,34 +387,174 @@ class DownloadJob:
                     "playlists, manifests and scripts are refused"
                 )
 
+    def _stream_cut(self, run: list[Recording], begin: datetime, end: datetime) -> None:
+        """Download straight into the cut: each recording's bytes go down a pipe to ffmpeg's
+        concat of them, so nothing but the cut itself is written (SPEC §17's bounds hold: the
+        byte cap, the free-space floor, the time limit and Stop are checked as bytes arrive,
+        Digest auth and the refused redirects are the client's).
+
+        Only pipes: the script comes on stdin, each recording on its own pipe, and ffmpeg may
+        open no file at all. A recording that does not start like media is refused before
+        ffmpeg sees a byte of it. An MP4 whose index comes last cannot be read from a pipe, nor
+        can a TS or PS recording be cut in (ffmpeg seeks those backwards): ``NotStreamable``,
+        and the caller downloads to disk instead, as before.
+        """
+        pipes = [_pipe() for _ in run]
+        writers: list[int | None] = [w for _r, w in pipes]
+        try:
+            names = [f"pipe:{r}" for r, _w in pipes]
+            cmd = self._cut_head()
+            cmd += ["-protocol_whitelist", "pipe", "-format_whitelist", "concat," + MEDIA_FORMATS]
+            cmd += ["-f", "concat", "-safe", "0", "-i", "pipe:0"]
+            if self._stop.is_set():
+                raise DownloadStopped()
+            with self.phases.timed("download"):
+                try:
+                    self._start_cut(cmd + self._cut_tail(), pass_fds=[r for r, _w in pipes])
+                finally:
+                    for read, _w in pipes:
+                        os.close(read)  # the child holds them now
+                proc = self._cut_proc
+                assert proc is not None and proc.stdin is not None  # started with stdin=PIPE
+                stdin = proc.stdin
+                script = concat_list(list(zip(names, run, strict=True)), begin, end)
+
+                def first_head(kind: str) -> None:
+                    # Only the first recording is cut in, and only an MP4 (its index first)
+                    # can be cut in from a pipe: ffmpeg seeks a TS or PS stream backwards.
+                    if kind != "mp4" and begin > run[0].start:
+                        raise NotStreamable(f"a {kind} recording is cut in only from a file")
+                    stdin.write(script)
+                    stdin.close()
+
+                try:
+                    self._pump(run, end, writers, first_head)
+                except BrokenPipeError:
+                    pass  # ffmpeg ended early: its complaints say why (below)
+            with self.phases.timed("cut"):
+                self._wait_cut()
+        except BaseException:
+            if self._cut_proc is not None and self._cut_proc.poll() is None:
+                self._cut_proc.kill()
+                self._wait_cut()
+            raise
+        finally:
+            for fd in writers:
+                if fd is not None:
+                    os.close(fd)
+        if self._stop.is_set():
+            raise DownloadStopped()
+
+    def _pump(
+        self,
+        run: list[Recording],
+        end: datetime,
+        writers: list[int | None],
+        first_head: Callable[[str], None],
+    ) -> None:
+        """Each recording in turn down its pipe, under the window's byte cap; ``first_head``
+        sees what the first one is before ffmpeg is given the script."""
+        wanted = sum((min(r.end, end) - r.start).total_seconds() for r in run) or 1.0
+        done = 0.0
+        started = time.monotonic()
+        for i, rec in enumerate(run):
+            share = (min(rec.end, end) - rec.start).total_seconds() / wanted
+
+            def moved(written: int, expected: int, done=done, share=share) -> None:
+                part = written / expected if expected else 0.5
+                self._share = DOWNLOAD_SHARE * (done + share * min(part, 1.0))
+
+            log.info("gap %s: downloading %s into the cut", self.gap_id, self.masked(rec.ref))
+            left = self.max_bytes - self.downloaded_bytes if self.max_bytes else 0
+            if self.max_bytes and left <= 0:
+                raise Refused(
+                    f"the download is more than {self.max_bytes} bytes, more than this window "
+                    "can hold (ANR_DOWNLOAD_MAX_MBPS); refused"
+                )
+            fd = writers[i]
+            assert fd is not None
+            writers[i] = None  # the file object below closes it
+            with open(fd, "wb") as out:
+                feed = _Feed(out, first_head if i == 0 else None)
+                self.downloaded_bytes += self.client.pump(
+                    self.client.open_download(rec), feed.write, stop=self._stop, on_bytes=moved,
+                    max_bytes=left, min_free_bytes=self.min_free_bytes,
+                    disk=self._current().target.parent,
+                )  # fmt: skip
+                feed.finish()
+            done += share
+        self.download_s = time.monotonic() - started
+
     def _cut(self, files: list[tuple[Path, Recording]], begin: datetime, end: datetime) -> None:
+        """The cut of downloads on disk (when the camera's file cannot be read from a pipe)."""
         piece = self._current()
         script = piece.target.with_name(f"{piece.target.name}.ffconcat{PART_SUFFIX}")
         self._temps.append(script)
         script.write_text(concat_list(files, begin, end))
-        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
+        cmd = self._cut_head()
         # Only local files, only media demuxers, only names beside the script: the cut reads
         # this attempt's downloads and nothing else.
         cmd += ["-protocol_whitelist", "file", "-format_whitelist", "concat," + MEDIA_FORMATS]
         cmd += ["-f", "concat", "-safe", "1", "-i", str(script)]
-        cmd += ["-map", "0:v:0", "-map", "0:a?", "-c", "copy"]
-        cmd += ["-movflags", "+faststart", "-f", "mp4", "-n", str(piece.part)]
         if self._stop.is_set():
             raise DownloadStopped()
-        self._cut_proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, errors="replace", start_new_session=True,
+        self._start_cut(cmd + self._cut_tail())
+        self._wait_cut()
+
+    def _cut_head(self) -> list[str]:
+        # The progress report on stdout ends with the cut's own length: no probe needed after.
+        return [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats",
+                "-progress", "pipe:1"]  # fmt: skip
+
+    def _cut_tail(self) -> list[str]:
+        cmd = ["-map", "0:v:0", "-map", "0:a?", "-c", "copy"]
+        return cmd + ["-movflags", "+faststart", "-f", "mp4", "-n", str(self._current().part)]
+
+    def _start_cut(self, cmd: list[str], pass_fds: Sequence[int] = ()) -> None:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE if pass_fds else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+            start_new_session=True, pass_fds=tuple(pass_fds),
             # Dies with this thread (and so with the worker); the thread waits for it below.
             preexec_fn=_die_with_parent(os.getpid()),
         )  # fmt: skip
-        try:
-            _, err = self._cut_proc.communicate(timeout=CUT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self._cut_proc.kill()
-            _, err = self._cut_proc.communicate()
-        for line in (err or "").splitlines()[-12:]:
+        self._cut_proc = proc
+        self._readers = [
+            threading.Thread(target=self._read_cut_progress, args=(proc,), daemon=True),
+            threading.Thread(target=self._read_cut_errors, args=(proc,), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_cut_progress(self, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None  # started with stdout=PIPE
+        for line in proc.stdout:
+            key, _, value = line.strip().partition("=")
+            if key == "out_time_us" and value.isdigit():
+                self._out_time = int(value) / 1_000_000
+
+    def _read_cut_errors(self, proc: subprocess.Popen) -> None:
+        assert proc.stderr is not None  # started with stderr=PIPE
+        lines: collections.deque[str] = collections.deque(maxlen=12)
+        for line in proc.stderr:
             if line.strip():
-                self._stderr.append(line.rstrip())
+                lines.append(line.rstrip())
+        self._stderr.extend(lines)
+
+    def _wait_cut(self) -> None:
+        """Wait for the cut (bounded); its length when it ended well, else 0."""
+        proc = self._cut_proc
+        if proc is None:
+            return
+        try:
+            proc.wait(timeout=CUT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for reader in self._readers:
+            reader.join(timeout=5)
+        self._readers = []
+        self._cut_seconds = self._out_time if proc.returncode == 0 else 0.0
         self._share = 1.0
 
     # --- what the worker polls ------------------------------------------------------------
@@ -362,14 +607,21 @@ class DownloadJob:
         piece = self._current()
         recovered = None
         if self._error is None and piece.part.exists():
-            recovered = probe_duration(piece.part, self.ffmpeg)
+            recovered = self._cut_seconds or None  # the cut's own length: no probe
+            if not recovered:  # a cut that did not end well may still hold footage
+                with self.phases.timed("probe"):
+                    recovered = probe_duration(piece.part, self.ffmpeg)
         if not recovered:
             piece.part.unlink(missing_ok=True)
             reason = self._error or self.error_tail() or "the cut produced no footage"
             outcome = "unsupported" if self.unsupported is not None else GapState.FAILED
             return FillResult(outcome, 0.0, "; ".join(filter(None, [limit_note, reason])))
+        digest = self._digest
         if not self._move_into_place():
             return FillResult(GapState.FILLED, float(self.seconds), None)
+        self.durations[piece.target.name] = recovered
+        if digest:
+            self.hashes[piece.target.name] = digest
         total = min(self.covered + recovered, float(self.seconds))
         log.info(
             "gap %s: downloaded %d bytes in %.1f s, %.1f s of footage",

@@ -11,6 +11,7 @@ camera that cannot say what its card holds falls back to retention, as before.
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC
@@ -25,6 +26,7 @@ from .download import DownloadJob
 from .fill import FillJob
 from .fill import FillResult
 from .media import ffmpeg_bin
+from .phases import Phases
 from .replay import ReplayUrlError
 from .vendors import CardCoverage
 from .vendors import VendorClient
@@ -33,6 +35,44 @@ from .vendors import VendorError
 log = logging.getLogger(__name__)
 
 CARD_CHECK_TIMEOUT_S = 60  # the client's own I/O timeouts end it sooner
+# One card answer serves a camera's other gaps of the same outage for this long (the card's
+# past changes only as its oldest footage is overwritten), and this many answers are kept.
+CARD_CACHE_S = 60.0
+CARD_CACHE_SIZE = 256
+
+
+class CardCache:
+    """What cameras' cards said about outage windows, kept briefly: the camera is asked once
+    per outage window, not once per gap. Bounded (oldest dropped first); thread-safe (card
+    threads put, the worker's thread gets)."""
+
+    def __init__(self, ttl_s: float = CARD_CACHE_S, size: int = CARD_CACHE_SIZE):
+        self.ttl_s = ttl_s
+        self.size = size
+        self._entries: OrderedDict[tuple[str, datetime, datetime], tuple[float, CardCoverage]]
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, camera_id: str, start: datetime, end: datetime) -> CardCoverage | None:
+        """The answer of a window of ``camera_id`` holding all of [start, end), if still fresh.
+
+        It says nothing new of the card's oldest footage (``asked_oldest`` False), so the camera
+        page keeps the time of the real question."""
+        now = time.monotonic()
+        with self._lock:
+            for key, (at, coverage) in list(self._entries.items()):
+                if now - at > self.ttl_s:
+                    del self._entries[key]
+                elif key[0] == camera_id and key[1] <= start and end <= key[2]:
+                    return replace(coverage, asked_oldest=False)
+        return None
+
+    def put(self, camera_id: str, start: datetime, end: datetime, coverage: CardCoverage) -> None:
+        with self._lock:
+            self._entries[(camera_id, start, end)] = (time.monotonic(), coverage)
+            self._entries.move_to_end((camera_id, start, end))
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
 
 
 def card_gone_message(oldest: datetime | None) -> str:
@@ -67,6 +107,10 @@ class EdgeFill:
         ffmpeg: str = "",
         wake: Callable[[], None] = lambda: None,
         refresh_card: bool = True,
+        phases: Phases | None = None,
+        camera_id: str = "",
+        card_cache: CardCache | None = None,
+        card_window: tuple[datetime, datetime] | None = None,
     ):
         self.gap_id = gap_id
         self.start_time = start
@@ -91,6 +135,12 @@ class EdgeFill:
         self._aborted = False
         self.wake = wake  # tells the worker to poll now (a card check or a download ended)
         self.refresh_card = refresh_card  # ask the card's oldest footage even if not needed
+        self.phases = phases if phases is not None else Phases()  # where the fill's time went
+        self.camera_id = camera_id
+        self.card_cache = card_cache
+        # What the card is asked about: the camera's whole outage window (its gaps near this
+        # one), so the answer serves them all; else this gap's window.
+        self.card_window = card_window or (start, self.end)
 
     # --- the FillJob surface the worker uses ------------------------------------------------
     def __getattr__(self, name: str):
@@ -147,10 +197,17 @@ class EdgeFill:
         return None
 
     def _ask_card(self, client: VendorClient) -> None:
+        cache = self.card_cache
         try:
-            self.coverage = client.coverage(
-                self.start_time, self.end, want_oldest=self.refresh_card
-            )
+            known = cache.get(self.camera_id, self.start_time, self.end) if cache else None
+            if known is not None:
+                self.coverage = known
+            else:
+                lo, hi = self.card_window
+                with self.phases.timed("search"):
+                    self.coverage = client.coverage(lo, hi, want_oldest=self.refresh_card)
+                if cache is not None:
+                    cache.put(self.camera_id, lo, hi, self.coverage)
         except VendorError as exc:
             self.card_error = exc
             log.info("gap %s: the card could not be asked: %s", self.gap_id, self.masked(str(exc)))
@@ -221,7 +278,10 @@ class EdgeFill:
                     f"the first {lost} s of this window are gone"
                 )
                 begin, seconds = first, self.seconds - lost
-        recordings = self.coverage.recordings if self.coverage is not None else None
+        recordings = None
+        if self.coverage is not None:  # the window's own (the card was asked a wider one)
+            until = self.end
+            recordings = [r for r in self.coverage.recordings if r.end > begin and r.start < until]
         return self._begin(begin, seconds, download=download, recordings=recordings)
 
     def _begin(self, begin, seconds, *, download: bool, recordings=None) -> FillResult | None:

@@ -61,17 +61,22 @@ class IndexReport:
 
 
 def segment_for(
-    camera_id: str, path: Path, ffmpeg: str = "", sha256: str | None = None
+    camera_id: str,
+    path: Path,
+    ffmpeg: str = "",
+    sha256: str | None = None,
+    duration: float | None = None,
 ) -> Segment | None:
     """A Segment row for an archive file, duration probed by ffmpeg; None if it cannot be read.
 
     ``sha256``: the hash its writer took; a file nobody vouches for is hashed here.
+    ``duration``: the length its writer measured (a download's cut); else it is probed.
     """
     start = archive_start(path.name)
     if start is None:
         return None
     stat = path.stat()
-    duration = probe_duration(path, ffmpeg)
+    duration = duration or probe_duration(path, ffmpeg)
     if not duration:
         log.warning("camera %s: %s is not readable footage; not indexed", camera_id, path.name)
         return None

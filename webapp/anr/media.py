@@ -15,6 +15,7 @@ PROBE_TIMEOUT_S = 30
 # (HLS, DASH, concat, image2...): ffmpeg opens no input beside the one it is given.
 MEDIA_FORMATS = "mov,mpegts,mpeg,h264,hevc,dhav"
 SAFE_INPUT = ["-protocol_whitelist", "file", "-format_whitelist", MEDIA_FORMATS]
+HEAD_BYTES = 512  # of a file's start: what the sniffing looks at
 # The first bytes of the containers above (ISO BMFF's box names sit at offset 4).
 _BMFF_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"styp", b"moof", b"sidx"}
 
@@ -88,7 +89,12 @@ def sniff_media(path: Path) -> str | None:
     """The container ``path`` starts like (``mp4``, ``ts``, ``ps``, ``h264``, ``dhav``), or None
     when it is anything else: a playlist, a manifest, a script, an error page."""
     with path.open("rb") as fh:
-        head = fh.read(512)
+        return sniff_head(fh.read(HEAD_BYTES))
+
+
+def sniff_head(head: bytes) -> str | None:
+    """``sniff_media`` of a file's first bytes (a download still streaming)."""
+    head = head[:HEAD_BYTES]
     if len(head) >= 8 and head[4:8] in _BMFF_BOXES:
         return "mp4"
     if head[:1] == b"\x47" and (len(head) <= 188 or head[188:189] == b"\x47"):
@@ -102,10 +108,36 @@ def sniff_media(path: Path) -> str | None:
     return None
 
 
+def moov_first(head: bytes) -> bool:
+    """Whether an MP4 starting with ``head`` has its index (``moov``) before its media
+    (``mdat``): only then can ffmpeg read it from a pipe. False when ``head`` cannot tell."""
+    offset = 0
+    while offset + 8 <= len(head):
+        size = int.from_bytes(head[offset : offset + 4], "big")
+        kind = head[offset + 4 : offset + 8]
+        if kind == b"moov":
+            return True
+        if kind in (b"mdat", b"moof") or size == 0:  # media first, or a box to the end
+            return False
+        if size == 1:  # a 64-bit size follows the type
+            if offset + 16 > len(head):
+                return False
+            size = int.from_bytes(head[offset + 8 : offset + 16], "big")
+        if size < 8:
+            return False
+        offset += size
+    return False
+
+
 def describe_content(path: Path) -> str:
     """A few words on what a non-media download looks like, for the operator's error."""
     with path.open("rb") as fh:
-        head = fh.read(512).lstrip().lower()
+        return describe_head(fh.read(HEAD_BYTES))
+
+
+def describe_head(head: bytes) -> str:
+    """``describe_content`` of a file's first bytes."""
+    head = head[:HEAD_BYTES].lstrip().lower()
     if head.startswith(b"#extm3u"):
         return "an HLS playlist"
     if b"<mpd" in head:

@@ -14,12 +14,15 @@ import time
 import uuid
 from dataclasses import dataclass
 from dataclasses import replace
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from typing import TypedDict
 
 from flask import Flask
+from sqlalchemy import func
 from sqlalchemy import select
 
 from ..crypto import decrypt_secret
@@ -41,6 +44,7 @@ from ..models import WorkerHeartbeat
 from ..models import utcnow
 from . import claims as queue
 from .download import DownloadJob
+from .edge import CardCache
 from .edge import EdgeFill
 from .fill import FillJob
 from .fill import FillResult
@@ -50,9 +54,11 @@ from .onvif_replay import SYSTEM_PYTHON
 from .onvif_replay import OnvifReplayJob
 from .onvif_replay import gstreamer_problem
 from .onvif_replay import with_credentials
+from .phases import Phases
 from .replay import ReplayUrlError
 from .replay import camera_replay_url
 from .vendors import client_for
+from .vendors.base import to_utc
 from .vendors.onvif import OnvifClient
 from .webhooks import Sender
 
@@ -62,6 +68,10 @@ POLL_S = 0.5
 # The camera page's "card holds footage from" is refreshed at most this often; in between, a
 # window the card holds whole needs only the one search.
 CARD_REFRESH_S = 300
+# A camera's gaps this close to one another are one outage: its card is asked about all of them
+# at once (at most OUTAGE_WINDOW long), and the answer serves each (``CardCache``).
+OUTAGE_GAP = timedelta(hours=1)
+OUTAGE_WINDOW = timedelta(hours=24)
 HEARTBEAT_S = 5.0
 JOB_CLAIM_S = 2.0  # how often an idle worker looks for a queued bulk job
 
@@ -109,6 +119,7 @@ class Worker:
         self._renew_every = max(min(1.0, self.lease_seconds / 4), 0.1)
         self._next_renew = 0.0
         self._more_waiting = False
+        self._claim_now = False  # a slot freed while more gaps wait: claim without a sweep
         self.bulk_job: str | None = None  # the id of the bulk job this worker holds
         self._next_job_claim = 0.0
         self._job_claims = 0
@@ -118,6 +129,11 @@ class Worker:
         self.download_slots = threading.Semaphore(
             max(int(app.config.get("ANR_DOWNLOAD_CONCURRENCY") or 1), 1)
         )
+        # Where the fills' time went, summed over every fill this worker finished (and its
+        # sweeps and claims as ``claim``); the site-outage bench prints it.
+        self.phase_totals = Phases()
+        self.fills_timed = 0
+        self.card_cache = CardCache()
 
     @property
     def lease_seconds(self) -> float:
@@ -149,8 +165,12 @@ class Worker:
             try:
                 if now >= self._next_sweep and not (once and swept):
                     swept = True
+                    self._claim_now = False
                     self._next_sweep = now + float(self.config["ANR_INTERVAL_S"])
                     self.sweep_and_claim()
+                elif self._claim_now and not once:
+                    self._claim_now = False
+                    self.claim_free_slots()
                 self.poll()
                 self.work_bulk_job(claim=not (once and self._job_claims))
                 if now >= self._next_heartbeat:
@@ -180,6 +200,12 @@ class Worker:
     # --- queue ----------------------------------------------------------------------------
     def sweep_and_claim(self) -> list[str]:
         """Expire old gaps, take back lost leases, claim what the free slots allow and start."""
+        with self.phase_totals.timed("sweep"):
+            self._sweep()
+        with self.phase_totals.timed("claim"):
+            return self._claim()
+
+    def _sweep(self) -> None:
         cfg = self.config
         changed = queue.expire_old(float(cfg["ANR_MAX_GAP_HOURS"]))
         reclaimed = queue.reclaim_lost_leases(int(cfg["ANR_MAX_ATTEMPTS"]))
@@ -193,6 +219,15 @@ class Worker:
         self.check_recording_health()
         db.session.commit()
         self.sender.poke()
+
+    def claim_free_slots(self) -> list[str]:
+        """Claim for the slots fills just freed, without the sweep's expiry, lease and health
+        work (those follow at the next interval): the next gap starts in milliseconds."""
+        with self.phase_totals.timed("claim"):
+            return self._claim()
+
+    def _claim(self) -> list[str]:
+        cfg = self.config
         if self.stopping.is_set():
             return []
         free = int(cfg["ANR_CONCURRENCY"]) - len(self.jobs)
@@ -268,6 +303,7 @@ class Worker:
         # A snapshot of the row: the replay starts later (after the card check), when the
         # session may have expired the row's attributes.
         settings = SimpleNamespace(**{c.key: getattr(camera, c.key) for c in Camera.__table__.c})
+        phases = Phases()
 
         def replay_job(begin, seconds) -> FillJob:
             def url(start, end):
@@ -283,7 +319,7 @@ class Worker:
         def download_job(*, start, seconds, client, recordings) -> DownloadJob:
             return DownloadJob(
                 start=start, seconds=seconds, client=client, recordings=recordings,
-                slots=self.download_slots, on_done=self.wake.set,
+                slots=self.download_slots, on_done=self.wake.set, phases=phases,
                 max_mbps=float(self.config.get("ANR_DOWNLOAD_MAX_MBPS", 64)),
                 min_free_mb=float(self.config.get("ANR_MIN_FREE_MB", 1024)), **common,
             )  # fmt: skip
@@ -310,7 +346,36 @@ class Worker:
             wake=self.wake.set,
             refresh_card=camera.card_checked_at is None
             or (utcnow() - camera.card_checked_at).total_seconds() > CARD_REFRESH_S,
+            phases=phases,
+            camera_id=camera.id,
+            card_cache=self.card_cache,
+            card_window=self.outage_window(gap),
         )
+
+    def outage_window(self, gap: RecordingGap) -> tuple[datetime, datetime] | None:
+        """The span of the camera's open gaps around ``gap`` (the outage it belongs to), when
+        there is more than this one; None when the card has answered for it already."""
+        if self.card_cache.get(gap.camera_id, gap.gap_start, gap.gap_end) is not None:
+            return None
+        lo, hi, count = db.session.execute(
+            select(
+                func.min(RecordingGap.gap_start),
+                func.max(RecordingGap.gap_end),
+                func.count(),
+            ).where(
+                RecordingGap.camera_id == gap.camera_id,
+                RecordingGap.fill_state.in_((GapState.PENDING, GapState.FILLING)),
+                RecordingGap.gap_end >= gap.gap_start - OUTAGE_GAP,
+                RecordingGap.gap_start <= gap.gap_end + OUTAGE_GAP,
+            )
+        ).one()
+        if count <= 1 or lo is None or hi is None:
+            return None
+        lo, hi = to_utc(lo), to_utc(hi)
+        # Never more than a day around the gap itself (the answer's size is bounded anyway).
+        lo = max(min(lo, gap.gap_start), gap.gap_start - OUTAGE_WINDOW / 2)
+        hi = min(max(hi, gap.gap_end), gap.gap_end + OUTAGE_WINDOW / 2)
+        return lo, hi
 
     def onvif_replay_job(self, client, settings, password, begin, seconds, common) -> FillJob:
         """ONVIF Profile G replay of [begin, begin+seconds): fast through GStreamer, else ffmpeg.
@@ -353,7 +418,7 @@ class Worker:
             if not running.job.running():
                 del self.jobs[gap_id]
                 if self._more_waiting:
-                    self._next_sweep = 0.0
+                    self._claim_now = True
                     self.wake.set()  # no pause before that claim
                 try:
                     self.finish(running, None)
@@ -382,6 +447,23 @@ class Worker:
 
     def finish(self, running: Running, result: FillResult | None) -> None:
         """Record a fill's outcome through the state machine, with its FillRun row."""
+        phases = getattr(running.job, "phases", None)
+        if not isinstance(phases, Phases):
+            phases = Phases()
+        timed = sum(phases.seconds.values())
+        began = time.perf_counter()
+        try:
+            self._finish(running, result)
+        finally:
+            # The database's share: the whole finish but what the job and the indexing of the
+            # new file counted meanwhile (the judging probe, the segment's probe and hash).
+            nested = sum(phases.seconds.values()) - timed
+            phases.add("database", time.perf_counter() - began - nested)
+            self.phase_totals.merge(phases)
+            self.fills_timed += 1
+            log.debug("gap %s: phases %s", running.job.gap_id, phases.line())
+
+    def _finish(self, running: Running, result: FillResult | None) -> None:
         job = running.job
         gap = queue.held_gap(job.gap_id, self.worker_id)
         if gap is None:
@@ -481,7 +563,15 @@ class Worker:
             return
         # The hash the fill took as it placed the file; else it is taken now, right after.
         hashes = getattr(job, "hashes", None) or {}
-        segment = segment_for(camera_id, path, job.ffmpeg, hashes.get(path.name))
+        # The length the fill measured as it wrote the file (a download's cut): no probe.
+        durations = getattr(job, "durations", None) or {}
+        phases = getattr(job, "phases", None)
+        began = time.perf_counter()
+        segment = segment_for(
+            camera_id, path, job.ffmpeg, hashes.get(path.name), durations.get(path.name)
+        )
+        if isinstance(phases, Phases):
+            phases.add("index", time.perf_counter() - began)
         if segment is not None:
             add_segment(segment)  # the indexer may have added it meanwhile: then this is skipped
 

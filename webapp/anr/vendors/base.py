@@ -164,9 +164,13 @@ class VendorClient:
         """When the card's oldest footage starts; None when the card is empty."""
         raise NotImplementedError
 
-    def download(self, recording: Recording, dest: Path, **kw) -> int:
-        """Write ``recording`` to ``dest``; returns bytes written."""
+    def open_download(self, recording: Recording) -> requests.Response:
+        """The camera's streamed answer for ``recording`` (status checked, body unread)."""
         raise Unsupported(f"{self.vendor or 'this camera'} offers no download", 501)
+
+    def download(self, recording: Recording, dest: Path, **kw) -> int:
+        """Write ``recording`` to ``dest``; returns bytes written (``stream_to``'s bounds)."""
+        return self.stream_to(self.open_download(recording), dest, **kw)
 
     def coverage(self, start: datetime, end: datetime, want_oldest: bool = True) -> CardCoverage:
         """What the card holds for [start, end) and since when (the second question is skipped
@@ -274,6 +278,32 @@ class VendorClient:
         Content-Length). Past ``max_bytes`` (0: no cap), or with the disk's free space below
         ``min_free_bytes``, the copy is refused and ``dest`` removed.
         """
+        try:
+            with dest.open("wb") as out:
+                return self.pump(
+                    response, out.write, stop=stop, on_bytes=on_bytes, max_bytes=max_bytes,
+                    min_free_bytes=min_free_bytes, disk=dest.parent,
+                )  # fmt: skip
+        except BaseException:
+            dest.unlink(missing_ok=True)  # a refused, broken or stopped download leaves no file
+            raise
+
+    def pump(
+        self,
+        response: requests.Response,
+        write: Callable[[bytes], object],
+        *,
+        stop: threading.Event | None = None,
+        on_bytes: Callable[[int, int], None] | None = None,
+        max_bytes: int = 0,
+        min_free_bytes: int = 0,
+        disk: Path | None = None,
+    ) -> int:
+        """Hand a streamed answer to ``write`` chunk by chunk under the bandwidth caps, the byte
+        cap and the free-space floor of ``disk`` (where the bytes end up); returns the bytes.
+
+        ``stream_to`` writes a file with it; a download fill writes the cut's pipe with it.
+        """
         written = 0
         next_free_check = 0
         try:
@@ -281,38 +311,33 @@ class VendorClient:
         except ValueError:
             expected = 0
         try:
-            with dest.open("wb") as out:
-                for chunk in response.iter_content(CAPPED_CHUNK if self.buckets else CHUNK):
-                    if stop is not None and stop.is_set():
+            for chunk in response.iter_content(CAPPED_CHUNK if self.buckets else CHUNK):
+                if stop is not None and stop.is_set():
+                    raise DownloadStopped()
+                for bucket in self.buckets:
+                    if not bucket.take(len(chunk), stop):
                         raise DownloadStopped()
-                    for bucket in self.buckets:
-                        if not bucket.take(len(chunk), stop):
-                            raise DownloadStopped()
-                    if max_bytes and written + len(chunk) > max_bytes:
+                if max_bytes and written + len(chunk) > max_bytes:
+                    raise Refused(
+                        f"the download is more than {max_bytes} bytes, more than this window "
+                        "can hold (ANR_DOWNLOAD_MAX_MBPS); refused"
+                    )
+                if min_free_bytes and disk is not None and written >= next_free_check:
+                    next_free_check = written + FREE_CHECK_BYTES
+                    free = _free_bytes(disk)
+                    if free - len(chunk) < min_free_bytes:
                         raise Refused(
-                            f"the download is more than {max_bytes} bytes, more than this window "
-                            "can hold (ANR_DOWNLOAD_MAX_MBPS); refused"
+                            f"the archive disk has {free // (1024 * 1024)} MB free, under "
+                            f"ANR_MIN_FREE_MB ({min_free_bytes // (1024 * 1024)}); "
+                            "the download was stopped"
                         )
-                    if min_free_bytes and written >= next_free_check:
-                        next_free_check = written + FREE_CHECK_BYTES
-                        free = _free_bytes(dest.parent)
-                        if free - len(chunk) < min_free_bytes:
-                            raise Refused(
-                                f"the archive disk has {free // (1024 * 1024)} MB free, under "
-                                f"ANR_MIN_FREE_MB ({min_free_bytes // (1024 * 1024)}); "
-                                "the download was stopped"
-                            )
-                    out.write(chunk)
-                    written += len(chunk)
-                    if on_bytes:
-                        on_bytes(written, expected)
+                write(chunk)
+                written += len(chunk)
+                if on_bytes:
+                    on_bytes(written, expected)
         except requests.RequestException as exc:
-            dest.unlink(missing_ok=True)
             reason = self.shown(_short(exc))
             raise VendorError(f"the download broke off after {written} bytes ({reason})") from None
-        except BaseException:
-            dest.unlink(missing_ok=True)  # a refused or stopped download leaves no file
-            raise
         finally:
             response.close()
         return written

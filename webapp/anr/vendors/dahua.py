@@ -7,9 +7,10 @@ needed both ways.
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
+
+import requests
 
 from .base import Recording
 from .base import Refused
@@ -117,8 +118,8 @@ class DahuaClient(VendorClient):
         first = self._find(EARLIEST, datetime.now(UTC) + timedelta(days=1), 1)
         return first[0].start if first else None
 
-    def download(self, recording: Recording, dest: Path, **kw) -> int:
+    def open_download(self, recording: Recording) -> requests.Response:
         """GET ``/cgi-bin/RPC_Loadfile/<FilePath>`` (the path percent-encoded, slashes kept)."""
         path = LOADFILE_PATH + quote(recording.ref if recording.ref.startswith("/") else
                                      "/" + recording.ref, safe="/")  # fmt: skip
-        return self.stream_to(self.request("GET", path, stream=True), dest, **kw)
+        return self.request("GET", path, stream=True)

@@ -5,10 +5,11 @@ import uuid
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from pathlib import Path
 from xml.etree.ElementTree import Element
 from xml.etree.ElementTree import SubElement
 from xml.etree.ElementTree import tostring
+
+import requests
 
 from ...domain.times import parse_time
 from ...domain.times import zone
@@ -124,13 +125,12 @@ class HikvisionClient(VendorClient):
         first = self._search(EARLIEST, datetime.now(UTC) + timedelta(days=1), 1)
         return first[0].start if first else None
 
-    def download(self, recording: Recording, dest: Path, **kw) -> int:
+    def open_download(self, recording: Recording) -> requests.Response:
         """GET ``ContentMgmt/download`` with the recording's ``playbackURI`` in the body."""
-        response = self.request(
+        return self.request(
             "GET",
             DOWNLOAD_PATH,
             data=download_body(recording.ref),
             headers={"Content-Type": "application/xml"},
             stream=True,
         )
-        return self.stream_to(response, dest, **kw)
