@@ -491,8 +491,8 @@ def timeline_marks(marks, tz: str, href) -> list[MarkView]:
                 title=f"{label}: {span} ({duration_text(m.seconds)})",
                 x=m.x,
                 w=m.w,
-                hit_x=max(m.x - 0.25, 0),
-                hit_w=m.w + 0.5,
+                hit_x=round(max(m.x - 0.25, 0), 3),
+                hit_w=round(m.w + 0.5, 3),
                 quiet=m.state == FILLED,
             )
         )
