@@ -14,7 +14,8 @@ def gap_page(live, query=""):
 
 
 def row_ids(page):
-    return page.eval_on_selector_all("tr.gap-row", "rows => rows.map(r => r.dataset.gapId)")
+    """The gap ids of the table's rows, in order (a row's id is ``gap-<gap id>``)."""
+    return page.eval_on_selector_all("tr.gap-row", "rows => rows.map(r => r.id.slice(4))")
 
 
 def test_sign_in_lands_on_the_fleet(page, live):
@@ -179,6 +180,11 @@ def test_timeline_gap_click_highlights_its_row(page, live):
     sign_in(page, live, "viewer", "/cameras/lobby/gaps")
     mark = page.locator(f'a.tl-gap[data-gap-ids="{gap_id}"]')
     expect(mark.locator("title")).to_contain_text("Failed gap")
+    # The mark's pattern comes from its state class (app.css), fill and stroke alike.
+    paint = mark.locator("rect.tl-mark").evaluate(
+        "r => [getComputedStyle(r).fill, getComputedStyle(r).stroke]"
+    )
+    assert all("#pat-failed" in p for p in paint), paint
     mark.click()
     expect(page.locator(f"#gap-{gap_id}")).to_have_class(re.compile(r"\bhighlight\b"))
     expect(mark).to_have_class(re.compile(r"\bselected\b"))
@@ -197,7 +203,7 @@ def test_timeline_gap_whose_row_is_not_loaded_opens_a_filtered_view(page, live):
     target = next(m for m in marks if " " not in m and m not in loaded)
     page.locator(f'a.tl-gap[data-gap-ids="{target}"]').click()
     expect(page).to_have_url(re.compile(rf"state=pending.*#gap-{target}$"))
-    expect(page.locator("tr.gap-row").first).to_have_attribute("data-gap-id", target)
+    expect(page.locator("tr.gap-row").first).to_have_attribute("id", f"gap-{target}")
     expect(page.locator(f"#gap-{target}")).to_be_in_viewport()
 
 

@@ -144,6 +144,32 @@ def relative(value: datetime | None, now: datetime | None = None) -> str:
 
 
 _URL_SHAPES: dict[tuple, tuple[list[str], list[str]]] = {}
+# What quote(value, safe="") leaves as it is: most ids, states and cursors need no quoting.
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+
+
+def _quoted(value) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if _UNQUOTED(text) else quote(text, safe="")
+
+
+def _url_shape(endpoint: str, names) -> tuple[list[str], list[str]]:
+    """The URL of ``endpoint`` with ``names`` as slots: (literal pieces, slot names), cached.
+
+    ``names`` in the caller's order: url_for puts query arguments in the order it is given them.
+    """
+    if endpoint.startswith("."):  # relative, as for url_for: the current blueprint's
+        endpoint = f"{request.blueprint}{endpoint}"
+    key = (request.script_root, endpoint, names)
+    shape = _URL_SHAPES.get(key)
+    if shape is None:
+        placeholders: dict[str, Any] = {k: f"__{k}__" for k in names}
+        built = url_for(endpoint, **placeholders)
+        pattern = "|".join(re.escape(f"__{k}__") for k in names) or "(?!)"
+        pieces = re.split(f"({pattern})", built)
+        shape = (pieces[0::2], [slot[2:-2] for slot in pieces[1::2]])
+        _URL_SHAPES[key] = shape
+    return shape
 
 
 def cached_url_for(endpoint: str, **values) -> str:
@@ -156,24 +182,42 @@ def cached_url_for(endpoint: str, **values) -> str:
     url_for does; ``None`` values are left out, as url_for leaves them out. A relative endpoint
     (``.camera_gaps``) is the current blueprint's, as for url_for: the site's or the embed's.
     """
-    if endpoint.startswith("."):
-        endpoint = f"{request.blueprint}{endpoint}"
     present = {k: v for k, v in values.items() if v is not None}
-    key = (request.script_root, endpoint, tuple(sorted(present)))
-    shape = _URL_SHAPES.get(key)
-    if shape is None:
-        placeholders: dict[str, Any] = {k: f"__{k}__" for k in present}
-        built = url_for(endpoint, **placeholders)
-        pattern = "|".join(re.escape(f"__{k}__") for k in present) or "(?!)"
-        pieces = re.split(f"({pattern})", built)
-        shape = (pieces[0::2], [slot[2:-2] for slot in pieces[1::2]])
-        _URL_SHAPES[key] = shape
-    literals, slots = shape
+    literals, slots = _url_shape(endpoint, tuple(present))
     out = [literals[0]]
     for name, literal in zip(slots, literals[1:], strict=True):
-        out.append(quote(str(present[name]), safe=""))
+        out.append(_quoted(present[name]))
         out.append(literal)
     return "".join(out)
+
+
+class UrlFiller:
+    """``cached_url_for`` with every value fixed but one (it comes last), for a loop over it.
+
+    ``UrlFiller("gaps.gap_history", "gap_id", camera_id=cam)(gap_id)``: the fixed values are
+    quoted and joined once, so each call joins three strings.
+    """
+
+    __slots__ = ("head", "tail")
+
+    def __init__(self, endpoint: str, vary: str, **values) -> None:
+        present = {k: v for k, v in values.items() if v is not None}
+        present[vary] = None  # last, as if passed after the fixed values
+        literals, slots = _url_shape(endpoint, tuple(present))
+        parts = [literals[0]]
+        head = None
+        for name, literal in zip(slots, literals[1:], strict=True):
+            if name == vary:
+                head = "".join(parts)
+                parts = []
+            else:
+                parts.append(_quoted(present[name]))
+            parts.append(literal)
+        self.head = head if head is not None else "".join(parts)
+        self.tail = "".join(parts) if head is not None else ""
+
+    def __call__(self, value) -> str:
+        return f"{self.head}{_quoted(value)}{self.tail}"
 
 
 @dataclass(slots=True)
@@ -190,18 +234,37 @@ class TimeCell:
 
 
 def time_cell(
-    value: datetime | None, tz: str, same_day_as: datetime | None = None, own_offset=False
+    value: datetime | None,
+    tz: str,
+    same_day_as: datetime | None = None,
+    own_offset=False,
+    header_offset: str | None = None,
 ):
     """A TimeCell, without the date when it is ``same_day_as``'s local day; None for no time.
 
     ``own_offset``: the column mixes zones (the fleet), so every cell names its offset.
+    ``header_offset``: the column header's offset (``zone_offset(tz)``), when the caller has it.
     """
     if value is None:
         return None
     day, clock, offset = local_parts(value, tz)
     show_day = same_day_as is None or local_parts(same_day_as, tz)[0] != day
-    show_offset = own_offset or offset != zone_offset(tz)
+    show_offset = own_offset or offset != (header_offset or zone_offset(tz))
     return TimeCell(rfc3339(value), day, clock, offset, show_day, show_offset)
+
+
+def _span_cells(start: datetime, end: datetime | None, tzinfo, header: str):
+    """The start and end TimeCells of a gap row, each time converted once (rows are hot)."""
+    iso = start.astimezone(tzinfo).isoformat(timespec="seconds")
+    day = iso[:10]
+    first = TimeCell(rfc3339(start), day, iso[11:19], iso[19:], True, iso[19:] != header)
+    if end is None:
+        return first, None
+    iso = end.astimezone(tzinfo).isoformat(timespec="seconds")
+    last = TimeCell(
+        rfc3339(end), iso[:10], iso[11:19], iso[19:], iso[:10] != day, iso[19:] != header
+    )
+    return first, last
 
 
 class RowRights:
@@ -247,38 +310,67 @@ class GapRow:
     export_url: str | None = None  # and the principal may export it as evidence
 
 
+class RowLinks:
+    """The URL shapes of a camera's gap rows (history, watch, retry, stop, export): once a page."""
+
+    __slots__ = ("history", "watch", "retry", "stop", "export", "tzinfo", "header")
+
+    def __init__(self, camera, rights: RowRights):
+        def filler(endpoint: str) -> UrlFiller:
+            return UrlFiller(endpoint, "gap_id", camera_id=camera.id)
+
+        # Relative endpoints: the current blueprint's, the site's or the embed's.
+        self.history = filler(".gap_history")
+        self.watch = filler(".gap_watch")
+        self.retry = filler(".retry_gap_row") if rights.retry else None
+        self.stop = filler(".stop_gap_row") if rights.stop else None
+        self.export = filler("api.export_evidence") if rights.export else None
+        self.tzinfo = zone(camera.timezone)
+        self.header = zone_offset(camera.timezone)
+
+
 def gap_row(
     gap,
     camera,
     rights: RowRights,
     now: datetime | None = None,
+    links: RowLinks | None = None,
 ) -> GapRow:
     """The values of one gap row (``gap`` is a model or a row of ``list_gaps``).
 
-    Its links are the current blueprint's (``.gap_history``): the site's or the embed's.
+    Its links are the current blueprint's (``.gap_history``): the site's or the embed's;
+    ``links``: the page's RowLinks (built here for a single row).
     """
-    tz = camera.timezone
+    links = links or RowLinks(camera, rights)
     state = gap.fill_state
+    gap_id = gap.id
     attempted = gap.last_attempt_at
     recovered = gap.recovered_seconds
     retry_url = stop_url = None
-    if rights.retry:
+    if links.retry is not None:
         if state in ATTENTION:
-            retry_url = cached_url_for(".retry_gap_row", camera_id=camera.id, gap_id=gap.id)
-        if state == FILLING and rights.stop:
-            stop_url = cached_url_for(".stop_gap_row", camera_id=camera.id, gap_id=gap.id)
+            retry_url = links.retry(gap_id)
+        if state == FILLING and links.stop is not None:
+            stop_url = links.stop(gap_id)
+    watch_url = export_url = None
+    if state in WATCHABLE:
+        # Watch (and Export evidence) for a row with footage; the Watch page sits beside History.
+        watch_url = links.watch(gap_id)
+        if links.export is not None:
+            export_url = links.export(gap_id)
+    start, end = _span_cells(gap.gap_start, gap.gap_end, links.tzinfo, links.header)
     return GapRow(
-        id=gap.id,
+        id=gap_id,
         state=state,
-        start=time_cell(gap.gap_start, tz),
-        end=time_cell(gap.gap_end, tz, gap.gap_start),
+        start=start,
+        end=end,
         duration=duration_text(gap.gap_seconds),
         progress=int(round((gap.progress or 0) * 100)) if state == FILLING else None,
         manual=bool(gap.manual_retry),
         attempts=gap.fill_attempts,
         last_attempt_stamp=rfc3339(attempted) if attempted else None,
         last_attempt_title=(
-            f"{local_time(attempted, tz)} ({rfc3339(attempted)})" if attempted else ""
+            f"{local_time(attempted, camera.timezone)} ({rfc3339(attempted)})" if attempted else ""
         ),
         last_attempt_words=relative(attempted, now or utcnow()) if attempted else "",
         error=mask_credentials(gap.last_error) if gap.last_error else None,
@@ -291,27 +383,17 @@ def gap_row(
         retry_url=retry_url,
         stop_url=stop_url,
         stop_refused="Stop already requested" if gap.stop_requested_by else None,
-        history_url=cached_url_for(".gap_history", camera_id=camera.id, gap_id=gap.id),
-        **_footage_links(gap, camera, rights),
+        history_url=links.history(gap_id),
+        watch_url=watch_url,
+        export_url=export_url,
     )
 
 
-def _footage_links(gap, camera, rights: RowRights) -> dict:
-    """Watch (and Export evidence) for a row with footage; the Watch page sits beside History."""
-    if gap.fill_state not in WATCHABLE:
-        return {}
-    links = {"watch_url": cached_url_for(".gap_watch", camera_id=camera.id, gap_id=gap.id)}
-    if rights.export:
-        links["export_url"] = cached_url_for(
-            "api.export_evidence", camera_id=camera.id, gap_id=gap.id
-        )
-    return links
-
-
 def gap_rows(rows, camera, rights: RowRights) -> list:
-    """Every row of a page of gaps; ``rights`` is worked out once for the page."""
+    """Every row of a page of gaps; ``rights`` and the URL shapes are worked out once a page."""
     now = utcnow()
-    return [gap_row(gap, camera, rights, now) for gap in rows]
+    links = RowLinks(camera, rights)
+    return [gap_row(gap, camera, rights, now, links) for gap in rows]
 
 
 @dataclass(slots=True)
@@ -393,13 +475,17 @@ def timeline_marks(marks, tz: str, href) -> list[MarkView]:
     A page draws a hundred marks or more: each time is formatted once here, and the text of
     the name and the tooltip is put together here (plain text: the template escapes it).
     """
+    tzinfo = zone(tz)
     out = []
     for m in marks:
         if m.gap_id:
             label = f"{STATE_LABELS[m.state]} gap"
         else:
             label = f"{len(m.gap_ids)} gaps, worst {_LOWER[m.state]}"
-        span = f"{local_time(m.start, tz)} to {local_time(m.end, tz)}"
+        a = m.start.astimezone(tzinfo).isoformat(sep=" ", timespec="seconds")
+        b = m.end.astimezone(tzinfo).isoformat(sep=" ", timespec="seconds")
+        # local_time's "2026-06-13 14:00:00 +02:00", each end converted once.
+        span = f"{a[:19]} {a[19:]} to {b[:19]} {b[19:]}"
         out.append(
             MarkView(
                 state=m.state,
@@ -409,8 +495,8 @@ def timeline_marks(marks, tz: str, href) -> list[MarkView]:
                 title=f"{label}: {span} ({duration_text(m.seconds)})",
                 x=m.x,
                 w=m.w,
-                hit_x=max(m.x - 0.25, 0),
-                hit_w=m.w + 0.5,
+                hit_x=round(max(m.x - 0.25, 0), 3),
+                hit_w=round(m.w + 0.5, 3),
                 quiet=m.state == FILLED,
             )
         )

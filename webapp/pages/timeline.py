@@ -21,6 +21,7 @@ from sqlalchemy import type_coerce
 
 from ..domain.recording_health import recording_status
 from ..domain.recording_health import stale_after
+from ..domain.states import FILLED
 from ..domain.times import stored_time
 from ..domain.times import zone
 from ..extensions import db
@@ -138,8 +139,11 @@ def build(camera, range_key: str, now: datetime | None = None) -> Timeline:
     start_label = start.astimezone(zone(camera.timezone)).strftime(
         "%a %d %H:%M" if range_key == "7d" else "%H:%M"
     )
-    counts, missing = gap_summary(camera.id, start, end)
     truncated = len(gaps) > MAX_GAPS
+    # Every gap of the window is at hand unless it was cut at MAX_GAPS: then SQL sums them all.
+    counts, missing = (
+        gap_summary(camera.id, start, end) if truncated else summary_of(gaps, start, end)
+    )
     # The drawn rows stop at MAX_GAPS; what is unrecorded is worked out against every gap.
     spans = gap_spans(camera.id, start, end) if truncated else gaps
     limit = stale_after(current_app.config)
@@ -289,6 +293,23 @@ def gap_summary(camera_id: str, start: datetime, end: datetime) -> tuple[dict[st
     for raw_start, raw_end, seconds in edges:
         inside = min(stored_time(raw_end), end) - max(stored_time(raw_start), start)
         missing -= int(seconds) - int(inside.total_seconds())
+    return counts, missing
+
+
+def summary_of(gaps, start: datetime, end: datetime) -> tuple[dict[str, int], int]:
+    """``gap_summary`` worked out from the window's gaps already fetched (all of them)."""
+    counts: dict[str, int] = {}
+    missing = 0
+    for g in gaps:
+        state = g.fill_state
+        counts[state] = counts.get(state, 0) + 1
+        if state == FILLED:
+            continue
+        seconds = int(g.gap_seconds or 0)
+        if g.gap_start < start or g.gap_end > end:
+            inside = min(g.gap_end, end) - max(g.gap_start, start)
+            seconds = int(inside.total_seconds())
+        missing += seconds
     return counts, missing
 
 
