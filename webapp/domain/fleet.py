@@ -22,7 +22,9 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Camera
 from ..models import CameraGapStat
+from ..models import FleetSiteStat
 from ..models import utcnow
+from ..models.fleet_stats import COUNTS as FLEET_COUNTS
 from .errors import BadParameter
 from .paging import CURSOR_REFUSED
 from .paging import decode_cursor
@@ -166,10 +168,15 @@ def _filters(principal, fq: FleetQuery) -> list:
     return terms
 
 
+def _stale_limit() -> datetime:
+    """Footage ending before this is stale."""
+    return utcnow() - stale_after(current_app.config)
+
+
 def _not_recording():
     """Enabled cameras whose footage stopped (stale) or never came: worked out at read time, like
     the rows' recording status, so the filter never lags the worker's health check."""
-    limit = utcnow() - stale_after(current_app.config)
+    limit = _stale_limit()
     return and_(
         Camera.enabled,
         or_(Camera.last_segment_end.is_(None), Camera.last_segment_end < limit),
@@ -298,27 +305,43 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
 def fleet_summary(principal, fq: FleetQuery) -> dict:
     """How many cameras match the search and site, and how many of them need attention.
 
-    Each count is one range of an index on cameras, never a read of the rows: the total is
-    ``count(*)`` (SQLite counts the smallest index's pages when nothing narrows it), attention
-    is the range ``attention >= 1`` of ``ix_cameras_fleet_order`` plus the quiet cameras of
-    attention 0, and the quiet cameras (worked out at read time, see ``_not_recording``) are a
-    range of ``ix_cameras_recording`` (attention, enabled, last_segment_end).
+    Without a search or a scope the counts come from ``fleet_site_stats`` (kept by triggers on
+    cameras, O(sites)) plus the cameras whose footage went stale, which only the clock can tell:
+    a range of ``ix_cameras_recording`` holding just those. A search or a scope counts its own
+    cameras, each count one index range.
     """
-    terms = _filters(principal, FleetQuery(q=fq.q, site=fq.site))
-
-    def count(*where) -> int:
-        return int(
-            db.session.execute(
-                select(func.count()).select_from(Camera).where(*terms, *where)
-            ).scalar_one()
-        )
-
-    total = count()
-    flagged = count(Camera.attention >= NEEDS_ATTENTION)
-    quiet_calm = count(Camera.attention < NEEDS_ATTENTION, _not_recording())
-    quiet_flagged = count(Camera.attention >= NEEDS_ATTENTION, _not_recording())
+    if fq.q or principal.scope is not None:
+        return _counted_summary(principal, fq)
+    site = [FleetSiteStat.site == fq.site] if fq.site else []
+    sums = [func.coalesce(func.sum(getattr(FleetSiteStat, c)), 0) for c in FLEET_COUNTS]
+    cameras, flagged, never, never_flagged = (
+        int(n) for n in db.session.execute(select(*sums).where(*site)).one()
+    )
+    here = [Camera.site == fq.site] if fq.site else []
+    stale = [Camera.enabled, Camera.last_segment_end < _stale_limit(), *here]
+    stale_all = _count(*stale)
+    stale_calm = _count(*stale, Camera.attention == 0)  # attention below 1 is 0
     return {
-        "cameras": total,
+        "cameras": cameras,
+        "attention": flagged + (never - never_flagged) + stale_calm,
+        "quiet": never + stale_all,
+    }
+
+
+def _count(*where) -> int:
+    return int(
+        db.session.execute(select(func.count()).select_from(Camera).where(*where)).scalar_one()
+    )
+
+
+def _counted_summary(principal, fq: FleetQuery) -> dict:
+    """``fleet_summary`` under a search or a scope: each count one range of an index."""
+    terms = _filters(principal, FleetQuery(q=fq.q, site=fq.site))
+    flagged = _count(*terms, Camera.attention >= NEEDS_ATTENTION)
+    quiet_calm = _count(*terms, Camera.attention < NEEDS_ATTENTION, _not_recording())
+    quiet_flagged = _count(*terms, Camera.attention >= NEEDS_ATTENTION, _not_recording())
+    return {
+        "cameras": _count(*terms),
         "attention": flagged + quiet_calm,
         "quiet": quiet_calm + quiet_flagged,
     }

@@ -52,8 +52,9 @@ class Camera(Model):
         Index("ix_cameras_fleet_order", "attention", "newest_gap_start", "id"),
         # The site filter and the list of sites it offers (walked site to site).
         Index("ix_cameras_site", "site"),
-        # The fleet's counts of cameras that stopped recording, by attention (fleet_summary).
-        Index("ix_cameras_recording", "attention", "enabled", "last_segment_end"),
+        # The fleet's count of cameras whose footage stopped (fleet_summary): a range holding
+        # only those, their attention covered.
+        Index("ix_cameras_recording", "enabled", "last_segment_end", "attention"),
         # The queue's "fill schedules": the few cameras with their own window, not every camera.
         Index("ix_cameras_fill_window", "fill_window"),
     )
