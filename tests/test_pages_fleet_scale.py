@@ -107,3 +107,18 @@ def test_the_fleet_counts_kept_by_triggers_follow_every_kind_of_write(db, app, l
     assert "3</b> not recording" in page
     same = login_as("viewer").get("/cameras?q=c").get_data(as_text=True)  # counted, not kept
     assert "4</b> cameras" in same and "3</b> need attention" in same
+
+
+def test_create_all_counts_the_cameras_already_there(db):
+    """A database made by create_all before the table existed gets its counts at once."""
+    from sqlalchemy import select
+
+    from tests.factories import make_camera
+    from webapp.models import FleetSiteStat
+
+    make_camera("c1", site="S")
+    make_camera("c2", site="S", enabled=False)
+    FleetSiteStat.__table__.drop(db.engine)
+    db.create_all()
+    row = db.session.execute(select(FleetSiteStat)).scalar_one()
+    assert (row.site, row.cameras, row.flagged, row.never, row.never_flagged) == ("S", 2, 0, 1, 0)

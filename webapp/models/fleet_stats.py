@@ -125,7 +125,12 @@ def recount(conn) -> None:
 
 @event.listens_for(Model.metadata, "after_create")
 def _after_create(target, connection, **kw) -> None:
-    """``create_all`` builds the triggers with the tables (idempotent: it may run again)."""
+    """``create_all`` builds the triggers with the tables (idempotent: it may run again).
+
+    A ``fleet_site_stats`` created beside cameras that already have rows is counted at once.
+    """
     tables = {t.name for t in kw.get("tables") or target.sorted_tables}
     if "cameras" in tables or "fleet_site_stats" in tables:
         create_triggers(connection)
+    if "fleet_site_stats" in tables:
+        recount(connection)
