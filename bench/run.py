@@ -161,7 +161,12 @@ def web_figures(table: Table, s: Sizes, workdir: Path, only=GROUPS) -> None:
             lambda: load_figure(table, s, app, client, url, cam, workdir),
         )
     if "fleet" in only:
-        fleet_figures(table, s, app, client, cam)
+        guarded(
+            table,
+            f"fleet page at {s.fleet_cameras:,} and {s.big_fleet_cameras:,} cameras",
+            "<= 2.0x; growth <= 1.2x",
+            lambda: fleet_figures(table, s, app, client, cam),
+        )
     if "retry" in only:
         guarded(
             table,
