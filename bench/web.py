@@ -19,6 +19,7 @@ import time
 
 from bench import dataset
 from bench.timing import paired
+from webapp.domain import jobs
 from webapp.extensions import db
 
 JSON_COLUMNS = (
@@ -112,8 +113,6 @@ def follow_retry(app, client, cam: str, expected: int, timeout: float) -> float:
     202 named must read ``done`` with every gap moved before the clock stops. A job that
     overruns ``timeout`` is given back to the queue and reported, never left running.
     """
-    from webapp.domain import jobs
-
     began = time.perf_counter()
     resp = client.post(f"/api/v1/cameras/{cam}/recording-gaps/retry-failed")
     body = resp.get_json(silent=True) or {}
