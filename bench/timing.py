@@ -1,5 +1,6 @@
 """Timing and the printed table: paired medians, and one line per figure ending PASS or MISS."""
 
+import os
 import statistics
 import sys
 import time
@@ -38,13 +39,59 @@ def note(text: str) -> None:
     print(f"  .. {time.perf_counter() - STARTED:5.0f} s  {text}", file=sys.stderr, flush=True)
 
 
-class Table:
-    """A Markdown table printed line by line as figures arrive (paste it into the README)."""
+def load_average() -> float | None:
+    """The machine's one-minute load average (None where the system does not tell)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
-    def __init__(self) -> None:
+
+def cores() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+BUSY_MARK = "(load {load:.2f} > {cores} cores)"
+
+
+class Table:
+    """A Markdown table printed line by line as figures arrive (paste it into the README).
+
+    The machine's load average is printed before the first line and after the last
+    (``close``); a verdict measured while the one-minute load average exceeded the core count
+    (read when the line is printed, and at the last ``mark_start``) carries a mark saying so.
+    """
+
+    def __init__(self, loadavg=load_average, ncores: int | None = None) -> None:
         self.rows: list[tuple[str, ...]] = []
+        self.loadavg = loadavg
+        self.cores = ncores or cores()
+        self.busy_lines = 0
+        self._start_load: float | None = None
+        print(f"Load average before: {self._load_text()} ({self.cores} cores)\n")
         print("| figure | measured | floor or partner (same run) | ratio | target | verdict |")
         print("|---|---|---|---|---|---|", flush=True)
+
+    def _load_text(self) -> str:
+        load = self.loadavg()
+        return "unknown" if load is None else f"{load:.2f}"
+
+    def mark_start(self) -> None:
+        """A figure's measurement begins: its verdict is marked if the load was high here."""
+        self._start_load = self.loadavg()
+
+    def _busy(self) -> str:
+        seen = [x for x in (self._start_load, self.loadavg()) if x is not None]
+        self._start_load = None
+        worst = max(seen, default=0.0)
+        if worst > self.cores:
+            self.busy_lines += 1
+            return " " + BUSY_MARK.format(load=worst, cores=self.cores)
+        return ""
 
     def _line(self, *cells: str) -> None:
         self.rows.append(cells)
@@ -53,8 +100,14 @@ class Table:
     def target(
         self, figure: str, measured: str, partner: str, ratio: str, target: str, ok: bool
     ) -> None:
-        """A line with a target: it ends in PASS or MISS."""
-        self._line(figure, measured, partner, ratio, target, "PASS" if ok else "MISS")
+        """A line with a target: it ends in PASS or MISS (and the busy mark when loaded)."""
+        verdict = ("PASS" if ok else "MISS") + self._busy()
+        self._line(figure, measured, partner, ratio, target, verdict)
+
+    def close(self) -> None:
+        """The load average after the last line, and how many verdicts were measured busy."""
+        busy = f"; {self.busy_lines} verdict(s) measured while busy" if self.busy_lines else ""
+        print(f"\nLoad average after: {self._load_text()} ({self.cores} cores){busy}", flush=True)
 
     def info(self, figure: str, measured: str, note: str = "") -> None:
         """A figure kept for information, without a target."""

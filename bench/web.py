@@ -5,18 +5,21 @@
 - Gap page: ``GET /cameras/<id>/gaps`` (50 rows, state tabs with counts, the timeline) against
   the app's own JSON answer for the same 50 rows plus the camera's counts, so the ratio is the
   price of the markup, not of the data.
-- Fleet page: ``GET /cameras`` against the gap page, and the same page at ten times the cameras.
+- Fleet page: ``GET /cameras`` against the gap page, and the same page at ten times the cameras
+  (10,000 -> 100,000, the gaps about the same).
+- Queue page: ``GET /queue`` (running fills, the first 100 queued gaps in claim order with the
+  queue's counts, outcomes, workers) against the camera gap page.
 - Bulk retry: ``POST .../recording-gaps/retry-failed`` on one camera whose gaps all failed,
-  against a bare SQL UPDATE of the same rows.
+  followed to the end of the 202's job (run in-process as the worker runs it), against a bare
+  SQL UPDATE of the same rows.
 """
 
 import json
-import multiprocessing
-import queue
 import time
 
 from bench import dataset
 from bench.timing import paired
+from webapp.domain import jobs
 from webapp.extensions import db
 
 JSON_COLUMNS = (
@@ -101,72 +104,63 @@ def _bare_update(con, cam: str) -> float:
     return time.perf_counter() - began
 
 
-def retry_in_child(url: str, cam: str, result) -> None:
-    """In a child process: sign in, POST retry-failed once, put (seconds, status, body).
+def follow_retry(app, client, cam: str, expected: int, timeout: float) -> float:
+    """POST retry-failed once and follow it to its end; seconds from the POST to the end.
 
-    Above the sync limit the answer is 202 and a worker job does the batches: the figure is then
-    the request plus one ``anr worker --once`` pass that finishes the job.
+    Up to the sync limit the 200 answer is the end. Above it the answer is 202 and a job: it is
+    then run here, in-process, the way the ANR worker runs it (``jobs.claim``, then
+    ``jobs.work_batch`` until no batch is left, each batch committed), and the job endpoint the
+    202 named must read ``done`` with every gap moved before the clock stops. A job that
+    overruns ``timeout`` is given back to the queue and reported, never left running.
     """
-    from bench.engine import app_for
-    from webapp.anr.worker import Worker
-
-    # No fill slots: the worker pass does the job's batches, not fills of the bench's gaps.
-    app = app_for(url, WTF_CSRF_ENABLED=False, ANR_CONCURRENCY=0)
-    client = dataset.signed_in_client(app)
     began = time.perf_counter()
     resp = client.post(f"/api/v1/cameras/{cam}/recording-gaps/retry-failed")
-    body = resp.get_json(silent=True)
-    if resp.status_code == 202:
-        Worker(app).run(once=True)
-        job = client.get(resp.headers["Location"]).get_json()
-        body = {"retried": job["done"] if job["state"] == "done" else None}
-    result.put((time.perf_counter() - began, resp.status_code, body))
-
-
-def _api_retry(app, con, cam: str, expected: int, timeout: float) -> float:
-    _fail_all(con, cam)
+    body = resp.get_json(silent=True) or {}
+    if resp.status_code == 200:
+        if body.get("retried") != expected:
+            raise Unavailable(f"retry-failed answered 200 {str(body)[:80]}")
+        return time.perf_counter() - began
+    if resp.status_code != 202:
+        raise Unavailable(f"retry-failed answered {resp.status_code} {str(body)[:80]}")
+    worker, lease = "bench-worker", float(app.config["ANR_LEASE_SECONDS"])
     with app.app_context():
-        dataset.recount_stats([cam])
-    # A child process, so a retry that overruns the bound is stopped, not left holding the lock.
-    ctx = multiprocessing.get_context("spawn")
-    result = ctx.Queue()
-    child = ctx.Process(
-        target=retry_in_child, args=(app.config["SQLALCHEMY_DATABASE_URI"], cam, result)
-    )
-    child.start()
-    try:
-        took, status, body = result.get(timeout=timeout + 30)  # + the child's start-up
-    except queue.Empty:
-        raise Unavailable(f"retry-failed did not finish within {timeout:.0f} s") from None
-    finally:
-        if child.is_alive():
-            child.kill()
-        child.join(10)
-    if took > timeout:
-        raise Unavailable(f"retry-failed took {took:.0f} s, over the {timeout:.0f} s bound")
-    if status not in (200, 202) or (body or {}).get("retried") != expected:
-        raise Unavailable(f"retry-failed answered {status} {str(body)[:80]}")
+        job_id = jobs.claim(worker, lease)
+        if job_id != body["job"]["id"]:
+            raise Unavailable(f"the worker claimed job {job_id}, not the 202's")
+        while jobs.work_batch(job_id, worker, lease):
+            if time.perf_counter() - began > timeout:
+                jobs.release(job_id, worker)
+                raise Unavailable(f"retry-failed job not done within {timeout:.0f} s")
+        db.session.remove()
+    job = client.get(resp.headers["Location"]).get_json()
+    took = time.perf_counter() - began
+    if job["state"] != "done" or job["done"] != expected:
+        raise Unavailable(f"retry-failed job ended {job['state']}, {job['done']} of {expected}")
     return took
 
 
-def bulk_retry(app, con, cam: str, gaps: int, runs: int, timeout: float):
-    """Retry-failed of ``gaps`` failed gaps through the API vs a bare UPDATE (s, s), medians."""
+def bulk_retry(app, client, con, cam: str, gaps: int, runs: int, timeout: float):
+    """Retry-failed of ``gaps`` failed gaps to the job's end vs a bare UPDATE (s, s), medians."""
     app_s, floor_s = [], []
     for _ in range(runs):
         floor_s.append(_bare_update(con, cam))
+        _fail_all(con, cam)
+        with app.app_context():
+            dataset.recount_stats([cam])
+            db.session.remove()
         try:
-            app_s.append(_api_retry(app, con, cam, gaps, timeout))
+            app_s.append(follow_retry(app, client, cam, gaps, timeout))
         except Unavailable as exc:
             raise Unavailable(f"{exc} (bare UPDATE {floor_s[-1]:.2f} s)") from None
     return sorted(app_s)[runs // 2], sorted(floor_s)[runs // 2]
 
 
-def add_fleet_cameras(app, count: int, first: int, gaps_each: int) -> None:
-    """Grow the fleet to ``first + count`` cameras, each new one with a few gaps."""
-    with app.app_context():
-        cams = dataset.add_cameras(count, first=first)
-        dataset.add_gaps(cams, gaps_each, seed=7)
-        db.session.remove()
+def queue_page(client, cam: str, runs: int) -> tuple[float, float, int]:
+    """``/queue`` (first page of the queue, its counts) vs the camera gap page (ms, ms, queued)."""
+    get_ok(client, "/queue")
+    total = get_ok(client, "/api/v1/queue?limit=1").get_json()["queued_total"]
+    a, b = paired(lambda: client.get("/queue"), lambda: client.get(f"/cameras/{cam}/gaps"), runs)
+    return a, b, int(total)
 
 
 def json_check_seconds(size: int) -> tuple[float, str]:

@@ -51,12 +51,56 @@ def test_load_generator_reports_a_refused_connection():
 
 
 def test_every_target_line_ends_in_pass_or_miss(capsys):
-    table = Table()
+    table = Table(loadavg=lambda: 0.5, ncores=2)
     table.target("a", "1 ms", "floor 1 ms", "1.00x", "<= 2.0x", ok=True)
     table.target("b", "9 ms", "floor 1 ms", "9.00x", "<= 2.0x", ok=False)
     table.info("c", "3 s")
     table.na("d", "<= 20x", "feature not in this build")
+    table.close()
     lines = capsys.readouterr().out.splitlines()
-    assert lines[2].endswith("| PASS |") and lines[3].endswith("| MISS |")
-    assert lines[4].endswith("| info |")
-    assert "n/a — feature not in this build" in lines[5] and lines[5].endswith("| n/a |")
+    assert lines[0] == "Load average before: 0.50 (2 cores)"
+    assert lines[4].endswith("| PASS |") and lines[5].endswith("| MISS |")
+    assert lines[6].endswith("| info |")
+    assert "n/a — feature not in this build" in lines[7] and lines[7].endswith("| n/a |")
+    assert lines[-1] == "Load average after: 0.50 (2 cores)"
+
+
+def test_a_verdict_measured_on_a_busy_machine_says_so(capsys):
+    loads = iter([1.0, 3.5, 1.0, 1.2, 1.0])  # before, start of "a", end of "a", "b", after
+    table = Table(loadavg=lambda: next(loads), ncores=2)
+    table.mark_start()
+    table.target("a", "1 ms", "floor 1 ms", "1.00x", "<= 2.0x", ok=True)
+    table.target("b", "1 ms", "floor 1 ms", "1.00x", "<= 2.0x", ok=False)
+    table.close()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[4].endswith("| PASS (load 3.50 > 2 cores) |")
+    assert lines[5].endswith("| MISS |")
+    assert lines[-1] == "Load average after: 1.00 (2 cores); 1 verdict(s) measured while busy"
+
+
+def test_the_fast_fleet_growth_writes_what_the_apps_recount_gives(db):
+    """bench.dataset.grow_fleet works the statistics out itself: they must be the app's."""
+    from sqlalchemy import select
+
+    from bench import dataset
+    from webapp.domain import gapstate
+    from webapp.models import Camera
+    from webapp.models import CameraGapStat
+
+    def snapshot():
+        stats = db.session.execute(
+            select(CameraGapStat.camera_id, CameraGapStat.fill_state, CameraGapStat.gap_count,
+                   CameraGapStat.gap_seconds, CameraGapStat.stopped_count)
+        ).all()  # fmt: skip
+        cams = db.session.execute(
+            select(Camera.id, Camera.newest_gap_start, Camera.attention, Camera.enabled)
+        ).all()
+        return sorted(map(tuple, stats)), sorted(map(tuple, cams))
+
+    dataset.grow_fleet(40, 0, 3)
+    dataset.grow_fleet(20, 40, 1)
+    grown = snapshot()
+    assert len(grown[1]) == 60 and {a for *_, a, _ in grown[1]} >= {0, 4}
+    gapstate.recount_stats()
+    db.session.commit()
+    assert snapshot() == grown

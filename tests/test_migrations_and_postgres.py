@@ -42,6 +42,30 @@ def test_sqlite_upgrade_builds_exactly_the_models_and_downgrades(tmp_path, monke
         assert set(tables) <= {"alembic_version"}
 
 
+def test_sqlite_upgrade_keeps_the_fleet_count_triggers(tmp_path, monkeypatch):
+    """A batch migration rebuilding ``cameras`` drops its triggers: it must create them again."""
+    from webapp.models.fleet_stats import TRIGGERS
+
+    app = _fresh_app(tmp_path, monkeypatch, f"sqlite:///{tmp_path}/t.db")
+    with app.app_context():
+        upgrade()
+        with _db.engine.begin() as conn:
+            names = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+            assert set(TRIGGERS) <= set(names.scalars())
+            conn.execute(
+                text(
+                    "INSERT INTO cameras (id, name, site, timezone, vendor, address, rtsp_port,"
+                    " http_port, username, password_encrypted, channel, anr_enabled,"
+                    " segment_seconds, replay_clock, fill_method, enabled, attention, created_at,"
+                    " updated_at) VALUES ('c1', 'C', 'S', 'UTC', 'generic', '', 554, 80, '', '',"
+                    " 1, 0, 60, 'utc', 'auto', 1, 4, '2026-01-01', '2026-01-01')"
+                )
+            )
+            row = conn.execute(text("SELECT * FROM fleet_site_stats")).one()
+        assert tuple(row) == ("S", 1, 1, 1, 1)
+        _db.engine.dispose()
+
+
 def _reset_postgres(url: str) -> None:
     engine = create_engine(normalise_database_url(url))
     with engine.begin() as conn:

@@ -51,3 +51,74 @@ def test_fleet_page_bad_input_is_400(db, login_as):
     viewer = login_as("viewer")
     assert viewer.get("/cameras?before=not-a-cursor").status_code == 400
     assert viewer.get("/cameras?attention=perhaps").status_code == 400
+
+
+def test_the_fleet_counts_kept_by_triggers_follow_every_kind_of_write(db, app, login_as):
+    """fleet_site_stats against a recount after inserts, gap trouble, footage, edits, deletes."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+    from sqlalchemy import select
+    from sqlalchemy import update
+
+    from tests.factories import make_camera
+    from tests.factories import make_footage
+    from tests.factories import make_gap
+    from webapp.domain import gapstate
+    from webapp.models import Camera
+    from webapp.models import FleetSiteStat
+    from webapp.models import utcnow
+
+    def kept():
+        rows = db.session.execute(select(FleetSiteStat)).scalars()
+        return {r.site: (r.cameras, r.flagged, r.never, r.never_flagged) for r in rows if r.cameras}
+
+    def recounted():
+        out: dict[str, list[int]] = {}
+        for c in db.session.execute(select(Camera)).scalars():
+            never = c.enabled and c.last_segment_end is None
+            cell = out.setdefault(c.site, [0, 0, 0, 0])
+            for i, on in enumerate((True, c.attention >= 1, never, never and c.attention >= 1)):
+                cell[i] += int(on)
+        return {site: tuple(v) for site, v in out.items()}
+
+    for i in range(6):
+        make_camera(f"c{i}", site=f"S{i % 2}")
+    assert kept() == recounted() == {"S0": (3, 0, 3, 0), "S1": (3, 0, 3, 0)}
+    make_gap("c0", state="failed")
+    make_gap("c1", state="partial")
+    gapstate.recount_stats()
+    db.session.commit()
+    make_footage("c2")
+    make_footage("c1", end=utcnow() - timedelta(days=2))
+    db.session.execute(update(Camera).where(Camera.id == "c3").values(site="S2"))
+    db.session.execute(update(Camera).where(Camera.id == "c4").values(enabled=False))
+    db.session.execute(update(Camera).where(Camera.id == "c5").values(name="renamed"))
+    db.session.commit()
+    assert kept() == recounted()
+    db.session.execute(delete(Camera).where(Camera.id.in_(["c0", "c2"])))
+    db.session.commit()
+    assert kept() == recounted()
+
+    app.config["ANR_STALE_MINUTES"] = 10
+    page = login_as("viewer").get("/cameras").get_data(as_text=True)
+    # c1 (stale footage, partial gap), c3 and c5 (never recorded) need attention; c4 is off.
+    assert "4</b> cameras" in page and "3</b> need attention" in page
+    assert "3</b> not recording" in page
+    same = login_as("viewer").get("/cameras?q=c").get_data(as_text=True)  # counted, not kept
+    assert "4</b> cameras" in same and "3</b> need attention" in same
+
+
+def test_create_all_counts_the_cameras_already_there(db):
+    """A database made by create_all before the table existed gets its counts at once."""
+    from sqlalchemy import select
+
+    from tests.factories import make_camera
+    from webapp.models import FleetSiteStat
+
+    make_camera("c1", site="S")
+    make_camera("c2", site="S", enabled=False)
+    FleetSiteStat.__table__.drop(db.engine)
+    db.create_all()
+    row = db.session.execute(select(FleetSiteStat)).scalar_one()
+    assert (row.site, row.cameras, row.flagged, row.never, row.never_flagged) == ("S", 2, 0, 1, 0)

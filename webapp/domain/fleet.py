@@ -15,7 +15,6 @@ from flask import current_app
 from sqlalchemy import ColumnElement
 from sqlalchemy import Row
 from sqlalchemy import and_
-from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -23,7 +22,9 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Camera
 from ..models import CameraGapStat
+from ..models import FleetSiteStat
 from ..models import utcnow
+from ..models.fleet_stats import COUNTS as FLEET_COUNTS
 from .errors import BadParameter
 from .paging import CURSOR_REFUSED
 from .paging import decode_cursor
@@ -167,10 +168,15 @@ def _filters(principal, fq: FleetQuery) -> list:
     return terms
 
 
+def _stale_limit() -> datetime:
+    """Footage ending before this is stale."""
+    return utcnow() - stale_after(current_app.config)
+
+
 def _not_recording():
     """Enabled cameras whose footage stopped (stale) or never came: worked out at read time, like
     the rows' recording status, so the filter never lags the worker's health check."""
-    limit = utcnow() - stale_after(current_app.config)
+    limit = _stale_limit()
     return and_(
         Camera.enabled,
         or_(Camera.last_segment_end.is_(None), Camera.last_segment_end < limit),
@@ -217,6 +223,38 @@ class FleetPage:
     prev_cursor: str | None
 
 
+CAMERA_COLUMNS = (
+    Camera.id,
+    Camera.name,
+    Camera.site,
+    Camera.timezone,
+    Camera.vendor,
+    Camera.anr_enabled,
+    Camera.enabled,
+    Camera.fill_window,
+    Camera.newest_gap_start,
+    Camera.attention,
+    Camera.last_segment_end,
+)
+
+
+def _page_stats(camera_ids: list[str]) -> tuple[dict, dict]:
+    """((camera, state) -> gap count, camera -> seconds not filled) of a page's cameras."""
+    if not camera_ids:
+        return {}, {}
+    stat = CameraGapStat
+    query = select(stat.camera_id, stat.fill_state, stat.gap_count, stat.gap_seconds).where(
+        stat.camera_id.in_(camera_ids)
+    )
+    counts: dict[tuple[str, str], int] = {}
+    missing: dict[str, int] = {}
+    for camera_id, state, n, seconds in db.session.execute(query):
+        counts[(camera_id, state)] = counts.get((camera_id, state), 0) + int(n or 0)
+        if state != GapState.FILLED:
+            missing[camera_id] = missing.get(camera_id, 0) + int(seconds or 0)
+    return counts, missing
+
+
 def fleet_page(principal, fq: FleetQuery) -> FleetPage:
     """One page of cameras in the principal's scope, in fleet order, with their statistics."""
     decoded = _decode_key(fq.cursor)
@@ -228,57 +266,27 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
         ordering = [Camera.attention.asc(), newest.asc().nulls_first(), Camera.id.asc()]
     else:
         ordering = [Camera.attention.desc(), newest.desc().nulls_last(), Camera.id.desc()]
-    ids = select(Camera.id).where(*_filters(principal, fq))
+    # One keyset page of cameras straight off the fleet-order index (the ORDER BY is the index's
+    # order read backwards), then that page's statistics by primary key: two queries of O(page)
+    # whatever the fleet's size, with no join a planner could turn into a scan of every camera.
+    page = select(*CAMERA_COLUMNS).where(*_filters(principal, fq))
     if key is not None:
-        ids = ids.where(_before(key) if backwards else _after(key))
-    page_ids = ids.order_by(*ordering).limit(fq.limit + 1).subquery()
-
-    stat = CameraGapStat
-    per_state = [
-        func.coalesce(func.sum(case((stat.fill_state == s, stat.gap_count), else_=0)), 0)
-        for s in FILL_STATES
-    ]
-    missing = func.coalesce(
-        func.sum(case((stat.fill_state != GapState.FILLED, stat.gap_seconds), else_=0)), 0
-    )
-    query = (
-        select(
-            Camera.id,
-            Camera.name,
-            Camera.site,
-            Camera.timezone,
-            Camera.vendor,
-            Camera.anr_enabled,
-            Camera.enabled,
-            Camera.fill_window,
-            Camera.newest_gap_start,
-            Camera.attention,
-            Camera.last_segment_end,
-            missing,
-            *per_state,
-        )
-        # The page's ids drive the join: the cameras table is probed by key, not scanned.
-        .select_from(page_ids)
-        .join(Camera, Camera.id == page_ids.c.id)
-        .outerjoin(stat, stat.camera_id == Camera.id)
-        # Grouped by the page's ids first (SQLite then walks the page, not the whole table);
-        # the camera's key too, so PostgreSQL sees the camera columns depend on it.
-        .group_by(page_ids.c.id, Camera.id)
-        .order_by(*ordering)
-    )
+        page = page.where(_before(key) if backwards else _after(key))
+    cameras = db.session.execute(page.order_by(*ordering).limit(fq.limit + 1)).all()
+    counts, missing = _page_stats([c.id for c in cameras])
     now = utcnow()
     stale = stale_after(current_app.config)
     rows = [
         FleetRow(
             row,
-            dict(zip(FILL_STATES, (int(n) for n in row[12:]), strict=True)),
-            int(row[11]),
+            {state: counts.get((row.id, state), 0) for state in FILL_STATES},
+            missing.get(row.id, 0),
             row.newest_gap_start,
             int(row.attention),
             row.last_segment_end,
             recording_status(row.enabled, row.last_segment_end, now, stale),
         )
-        for row in db.session.execute(query)
+        for row in cameras
     ]
     more = len(rows) > fq.limit
     rows = rows[: fq.limit]
@@ -295,17 +303,48 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
 
 
 def fleet_summary(principal, fq: FleetQuery) -> dict:
-    """How many cameras match the search and site, and how many of them need attention."""
+    """How many cameras match the search and site, and how many of them need attention.
+
+    Without a search or a scope the counts come from ``fleet_site_stats`` (kept by triggers on
+    cameras, O(sites)) plus the cameras whose footage went stale, which only the clock can tell:
+    a range of ``ix_cameras_recording`` holding just those. A search or a scope counts its own
+    cameras, each count one index range.
+    """
+    if fq.q or principal.scope is not None:
+        return _counted_summary(principal, fq)
+    site = [FleetSiteStat.site == fq.site] if fq.site else []
+    sums = [func.coalesce(func.sum(getattr(FleetSiteStat, c)), 0) for c in FLEET_COUNTS]
+    cameras, flagged, never, never_flagged = (
+        int(n) for n in db.session.execute(select(*sums).where(*site)).one()
+    )
+    here = [Camera.site == fq.site] if fq.site else []
+    stale = [Camera.enabled, Camera.last_segment_end < _stale_limit(), *here]
+    stale_all = _count(*stale)
+    stale_calm = _count(*stale, Camera.attention == 0)  # attention below 1 is 0
+    return {
+        "cameras": cameras,
+        "attention": flagged + (never - never_flagged) + stale_calm,
+        "quiet": never + stale_all,
+    }
+
+
+def _count(*where) -> int:
+    return int(
+        db.session.execute(select(func.count()).select_from(Camera).where(*where)).scalar_one()
+    )
+
+
+def _counted_summary(principal, fq: FleetQuery) -> dict:
+    """``fleet_summary`` under a search or a scope: each count one range of an index."""
     terms = _filters(principal, FleetQuery(q=fq.q, site=fq.site))
-    # Two counts rather than one pass with a CASE: the second is a range of the fleet-order index.
-    total = db.session.execute(select(func.count(Camera.id)).where(*terms)).scalar_one()
-    attention = db.session.execute(
-        select(func.count(Camera.id)).where(*terms, _needs_attention())
-    ).scalar_one()
-    quiet = db.session.execute(
-        select(func.count(Camera.id)).where(*terms, _not_recording())
-    ).scalar_one()
-    return {"cameras": int(total), "attention": int(attention), "quiet": int(quiet)}
+    flagged = _count(*terms, Camera.attention >= NEEDS_ATTENTION)
+    quiet_calm = _count(*terms, Camera.attention < NEEDS_ATTENTION, _not_recording())
+    quiet_flagged = _count(*terms, Camera.attention >= NEEDS_ATTENTION, _not_recording())
+    return {
+        "cameras": _count(*terms),
+        "attention": flagged + quiet_calm,
+        "quiet": quiet_calm + quiet_flagged,
+    }
 
 
 def camera_choices(principal) -> list[tuple[str, str]]:
@@ -317,6 +356,26 @@ def camera_choices(principal) -> list[tuple[str, str]]:
 
 
 def sites(principal) -> list[str]:
-    """The sites of the cameras in scope, for the site filter."""
-    query = select(Camera.site).where(Camera.site != "").distinct().order_by(Camera.site)
-    return list(db.session.execute(scoped(query, Camera.id, principal)).scalars())
+    """The sites of the cameras in scope, for the site filter.
+
+    Unscoped, a walk from one site to the next along ``ix_cameras_site`` (a recursive query
+    asking for the smallest site above the last): O(sites), whatever the number of cameras.
+    """
+    if principal.scope is not None:
+        query = select(Camera.site).where(Camera.site != "").distinct().order_by(Camera.site)
+        return list(db.session.execute(scoped(query, Camera.id, principal)).scalars())
+    return list(db.session.execute(_SITE_WALK).scalars())
+
+
+def _site_walk():
+    cameras, above = Camera.__table__, Camera.__table__.alias("above")
+    first = select(func.min(cameras.c.site).label("site")).where(cameras.c.site > "")
+    walk = first.cte("walk", recursive=True)
+    step = select(
+        select(func.min(above.c.site)).where(above.c.site > walk.c.site).scalar_subquery()
+    ).where(walk.c.site.is_not(None))
+    walk = walk.union_all(step)
+    return select(walk.c.site).where(walk.c.site.is_not(None))
+
+
+_SITE_WALK = _site_walk()  # built once: the statement is the same for every unscoped caller

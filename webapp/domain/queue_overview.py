@@ -536,9 +536,11 @@ CAMERA_WINDOWS_SHOWN = 50
 
 def camera_windows(flt: QueueFilter, now: datetime) -> list[dict]:
     """Cameras under the filter whose own fill window overrides ANR_FILL_WINDOW, open or not now."""
+    # ``> ''``: a range of ix_cameras_fill_window (an empty window is none, as in
+    # effective_window), so only the few cameras with their own window are read.
     query = flt.apply(
         select(Camera.id, Camera.name, Camera.timezone, Camera.fill_window).where(
-            Camera.fill_window.is_not(None)
+            Camera.fill_window > ""
         ),
         Camera.id,
     )

@@ -10,6 +10,7 @@ from .camera import default_replay_clock
 from .camera import valid_camera_id
 from .engine import FillRun
 from .engine import WorkerHeartbeat
+from .fleet_stats import FleetSiteStat
 from .gap import RecordingGap
 from .gap import new_id
 from .job import JOB_STATES
@@ -38,6 +39,7 @@ __all__ = [
     "VENDORS",
     "ApiKey",
     "AuditLog",
+    "FleetSiteStat",
     "Camera",
     "CameraGapStat",
     "FillRun",

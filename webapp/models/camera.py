@@ -50,8 +50,13 @@ class Camera(Model):
     # The fleet page: attention first, then newest gap, then id, all descending (keyset paging).
     __table_args__ = (
         Index("ix_cameras_fleet_order", "attention", "newest_gap_start", "id"),
-        # The site filter and the list of sites it offers.
+        # The site filter and the list of sites it offers (walked site to site).
         Index("ix_cameras_site", "site"),
+        # The fleet's count of cameras whose footage stopped (fleet_summary): a range holding
+        # only those, their attention covered.
+        Index("ix_cameras_recording", "enabled", "last_segment_end", "attention"),
+        # The queue's "fill schedules": the few cameras with their own window, not every camera.
+        Index("ix_cameras_fill_window", "fill_window"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -108,6 +113,8 @@ class CameraGapStat(Model):
     """
 
     __tablename__ = "camera_gap_stats"
+    # The queue's counts: one state's rows of every camera (pending), without reading the table.
+    __table_args__ = (Index("ix_camera_gap_stats_state", "fill_state", "camera_id", "gap_count"),)
 
     camera_id: Mapped[str] = mapped_column(
         ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True
