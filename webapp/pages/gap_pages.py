@@ -329,6 +329,7 @@ def history_page(camera_id: str, gap_id: str):
         runs=fill_queue.run_history(gap.id),
         files=footage_views(evidence.footage(camera.id, gap), camera, gap),
         page_ep=page_endpoint("camera_gaps"),
+        columns=RowRights().columns,  # the gap table the detail row opens in
     )
 
 
