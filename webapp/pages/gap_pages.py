@@ -332,6 +332,7 @@ def history_page(camera_id: str, gap_id: str):
         gap=gap,
         runs=fill_queue.run_history(gap.id),
         files=footage_views(evidence.footage(camera.id, gap), camera, gap),
+        columns=RowRights().columns,  # the gap table the detail row opens in
     )
 
 

@@ -267,10 +267,21 @@ def _span_cells(start: datetime, end: datetime | None, tzinfo, header: str):
     return first, last
 
 
+# The camera gap table's columns, in order: templates/gaps/camera.html draws the header from
+# them and full-width rows (a gap's history, "Load more") span them all.
+GAP_COLUMNS = ("start", "end", "duration", "state", "tries", "last_attempt", "error", "recovered")
+
+
 class RowRights:
     """What the current principal may do on rows, and the CSRF token: worked out once a page."""
 
     __slots__ = ("retry", "stop", "export", "csrf")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The gap table's columns: who may retry gets the pick box and the actions
+        (``GapRow.row_actions``, the same right)."""
+        return ("pick", *GAP_COLUMNS, "actions") if self.retry else GAP_COLUMNS
 
     def __init__(self):
         authenticated = current_user.is_authenticated
