@@ -1,5 +1,9 @@
 """The domain's own rules, run outside any request: the actor is a parameter, errors are its own."""
 
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -58,6 +62,29 @@ def test_one_worst_state_order_failed_then_partial_then_expired():
     assert states.GapState.PARTIAL.severity == sev["partial"]
     # The members are their strings: the database and JSON keep the same words.
     assert states.GapState("expired") is states.EXPIRED and f"{states.FAILED}" == "failed"
+
+
+def test_a_merged_timeline_mark_shows_the_worst_state_of_the_same_order():
+    from types import SimpleNamespace
+
+    from webapp.pages.timeline import merge_marks
+
+    base = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def gap(i, state):  # three short gaps a second apart: one drawing unit, one mark
+        start = base + timedelta(seconds=i)
+        return SimpleNamespace(
+            id=f"g{i}", fill_state=state, gap_start=start, gap_end=start + timedelta(seconds=1),
+            gap_seconds=1.0,
+        )  # fmt: skip
+
+    def pct(t):
+        return (t - base).total_seconds() / 864.0  # one day across 100 %
+
+    (mark,) = merge_marks([gap(0, "expired"), gap(1, "partial"), gap(2, "filled")], pct)
+    assert mark.state == "partial" and mark.mixed
+    (mark,) = merge_marks([gap(0, "partial"), gap(1, "failed"), gap(2, "expired")], pct)
+    assert mark.state == "failed"
 
 
 class Scoped:

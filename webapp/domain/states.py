@@ -25,6 +25,21 @@ class GapState(StrEnum):
         """How bad the state is (``WORST_FIRST``): higher is worse; merged gaps show the worst."""
         return SEVERITY[self]
 
+    @property
+    def label(self) -> str:
+        """The state's name on a badge, a tab and a filter: ``Partial``."""
+        return _WORDS[self][0]
+
+    @property
+    def help(self) -> str:
+        """What the state means, in a sentence (tooltips, the legend's title)."""
+        return _WORDS[self][1]
+
+    @property
+    def hint(self) -> str:
+        """What the state means in a few words, visible in the legend: ``only part recovered``."""
+        return _WORDS[self][2]
+
 
 PENDING = GapState.PENDING
 FILLING = GapState.FILLING
@@ -35,6 +50,24 @@ EXPIRED = GapState.EXPIRED
 
 # Display and API order.
 FILL_STATES = (PENDING, FILLING, FILLED, PARTIAL, FAILED, EXPIRED)
+
+# What each state is called and means, as every page, badge and legend says it.
+_WORDS: dict[str, tuple[str, str, str]] = {
+    PENDING: ("Pending", "Waiting in the fill queue", "queued to be filled"),
+    FILLING: ("Filling", "A worker is copying footage from the camera now", "being copied now"),
+    FILLED: ("Filled", "Footage recovered and written to the archive", "recovered, nothing to do"),
+    PARTIAL: (
+        "Partial",
+        "The camera's replay ended early: only part recovered",
+        "only part recovered",
+    ),
+    FAILED: (
+        "Failed",
+        "Every attempt failed; press Retry to queue it again",
+        "every try failed: Retry",
+    ),
+    EXPIRED: ("Expired", "Older than the camera's SD-card retention", "gone from the SD card"),
+}
 
 # The ONE worst-state order, worst first. A failed gap outranks a partial one, which outranks an
 # expired one: failed is what an operator acts on first (Retry may still recover all of it),

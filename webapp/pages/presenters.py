@@ -32,14 +32,8 @@ from ..models import utcnow
 from ..plumbing.security import embed_request
 from .timeline import RANGE_LABELS
 
-STATE_LABELS = {
-    "pending": "Pending",
-    "filling": "Filling",
-    "filled": "Filled",
-    "partial": "Partial",
-    "failed": "Failed",
-    "expired": "Expired",
-}
+# The states' words come from GapState (domain/states.py), the one vocabulary.
+STATE_LABELS: dict[str, str] = {s: s.label for s in FILL_STATES}
 # How a fill attempt ended (FillRun.outcome), as the queue's badges and outcome filter say it.
 OUTCOME_LABELS = {
     **STATE_LABELS,
@@ -49,24 +43,9 @@ OUTCOME_LABELS = {
     "unsupported": "Camera cannot replay",
     "running": "Running",
 }
-STATE_HELP = {
-    "pending": "Waiting in the fill queue",
-    "filling": "A worker is copying footage from the camera now",
-    "filled": "Footage recovered and written to the archive",
-    "partial": "The camera's replay ended early: only part recovered",
-    "failed": "Every attempt failed; press Retry to queue it again",
-    "expired": "Older than the camera's SD-card retention",
-}
-
+STATE_HELP = {s: s.help for s in FILL_STATES}
 # The legend's words: visible on the page, not only in tooltips.
-STATE_HELP_SHORT = {
-    "pending": "queued to be filled",
-    "filling": "being copied now",
-    "filled": "recovered, nothing to do",
-    "partial": "only part recovered",
-    "failed": "every try failed: Retry",
-    "expired": "gone from the SD card",
-}
+STATE_HELP_SHORT = {s: s.hint for s in FILL_STATES}
 
 
 def local_time(value: datetime | None, tz_name: str | None = "UTC", seconds: bool = True) -> str:

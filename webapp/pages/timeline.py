@@ -22,6 +22,7 @@ from sqlalchemy import type_coerce
 from ..domain.recording_health import recording_status
 from ..domain.recording_health import stale_after
 from ..domain.states import FILLED
+from ..domain.states import SEVERITY
 from ..domain.times import stored_time
 from ..domain.times import zone
 from ..extensions import db
@@ -62,8 +63,6 @@ NARROW_PX = 500  # the narrowest timeline drawn (600 px iframe, less padding, wi
 MINOR_MIN_PX = 1000  # app.css shows minor ticks from this timeline width up
 LABEL_CHAR_PX = 7.0  # 11 px tabular digits and letters, generously
 LABEL_GAP_PX = 10.0
-# Severity decides the state of a mark that merges several gaps: the worst shows.
-SEVERITY = {"failed": 6, "expired": 5, "partial": 4, "filling": 3, "pending": 2, "filled": 1}
 
 
 def parse_range(raw: str | None) -> str:
