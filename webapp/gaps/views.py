@@ -5,6 +5,7 @@ every link and redirect is relative (``.camera_gaps``), so each stays in its own
 """
 
 import json
+from dataclasses import dataclass
 
 from flask import flash
 from flask import make_response
@@ -42,6 +43,7 @@ from ..domain.times import zone
 from ..errors import Problem
 from ..errors import status_of
 from ..extensions import db
+from ..models import RecordingGap
 from ..models import rfc3339
 from ..pages.forms import WINDOW_FIELDS
 from ..pages.forms import WINDOW_WORDS
@@ -273,75 +275,96 @@ def queue_window_page(camera_id: str):
     """Queue an operator-chosen window (camera time) as a manual gap; errors show in the form."""
     camera = camera_for(current_user, camera_id, "control_fills")
     form = WindowForm(zone(camera.timezone))
-    status = 200
-    notice = warning = overlap = None
-    if form.validate():
-        try:
-            start, end = check_window(
-                form.start.data, form.end.data, words=WINDOW_WORDS, in_zone=form.zone
+    outcome = _try_window(camera, form) if form.validate() else WindowOutcome(422, form)
+    if outcome.status == 200 and outcome.notice and not is_htmx():
+        flash(outcome.notice)
+        return redirect(url_for(".camera_gaps", camera_id=camera.id), 303)
+    return _window_answer(camera, outcome)
+
+
+@dataclass
+class WindowOutcome:
+    """What a window request came to: its status, the form to show again, and what to say."""
+
+    status: int
+    form: WindowForm
+    notice: str | None = None  # queued
+    warning: str | None = None  # already recorded: fetch anyway?
+    overlap: RecordingGap | None = None  # the gap the window overlaps
+
+
+def _try_window(camera, form: WindowForm) -> WindowOutcome:
+    """Check the window, warn when it is all recorded, or queue it (committed with its audit)."""
+    tz = camera.timezone
+    try:
+        start, end = check_window(
+            form.start.data, form.end.data, words=WINDOW_WORDS, in_zone=form.zone
+        )
+        recorded = not coverage_holes(camera.id, start, end, 1.0)
+        if recorded and form.anyway.data != "1":
+            # Nothing is missing there: say so before anyone fetches it again, and offer
+            # "Fetch anyway" only when the fetch could be queued (no dead end).
+            check_window_queueable(camera, start, end)
+            warning = (
+                f"{local_time(start, tz)} to {local_time(end, tz)}"
+                " is already recorded: the archive has footage for all of it."
             )
-            recorded = not coverage_holes(camera.id, start, end, 1.0)
-            if recorded and form.anyway.data != "1":
-                # Nothing is missing there: say so before anyone fetches it again, and offer
-                # "Fetch anyway" only when the fetch could be queued (no dead end).
-                check_window_queueable(camera, start, end)
-                warning = (
-                    f"{local_time(start, camera.timezone)} to {local_time(end, camera.timezone)}"
-                    " is already recorded: the archive has footage for all of it."
-                )
-            else:
-                gap = queue_window(camera, start, end, current_user)
-                db.session.commit()
-                notice = (
-                    f"Queued {local_time(gap.gap_start, camera.timezone)} to "
-                    f"{local_time(gap.gap_end, camera.timezone)} for retrieval."
-                )
-                form = WindowForm(zone(camera.timezone), formdata=None)
-        except WindowOverlap as exc:
-            db.session.rollback()
-            status = status_of(exc)
-            overlap = exc.gap
-            form.form_errors.append(
-                f"This window overlaps a {STATE_LABELS[overlap.fill_state].lower()} gap, "
-                f"{local_time(overlap.gap_start, camera.timezone)} to "
-                f"{local_time(overlap.gap_end, camera.timezone)} (camera time). "
-                + OVERLAP_ADVICE.get(overlap.fill_state, OVERLAP_ADVICE[FAILED])
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            status = status_of(exc)
-            fields = exc.fields or {}
-            for name, message in fields.items():
-                getattr(form, WINDOW_FIELDS.get(name, name)).errors = [message]
-            if not fields:
-                form.form_errors.append(exc.message)
-    else:
-        status = 422
-    if not is_htmx():
-        if status == 200 and notice:
-            flash(notice)
-            return redirect(url_for(".camera_gaps", camera_id=camera.id), 303)
+            return WindowOutcome(200, form, warning=warning)
+        gap = queue_window(camera, start, end, current_user)
+        db.session.commit()
+        span = f"{local_time(gap.gap_start, tz)} to {local_time(gap.gap_end, tz)}"
+        notice = f"Queued {span} for retrieval."
+        return WindowOutcome(200, WindowForm(zone(tz), formdata=None), notice=notice)
+    except WindowOverlap as exc:
+        db.session.rollback()
+        form.form_errors.append(_overlap_message(camera, exc.gap))
+        return WindowOutcome(status_of(exc), form, overlap=exc.gap)
+    except DomainError as exc:
+        db.session.rollback()
+        fields = exc.fields or {}
+        for name, message in fields.items():
+            getattr(form, WINDOW_FIELDS.get(name, name)).errors = [message]
+        if not fields:
+            form.form_errors.append(exc.message)
+        return WindowOutcome(status_of(exc), form)
+
+
+def _overlap_message(camera, overlap) -> str:
+    """Which gap the window overlaps, in camera time, and what to do about it."""
+    tz = camera.timezone
+    return (
+        f"This window overlaps a {STATE_LABELS[overlap.fill_state].lower()} gap, "
+        f"{local_time(overlap.gap_start, tz)} to {local_time(overlap.gap_end, tz)} (camera time). "
+        + OVERLAP_ADVICE.get(overlap.fill_state, OVERLAP_ADVICE[FAILED])
+    )
+
+
+def _window_answer(camera, outcome: WindowOutcome):
+    """The window form (htmx) or the camera page with the form open, and its status."""
+    form = outcome.form
     ctx = gap_page_context(camera, tl=not is_htmx())
     errors = form.first_errors()
     if form.form_errors:
         errors["form"] = form.form_errors[0]
-    values = {"start": form.start._value(), "end": form.end._value()}
-    overlap_href = None
-    if overlap is not None:
-        overlap_href = (
-            url_for(".camera_gaps", camera_id=camera.id, state=overlap.fill_state)
-            + f"#gap-{overlap.id}"
-        )
+    overlap = outcome.overlap
     ctx.update(
-        window_values=values,
+        window_values={"start": form.start._value(), "end": form.end._value()},
         window_errors=errors,
-        window_notice=notice,
-        window_warning=warning,
-        window_overlap_href=overlap_href,
+        window_notice=outcome.notice,
+        window_warning=outcome.warning,
+        window_overlap_href=None
+        if overlap is None
+        else url_for(
+            ".camera_gaps",
+            camera_id=camera.id,
+            state=overlap.fill_state,
+            _anchor=f"gap-{overlap.id}",
+        ),
         window_open=True,
     )
-    resp = make_response(render_page("gaps/camera.html", {"*": "window_form"}, **ctx), status)
-    if status == 200:
+    html = render_page("gaps/camera.html", {"*": "window_form"}, **ctx)
+    resp = make_response(html, outcome.status)
+    if outcome.status == 200:
         resp.headers["HX-Trigger"] = json.dumps({"gaps-changed": True})
     elif is_htmx():
         # The form answers for itself; htmx swaps it (responseHandling, base.html).
