@@ -45,13 +45,7 @@ def add_cameras(count: int, first: int = 0) -> list[str]:
     now = datetime.now(timezone.utc)
     rows = [
         dict(
-            id=c,
-            name=f"Camera {c}",
-            site=f"Site {i % 20}",
-            timezone="Europe/Berlin",
-            address="127.0.0.1",
-            anr_enabled=True,
-            anr_replay_url_template="http://127.0.0.1:9/replay?s={start_iso}",
+            **_camera_fields(c, i),
             created_at=now,
             updated_at=now,
         )
@@ -166,13 +160,7 @@ def grow_fleet(count: int, first: int, gaps_each: int, seed: int = 7) -> float:
         index.drop(bind)
     cameras = [
         dict(
-            id=c,
-            name=f"Camera {c}",
-            site=f"Site {i % 20}",
-            timezone="Europe/Berlin",
-            address="127.0.0.1",
-            anr_enabled=True,
-            anr_replay_url_template="http://127.0.0.1:9/replay?s={start_iso}",
+            **_camera_fields(c, i),
             newest_gap_start=newest.get(c),
             attention=_attention(c, stats),
             created_at=now,
@@ -218,3 +206,16 @@ def _camera_defaults() -> dict:
         if default is not None and default.is_scalar:
             out[column.name] = default.arg
     return out
+
+
+def _camera_fields(camera_id: str, i: int) -> dict:
+    """The settings every generated camera has (both loaders write the same cameras)."""
+    return dict(
+        id=camera_id,
+        name=f"Camera {camera_id}",
+        site=f"Site {i % 20}",
+        timezone="Europe/Berlin",
+        address="127.0.0.1",
+        anr_enabled=True,
+        anr_replay_url_template="http://127.0.0.1:9/replay?s={start_iso}",
+    )

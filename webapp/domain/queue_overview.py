@@ -152,14 +152,7 @@ def running_fills(flt: QueueFilter, now: datetime | None = None) -> list[dict]:
         speed, eta = _speed(r.progress, r.gap_seconds, started, now)
         out.append(
             {
-                "gap_id": r.id,
-                "camera_id": r.camera_id,
-                "camera_name": r.name,
-                "site": r.site,
-                "timezone": r.timezone,
-                "gap_start": r.gap_start,
-                "gap_end": r.gap_end,
-                "gap_seconds": r.gap_seconds,
+                **_gap_fields(r),
                 "method": run.method if run else "replay",
                 "progress": r.progress or 0.0,
                 "started_at": started,
@@ -219,14 +212,7 @@ def queued_gaps(
         out.append(
             {
                 "position": n,
-                "gap_id": r.id,
-                "camera_id": r.camera_id,
-                "camera_name": r.name,
-                "site": r.site,
-                "timezone": r.timezone,
-                "gap_start": r.gap_start,
-                "gap_end": r.gap_end,
-                "gap_seconds": r.gap_seconds,
+                **_gap_fields(r),
                 "manual": bool(r.manual_retry),
                 "requested_by": r.requested_by if r.manual_retry else None,
                 "requested_at": r.queue_at if r.manual_retry else None,
@@ -566,3 +552,17 @@ def as_json(value):
     if isinstance(value, datetime):
         return rfc3339(value)
     return value
+
+
+def _gap_fields(r) -> dict:
+    """The gap and camera fields a running and a queued row both show."""
+    return {
+        "gap_id": r.id,
+        "camera_id": r.camera_id,
+        "camera_name": r.name,
+        "site": r.site,
+        "timezone": r.timezone,
+        "gap_start": r.gap_start,
+        "gap_end": r.gap_end,
+        "gap_seconds": r.gap_seconds,
+    }
