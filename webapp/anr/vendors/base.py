@@ -170,6 +170,7 @@ class VendorClient:
 
     vendor = ""
     can_download = False
+    parallel_oldest = False  # its searches keep no state on the camera: two may run at once
 
     def __init__(
         self,
@@ -230,12 +231,41 @@ class VendorClient:
 
     def coverage(self, start: datetime, end: datetime, want_oldest: bool = True) -> CardCoverage:
         """What the card holds for [start, end) and since when (the second question is skipped
-        when the window is held whole and ``want_oldest`` is False)."""
+        when the window is held whole and ``want_oldest`` is False).
+
+        When both questions are asked anyway and the vendor's searches are stateless
+        (``parallel_oldest``), the oldest is asked beside the window's search, not after it:
+        the card check takes one round trip instead of two.
+        """
+        if want_oldest and self.parallel_oldest:
+            return self._coverage_together(start, end)
         found = CardCoverage(self.recordings(start, end))
         if not want_oldest and found.holds(start, end):
             found.asked_oldest = False
         else:
             found.oldest = self.oldest()
+        return found
+
+    def _coverage_together(self, start: datetime, end: datetime) -> CardCoverage:
+        answer: dict[str, object] = {}
+
+        def ask_oldest() -> None:
+            try:
+                answer["oldest"] = self.oldest()
+            except BaseException as exc:  # handed to the card check's own thread below
+                answer["error"] = exc
+
+        beside = threading.Thread(target=ask_oldest, daemon=True, name="card-oldest")
+        beside.start()
+        try:
+            found = CardCoverage(self.recordings(start, end))
+        finally:
+            beside.join()  # bounded: the client's timeouts and ``cancel`` end it
+        error = answer.get("error")
+        if isinstance(error, BaseException):
+            raise error
+        oldest = answer.get("oldest")
+        found.oldest = oldest if isinstance(oldest, datetime) else None
         return found
 
     # --- HTTP -----------------------------------------------------------------------------
