@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -99,6 +100,10 @@ def _devices(answers, start: datetime, end: datetime, block_seconds: int) -> Non
     """Child process: the simulated camera (ISAPI, Digest) and a plain file server on its card."""
     from webapp.devtools.simcam import SimCam  # a spawned child imports the app on its own
 
+    # A hundred cameras are one Python process here, not a hundred devices: without this, one
+    # camera's search (XML, Digest) would hold the GIL against the others' downloads for 5 ms
+    # at a time, a slowness no real camera has (the worker's own setting, for the same reason).
+    sys.setswitchinterval(0.0005)
     cam = SimCam(credentials=(USER, PASSWORD), block_seconds=block_seconds)
     card_file = cam.vendor.footage(start, end)
     files = ThreadingHTTPServer(
@@ -195,8 +200,6 @@ class _QuietFiles(SimpleHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    import sys
-
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
     n = int(sys.argv[1]) if len(sys.argv) > 1 else CAMERAS

@@ -393,8 +393,9 @@ class DownloadJob:
         byte cap, the free-space floor, the time limit and Stop are checked as bytes arrive,
         Digest auth and the refused redirects are the client's).
 
-        Only pipes: the script comes on stdin, each recording on its own pipe, and ffmpeg may
-        open no file at all. A recording that does not start like media is refused before
+        Only pipes: the script comes on stdin, each recording on its own pipe (one recording
+        that is the window exactly is ffmpeg's input itself, no script), and ffmpeg may open no
+        file at all. A recording that does not start like media is refused before
         ffmpeg sees a byte of it. An MP4 whose index comes last cannot be read from a pipe, nor
         can a TS or PS recording be cut in (ffmpeg seeks those backwards): ``NotStreamable``,
         and the caller downloads to disk instead, as before.
@@ -404,8 +405,16 @@ class DownloadJob:
         try:
             names = [f"pipe:{r}" for r, _w in pipes]
             cmd = self._cut_head()
-            cmd += ["-protocol_whitelist", "pipe", "-format_whitelist", "concat," + MEDIA_FORMATS]
-            cmd += ["-f", "concat", "-safe", "0", "-i", "pipe:0"]
+            # One recording that is the window exactly needs no cut points: ffmpeg reads it
+            # straight from its pipe (the concat demuxer costs a third more time and CPU).
+            whole = len(run) == 1 and run[0].start >= begin and run[0].end <= end
+            if whole:
+                cmd += ["-protocol_whitelist", "pipe", "-format_whitelist", MEDIA_FORMATS]
+                cmd += ["-i", names[0]]
+            else:
+                cmd += ["-protocol_whitelist", "pipe"]
+                cmd += ["-format_whitelist", "concat," + MEDIA_FORMATS]
+                cmd += ["-f", "concat", "-safe", "0", "-i", "pipe:0"]
             if self._stop.is_set():
                 raise DownloadStopped()
             with self.phases.timed("download"):
@@ -424,7 +433,8 @@ class DownloadJob:
                     # can be cut in from a pipe: ffmpeg seeks a TS or PS stream backwards.
                     if kind != "mp4" and begin > run[0].start:
                         raise NotStreamable(f"a {kind} recording is cut in only from a file")
-                    stdin.write(script)
+                    if not whole:
+                        stdin.write(script)
                     stdin.close()
 
                 try:

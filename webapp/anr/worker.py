@@ -9,6 +9,7 @@ files, returns their gaps to the queue without counting the attempt and gives ba
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -74,6 +75,14 @@ OUTAGE_GAP = timedelta(hours=1)
 OUTAGE_WINDOW = timedelta(hours=24)
 HEARTBEAT_S = 5.0
 JOB_CLAIM_S = 2.0  # how often an idle worker looks for a queued bulk job
+# The recording-health check (every camera's newest footage against ANR_STALE_MINUTES) runs
+# with the sweep, but at most this often: a short ANR_INTERVAL_S must not run it several times
+# a second over the whole fleet. Its limit is minutes, so seconds of lag change nothing.
+HEALTH_CHECK_S = 5.0
+# While the worker runs, a thread doing Python work (claims, database) hands the GIL over after
+# this long instead of CPython's 5 ms: a download thread whose bytes arrived (or whose pipe has
+# room) waits at most this long, many times per download, instead of 5 ms each time.
+SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass
@@ -115,6 +124,7 @@ class Worker:
         self.stopping = threading.Event()
         self.sender = Sender(app)
         self._next_sweep = 0.0
+        self._next_health = 0.0
         self._next_heartbeat = 0.0
         self._renew_every = max(min(1.0, self.lease_seconds / 4), 0.1)
         self._next_renew = 0.0
@@ -147,14 +157,19 @@ class Worker:
 
     def run(self, once: bool = False) -> int:
         """Work the queue; with ``once``, one sweep and claim, then wait for those fills."""
-        with self.app.app_context():
-            self.beat()
-            self.sender.start()
-            log.info("ANR worker %s started", self.worker_id)
-            try:
-                self._loop(once)
-            finally:
-                self.shutdown()
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, SWITCH_INTERVAL_S))
+        try:
+            with self.app.app_context():
+                self.beat()
+                self.sender.start()
+                log.info("ANR worker %s started", self.worker_id)
+                try:
+                    self._loop(once)
+                finally:
+                    self.shutdown()
+        finally:
+            sys.setswitchinterval(switch)
         return 0
 
     def _loop(self, once: bool) -> None:
@@ -167,7 +182,10 @@ class Worker:
                     swept = True
                     self._claim_now = False
                     self._next_sweep = now + float(self.config["ANR_INTERVAL_S"])
-                    self.sweep_and_claim()
+                    health = now >= self._next_health
+                    if health:
+                        self._next_health = now + HEALTH_CHECK_S
+                    self.sweep_and_claim(health=health)
                 elif self._claim_now and not once:
                     self._claim_now = False
                     self.claim_free_slots()
@@ -198,14 +216,16 @@ class Worker:
                 self._next_job_claim = 0.0  # another may be waiting
 
     # --- queue ----------------------------------------------------------------------------
-    def sweep_and_claim(self) -> list[str]:
-        """Expire old gaps, take back lost leases, claim what the free slots allow and start."""
+    def sweep_and_claim(self, health: bool = True) -> list[str]:
+        """Expire old gaps, take back lost leases, claim what the free slots allow and start;
+        with ``health``, check every camera's recording status too (the loop does that at most
+        every ``HEALTH_CHECK_S``)."""
         with self.phase_totals.timed("sweep"):
-            self._sweep()
+            self._sweep(health)
         with self.phase_totals.timed("claim"):
             return self._claim()
 
-    def _sweep(self) -> None:
+    def _sweep(self, health: bool = True) -> None:
         cfg = self.config
         changed = queue.expire_old(float(cfg["ANR_MAX_GAP_HOURS"]))
         reclaimed = queue.reclaim_lost_leases(int(cfg["ANR_MAX_ATTEMPTS"]))
@@ -216,7 +236,8 @@ class Worker:
                 log.info("gap %s: removed %s left by a lost worker", gap.id, path.name)
         changed += reclaimed
         alerts.gaps_changed(changed)
-        self.check_recording_health()
+        if health:
+            self.check_recording_health()
         db.session.commit()
         self.sender.poke()
 
@@ -239,8 +260,11 @@ class Worker:
             fill_window=cfg.get("ANR_FILL_WINDOW", ""),
         )
         # Every free slot taken: more gaps likely wait, so a slot that frees claims at once
-        # instead of idling until the next interval (download fills end in seconds).
-        self._more_waiting = free > 0 and len(claimed) == free
+        # instead of idling until the next interval (download fills end in seconds). With no
+        # slot free nothing was learnt: a sweep while every slot runs keeps what the last claim
+        # found (clearing it there left most freed slots idle until the next sweep).
+        if free > 0:
+            self._more_waiting = len(claimed) == free
         runs = [fill_runs.open_run(gap, self.worker_id) for gap in claimed]
         db.session.commit()
         for run in runs:

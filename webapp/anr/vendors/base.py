@@ -3,6 +3,7 @@
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -18,7 +19,7 @@ from .ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 
-CHUNK = 256 * 1024
+CHUNK = 1024 * 1024  # uncapped: fewer, larger reads (each hands the GIL back and forth)
 CAPPED_CHUNK = 16 * 1024  # under a bandwidth cap: small steps keep the rate smooth
 # Answers are read in small raw steps: one step of deflate unpacks to at most ~1000x its size.
 READ_STEP = 16 * 1024
@@ -90,9 +91,64 @@ class CardCoverage:
         return [(lo, hi) for lo, hi in merged]
 
 
+# The last Digest challenge each camera (address and user) sent, so the next request, in any
+# thread or client, answers it at once instead of meeting a 401 first. Bounded; a nonce the
+# camera no longer accepts costs the one 401 it always did (requests answers the new one).
+CHALLENGES = 1024
+_challenges: OrderedDict[tuple[str, str], dict[str, str]] = OrderedDict()
+_challenges_lock = threading.Lock()
+
+
+def _known_challenge(key: tuple[str, str]) -> dict[str, str] | None:
+    with _challenges_lock:
+        chal = _challenges.get(key)
+        if chal is not None:
+            _challenges.move_to_end(key)
+        return dict(chal) if chal is not None else None
+
+
+def _remember_challenge(key: tuple[str, str], chal: dict[str, str]) -> None:
+    with _challenges_lock:
+        _challenges[key] = dict(chal)
+        _challenges.move_to_end(key)
+        while len(_challenges) > CHALLENGES:
+            _challenges.popitem(last=False)
+
+
+def forget_challenges() -> None:
+    """Drop every remembered Digest challenge (tests)."""
+    with _challenges_lock:
+        _challenges.clear()
+
+
 class BoundedDigestAuth(HTTPDigestAuth):
     """Digest auth that reads a challenge's body under a cap: requests' own ``handle_401``
-    reads it whole, so a 401 carrying a gzip bomb would grow the worker before any check."""
+    reads it whole, so a 401 carrying a gzip bomb would grow the worker before any check.
+
+    With a ``key`` (the camera's base URL), the camera's last challenge is reused across
+    threads and clients: the card check's thread, the download's thread and the next gap's
+    client all answer the nonce the camera gave before, without a 401 round trip each.
+    """
+
+    def __init__(self, username: str, password: str, key: str = ""):
+        super().__init__(username, password)
+        self.key = (key, username) if key else None
+
+    def __call__(self, r):
+        self.init_per_thread_state()
+        if self.key is not None and not self._thread_local.last_nonce:
+            chal = _known_challenge(self.key)
+            if chal is not None and chal.get("nonce"):
+                self._thread_local.chal = chal
+                self._thread_local.last_nonce = chal["nonce"]
+                self._thread_local.nonce_count = 0  # this thread's own count starts over
+        return super().__call__(r)
+
+    def build_digest_header(self, method, url):
+        header = super().build_digest_header(method, url)
+        if header and self.key is not None:
+            _remember_challenge(self.key, self._thread_local.chal)
+        return header
 
     def handle_401(self, r: requests.Response, **kwargs) -> requests.Response:
         if 400 <= r.status_code < 500 and r._content is False:
@@ -114,6 +170,7 @@ class VendorClient:
 
     vendor = ""
     can_download = False
+    parallel_oldest = False  # its searches keep no state on the camera: two may run at once
 
     def __init__(
         self,
@@ -143,7 +200,7 @@ class VendorClient:
         self.session.trust_env = False  # a proxy from the environment must not see the camera
         self.session.max_redirects = 0  # redirects are refused in request(), never followed
         if username:
-            self.session.auth = BoundedDigestAuth(username, password)
+            self.session.auth = BoundedDigestAuth(username, password, key=self.base_url)
 
     @classmethod
     def for_camera(cls, camera, password: str, **kw) -> "VendorClient":
@@ -174,12 +231,41 @@ class VendorClient:
 
     def coverage(self, start: datetime, end: datetime, want_oldest: bool = True) -> CardCoverage:
         """What the card holds for [start, end) and since when (the second question is skipped
-        when the window is held whole and ``want_oldest`` is False)."""
+        when the window is held whole and ``want_oldest`` is False).
+
+        When both questions are asked anyway and the vendor's searches are stateless
+        (``parallel_oldest``), the oldest is asked beside the window's search, not after it:
+        the card check takes one round trip instead of two.
+        """
+        if want_oldest and self.parallel_oldest:
+            return self._coverage_together(start, end)
         found = CardCoverage(self.recordings(start, end))
         if not want_oldest and found.holds(start, end):
             found.asked_oldest = False
         else:
             found.oldest = self.oldest()
+        return found
+
+    def _coverage_together(self, start: datetime, end: datetime) -> CardCoverage:
+        answer: dict[str, object] = {}
+
+        def ask_oldest() -> None:
+            try:
+                answer["oldest"] = self.oldest()
+            except BaseException as exc:  # handed to the card check's own thread below
+                answer["error"] = exc
+
+        beside = threading.Thread(target=ask_oldest, daemon=True, name="card-oldest")
+        beside.start()
+        try:
+            found = CardCoverage(self.recordings(start, end))
+        finally:
+            beside.join()  # bounded: the client's timeouts and ``cancel`` end it
+        error = answer.get("error")
+        if isinstance(error, BaseException):
+            raise error
+        oldest = answer.get("oldest")
+        found.oldest = oldest if isinstance(oldest, datetime) else None
         return found
 
     # --- HTTP -----------------------------------------------------------------------------

@@ -92,6 +92,7 @@ class HikvisionClient(VendorClient):
 
     vendor = "hikvision"
     can_download = True
+    parallel_oldest = True  # each ISAPI search carries its own searchID
 
     @property
     def track(self) -> int:
