@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from ..domain.states import PENDING
 from ..extensions import Model
 from ..masking import mask_credentials
 from .types import UTCDateTime
@@ -50,7 +51,7 @@ class RecordingGap(Model):
     gap_start: Mapped[datetime] = mapped_column(UTCDateTime)
     gap_end: Mapped[datetime] = mapped_column(UTCDateTime)
     gap_seconds: Mapped[int] = mapped_column(Integer)
-    fill_state: Mapped[str] = mapped_column(String(16), default="pending")
+    fill_state: Mapped[str] = mapped_column(String(16), default=PENDING)
     fill_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
