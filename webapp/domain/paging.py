@@ -3,6 +3,7 @@
 import base64
 import binascii
 import re
+from datetime import UTC
 from datetime import datetime
 from types import UnionType
 from typing import Any
@@ -38,19 +39,33 @@ CURSOR_REFUSED = (
 )
 
 
+# What quote(text, safe="") leaves as it is (ids, states): such text is used as it is.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+# Standard base64 to its url-safe alphabet, as base64.urlsafe_b64encode translates it.
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def encode_cursor(*fields: datetime | str | int | None) -> str:
-    """The opaque keyset cursor of a row's sort key: ``fields`` in order (time, text or int)."""
+    """The opaque keyset cursor of a row's sort key: ``fields`` in order (time, text or int).
+
+    A page encodes one a timeline mark (a hundred or more): the common cases (a UTC time, plain
+    text) skip the general conversions, and the output is the same.
+    """
     parts = []
     for value in fields:
         if value is None:
             parts.append("")
         elif isinstance(value, datetime):
-            parts.append(rfc3339(value))
+            if value.tzinfo is UTC:  # rfc3339 without its conversion: "...+00:00" -> "...Z"
+                parts.append(value.isoformat()[:-6] + "Z")
+            else:
+                parts.append(rfc3339(value))
         elif isinstance(value, bool | int):
             parts.append(str(int(value)))
         else:
-            parts.append(quote(value, safe=""))
-    return base64.urlsafe_b64encode(_SEP.join(parts).encode()).decode().rstrip("=")
+            parts.append(value if _PLAIN(value) else quote(value, safe=""))
+    raw = binascii.b2a_base64(_SEP.join(parts).encode(), newline=False)
+    return raw.translate(_URLSAFE).decode().rstrip("=")
 
 
 def decode_cursor(raw: str | None, *types: Any) -> tuple[Any, ...] | None:

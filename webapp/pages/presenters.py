@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
+from urllib.parse import quote_plus
 
 from flask import request
 from flask import session
@@ -122,18 +123,25 @@ def relative(value: datetime | None, now: datetime | None = None) -> str:
     return f"{short} ago" if delta > 0 else f"in {short}"
 
 
-_URL_SHAPES: dict[tuple, tuple[list[str], list[str]]] = {}
-# What quote(value, safe="") leaves as it is: most ids, states and cursors need no quoting.
+_URL_SHAPES: dict[tuple, tuple[list[str], list[str], list[bool]]] = {}
+# What no quoting changes: most ids, states and cursors need none.
 _UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+# werkzeug's own safe characters: a path part (its string converter), a query value (urlencode).
+_PATH_SAFE = "!$&'()*+,/:;=@"
+_QUERY_SAFE = "!$'()*,/:;?@"
 
 
-def _quoted(value) -> str:
+def _quoted(value, in_query: bool = False) -> str:
+    """``value`` as url_for writes it into a path part or (``in_query``) a query value."""
     text = value if isinstance(value, str) else str(value)
-    return text if _UNQUOTED(text) else quote(text, safe="")
+    if _UNQUOTED(text):
+        return text
+    return quote_plus(text, safe=_QUERY_SAFE) if in_query else quote(text, safe=_PATH_SAFE)
 
 
-def _url_shape(endpoint: str, names) -> tuple[list[str], list[str]]:
-    """The URL of ``endpoint`` with ``names`` as slots: (literal pieces, slot names), cached.
+def _url_shape(endpoint: str, names) -> tuple[list[str], list[str], list[bool]]:
+    """The URL of ``endpoint`` with ``names`` as slots, cached: (literal pieces, slot names,
+    whether each slot is a query value).
 
     ``names`` in the caller's order: url_for puts query arguments in the order it is given them.
     """
@@ -146,7 +154,9 @@ def _url_shape(endpoint: str, names) -> tuple[list[str], list[str]]:
         built = url_for(endpoint, **placeholders)
         pattern = "|".join(re.escape(f"__{k}__") for k in names) or "(?!)"
         pieces = re.split(f"({pattern})", built)
-        shape = (pieces[0::2], [slot[2:-2] for slot in pieces[1::2]])
+        literals = pieces[0::2]
+        in_query = ["?" in "".join(literals[: i + 1]) for i in range(len(literals) - 1)]
+        shape = (literals, [slot[2:-2] for slot in pieces[1::2]], in_query)
         _URL_SHAPES[key] = shape
     return shape
 
@@ -162,10 +172,10 @@ def cached_url_for(endpoint: str, **values) -> str:
     (``.camera_gaps``) is the current blueprint's, as for url_for: the site's or the embed's.
     """
     present = {k: v for k, v in values.items() if v is not None}
-    literals, slots = _url_shape(endpoint, tuple(present))
+    literals, slots, in_query = _url_shape(endpoint, tuple(present))
     out = [literals[0]]
-    for name, literal in zip(slots, literals[1:], strict=True):
-        out.append(_quoted(present[name]))
+    for name, literal, query in zip(slots, literals[1:], in_query, strict=True):
+        out.append(_quoted(present[name], query))
         out.append(literal)
     return "".join(out)
 
@@ -177,26 +187,28 @@ class UrlFiller:
     quoted and joined once, so each call joins three strings.
     """
 
-    __slots__ = ("head", "tail")
+    __slots__ = ("head", "tail", "in_query")
 
     def __init__(self, endpoint: str, vary: str, **values) -> None:
         present = {k: v for k, v in values.items() if v is not None}
         present[vary] = None  # last, as if passed after the fixed values
-        literals, slots = _url_shape(endpoint, tuple(present))
+        literals, slots, in_query = _url_shape(endpoint, tuple(present))
         parts = [literals[0]]
         head = None
-        for name, literal in zip(slots, literals[1:], strict=True):
+        self.in_query = False
+        for name, literal, query in zip(slots, literals[1:], in_query, strict=True):
             if name == vary:
                 head = "".join(parts)
                 parts = []
+                self.in_query = query
             else:
-                parts.append(_quoted(present[name]))
+                parts.append(_quoted(present[name], query))
             parts.append(literal)
         self.head = head if head is not None else "".join(parts)
         self.tail = "".join(parts) if head is not None else ""
 
     def __call__(self, value) -> str:
-        return f"{self.head}{_quoted(value)}{self.tail}"
+        return f"{self.head}{_quoted(value, self.in_query)}{self.tail}"
 
 
 @dataclass(slots=True)
@@ -396,7 +408,7 @@ class FleetRowView:
     site: str
     anr_enabled: bool
     attention: bool
-    counts: list  # (state, count, "3 failed") in FILL_STATES order
+    counts: list  # (state, count, "3 failed", link or None) in FILL_STATES order
     badges: list  # the same, states with gaps only
     missing: str
     newest: TimeCell | None
@@ -410,12 +422,17 @@ _LOWER = {s: STATE_LABELS[s].lower() for s in FILL_STATES}
 
 
 def fleet_rows(rows) -> list[FleetRowView]:
-    """The values of every fleet row; one URL shape (``.camera_gaps``) serves all cameras."""
+    """The values of every fleet row; one URL shape (``.camera_gaps``) serves all cameras,
+    one more a state for the count links (the camera's page on that state's tab)."""
     now = utcnow()
+    tabs = {s: UrlFiller(".camera_gaps", "camera_id", state=s) for s in FILL_STATES}
     out = []
     for row in rows:
         cam = row.camera
-        counts = [(s, row.counts[s], f"{row.counts[s]} {_LOWER[s]}") for s in FILL_STATES]
+        counts = []
+        for s in FILL_STATES:
+            n = row.counts[s]
+            counts.append((s, n, f"{n} {_LOWER[s]}", tabs[s](cam.id) if n else None))
         newest = row.newest_gap_start
         out.append(
             FleetRowView(
@@ -450,8 +467,9 @@ class MarkView:
     state: str
     href: str
     gap_ids: str  # space-separated: the rows app.js highlights
-    name: str  # "Failed gap, <start> to <end>" (merged gaps: "3 gaps, worst failed, ...")
-    title: str  # "Failed gap: <start> to <end> (4 min 10 s)"
+    # The link's accessible name and tooltip (SVG <title>): "Failed gap: <start> to <end>
+    # (4 min 10 s)"; merged gaps: "3 gaps, worst failed: ...".
+    title: str
     x: float
     w: float
     hit_x: float  # the transparent hit area reaches a quarter percent past each side
@@ -463,7 +481,7 @@ def timeline_marks(marks, tz: str, href) -> list[MarkView]:
     """The values of every timeline mark (``timeline.Mark``); ``href(mark)`` is its link.
 
     A page draws a hundred marks or more: each time is formatted once here, and the text of
-    the name and the tooltip is put together here (plain text: the template escapes it).
+    the name-and-tooltip is put together here (plain text: the template escapes it).
     """
     tzinfo = zone(tz)
     out = []
@@ -481,7 +499,6 @@ def timeline_marks(marks, tz: str, href) -> list[MarkView]:
                 state=m.state,
                 href=href(m),
                 gap_ids=" ".join(m.gap_ids),
-                name=f"{label}, {span}",
                 title=f"{label}: {span} ({duration_text(m.seconds)})",
                 x=m.x,
                 w=m.w,
@@ -508,6 +525,8 @@ def install(app) -> None:
         masked=mask_credentials,
     )
     app.jinja_env.globals.update(
+        # url_for from a cached URL shape: the camera page's two dozen links to itself.
+        cached_url_for=cached_url_for,
         TIMELINE_RANGE_LABELS=RANGE_LABELS,
         FILL_STATES=FILL_STATES,
         STATE_LABELS=STATE_LABELS,
