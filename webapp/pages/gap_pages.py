@@ -54,6 +54,7 @@ from ..domain.principal import camera_for
 from ..domain.principal import can
 from ..domain.principal import require
 from ..domain.states import ATTENTION
+from ..domain.states import FILLING
 from ..domain.times import parse_time
 from ..domain.times import stored_time
 from ..domain.times import zone
@@ -169,7 +170,7 @@ def gap_page_context(
         # Retry all failed acts on every gap of the camera, in the range or not.
         retryable=sum(all_counts[s] for s in ATTENTION),
         # Fast while a fill runs, and while an operator's request waits (it starts any second).
-        refresh_seconds=FAST_REFRESH_S if all_counts["filling"] or waiting else SLOW_REFRESH_S,
+        refresh_seconds=FAST_REFRESH_S if all_counts[FILLING] or waiting else SLOW_REFRESH_S,
         waiting_requests=waiting,
         kept_ids=frozenset(keep_ids),
         # Row details (fill history) the operator had open, kept open across refreshes.

@@ -276,7 +276,7 @@ def gap_summary(camera_id: str, start: datetime, end: datetime) -> tuple[dict[st
     )
     for state, count, seconds in rows:
         counts[state] = int(count)
-        if state != "filled":
+        if state != FILLED:
             missing += int(seconds or 0)
     edges = db.session.connection().execute(
         select(
@@ -285,7 +285,7 @@ def gap_summary(camera_id: str, start: datetime, end: datetime) -> tuple[dict[st
             RecordingGap.gap_seconds,
         ).where(
             *where,
-            RecordingGap.fill_state != "filled",
+            RecordingGap.fill_state != FILLED,
             or_(RecordingGap.gap_start < start, RecordingGap.gap_end > end),
         )
     )
