@@ -438,6 +438,7 @@ class Worker:
         renew_now = time.monotonic() >= self._next_renew
         if renew_now:
             self._next_renew = time.monotonic() + self._renew_every
+        renewals: list[tuple[str, Running]] = []
         for gap_id, running in list(self.jobs.items()):
             if not running.job.running():
                 del self.jobs[gap_id]
@@ -452,12 +453,17 @@ class Worker:
                     running.job.abort()
                     log.exception("gap %s: outcome could not be recorded", gap_id)
                 continue
-            if not renew_now:
-                continue
-            ours, stop_by = queue.renew(
-                gap_id, self.worker_id, self.lease_seconds, running.job.progress
-            )
+            if renew_now:
+                renewals.append((gap_id, running))
+        # Every lease renewed in one transaction: one commit per poll, not one per fill.
+        answers = [
+            (gap_id, running)
+            + queue.renew(gap_id, self.worker_id, self.lease_seconds, running.job.progress)
+            for gap_id, running in renewals
+        ]
+        if answers:
             db.session.commit()
+        for gap_id, running, ours, stop_by in answers:
             if not ours:
                 log.warning("gap %s: claim lost to another worker; dropping the fill", gap_id)
                 running.job.abort()

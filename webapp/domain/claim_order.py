@@ -31,6 +31,10 @@ from .states import GapState
 PHASE_ORDER = (RecordingGap.queue_at, RecordingGap.id)
 
 
+# The parts of the queue, in order: (manual part?, WHERE clause of a claimable gap in it).
+Phases = list[tuple[bool, object]]
+
+
 @dataclass(frozen=True)
 class QueueKey:
     """Where a gap stands in the claim order: (manual request?, queue_at, id)."""
@@ -40,9 +44,7 @@ class QueueKey:
     id: str
 
 
-def _phases(
-    window: Window | None, now: datetime, *, schedules: bool = True
-) -> list[tuple[bool, object]]:
+def _phases(window: Window | None, now: datetime, *, schedules: bool = True) -> Phases:
     """The two parts of the queue and the WHERE clause of a claimable gap in each.
 
     Manual requests run on any enabled camera, whatever its automatic ANR setting, and start at
@@ -85,6 +87,15 @@ def _phases(
     return [(True, manual), (False, automatic)]
 
 
+def claim_phases(fill_window: str | None, now: datetime) -> Phases:
+    """The two parts of the queue as of ``now``, for ``queued(phases=...)``.
+
+    Reads the cameras' fill windows once, so a caller running several ``queued`` calls for one
+    claim (the worker: the candidates, then each camera's gaps) asks the database once.
+    """
+    return _phases(parse_fill_window(fill_window), now, schedules=fill_window is not None)
+
+
 def queued(
     query,
     limit: int,
@@ -93,16 +104,18 @@ def queued(
     fill_window: str | None = None,
     now: datetime | None = None,
     lock: bool = False,
+    phases: Phases | None = None,
 ) -> list:
     """Rows of ``query`` (a select over recording_gaps) for claimable gaps, in claim order.
 
     ``after`` continues from a row's QueueKey (keyset paging); ``lock`` row-locks for a claim.
     ``fill_window`` is ``ANR_FILL_WINDOW`` ("" none): automatic gaps of cameras whose window is
-    closed are left out; None lists them all (the queue page).
+    closed are left out; None lists them all (the queue page). ``phases`` (from
+    ``claim_phases``) stands for ``fill_window`` and ``now`` when the caller already has them.
     """
-    now = now or utcnow()
     rows: list = []
-    phases = _phases(parse_fill_window(fill_window), now, schedules=fill_window is not None)
+    if phases is None:
+        phases = claim_phases(fill_window, now or utcnow())
     for manual, clause in phases:
         if len(rows) >= limit:
             break
