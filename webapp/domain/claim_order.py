@@ -6,7 +6,9 @@ the queue page lists in the same order (``webapp/domain/queue_overview.py``), bo
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import and_
 from sqlalchemy import not_
 from sqlalchemy import or_
@@ -44,13 +46,12 @@ class QueueKey:
     id: str
 
 
-def _phases(window: Window | None, now: datetime, *, schedules: bool = True) -> Phases:
-    """The two parts of the queue and the WHERE clause of a claimable gap in each.
+@cache
+def _base_clauses() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The WHERE clauses of a claimable manual and automatic gap, fill windows aside.
 
-    Manual requests run on any enabled camera, whatever its automatic ANR setting, and start at
-    once; automatic gaps need ANR on and the camera's fill window open: its own ``fill_window``,
-    else ``window`` (``ANR_FILL_WINDOW``), webapp/domain/fill_schedule.py. ``schedules`` False
-    leaves fill windows out (the queue page lists what waits, open or not).
+    Built once (clauses are immutable and reused by every query): building them costs more than
+    running a claim's queries (the alias copies every camera column).
     """
     pending = RecordingGap.fill_state == GapState.PENDING
     # A correlated check per gap (a primary-key probe), so walking the claim index in order stops
@@ -63,6 +64,18 @@ def _phases(window: Window | None, now: datetime, *, schedules: bool = True) -> 
     anr_on = cam.where(own.anr_enabled).exists()
     manual = and_(pending, RecordingGap.manual_retry, enabled)
     automatic = and_(pending, not_(RecordingGap.manual_retry), anr_on)
+    return manual, automatic
+
+
+def _phases(window: Window | None, now: datetime, *, schedules: bool = True) -> Phases:
+    """The two parts of the queue and the WHERE clause of a claimable gap in each.
+
+    Manual requests run on any enabled camera, whatever its automatic ANR setting, and start at
+    once; automatic gaps need ANR on and the camera's fill window open: its own ``fill_window``,
+    else ``window`` (``ANR_FILL_WINDOW``), webapp/domain/fill_schedule.py. ``schedules`` False
+    leaves fill windows out (the queue page lists what waits, open or not).
+    """
+    manual, automatic = _base_clauses()
     eligible = select(Camera.id, Camera.timezone, Camera.fill_window).where(
         Camera.enabled, Camera.anr_enabled
     )
