@@ -19,6 +19,7 @@ from ..domain import fill_runs
 from ..domain import gapstate
 from ..domain.claim_order import PHASE_ORDER
 from ..domain.claim_order import QueueKey
+from ..domain.claim_order import claim_phases
 from ..domain.claim_order import queued
 from ..domain.fill_schedule import in_fill_window
 from ..domain.fill_schedule import parse_fill_window
@@ -139,11 +140,12 @@ def claim(
         return []
     now = now or utcnow()
     full = [cam for cam, n in _busy_cameras().items() if n >= per_camera]
+    # The cameras' fill windows are read once per claim, for the candidates and every camera.
+    phases = claim_phases(fill_window, now)
     candidates = queued(
         select(RecordingGap.camera_id).where(RecordingGap.camera_id.not_in(full)),
         slots * CANDIDATES_PER_SLOT,
-        fill_window=fill_window,
-        now=now,
+        phases=phases,
     )
     claimed: list[RecordingGap] = []
     for camera_id in dict.fromkeys(row.camera_id for row in candidates):  # distinct, in order
@@ -169,8 +171,7 @@ def claim(
             for row in queued(
                 select(RecordingGap).where(RecordingGap.camera_id == camera_id),
                 room,
-                fill_window=fill_window,
-                now=now,
+                phases=phases,
                 lock=True,
             )
         ]

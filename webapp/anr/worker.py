@@ -79,6 +79,10 @@ JOB_CLAIM_S = 2.0  # how often an idle worker looks for a queued bulk job
 # with the sweep, but at most this often: a short ANR_INTERVAL_S must not run it several times
 # a second over the whole fleet. Its limit is minutes, so seconds of lag change nothing.
 HEALTH_CHECK_S = 5.0
+# Expiry and lost-lease recovery run with the sweep too, at most this often: a lease lasts tens of
+# seconds and retention hours, so a second of lag changes nothing, while a sweep every
+# ANR_INTERVAL_S (0.2 s in a busy outage) spent the worker thread's time between fills on them.
+UPKEEP_S = 1.0
 # While the worker runs, a thread doing Python work (claims, database) hands the GIL over after
 # this long instead of CPython's 5 ms: a download thread whose bytes arrived (or whose pipe has
 # room) waits at most this long, many times per download, instead of 5 ms each time.
@@ -125,6 +129,7 @@ class Worker:
         self.sender = Sender(app)
         self._next_sweep = 0.0
         self._next_health = 0.0
+        self._next_upkeep = 0.0
         self._next_heartbeat = 0.0
         self._renew_every = max(min(1.0, self.lease_seconds / 4), 0.1)
         self._next_renew = 0.0
@@ -185,7 +190,10 @@ class Worker:
                     health = now >= self._next_health
                     if health:
                         self._next_health = now + HEALTH_CHECK_S
-                    self.sweep_and_claim(health=health)
+                    upkeep = now >= self._next_upkeep
+                    if upkeep:
+                        self._next_upkeep = now + UPKEEP_S
+                    self.sweep_and_claim(health=health, upkeep=upkeep)
                 elif self._claim_now and not once:
                     self._claim_now = False
                     self.claim_free_slots()
@@ -216,19 +224,23 @@ class Worker:
                 self._next_job_claim = 0.0  # another may be waiting
 
     # --- queue ----------------------------------------------------------------------------
-    def sweep_and_claim(self, health: bool = True) -> list[str]:
+    def sweep_and_claim(self, health: bool = True, upkeep: bool = True) -> list[str]:
         """Expire old gaps, take back lost leases, claim what the free slots allow and start;
         with ``health``, check every camera's recording status too (the loop does that at most
-        every ``HEALTH_CHECK_S``)."""
+        every ``HEALTH_CHECK_S``); ``upkeep`` False skips expiry and lost leases (the loop runs
+        them at most every ``UPKEEP_S``)."""
         with self.phase_totals.timed("sweep"):
-            self._sweep(health)
+            self._sweep(health, upkeep)
         with self.phase_totals.timed("claim"):
             return self._claim()
 
-    def _sweep(self, health: bool = True) -> None:
+    def _sweep(self, health: bool = True, upkeep: bool = True) -> None:
         cfg = self.config
-        changed = queue.expire_old(float(cfg["ANR_MAX_GAP_HOURS"]))
-        reclaimed = queue.reclaim_lost_leases(int(cfg["ANR_MAX_ATTEMPTS"]))
+        changed: list[RecordingGap] = []
+        reclaimed: list[RecordingGap] = []
+        if upkeep:  # expiry and lost leases (at most every UPKEEP_S from the loop)
+            changed = queue.expire_old(float(cfg["ANR_MAX_GAP_HOURS"]))
+            reclaimed = queue.reclaim_lost_leases(int(cfg["ANR_MAX_ATTEMPTS"]))
         for gap in reclaimed:
             # The dead worker's ffmpeg died with it (parent-death signal); its .part is garbage.
             folder = Path(cfg["ANR_RECORDINGS_DIR"]) / gap.camera_id
@@ -438,6 +450,7 @@ class Worker:
         renew_now = time.monotonic() >= self._next_renew
         if renew_now:
             self._next_renew = time.monotonic() + self._renew_every
+        renewals: list[tuple[str, Running]] = []
         for gap_id, running in list(self.jobs.items()):
             if not running.job.running():
                 del self.jobs[gap_id]
@@ -452,12 +465,17 @@ class Worker:
                     running.job.abort()
                     log.exception("gap %s: outcome could not be recorded", gap_id)
                 continue
-            if not renew_now:
-                continue
-            ours, stop_by = queue.renew(
-                gap_id, self.worker_id, self.lease_seconds, running.job.progress
-            )
+            if renew_now:
+                renewals.append((gap_id, running))
+        # Every lease renewed in one transaction: one commit per poll, not one per fill.
+        answers = [
+            (gap_id, running)
+            + queue.renew(gap_id, self.worker_id, self.lease_seconds, running.job.progress)
+            for gap_id, running in renewals
+        ]
+        if answers:
             db.session.commit()
+        for gap_id, running, ours, stop_by in answers:
             if not ours:
                 log.warning("gap %s: claim lost to another worker; dropping the fill", gap_id)
                 running.job.abort()

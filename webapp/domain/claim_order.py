@@ -6,7 +6,9 @@ the queue page lists in the same order (``webapp/domain/queue_overview.py``), bo
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import and_
 from sqlalchemy import not_
 from sqlalchemy import or_
@@ -31,6 +33,10 @@ from .states import GapState
 PHASE_ORDER = (RecordingGap.queue_at, RecordingGap.id)
 
 
+# The parts of the queue, in order: (manual part?, WHERE clause of a claimable gap in it).
+Phases = list[tuple[bool, object]]
+
+
 @dataclass(frozen=True)
 class QueueKey:
     """Where a gap stands in the claim order: (manual request?, queue_at, id)."""
@@ -40,15 +46,12 @@ class QueueKey:
     id: str
 
 
-def _phases(
-    window: Window | None, now: datetime, *, schedules: bool = True
-) -> list[tuple[bool, object]]:
-    """The two parts of the queue and the WHERE clause of a claimable gap in each.
+@cache
+def _base_clauses() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The WHERE clauses of a claimable manual and automatic gap, fill windows aside.
 
-    Manual requests run on any enabled camera, whatever its automatic ANR setting, and start at
-    once; automatic gaps need ANR on and the camera's fill window open: its own ``fill_window``,
-    else ``window`` (``ANR_FILL_WINDOW``), webapp/domain/fill_schedule.py. ``schedules`` False
-    leaves fill windows out (the queue page lists what waits, open or not).
+    Built once (clauses are immutable and reused by every query): building them costs more than
+    running a claim's queries (the alias copies every camera column).
     """
     pending = RecordingGap.fill_state == GapState.PENDING
     # A correlated check per gap (a primary-key probe), so walking the claim index in order stops
@@ -61,6 +64,18 @@ def _phases(
     anr_on = cam.where(own.anr_enabled).exists()
     manual = and_(pending, RecordingGap.manual_retry, enabled)
     automatic = and_(pending, not_(RecordingGap.manual_retry), anr_on)
+    return manual, automatic
+
+
+def _phases(window: Window | None, now: datetime, *, schedules: bool = True) -> Phases:
+    """The two parts of the queue and the WHERE clause of a claimable gap in each.
+
+    Manual requests run on any enabled camera, whatever its automatic ANR setting, and start at
+    once; automatic gaps need ANR on and the camera's fill window open: its own ``fill_window``,
+    else ``window`` (``ANR_FILL_WINDOW``), webapp/domain/fill_schedule.py. ``schedules`` False
+    leaves fill windows out (the queue page lists what waits, open or not).
+    """
+    manual, automatic = _base_clauses()
     eligible = select(Camera.id, Camera.timezone, Camera.fill_window).where(
         Camera.enabled, Camera.anr_enabled
     )
@@ -85,6 +100,15 @@ def _phases(
     return [(True, manual), (False, automatic)]
 
 
+def claim_phases(fill_window: str | None, now: datetime) -> Phases:
+    """The two parts of the queue as of ``now``, for ``queued(phases=...)``.
+
+    Reads the cameras' fill windows once, so a caller running several ``queued`` calls for one
+    claim (the worker: the candidates, then each camera's gaps) asks the database once.
+    """
+    return _phases(parse_fill_window(fill_window), now, schedules=fill_window is not None)
+
+
 def queued(
     query,
     limit: int,
@@ -93,16 +117,18 @@ def queued(
     fill_window: str | None = None,
     now: datetime | None = None,
     lock: bool = False,
+    phases: Phases | None = None,
 ) -> list:
     """Rows of ``query`` (a select over recording_gaps) for claimable gaps, in claim order.
 
     ``after`` continues from a row's QueueKey (keyset paging); ``lock`` row-locks for a claim.
     ``fill_window`` is ``ANR_FILL_WINDOW`` ("" none): automatic gaps of cameras whose window is
-    closed are left out; None lists them all (the queue page).
+    closed are left out; None lists them all (the queue page). ``phases`` (from
+    ``claim_phases``) stands for ``fill_window`` and ``now`` when the caller already has them.
     """
-    now = now or utcnow()
     rows: list = []
-    phases = _phases(parse_fill_window(fill_window), now, schedules=fill_window is not None)
+    if phases is None:
+        phases = claim_phases(fill_window, now or utcnow())
     for manual, clause in phases:
         if len(rows) >= limit:
             break
