@@ -313,7 +313,7 @@ def outage_figure(table: Table, quick: bool) -> None:
         table.na(figure, target, "bench/outage.py not in this build (download fills)")
         return
     wall, floor = outage.measure(quick)
-    print(outage.phase_table(), flush=True)  # where the wall time went, phase by phase
+    table.after(outage.phase_table())  # where the wall time went, phase by phase
     table.target(
         figure,
         f"{wall:.1f} s",

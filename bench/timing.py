@@ -71,6 +71,7 @@ class Table:
         self.loadavg = loadavg
         self.cores = ncores or cores()
         self.busy_lines = 0
+        self.notes: list[str] = []
         self._start_load: float | None = None
         print(f"Load average before: {self._load_text()} ({self.cores} cores)\n")
         print("| figure | measured | floor or partner (same run) | ratio | target | verdict |")
@@ -104,10 +105,17 @@ class Table:
         verdict = ("PASS" if ok else "MISS") + self._busy()
         self._line(figure, measured, partner, ratio, target, verdict)
 
+    def after(self, text: str) -> None:
+        """Text printed below the table (a breakdown of one line), so the table stays whole."""
+        self.notes.append(text)
+
     def close(self) -> None:
-        """The load average after the last line, and how many verdicts were measured busy."""
+        """The load average after the last line, how many verdicts were measured busy, and the
+        notes kept for below the table."""
         busy = f"; {self.busy_lines} verdict(s) measured while busy" if self.busy_lines else ""
         print(f"\nLoad average after: {self._load_text()} ({self.cores} cores){busy}", flush=True)
+        for text in self.notes:
+            print(f"\n{text}", flush=True)
 
     def info(self, figure: str, measured: str, note: str = "") -> None:
         """A figure kept for information, without a target."""
