@@ -39,6 +39,15 @@ FAST_ENGINE = {
 
 
 @pytest.fixture
+def cardcam():
+    """A simulated camera whose vendor APIs demand Digest auth; one-minute card files."""
+    cam = SimCam("127.0.0.1", 0, credentials=(CAMERA_USER, CAMERA_PASSWORD), block_seconds=60)
+    cam.start()
+    yield cam
+    cam.stop()
+
+
+@pytest.fixture
 def simcam():
     """A simulated camera on 127.0.0.1 (an unused port), stopped after the test.
 

@@ -33,15 +33,6 @@ from webapp.models import FillRun
 WRONG_PASSWORD = "Wr0ng:p@ss/word"
 
 
-@pytest.fixture
-def cardcam():
-    """A simulated camera whose vendor APIs demand Digest auth; one-minute card files."""
-    cam = SimCam("127.0.0.1", 0, credentials=(CAMERA_USER, CAMERA_PASSWORD), block_seconds=60)
-    cam.start()
-    yield cam
-    cam.stop()
-
-
 def vendor_camera(cam, vendor: str, camera_id: str = "cam1", channel: int = 1, **fields):
     """A camera of ``vendor`` on the simulated camera's HTTP API (replay template kept too)."""
     fields.setdefault("timezone", "Asia/Tokyo" if vendor == "dahua" else "UTC")

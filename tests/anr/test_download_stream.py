@@ -4,12 +4,9 @@ instead of a probe, and one card answer for a camera's gaps of one outage."""
 import subprocess
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from tests import factories
-from tests.anr.conftest import CAMERA_PASSWORD
-from tests.anr.conftest import CAMERA_USER
 from tests.anr.conftest import archive_path
 from tests.anr.conftest import background_worker
 from tests.anr.conftest import gap_now
@@ -27,18 +24,8 @@ from webapp.anr.media import sniff_head
 from webapp.anr.vendors.base import CardCoverage
 from webapp.anr.vendors.base import VendorClient
 from webapp.devtools import simvendor
-from webapp.devtools.simcam import SimCam
 from webapp.domain.evidence import sha256_file
 from webapp.models import Segment
-
-
-@pytest.fixture
-def cardcam():
-    """A simulated camera whose vendor APIs demand Digest auth; one-minute card files."""
-    cam = SimCam("127.0.0.1", 0, credentials=(CAMERA_USER, CAMERA_PASSWORD), block_seconds=60)
-    cam.start()
-    yield cam
-    cam.stop()
 
 
 def test_a_download_fill_streams_into_the_cut_and_measures_it_itself(
