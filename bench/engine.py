@@ -125,19 +125,25 @@ def _sample_lock_waits(url: str, stop, waits: Counter, every_s: float = 0.02) ->
 
 
 def claims_per_second(
-    url: str, workers: int, seconds: float, waits: Counter | None = None
+    url: str,
+    workers: int,
+    seconds: float,
+    waits: Counter | None = None,
+    fill_s: float = FILL_SLEEP_S,
 ) -> float:
     """Claims per second of ``workers`` processes on a freshly loaded queue.
 
     The processes start, import and connect first; the clock runs only from the common start
     signal, so process start-up (seconds on a busy 2-core machine) is not counted. ``waits``
-    collects the lock waits sampled meanwhile.
+    collects the lock waits sampled meanwhile; ``fill_s`` 0 makes every fill a no-op.
     """
     _load_queue(url)
     ctx = multiprocessing.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     procs = [
-        ctx.Process(target=claim_loop, args=(url, f"bench-{i}", seconds, ready, go, results))
+        ctx.Process(
+            target=claim_loop, args=(url, f"bench-{i}", seconds, ready, go, results, fill_s)
+        )
         for i in range(workers)
     ]
     for p in procs:
