@@ -128,7 +128,8 @@ def gap_page_context(
     keep_ids=(),
     end=None,
 ):
-    """Everything the camera gap page (or one of its fragments) renders.
+    """Everything the camera gap page (or one of its fragments) renders: the range, the table,
+    the timeline and the window form, each worked out by its own helper below.
 
     ``keep_ids``: gaps an action just changed stay in the table (with their new state) until the
     next refresh, even when they no longer match the tab.
@@ -144,24 +145,37 @@ def gap_page_context(
         if explicit and end is None
         else None
     )
+    problem = fill_problem(camera)
+    return dict(
+        camera=camera,
+        state=state,
+        range_key=range_key,
+        range_param=range_key if explicit and end is None else None,
+        end_param=local_input(end, camera.timezone) if end else None,
+        pan=pan_links(range_key, end, camera.timezone),
+        table_since=since,
+        tz_label=tz_label(camera.timezone),
+        fill_problem=problem[1] if problem else None,
+        # A page that starts further back (a timeline link) keeps its start when it refreshes.
+        cursor=cursor,
+        **_table_context(camera, state, since, limit, before, keep_ids),
+        **_timeline_context(camera, range_key, end, tl),
+        **_window_form_context(camera),
+    )
+
+
+def _table_context(camera, state, since, limit, before, keep_ids) -> dict:
+    """The gap table: its rows and rights, the tabs' counts, Retry all, the refresh pace, and
+    the row details the operator had open."""
     page = list_gaps(camera.id, state, limit, before, since=since)
     if keep_ids:
-        page.rows = with_kept_rows(camera.id, page.rows, keep_ids)
+        page.rows = with_kept_rows(camera.id, list(page.rows), keep_ids)
     rights = RowRights()
     all_counts = state_counts([camera.id])[camera.id]["counts"]
     counts = all_counts if since is None else window_counts(camera.id, since)
     waiting = fill_queue.waiting_requests(camera.id)
     open_ids = _open_details()
-    problem = fill_problem(camera)
-    timeline = timeline_mod.build(camera, range_key, now=end) if tl else None
     return dict(
-        range_param=range_key if explicit and end is None else None,
-        end_param=local_input(end, camera.timezone) if end else None,
-        pan=pan_links(range_key, end, camera.timezone),
-        table_since=since,
-        camera=camera,
-        state=state,
-        range_key=range_key,
         page=page,
         rows=gap_rows(page.rows, camera, rights),
         rights=rights,
@@ -180,18 +194,25 @@ def gap_page_context(
             for r in page.rows
             if r.id in open_ids
         },
-        fill_problem=problem[1] if problem else None,
-        timeline=timeline,
-        marks=timeline_marks(timeline.marks, camera.timezone, mark_links(camera, range_key))
-        if timeline
-        else [],
-        tz_label=tz_label(camera.timezone),
+    )
+
+
+def _timeline_context(camera, range_key: str, end, tl: bool) -> dict:
+    """The coverage timeline and its marks (none for a fragment that does not draw it)."""
+    if not tl:
+        return dict(timeline=None, marks=[])
+    timeline = timeline_mod.build(camera, range_key, now=end)
+    links = mark_links(camera, range_key)
+    return dict(timeline=timeline, marks=timeline_marks(timeline.marks, camera.timezone, links))
+
+
+def _window_form_context(camera) -> dict:
+    """The "Retrieve a chosen window" form as it first shows: empty, the last hour offered."""
+    return dict(
         window_values={},
         window_defaults=last_hour(camera.timezone),
         window_errors={},
         window_notice=None,
-        # A page that starts further back (a timeline link) keeps its start when it refreshes.
-        cursor=cursor,
     )
 
 
