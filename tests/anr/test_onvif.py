@@ -205,7 +205,11 @@ def test_g711_audio_comes_back_as_aac_beside_the_video(onvif_app, onvif_camera):
 
 
 def test_audio_drop_fetches_video_only(make_app, onvif_camera):
-    app = make_app(**{**FAST_ENGINE, "ANR_IO_TIMEOUT_S": 5.0, "ANR_AUDIO": "drop"})
+    # Time enough for GStreamer's helper to start on a busy machine (a full suite run timed out
+    # its 5 s here once and fell back to a real-time replay).
+    app = make_app(
+        **{**FAST_ENGINE, "ANR_IO_TIMEOUT_S": 15.0, "ANR_LEASE_SECONDS": 30, "ANR_AUDIO": "drop"}
+    )
     with app.app_context():
         from tests.anr.test_rtsp import streams
 
