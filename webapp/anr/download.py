@@ -414,6 +414,11 @@ class DownloadJob:
             else:
                 cmd += ["-protocol_whitelist", "pipe"]
                 cmd += ["-format_whitelist", "concat," + MEDIA_FORMATS]
+                # ``-safe 0`` only because the entries are ``pipe:N`` names (``-safe 1`` takes
+                # bare file names). It opens nothing more: the script is ours, written on stdin;
+                # the protocol whitelist is ``pipe`` alone, so no entry can name a file or a
+                # host; and each pipe's head is checked as media (manifests, playlists and
+                # ffconcat scripts refused) before ffmpeg reads it (tests/anr/test_hostile_camera).
                 cmd += ["-f", "concat", "-safe", "0", "-i", "pipe:0"]
             if self._stop.is_set():
                 raise DownloadStopped()
