@@ -131,7 +131,7 @@ def web_figures(table: Table, s: Sizes, workdir: Path, only=GROUPS) -> None:
         ratio_line(table, "JSON list of 500 gaps through the app", a, b, "driver + json.dumps", 2.0)
 
     def gap_page():
-        a, b = web.gap_page(client, con, cam, s.runs)
+        a, b = web.gap_page(client, cam, s.runs)
         ratio_line(
             table,
             "camera gap page (50 rows, tabs with counts, timeline)",

@@ -60,25 +60,21 @@ def json_list(client, con, cam: str, runs: int) -> tuple[float, float]:
     return paired(lambda: client.get(url), lambda: driver_rows_json(con, cam, 500), runs)
 
 
-def json_partner(client, con, cam: str):
-    """The app's JSON for the page's 50 rows, plus its counts (the camera's API answer if any).
-
-    The API has no per-camera counts route yet; until it does, the counts are read from the
-    statistics table with the driver, which is what the page's own count query reads.
-    """
+def json_partner(client, cam: str):
+    """The app's JSON for the page's 50 rows plus its counts: the camera's gap list and the
+    camera's own answer (its per-state counts, missing time and recording status)."""
     rows_url = f"/api/v1/cameras/{cam}/recording-gaps?limit=50"
+    camera_url = f"/api/v1/cameras/{cam}"
     get_ok(client, rows_url)
-    if client.get(f"/api/v1/cameras/{cam}").status_code == 200:
-        return lambda: (client.get(rows_url), client.get(f"/api/v1/cameras/{cam}"))
-    sql = "SELECT fill_state, gap_count FROM camera_gap_stats WHERE camera_id = ?"
-    return lambda: (client.get(rows_url), json.dumps(dict(con.execute(sql, (cam,)).fetchall())))
+    get_ok(client, camera_url)
+    return lambda: (client.get(rows_url), client.get(camera_url))
 
 
-def gap_page(client, con, cam: str, runs: int) -> tuple[float, float]:
+def gap_page(client, cam: str, runs: int) -> tuple[float, float]:
     """The camera gap page vs the app's JSON for the same rows and counts (ms, ms)."""
     url = f"/cameras/{cam}/gaps"
     get_ok(client, url)
-    return paired(lambda: client.get(url), json_partner(client, con, cam), runs)
+    return paired(lambda: client.get(url), json_partner(client, cam), runs)
 
 
 def fleet_page(client, cam: str, runs: int) -> tuple[float, float]:

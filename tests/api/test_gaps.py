@@ -219,6 +219,18 @@ def test_cameras_endpoint_counts_follow_state_changes(cam, login_as, db):
     assert after["counts"]["failed"] == 0 and after["counts"]["pending"] == 1
     assert after["newest_gap_start"] == "2026-06-13T13:00:00Z"
     assert "password" not in str(after) and "username" not in after
+    # The camera's own answer is the list's entry for it.
+    assert manager.get(f"/api/v1/cameras/{cam}").json == after
+
+
+def test_one_camera_answers_in_scope_only(cam, db, login_as):
+    make_camera("cam-elsewhere")
+    assert login_as("viewer").get(f"/api/v1/cameras/{cam}").json["id"] == cam
+    scoped = login_as("viewer", cameras=[cam])
+    assert scoped.get(f"/api/v1/cameras/{cam}").status_code == 200
+    assert scoped.get("/api/v1/cameras/cam-elsewhere").status_code == 403
+    unknown = login_as("viewer").get("/api/v1/cameras/no-such-camera")
+    assert unknown.status_code == 404 and unknown.json["code"] == "not_found"
 
 
 def test_no_credential_401_has_www_authenticate(client, cam):

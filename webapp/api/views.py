@@ -94,6 +94,13 @@ def fleet_row_json(row) -> dict:
     }
 
 
+@bp.get("/cameras/<camera_id>")
+def get_camera(camera_id: str):
+    """One camera in scope as the cameras list shows it: counts, missing time, recording status."""
+    camera = camera_for(current_user, camera_id)
+    return jsonify(fleet_row_json(fleet.fleet_rows_of([camera])[0]))
+
+
 @bp.delete("/cameras/<camera_id>")
 def delete_camera(camera_id: str):
     """Delete a camera (admin; scope before existence): 204, one ``camera_delete`` audit row.

@@ -255,6 +255,26 @@ def _page_stats(camera_ids: list[str]) -> tuple[dict, dict]:
     return counts, missing
 
 
+def fleet_rows_of(cameras) -> list[FleetRow]:
+    """``cameras`` (rows of CAMERA_COLUMNS, or Camera models) with their statistics, as the
+    fleet and the camera's own JSON show them."""
+    counts, missing = _page_stats([c.id for c in cameras])
+    now = utcnow()
+    stale = stale_after(current_app.config)
+    return [
+        FleetRow(
+            row,
+            {state: counts.get((row.id, state), 0) for state in FILL_STATES},
+            missing.get(row.id, 0),
+            row.newest_gap_start,
+            int(row.attention),
+            row.last_segment_end,
+            recording_status(row.enabled, row.last_segment_end, now, stale),
+        )
+        for row in cameras
+    ]
+
+
 def fleet_page(principal, fq: FleetQuery) -> FleetPage:
     """One page of cameras in the principal's scope, in fleet order, with their statistics."""
     decoded = _decode_key(fq.cursor)
@@ -273,21 +293,7 @@ def fleet_page(principal, fq: FleetQuery) -> FleetPage:
     if key is not None:
         page = page.where(_before(key) if backwards else _after(key))
     cameras = db.session.execute(page.order_by(*ordering).limit(fq.limit + 1)).all()
-    counts, missing = _page_stats([c.id for c in cameras])
-    now = utcnow()
-    stale = stale_after(current_app.config)
-    rows = [
-        FleetRow(
-            row,
-            {state: counts.get((row.id, state), 0) for state in FILL_STATES},
-            missing.get(row.id, 0),
-            row.newest_gap_start,
-            int(row.attention),
-            row.last_segment_end,
-            recording_status(row.enabled, row.last_segment_end, now, stale),
-        )
-        for row in cameras
-    ]
+    rows = fleet_rows_of(cameras)
     more = len(rows) > fq.limit
     rows = rows[: fq.limit]
     if backwards:

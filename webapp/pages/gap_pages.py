@@ -41,6 +41,7 @@ from ..domain import evidence
 from ..domain import fleet as fleet_mod
 from ..domain import incidents
 from ..domain import queue_overview as fill_queue
+from ..domain.errors import NotFound
 from ..domain.gap_actions import fill_problem
 from ..domain.gap_actions import gap_of
 from ..domain.gap_queries import gap_rows_by_id
@@ -277,9 +278,9 @@ def with_kept_rows(camera_id: str, rows: list, keep_ids) -> list:
 def mark_links(camera, range_key: str):
     """Where each timeline mark links: its state tab, starting at its (newest) gap, anchored.
 
-    Used when the row is not on the page; the cursor just after the gap makes it the first row.
-    The URL shape is built once per state tab and only the cursor filled in per mark
-    (``UrlFiller``: url_for costs about 60 µs, and a page draws a hundred marks or more).
+    Used when the row is not on the page. The link names the gap (``?gap=``) and the page
+    works out where the table starts when it is followed (``gap_cursor``), so drawing a hundred
+    marks costs no cursor each; the URL shape is built once per state tab (``UrlFiller``).
     """
     fillers: dict = {}
 
@@ -289,11 +290,26 @@ def mark_links(camera, range_key: str):
         fill = fillers.get(state)
         if fill is None:
             fill = fillers[state] = UrlFiller(
-                ".camera_gaps", "before", camera_id=camera.id, state=state, range=range_key
+                ".camera_gaps", "gap", camera_id=camera.id, state=state, range=range_key
             )
-        return f"{fill(encode_cursor(mark.last_start, newest + '~'))}#gap-{newest}"
+        return f"{fill(newest)}#gap-{newest}"
 
     return href
+
+
+def gap_cursor(camera, gap_id: str | None) -> str | None:
+    """The table cursor that makes gap ``gap_id`` the first row (a timeline mark's link).
+
+    A gap that is gone (or another camera's) starts the table at the top: the link is old,
+    not wrong."""
+    if not gap_id or len(gap_id) > 64:
+        return None
+    try:
+        gap = gap_of(camera, gap_id)
+    except NotFound:
+        return None
+    # Just after the gap in the table's order (newest first), so it is the first row.
+    return encode_cursor(gap.gap_start, gap.id + "~")
 
 
 def last_hour(tz_name: str) -> dict[str, str]:
@@ -323,7 +339,8 @@ def camera_page(camera_id: str):
     """The camera's gap page; htmx gets the gap view, the window form, or only the next rows."""
     camera = camera_for(current_user, camera_id)
     state = parse_state(request.args.get("state"))
-    before = decode_cursor(request.args.get("before"), datetime, str)
+    raw_cursor = request.args.get("before") or gap_cursor(camera, request.args.get("gap"))
+    before = decode_cursor(raw_cursor, datetime, str)
     target = request.headers.get("HX-Target") if is_htmx() else None
     ctx = gap_page_context(
         camera,
@@ -333,7 +350,7 @@ def camera_page(camera_id: str):
         limit=PAGE_ROWS if target == "load-more-row" else _shown_rows(),
         # A tab swaps only the table and "Load more" only appends rows: no timeline queries.
         tl=target not in ("load-more-row", "gap-panel"),
-        cursor=request.args.get("before") if before else None,
+        cursor=raw_cursor if before else None,
         # A refresh right after a row's action keeps that row (``keep``, from app.js).
         keep_ids=_id_list("keep"),
         end=parse_end(request.args.get("end"), camera.timezone),

@@ -472,8 +472,6 @@ class MarkView:
     title: str
     x: float
     w: float
-    hit_x: float  # the transparent hit area reaches a quarter percent past each side
-    hit_w: float
     quiet: bool  # filled: drawn as a low band, nothing for the operator to do
 
 
@@ -502,8 +500,6 @@ def timeline_marks(marks, tz: str, href) -> list[MarkView]:
                 title=f"{label}: {span} ({duration_text(m.seconds)})",
                 x=m.x,
                 w=m.w,
-                hit_x=round(max(m.x - 0.25, 0), 3),
-                hit_w=round(m.w + 0.5, 3),
                 quiet=m.state == FILLED,
             )
         )

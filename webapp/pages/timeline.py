@@ -3,7 +3,7 @@
 The SVG uses percentage x/width and fixed pixel heights, so it scales to any width (1280 px page,
 600 px iframe) without distorting its text. Cost is bounded: segments closer than one drawing unit
 (1/2000 of the window) merge into runs in one pass, so the SVG draws a handful of runs, never one
-element per segment; gaps within one drawing unit of each other become one mark (worst state).
+element per segment; gaps drawn touching each other become one mark (worst state).
 """
 
 from dataclasses import dataclass
@@ -43,6 +43,9 @@ UNITS = 2000
 # A 5-second gap in 7 days must still be visible and clickable. The template adds a 2 px stroke
 # of the same pattern on each side, so a mark is at least 4 px wide at any width (600 px iframe).
 MIN_MARK_PERCENT = 0.3
+# Marks closer than this merge: on the 1,440 px page their 2 px pattern strokes touch, so they
+# would be drawn as one shape anyway, the later one over the earlier one's click area.
+MERGE_PERCENT = 0.28
 MAX_GAPS = 5000  # a camera that flaps all week: newest gaps first, the note says so
 # (tick step, label format) per range; ticks fall on round times in the camera's zone. Major
 # ticks must fit the narrowest layout; minor ticks (half steps) only show where the timeline is
@@ -327,15 +330,14 @@ def gap_spans(camera_id: str, start: datetime, end: datetime) -> list[tuple]:
 
 
 def merge_marks(gaps, pct) -> list[Mark]:
-    """Gaps as marks, oldest first; gaps within one drawing unit of each other become one mark."""
+    """Gaps as marks, oldest first; gaps drawn touching (``MERGE_PERCENT``) become one mark."""
     marks: list[Mark] = []
-    unit = 100.0 / UNITS
     for g in sorted(gaps, key=lambda r: (r.gap_start, r.id)):
         x = pct(g.gap_start)
         w = max(pct(g.gap_end) - x, MIN_MARK_PERCENT)
         x = round(min(x, 100.0 - w), 3)  # a gap that just began stays visible at the right edge
         last = marks[-1] if marks else None
-        if last is not None and x <= last.x + last.w + unit and (w < 1 or last.w < 1):
+        if last is not None and x <= last.x + last.w + MERGE_PERCENT and (w < 1 or last.w < 1):
             last.w = round(max(last.x + last.w, x + w) - last.x, 3)
             last.end = max(last.end, g.gap_end)
             last.gap_ids.append(g.id)
