@@ -64,6 +64,9 @@ def configure(app: Flask, test_config: dict | None) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="replenish_session",
+        # The lifetime counts from sign-in and the cookie's expiry with it (plumbing/sessions.py):
+        # re-signing an unchanged cookie on every request (every poll) would send the same thing.
+        SESSION_REFRESH_EACH_REQUEST=False,
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_CHECK_DEFAULT=False,  # checked in one hook below, skipped for bearer requests
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session

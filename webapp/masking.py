@@ -2,6 +2,7 @@
 
 import base64
 import re
+from functools import lru_cache
 from typing import overload
 from urllib.parse import quote
 
@@ -51,6 +52,11 @@ def mask_credentials(text: str | None, secrets: tuple[str, ...] = ()) -> str | N
         return None
     for secret in sorted({form for s in secrets for form in secret_forms(s)}, key=len)[::-1]:
         text = text.replace(secret, MASK)
+    return _remembered(text) if len(text) <= CAMERA_TEXT_CHARS else _masked(text)
+
+
+def _masked(text: str) -> str:
+    """The patterns' masking of ``text``."""
     text = _USERINFO.sub(lambda m: m.group("scheme") + MASK + "@", text)
     text = _AUTHORIZATION.sub(lambda m: m.group("key") + MASK, text)
     text = _BEARER.sub(lambda m: m.group("key") + MASK, text)
@@ -58,6 +64,11 @@ def mask_credentials(text: str | None, secrets: tuple[str, ...] = ()) -> str | N
     text = _SECRET_PAIR.sub(lambda m: m.group("key") + MASK, text)
     text = _URL.sub(lambda m: _TOKEN_SEGMENT.sub(MASK, m.group(0)), text)
     return text
+
+
+# Short texts' masking, remembered: a fleet's errors repeat ("connection refused" on every gap
+# of a camera that is down), and the JSON list masks each row's error (bounded: 4,096 of them).
+_remembered = lru_cache(maxsize=4096)(_masked)
 
 
 def camera_text(text: str | None, secrets: tuple[str, ...] = ()) -> str:

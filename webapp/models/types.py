@@ -77,14 +77,12 @@ def stored_rfc3339(value) -> str | None:
     """``rfc3339`` of a raw stored time, for hot lists that skip per-value type processing.
 
     SQLite hands back its text ('YYYY-MM-DD HH:MM:SS.ffffff'), PostgreSQL a naive UTC datetime;
-    the result is the same text ``rfc3339()`` gives (microseconds only when not zero). Slicing
-    the text costs less than having SQLite format it.
+    the result is the same text ``rfc3339()`` gives (microseconds only when not zero). Two
+    ``str.replace`` calls cost less than slicing the text, and much less than having SQLite
+    format it (measured: the JSON list formats 2,500 of these).
     """
     if value is None:
         return None
-    if isinstance(value, str):
-        frac = value[20:]
-        if frac in ("", "000000"):
-            return f"{value[:10]}T{value[11:19]}Z"
-        return f"{value[:10]}T{value[11:19]}.{frac}Z"
+    if value.__class__ is str:
+        return value.replace(" ", "T").replace(".000000", "") + "Z"
     return value.isoformat() + "Z"
