@@ -461,6 +461,58 @@ def fleet_rows(rows) -> list[FleetRowView]:
 
 
 @dataclass(slots=True)
+class QueuedRowView:
+    """One queued gap on the queue page, as ``templates/queue/_rows.html`` draws it."""
+
+    position: int
+    manual: bool
+    href: str  # the camera's pending tab, at the gap's row
+    camera_name: str
+    sub: str  # under the name: the site, and the zone when the table mixes zones
+    start: TimeCell
+    duration: str
+    requested_by: str | None
+    requested_words: str  # "3 min ago", for an operator's request
+    keeps_stamp: str  # RFC 3339 UTC of the card's deadline
+    keeps_local: str  # the deadline in camera time, to the minute
+    keeps_words: str  # "in 2 d", or that the card may have overwritten it
+    fill_attempts: int
+
+
+def queued_rows(rows, zones: list[str], camera_page: str, now: datetime) -> list[QueuedRowView]:
+    """The values of the queue's rows (a hundred a page): times formatted once each, one URL
+    shape for every camera's pending tab (``camera_page``: the site's or the embed's)."""
+    link = UrlFiller(camera_page, "camera_id", state="pending")
+    several = len(zones) > 1
+    out = []
+    for g in rows:
+        tz = g["timezone"] or "UTC"
+        day, clock, offset = local_parts(g["gap_start"], tz)
+        keeps = g["card_keeps_until"]
+        sub = [g["site"]] if g["site"] else []
+        if several:
+            sub.append(tz)
+        out.append(
+            QueuedRowView(
+                position=g["position"],
+                manual=g["manual"],
+                href=f"{link(g['camera_id'])}#gap-{g['gap_id']}",
+                camera_name=g["camera_name"],
+                sub=" · ".join(sub),
+                start=TimeCell(rfc3339(g["gap_start"]), day, clock, offset),
+                duration=duration_text(g["gap_seconds"]),
+                requested_by=g["requested_by"] or ("an operator" if g["manual"] else None),
+                requested_words=relative(g["requested_at"], now) if g["requested_at"] else "",
+                keeps_stamp=rfc3339(keeps),
+                keeps_local=local_time(keeps, tz, False)[:16],
+                keeps_words=relative(keeps, now) if keeps > now else "may already be overwritten",
+                fill_attempts=g["fill_attempts"],
+            )
+        )
+    return out
+
+
+@dataclass(slots=True)
 class MarkView:
     """One gap mark of the timeline, as ``templates/gaps/_timeline.html`` draws it."""
 

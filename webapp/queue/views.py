@@ -16,6 +16,9 @@ from ..domain.principal import camera_for
 from ..domain.principal import require
 from ..domain.states import FILL_OUTCOMES
 from ..extensions import db
+from ..models import utcnow
+from ..pages.presenters import queued_rows
+from ..pages.presenters import zones_of
 from ..pages.rendering import is_htmx
 from ..pages.rendering import render_page
 from ..plumbing.security import embed_request
@@ -47,6 +50,7 @@ def _render(notice: str | None = None, status: int = 200):
         outcome=outcome,
         outcomes_before=request.args.get("outcomes_before"),
     )
+    camera_page = _camera_page()
     html = render_page(
         "queue/queue.html",
         FRAGMENTS,
@@ -58,7 +62,8 @@ def _render(notice: str | None = None, status: int = 200):
         sites=sites(current_user),
         cameras=camera_choices(current_user),
         notice=notice,
-        gaps_ep=_camera_page(),
+        gaps_ep=camera_page,
+        queued=queued_rows(view.queued.rows, zones_of(view.queued.rows), camera_page, utcnow()),
     )
     return html, status
 
