@@ -12,6 +12,7 @@ worker's time went.
 import multiprocessing
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,68 +33,125 @@ from sqlalchemy import select
 CAMERAS = 100
 GAP_SECONDS = 600
 USER, PASSWORD = "bench", "bench camera pass"
+SETTLED_POLL_S = 0.05  # how often the wall clock looks for the last gap settled
 DEADLINE_S = 1800  # a run that has not recovered by then is reported as it stands
 # Where the last run's time went: (phase seconds summed over its fills, fills, wall, concurrency).
 last_phases: tuple[dict[str, float], int, float, int] | None = None
+# Every round's (wall, floor, CPU busy share of the machine during each), in the order run.
+last_rounds: list[tuple[float, float, dict[str, float]]] = []
 
 
 def site_outage_recovery(
-    cameras: int = CAMERAS, gap_seconds: int = GAP_SECONDS, concurrency: int | None = None
+    cameras: int = CAMERAS,
+    gap_seconds: int = GAP_SECONDS,
+    concurrency: int | None = None,
+    rounds: int = 1,
 ) -> tuple[float, float]:
     """(wall_s, floor_s): seconds for the worker to recover every camera's gap by download, and
-    for a bare ``ffmpeg -c copy`` pool of the same concurrency to copy the same files."""
+    for a bare ``ffmpeg -c copy`` pool of the same concurrency to copy the same files.
+
+    With ``rounds`` above 1 both are measured that many times, alternating which goes first,
+    each after the machine settles, and the medians are returned (``last_rounds`` keeps every
+    pair): a single pair on a 2-core machine swings by a third with whatever else runs.
+    """
     # Imported here: ``python bench/outage.py`` puts the project root on the path first.
-    from tests import factories
-    from webapp import create_app
-    from webapp.anr.worker import Worker
+    from bench.timing import settle
     from webapp.config import CORES
-    from webapp.extensions import db
-    from webapp.models import RecordingGap
 
     concurrency = concurrency or CORES
     work = Path(tempfile.mkdtemp(prefix="bench-outage-"))
     # One card file is the window: every camera lost the same ten minutes of the outage.
     edge = int((datetime.now(UTC) - timedelta(hours=1)).timestamp()) // gap_seconds
     start = datetime.fromtimestamp(edge * gap_seconds, UTC)
-    end = start + timedelta(seconds=gap_seconds)
     # The cameras (and the floor's file server) are another process, as devices are.
     ctx = multiprocessing.get_context("spawn")
     answers = ctx.Queue()
+    end = start + timedelta(seconds=gap_seconds)
     device = ctx.Process(target=_devices, args=(answers, start, end, gap_seconds), daemon=True)
     device.start()
     try:
         port, file_url = answers.get(timeout=120)  # the card file is rendered before both timings
-
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'outage.db'}",
-            "SECRET_KEY": "bench",
-            "ANR_RECORDINGS_DIR": str(work / "archive"),
-            "ANR_INTERVAL_S": 0.2,
-            # The worker as it runs by default: ``concurrency`` downloads at once (the pool's
-            # concurrency) and twice as many claims, so the next card checks overlap them.
-            "ANR_CONCURRENCY": max(4, 2 * concurrency),
-            "ANR_DOWNLOAD_CONCURRENCY": concurrency,
-            "ANR_PER_CAMERA": 1,
-            "ANR_LEASE_SECONDS": 60,
-        })  # fmt: skip
-        with app.app_context():
-            db.create_all()
-            for i in range(cameras):
-                factories.make_camera(
-                    f"site-{i:03d}", vendor="hikvision", address="127.0.0.1", http_port=port,
-                    channel=i + 1, username=USER, password=PASSWORD, anr_enabled=True,
-                    fill_method="download",
-                )  # fmt: skip
-                factories.make_gap(f"site-{i:03d}", start, seconds=gap_seconds)
-            wall, worker = _recover(app, Worker, db, RecordingGap, cameras)
-        global last_phases
-        last_phases = (dict(worker.phase_totals.seconds), worker.fills_timed, wall, concurrency)
-        floor = _ffmpeg_pool(file_url, cameras, concurrency, work / "floor")
-        return wall, floor
+        pairs: list[tuple[float, float, tuple, dict]] = []
+        for n in range(rounds):
+            settle()
+            round_dir = work / f"round-{n}"
+            busy: dict[str, float] = {}
+            worker_side = partial(
+                _timed_side, busy, "worker", _worker_round,
+                round_dir, port, start, gap_seconds, cameras, concurrency,
+            )  # fmt: skip
+            floor_side = partial(
+                _timed_side, busy, "floor", _ffmpeg_pool,
+                file_url, cameras, concurrency, round_dir / "floor",
+            )  # fmt: skip
+            if n % 2:
+                floor = floor_side()
+                wall, worker = worker_side()
+            else:
+                wall, worker = worker_side()
+                floor = floor_side()
+            phases = (dict(worker.phase_totals.seconds), worker.fills_timed, wall, concurrency)
+            pairs.append((wall, floor, phases, busy))
+            shutil.rmtree(round_dir, ignore_errors=True)
+        global last_phases, last_rounds
+        last_rounds = [(w, f, busy) for w, f, _, busy in pairs]
+        # The phases shown are the median round's, so they add up to the wall time printed.
+        last_phases = sorted(pairs)[len(pairs) // 2][2]
+        return (
+            statistics.median(pair[0] for pair in pairs),
+            statistics.median(pair[1] for pair in pairs),
+        )
     finally:
         device.terminate()
         device.join(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _timed_side(busy: dict[str, float], name: str, measure, *args):
+    """``measure(*args)``, with the machine's CPU busy share meanwhile kept in ``busy[name]``."""
+    from bench.timing import cpu_busy
+
+    with cpu_busy(busy, name):
+        return measure(*args)
+
+
+def _worker_round(work: Path, port: int, start: datetime, gap_seconds: int, cameras: int,
+                  concurrency: int):  # fmt: skip
+    """One measured recovery: a fresh database and archive, a camera per card channel with the
+    outage's gap, and the real worker until every gap is settled; its wall time and worker."""
+    from tests import factories
+    from webapp import create_app
+    from webapp.anr.worker import Worker
+    from webapp.extensions import db
+    from webapp.models import RecordingGap
+
+    work.mkdir(parents=True, exist_ok=True)
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{work / 'outage.db'}",
+        "SECRET_KEY": "bench",
+        "ANR_RECORDINGS_DIR": str(work / "archive"),
+        "ANR_INTERVAL_S": 0.2,
+        # The worker as it runs by default: ``concurrency`` downloads at once (the pool's
+        # concurrency) and twice as many claims, so the next card checks overlap them.
+        "ANR_CONCURRENCY": max(4, 2 * concurrency),
+        "ANR_DOWNLOAD_CONCURRENCY": concurrency,
+        "ANR_PER_CAMERA": 1,
+        "ANR_LEASE_SECONDS": 60,
+    })  # fmt: skip
+    with app.app_context():
+        db.create_all()
+        for i in range(cameras):
+            factories.make_camera(
+                f"site-{i:03d}", vendor="hikvision", address="127.0.0.1", http_port=port,
+                channel=i + 1, username=USER, password=PASSWORD, anr_enabled=True,
+                fill_method="download",
+            )  # fmt: skip
+            factories.make_gap(f"site-{i:03d}", start, seconds=gap_seconds)
+        try:
+            return _recover(app, Worker, db, RecordingGap, cameras)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
 
 
 def _devices(answers, start: datetime, end: datetime, block_seconds: int) -> None:
@@ -116,9 +174,23 @@ def _devices(answers, start: datetime, end: datetime, block_seconds: int) -> Non
     cam.serve_forever()
 
 
+ROUNDS = 3  # pairs in a full run; the quick run measures one
+
+
 def measure(quick: bool = False) -> tuple[float, float]:
-    """The figure for ``make bench`` (``--quick``: 20 cameras instead of 100)."""
-    return site_outage_recovery(cameras=20 if quick else CAMERAS)
+    """The figure for ``make bench`` (``--quick``: 20 cameras, one round)."""
+    if quick:
+        return site_outage_recovery(cameras=20)
+    return site_outage_recovery(cameras=CAMERAS, rounds=ROUNDS)
+
+
+def rounds_text() -> str:
+    """Every round of the last measurement: worker / floor seconds and their ratio."""
+    return "rounds (worker / floor, the machine's CPU busy during each): " + ", ".join(
+        f"{w:.1f} / {f:.1f} s = {w / f:.2f}x ({busy.get('worker', 0):.0%} / "
+        f"{busy.get('floor', 0):.0%})"
+        for w, f, busy in last_rounds
+    )
 
 
 def phase_table(phases: tuple[dict[str, float], int, float, int] | None = None) -> str:
@@ -162,7 +234,7 @@ def _recover(app, worker_cls, db, gap_model, cameras: int):
             db.session.commit()
             if settled >= cameras:
                 break
-            time.sleep(0.2)
+            time.sleep(SETTLED_POLL_S)
         wall = time.perf_counter() - began
         filled = db.session.scalar(
             select(func.count()).select_from(gap_model).where(gap_model.fill_state == "filled")
@@ -203,7 +275,8 @@ if __name__ == "__main__":
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
     n = int(sys.argv[1]) if len(sys.argv) > 1 else CAMERAS
-    wall_s, floor_s = site_outage_recovery(cameras=n)
+    times = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    wall_s, floor_s = site_outage_recovery(cameras=n, rounds=times)
     print(f"site outage, {n} cameras x 10 min by download: {wall_s:.1f} s "
-          f"(floor {floor_s:.1f} s, {wall_s / floor_s:.2f}x)")  # fmt: skip
+          f"(floor {floor_s:.1f} s, {wall_s / floor_s:.2f}x); {rounds_text()}")  # fmt: skip
     print(phase_table())

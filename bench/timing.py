@@ -1,5 +1,6 @@
 """Timing and the printed table: paired medians, and one line per figure ending PASS or MISS."""
 
+import contextlib
 import os
 import statistics
 import sys
@@ -124,3 +125,50 @@ class Table:
     def na(self, figure: str, target: str, reason: str) -> None:
         """A target figure that cannot be measured in this build, and why."""
         self._line(figure, f"n/a — {reason}", "", "", target, "n/a")
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(idle, total) jiffies of all cores from ``/proc/stat`` (None where there is none)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + fields[4], sum(fields)  # idle + iowait
+
+
+def settle(busy_below: float = 0.25, quiet_s: float = 2.0, max_s: float = 90.0) -> float:
+    """Wait until the machine's cores are less than ``busy_below`` busy for ``quiet_s`` on end
+    (what an earlier figure left behind, a database's autovacuum, has ended), at most ``max_s``;
+    the seconds waited. The load average trails by minutes, so this samples ``/proc/stat``."""
+    began = time.perf_counter()
+    quiet_since = None
+    last = _cpu_ticks()
+    if last is None:
+        return 0.0
+    while time.perf_counter() - began < max_s:
+        time.sleep(0.5)
+        now = _cpu_ticks()
+        idle, total = now[0] - last[0], now[1] - last[1]
+        last = now
+        busy = 1 - idle / total if total else 0.0
+        if busy >= busy_below:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.perf_counter()
+        elif time.perf_counter() - quiet_since >= quiet_s:
+            break
+    return time.perf_counter() - began
+
+
+@contextlib.contextmanager
+def cpu_busy(into: dict[str, float], name: str):
+    """Store in ``into[name]`` the share of the machine's cores that were busy during the block
+    (any process's work: the figure's own and its neighbours')."""
+    before = _cpu_ticks()
+    try:
+        yield
+    finally:
+        after = _cpu_ticks()
+        if before is not None and after is not None and after[1] > before[1]:
+            into[name] = 1 - (after[0] - before[0]) / (after[1] - before[1])

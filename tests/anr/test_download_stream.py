@@ -2,6 +2,7 @@
 instead of a probe, and one card answer for a camera's gaps of one outage."""
 
 import subprocess
+import threading
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -135,3 +136,44 @@ def test_the_head_of_a_download_says_whether_a_pipe_can_carry_it():
     assert not moov_first(ftyp + mdat + moov)  # index last: to disk first
     assert not moov_first(ftyp)  # cannot tell: to disk first
     assert sniff_head(b"#EXTM3U\n") is None and sniff_head(b"") is None
+
+
+def test_download_slots_bound_the_downloads_not_the_cuts(anr_app, anr_db, cardcam, monkeypatch):
+    """ANR_DOWNLOAD_CONCURRENCY downloads at once; a slot is free again once the camera has sent
+    its bytes, so the next download overlaps the last cut's final write."""
+    from webapp.anr.download import DownloadJob
+
+    anr_app.config.update(ANR_CONCURRENCY=3, ANR_DOWNLOAD_CONCURRENCY=1)
+    active, most, events = [0], [0], []
+    lock = threading.Lock()
+    pump, wait_cut = DownloadJob._pump, DownloadJob._wait_cut
+
+    def counted_pump(self, *args, **kwargs):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            return pump(self, *args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    def cut_end_seen(self):
+        events.append(("cut ends", self.gap_id, self._slot_held))
+        return wait_cut(self)
+
+    monkeypatch.setattr(DownloadJob, "_pump", counted_pump)
+    monkeypatch.setattr(DownloadJob, "_wait_cut", cut_end_seen)
+    start = minute_edge(20) - timedelta(seconds=20)
+    gaps = []
+    for i in range(3):
+        vendor_camera(cardcam, "hikvision", camera_id=f"cam{i}", channel=i + 1,
+                      fill_method="download")  # fmt: skip
+        gaps.append(factories.make_gap(f"cam{i}", start, seconds=40))
+
+    run_worker(anr_app)
+
+    assert [gap_now(g.id).fill_state for g in gaps] == ["filled"] * 3
+    assert most[0] == 1  # one download at a time, as configured
+    # Every cut's last step ran with its slot already given back.
+    assert len(events) == 3 and not any(held for _e, _g, held in events)

@@ -208,6 +208,7 @@ class DownloadJob:
         self.downloaded_bytes = 0
         self.download_s = 0.0
         self._stop = threading.Event()
+        self._slot_held = False  # one of ``slots``, from the slot's wait to the last byte
         self._thread: threading.Thread | None = None
         self._error: str | None = None
         self._cut_proc: subprocess.Popen | None = None
@@ -293,16 +294,23 @@ class DownloadJob:
                     if self._stop.is_set():
                         self._error = "the download was stopped"
                         return
+            self._slot_held = True
             self.started_at = time.monotonic()  # the time limit counts from the slot
         try:
             try:
                 self._fetch()
             finally:
-                if self.slots is not None:
-                    self.slots.release()  # the next download need not wait for the hash
+                self._release_slot()
             self._hash_cut()
         finally:
             self.on_done()
+
+    def _release_slot(self) -> None:
+        """Give the download slot back once the camera has sent its bytes: the next download
+        need not wait for this cut's last write (the moov, the faststart pass) or its hash."""
+        if self._slot_held and self.slots is not None:
+            self._slot_held = False
+            self.slots.release()
 
     def _hash_cut(self) -> None:
         """The cut's SHA-256 (the segment row and evidence take it), off the worker's thread."""
@@ -345,6 +353,7 @@ class DownloadJob:
                 self.downloaded_bytes = 0
                 with self.phases.timed("download"):
                     files = self._download(run, end)
+                self._release_slot()
                 with self.phases.timed("probe"):
                     self._check_media(files)
                 with self.phases.timed("cut"):
@@ -463,6 +472,7 @@ class DownloadJob:
                     self._pump(run, end, writers, first_head)
                 except BrokenPipeError:
                     pass  # ffmpeg ended early: its complaints say why (below)
+                self._release_slot()
             with self.phases.timed("cut"):
                 self._wait_cut()
         except BaseException:
@@ -511,7 +521,7 @@ class DownloadJob:
                 self.downloaded_bytes += self.client.pump(
                     self.client.open_download(rec), feed.write, stop=self._stop, on_bytes=moved,
                     max_bytes=left, min_free_bytes=self.min_free_bytes,
-                    disk=self._current().target.parent,
+                    disk=self._current().target.parent, pipe=out,
                 )  # fmt: skip
                 feed.finish()
             done += share

@@ -25,6 +25,7 @@ from typing import TypedDict
 from flask import Flask
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
 
 from ..crypto import decrypt_secret
 from ..domain import alerts
@@ -278,10 +279,20 @@ class Worker:
         if free > 0:
             self._more_waiting = len(claimed) == free
         runs = [fill_runs.open_run(gap, self.worker_id) for gap in claimed]
+        db.session.flush()  # the runs' ids
+        # Each job is built from its rows as the claim read them: after the commit they would
+        # be read again, three queries a fill.
+        planned = [
+            (gap.id, run.id, gap.camera_id, self._plan(gap))
+            for gap, run in zip(claimed, runs, strict=True)
+        ]
         db.session.commit()
-        for run in runs:
-            self.start_fill(run.gap_id, run.id)
-        return [run.gap_id for run in runs]
+        for gap_id, run_id, camera_id, job in planned:
+            if job is None:
+                self.start_fill(gap_id, run_id)
+            else:
+                self._start(job, run_id, camera_id)
+        return [gap_id for gap_id, *_ in planned]
 
     def check_recording_health(self) -> None:
         """Store each camera's recording status; a change queues camera.stale / recovered."""
@@ -305,8 +316,22 @@ class Worker:
         if gap is None or camera is None:  # the camera (and its gaps with it) was deleted
             self._close_run_row(run_id, time.monotonic(), "lost", 0.0)
             return
-        job = self.edge_fill(gap, camera)
-        running = Running(job, run_id, camera.id, time.monotonic())
+        self._start(self.edge_fill(gap, camera), run_id, camera.id)
+
+    def _plan(self, gap: RecordingGap) -> EdgeFill | None:
+        """The job for a claimed gap, built inside the claim's transaction; None when it cannot
+        be built (``start_fill`` then tries again after the commit, and reports why)."""
+        camera = db.session.get(Camera, gap.camera_id)
+        if camera is None:
+            return None
+        try:
+            return self.edge_fill(gap, camera)
+        except Exception:
+            return None
+
+    def _start(self, job: EdgeFill, run_id: int, camera_id: str) -> None:
+        """Start a built job (its card check, then ffmpeg), or record its early end."""
+        running = Running(job, run_id, camera_id, time.monotonic())
         try:
             early = job.start()
         except ReplayUrlError as exc:
@@ -316,12 +341,12 @@ class Worker:
                 GapState.FAILED, 0.0, job.masked(f"ffmpeg could not be started: {exc}")
             )
         except Exception as exc:  # anything else is this attempt's failure, not the worker's
-            log.exception("gap %s: fill could not start", gap_id)
+            log.exception("gap %s: fill could not start", job.gap_id)
             early = FillResult(GapState.FAILED, 0.0, job.masked(f"fill could not start: {exc}"))
         if early is not None:
             self.finish(running, early)
         else:
-            self.jobs[gap_id] = running
+            self.jobs[job.gap_id] = running
 
     def edge_fill(self, gap: RecordingGap, camera: Camera) -> EdgeFill:
         """The job for a gap: ask the card, then download or replay (the camera's fill method)."""
@@ -562,10 +587,12 @@ class Worker:
         coverage = getattr(job, "coverage", None)
         if coverage is None or not coverage.asked_oldest:
             return
-        camera = db.session.get(Camera, camera_id)
-        if camera is not None:
-            camera.card_holds_from = coverage.oldest
-            camera.card_checked_at = utcnow()
+        db.session.execute(  # one UPDATE: the row itself is not needed here
+            update(Camera)
+            .where(Camera.id == camera_id)
+            .values(card_holds_from=coverage.oldest, card_checked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
     def stopped(self, running: Running, gap: RecordingGap, result: FillResult) -> None:
         """An operator's Stop: ``partial`` keeping what was copied, else ``failed``.
