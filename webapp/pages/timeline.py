@@ -84,7 +84,6 @@ class Mark:
     end: datetime
     gap_ids: list = field(default_factory=list)
     seconds: int = 0
-    last_start: datetime | None = None  # the newest gap's start: where its table page begins
     mixed: bool = False  # merged gaps of different states (the link then shows every state)
 
     @property
@@ -341,7 +340,6 @@ def merge_marks(gaps, pct) -> list[Mark]:
             last.w = round(max(last.x + last.w, x + w) - last.x, 3)
             last.end = max(last.end, g.gap_end)
             last.gap_ids.append(g.id)
-            last.last_start = g.gap_start
             last.seconds += g.gap_seconds
             if g.fill_state != last.state:
                 last.mixed = True
@@ -357,7 +355,6 @@ def merge_marks(gaps, pct) -> list[Mark]:
                 end=g.gap_end,
                 gap_ids=[g.id],
                 seconds=g.gap_seconds,
-                last_start=g.gap_start,
             )
         )
     return marks
