@@ -5,9 +5,10 @@ through its download path (card check, download streamed into the stream-copy cu
 index) with ``concurrency`` downloads at once (the worker's defaults: ANR_DOWNLOAD_CONCURRENCY
 is the core count, ANR_CONCURRENCY twice that, so card checks run ahead of the downloads).
 The floor is a bare pool of ``ffmpeg -c copy`` runs of the same concurrency, copying the same
-card file per camera over plain HTTP, in the same run. ``make bench`` measures three rounds in
-a process of its own, alternating which side goes first, each after the machine settles, and
-takes the medians; ``phase_table()`` says where the median round's time went.
+card file per camera over plain HTTP, in the same run. ``make bench`` measures four rounds in
+a process of its own, each side first in two of them and each started after the disks are
+synced and the machine has settled, and takes the medians; ``phase_table()`` says where the
+median round's time went.
 """
 
 import json
@@ -53,11 +54,10 @@ def site_outage_recovery(
     for a bare ``ffmpeg -c copy`` pool of the same concurrency to copy the same files.
 
     With ``rounds`` above 1 both are measured that many times, alternating which goes first,
-    each after the machine settles, and the medians are returned (``last_rounds`` keeps every
-    pair): a single pair on a 2-core machine swings by a third with whatever else runs.
+    and the medians are returned (``last_rounds`` keeps every pair): a single pair on a 2-core
+    machine swings by a third with whatever else runs. Each side starts synced and settled.
     """
     # Imported here: ``python bench/outage.py`` puts the project root on the path first.
-    from bench.timing import settle
     from webapp.config import CORES
 
     concurrency = concurrency or CORES
@@ -75,7 +75,6 @@ def site_outage_recovery(
         port, file_url = answers.get(timeout=120)  # the card file is rendered before both timings
         pairs: list[tuple[float, float, tuple, dict]] = []
         for n in range(rounds):
-            settle()
             round_dir = work / f"round-{n}"
             busy: dict[str, float] = {}
             worker_side = partial(
@@ -110,9 +109,14 @@ def site_outage_recovery(
 
 
 def _timed_side(busy: dict[str, float], name: str, measure, *args):
-    """``measure(*args)``, with the machine's CPU busy share meanwhile kept in ``busy[name]``."""
+    """``measure(*args)`` from a clean start, with the machine's CPU busy share meanwhile kept in
+    ``busy[name]``. Each side writes 870 MB: without the sync, the kernel writing back the
+    side before would land on whichever side runs second."""
     from bench.timing import cpu_busy
+    from bench.timing import settle
 
+    os.sync()
+    settle()
     with cpu_busy(busy, name):
         return measure(*args)
 
@@ -176,7 +180,7 @@ def _devices(answers, start: datetime, end: datetime, block_seconds: int) -> Non
     cam.serve_forever()
 
 
-ROUNDS = 3  # pairs in a full run; the quick run measures one
+ROUNDS = 4  # pairs in a full run, each side first in half of them; the quick run measures one
 
 
 def measure(quick: bool = False) -> tuple[float, float]:
