@@ -104,3 +104,30 @@ def test_the_fast_fleet_growth_writes_what_the_apps_recount_gives(db):
     gapstate.recount_stats()
     db.session.commit()
     assert snapshot() == grown
+
+
+def test_settle_waits_for_a_busy_core_and_gives_up_at_its_limit():
+    import time
+
+    from bench.timing import cpu_busy
+    from bench.timing import settle
+
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    busy: dict[str, float] = {}
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        with cpu_busy(busy, "spinning"):
+            began = time.perf_counter()
+            # One core of this machine spinning: never quiet enough, so it waits its limit out.
+            waited = settle(busy_below=0.01, quiet_s=0.5, max_s=1.5)
+            assert 1.4 <= waited <= 3 and time.perf_counter() - began >= 1.4
+    finally:
+        stop.set()
+        spinner.join()
+    assert 0 < busy["spinning"] <= 1
