@@ -185,8 +185,8 @@ ROUNDS = 4  # pairs in a full run, each side first in half of them; the quick ru
 
 def measure(quick: bool = False) -> tuple[float, float]:
     """The figure for ``make bench`` (``--quick``: 20 cameras, one round), measured in a fresh
-    process of its own, as the worker runs in production: inside the bench's process, every
-    garbage collection would walk the heap the web figures left (a million gaps' worth)."""
+    process of its own, as the worker runs in production: inside the bench's process its worker
+    side ran 30-40% slower (likely the garbage collector walking the web figures' heap)."""
     cameras, rounds = (20, 1) if quick else (CAMERAS, ROUNDS)
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
