@@ -28,8 +28,8 @@ class Camera:
     """A loopback download endpoint: ``mode`` whole, ``short`` (closes at 2 MB of what it
     declared) or ``stall`` (2 MB, then silence); ``declared`` overrides Content-Length."""
 
-    def __init__(self, mode: str = "whole", declared: int | None = None):
-        self.mode, self.declared = mode, declared
+    def __init__(self, mode: str = "whole", declared: int | None = None, body: bytes = BODY):
+        self.mode, self.declared, self.body = mode, declared, body
         self.release = threading.Event()
         camera = self
 
@@ -42,12 +42,12 @@ class Camera:
             def do_GET(self):
                 self.send_response(200)
                 self.send_header("Content-Type", "video/mp4")
-                self.send_header("Content-Length", str(camera.declared or len(BODY)))
+                self.send_header("Content-Length", str(camera.declared or len(camera.body)))
                 self.end_headers()
                 if camera.mode == "whole":
-                    self.wfile.write(BODY)
+                    self.wfile.write(camera.body)
                     return
-                self.wfile.write(BODY[: 2 * 1024 * 1024])
+                self.wfile.write(camera.body[: 2 * 1024 * 1024])
                 self.wfile.flush()
                 if camera.mode == "stall":
                     camera.release.wait(10)
@@ -77,12 +77,12 @@ def camera_with():
         cam.stop()
 
 
-def _pump(url: str, timeout_s: float = 5.0, **kw):
+def _pump(url: str, timeout_s: float = 5.0, feed=None, got: bytearray | None = None, **kw):
     """Pump the answer into a real pipe as the cut's does; (bytes, what went through Python,
     what the pipe's reader got, splice calls)."""
     client = VendorClient(url, "user", "pass", timeout_s=timeout_s)
     read, write = os.pipe()
-    got = bytearray()
+    got = bytearray() if got is None else got  # what the pipe's reader (the cut) received
 
     def drain():
         with open(read, "rb") as pipe_in:
@@ -101,10 +101,11 @@ def _pump(url: str, timeout_s: float = 5.0, **kw):
 
     try:
         with open(write, "wb") as out:
+            judge = feed(out) if feed else out  # the cut's own head check, when given
 
             def write_out(chunk: bytes) -> None:
                 through_python.extend(chunk)
-                out.write(chunk)
+                judge.write(chunk)
 
             response = client.session.get(url + "/download", stream=True, timeout=timeout_s)
             os.splice = counted
@@ -157,3 +158,16 @@ def test_stop_ends_a_spliced_download(camera_with):
     with pytest.raises(DownloadStopped):  # seen while waiting on the silent camera
         _pump(cam.url, timeout_s=10.0, stop=stop)
     assert time.monotonic() - began < 3
+
+
+def test_a_large_manifest_is_refused_before_the_pipe_sees_a_byte(camera_with):
+    """The spliced path judges the head as the Python path does: an ffconcat script padded past
+    a chunk (so it would be spliced) naming another camera's file never reaches ffmpeg."""
+    from webapp.anr.download import _Feed
+
+    script = b"ffconcat version 1.0\nfile '/srv/archive/other-camera/20260101_000000.mp4'\n"
+    cam = camera_with(body=script + b"#" * (3 * 1024 * 1024))
+    got = bytearray()
+    with pytest.raises(Refused, match="an ffconcat script"):
+        _pump(cam.url, feed=_Feed, got=got)
+    assert bytes(got) == b""  # not one byte of the script went down the pipe
