@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import not_
 from sqlalchemy import select
@@ -114,13 +115,32 @@ def reclaim_lost_leases(max_attempts: int, now: datetime | None = None) -> list[
     return moved
 
 
-def _busy_cameras() -> dict[str, int]:
-    rows = db.session.execute(
-        select(RecordingGap.camera_id, func.count())
-        .where(RecordingGap.fill_state == GapState.FILLING)
-        .group_by(RecordingGap.camera_id)
+# The claim's own statements, built once: a worker claims after every fill, and building a
+# statement costs more than running it.
+_BUSY_CAMERAS = (
+    select(RecordingGap.camera_id, func.count())
+    .where(RecordingGap.fill_state == GapState.FILLING)
+    .group_by(RecordingGap.camera_id)
+)
+# Holding the camera row serialises claims for one camera across workers; the whole row is read,
+# so the job built from the claim (``Worker._plan``) needs no second look at it.
+_HOLD_CAMERA = (
+    select(Camera).where(Camera.id == bindparam("camera_id")).with_for_update(skip_locked=True)
+)
+_RUNNING_ON_CAMERA = select(func.count()).where(
+    RecordingGap.camera_id == bindparam("camera_id"), RecordingGap.fill_state == GapState.FILLING
+)
+# A camera's candidates, locked if still pending (the state change checks that again).
+_LOCK_CANDIDATES = gapstate.skip_locked(
+    select(RecordingGap).where(
+        RecordingGap.id.in_(bindparam("ids", expanding=True)),
+        RecordingGap.fill_state == GapState.PENDING,
     )
-    return {camera_id: n for camera_id, n in rows}
+)
+
+
+def _busy_cameras() -> dict[str, int]:
+    return {camera_id: n for camera_id, n in db.session.execute(_BUSY_CAMERAS)}
 
 
 def claim(
@@ -142,39 +162,44 @@ def claim(
     full = [cam for cam, n in _busy_cameras().items() if n >= per_camera]
     # The cameras' fill windows are read once per claim, for the candidates and every camera.
     phases = claim_phases(fill_window, now)
+    limit = slots * CANDIDATES_PER_SLOT
     candidates = queued(
-        select(RecordingGap.camera_id).where(RecordingGap.camera_id.not_in(full)),
-        slots * CANDIDATES_PER_SLOT,
+        select(RecordingGap.camera_id, RecordingGap.id).where(RecordingGap.camera_id.not_in(full)),
+        limit,
         phases=phases,
     )
+    # Each camera's candidates in claim order: a prefix of its own claim order.
+    by_camera: dict[str, list[str]] = {}
+    for row in candidates:
+        by_camera.setdefault(row.camera_id, []).append(row.id)
     claimed: list[RecordingGap] = []
-    for camera_id in dict.fromkeys(row.camera_id for row in candidates):  # distinct, in order
+    for camera_id, ids in by_camera.items():
         if len(claimed) >= slots:
             break
-        # Holding the camera row serialises claims for one camera across workers, so the count
-        # below stays true until this transaction commits; a camera another worker holds is skipped.
-        held = db.session.execute(
-            select(Camera.id).where(Camera.id == camera_id).with_for_update(skip_locked=True)
-        ).scalar_one_or_none()
+        # Holding the camera row keeps the count below true until this transaction commits; a
+        # camera another worker holds is skipped.
+        held = db.session.execute(_HOLD_CAMERA, {"camera_id": camera_id}).scalar_one_or_none()
         if held is None:
             continue
-        running = db.session.execute(
-            select(func.count()).where(
-                RecordingGap.camera_id == camera_id, RecordingGap.fill_state == GapState.FILLING
-            )
-        ).scalar_one()
+        running = db.session.execute(_RUNNING_ON_CAMERA, {"camera_id": camera_id}).scalar_one()
         room = min(per_camera - running, slots - len(claimed))
         if room <= 0:
             continue
-        gaps = [
-            row[0]
-            for row in queued(
-                select(RecordingGap).where(RecordingGap.camera_id == camera_id),
-                room,
-                phases=phases,
-                lock=True,
-            )
-        ]
+        if len(ids) >= room or len(candidates) < limit:
+            # The candidates hold the camera's next ``room`` gaps (or all it has): lock those.
+            rows = db.session.execute(_LOCK_CANDIDATES, {"ids": ids[:room]}).scalars().all()
+            order = {gap_id: n for n, gap_id in enumerate(ids)}
+            gaps = sorted(rows, key=lambda gap: order[gap.id])
+        else:  # the candidate list was cut off before this camera's share: ask for it whole
+            gaps = [
+                row[0]
+                for row in queued(
+                    select(RecordingGap).where(RecordingGap.camera_id == camera_id),
+                    room,
+                    phases=phases,
+                    lock=True,
+                )
+            ]
         for gap in gaps:
             if gapstate.change_state_if_current(
                 gap,
@@ -216,11 +241,14 @@ def renew(
     return True, stop_by
 
 
+_HELD_GAP = (  # built once: the worker asks it at every fill's end
+    select(RecordingGap).where(RecordingGap.id == bindparam("gap_id")).with_for_update()
+)
+
+
 def held_gap(gap_id: str, worker_id: str) -> RecordingGap | None:
     """The gap, locked, if this worker still holds it; None when the claim was lost."""
-    gap = db.session.execute(
-        select(RecordingGap).where(RecordingGap.id == gap_id).with_for_update()
-    ).scalar_one_or_none()
+    gap = db.session.execute(_HELD_GAP, {"gap_id": gap_id}).scalar_one_or_none()
     if gap is None or gap.fill_state != GapState.FILLING or gap.claimed_by != worker_id:
         return None
     return gap

@@ -23,6 +23,7 @@ from typing import Any
 from typing import TypedDict
 
 from flask import Flask
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
@@ -39,7 +40,6 @@ from ..extensions import db
 from ..masking import camera_text
 from ..masking import secret_forms
 from ..models import Camera
-from ..models import FillRun
 from ..models import RecordingGap
 from ..models import Segment
 from ..models import WorkerHeartbeat
@@ -88,6 +88,16 @@ UPKEEP_S = 1.0
 # this long instead of CPython's 5 ms: a download thread whose bytes arrived (or whose pipe has
 # room) waits at most this long, many times per download, instead of 5 ms each time.
 SWITCH_INTERVAL_S = 0.0005
+
+# The statements of every fill, built once (building one costs more than running it here).
+_CARD_ANSWERED = (
+    update(Camera.__table__)
+    .where(Camera.__table__.c.id == bindparam("camera_id"))
+    .values(card_holds_from=bindparam("oldest"), card_checked_at=bindparam("now"))
+)
+_SEGMENT_EXISTS = select(Segment.id).where(
+    Segment.camera_id == bindparam("camera_id"), Segment.path == bindparam("path")
+)
 
 
 @dataclass
@@ -571,14 +581,13 @@ class Worker:
             paths=result.paths or ([result.path] if result.path else []),
         )
         alerts.gaps_changed([gap])
+        # Read before the commit: after it, the row's attributes would be loaded again.
+        said = (gap.id, gap.fill_state, result.recovered_seconds, gap.fill_attempts)
         db.session.commit()
         self.sender.poke()
         log.info(
             "gap %s: %s (%.1f s recovered, attempt %d)%s",
-            gap.id,
-            gap.fill_state,
-            result.recovered_seconds,
-            gap.fill_attempts,
+            *said,
             f": {result.error.splitlines()[-1]}" if result.error else "",
         )
 
@@ -588,10 +597,8 @@ class Worker:
         if coverage is None or not coverage.asked_oldest:
             return
         db.session.execute(  # one UPDATE: the row itself is not needed here
-            update(Camera)
-            .where(Camera.id == camera_id)
-            .values(card_holds_from=coverage.oldest, card_checked_at=utcnow())
-            .execution_options(synchronize_session=False)
+            _CARD_ANSWERED,
+            {"camera_id": camera_id, "oldest": coverage.oldest, "now": utcnow()},
         )
 
     def stopped(self, running: Running, gap: RecordingGap, result: FillResult) -> None:
@@ -626,14 +633,20 @@ class Worker:
 
     def _index_new_file(self, camera_id: str, path: Path, job: EdgeFill) -> None:
         """Add the archive file as a segment now, so coverage shows it before the next index."""
-        if db.session.execute(
-            select(Segment.id).where(Segment.camera_id == camera_id, Segment.path == path.name)
-        ).first():
-            return
         # The hash the fill took as it placed the file; else it is taken now, right after.
         hashes = getattr(job, "hashes", None) or {}
         # The length the fill measured as it wrote the file (a download's cut): no probe.
         durations = getattr(job, "durations", None) or {}
+        vouched = path.name in hashes and path.name in durations
+        # A file the indexer found first is not probed and hashed again; one the fill vouches
+        # for costs nothing to describe, and the insert skips it if it is there already.
+        if (
+            not vouched
+            and db.session.execute(
+                _SEGMENT_EXISTS, {"camera_id": camera_id, "path": path.name}
+            ).first()
+        ):
+            return
         phases = getattr(job, "phases", None)
         began = time.perf_counter()
         segment = segment_for(
@@ -675,22 +688,14 @@ class Worker:
         source: str | None = None,
     ) -> None:
         """``_close_run`` by the run's id: a run whose job never existed closes here too."""
-        run = db.session.get(FillRun, run_id)
-        if run is not None:
-            try:  # every chunk the fill archived, not just the first
-                written: int | None = sum(path.stat().st_size for path in paths or [])
-            except OSError:
-                written = None
-            fill_runs.close_run(
-                run,
-                outcome,
-                recovered,
-                error,
-                duration_s=round(time.monotonic() - began, 3),
-                method=method,
-                bytes_written=written,
-                source=source,
-            )
+        try:  # every chunk the fill archived, not just the first
+            written: int | None = sum(path.stat().st_size for path in paths or [])
+        except OSError:
+            written = None
+        fill_runs.close_run_id(
+            run_id, outcome, recovered, error, duration_s=round(time.monotonic() - began, 3),
+            method=method, bytes_written=written, source=source,
+        )  # fmt: skip
         if commit:
             db.session.commit()
 

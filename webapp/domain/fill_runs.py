@@ -7,6 +7,7 @@ the caller commits the run with the state change it belongs to.
 
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy import update
 
 from ..extensions import db
@@ -35,8 +36,7 @@ def open_run(
     return run
 
 
-def close_run(
-    run: FillRun,
+def closing(
     outcome: str,
     recovered: float | None = 0.0,
     error: str | None = None,
@@ -46,23 +46,46 @@ def close_run(
     method: str | None = None,
     bytes_written: int | None = None,
     source: str | None = None,
-) -> FillRun:
-    """End ``run`` with ``outcome``: footage recovered, the error masked and cut as camera text
-    (design.md, "Hostile cameras"), how long it took, and what actually ran (``method``) from
-    where (``source``)."""
-    run.outcome = outcome
-    run.recovered_seconds = recovered
-    run.ended_at = ended_at or utcnow()
-    if duration_s is None and run.started_at is not None:
-        duration_s = round((run.ended_at - run.started_at).total_seconds(), 3)
-    run.duration_s = duration_s
-    run.error = camera_text(error) if error else None
+) -> dict:
+    """The columns that end a run with ``outcome``: footage recovered, the error masked and cut
+    as camera text (design.md, "Hostile cameras"), how long it took, and what actually ran
+    (``method``) from where (``source``); ``duration_s`` None leaves it to ``close_run``."""
+    values = {
+        "outcome": outcome,
+        "recovered_seconds": recovered,
+        "ended_at": ended_at or utcnow(),
+        "duration_s": duration_s,
+        "error": camera_text(error) if error else None,
+        "bytes_written": bytes_written,
+    }
     if method:  # how the footage came back: replay, download or onvif-replay
-        run.method = method
-    run.bytes_written = bytes_written
+        values["method"] = method
     if source:
-        run.source = source
+        values["source"] = source
+    return values
+
+
+def close_run(run: FillRun, outcome: str, recovered: float | None = 0.0,
+              error: str | None = None, **how) -> FillRun:  # fmt: skip
+    """End ``run`` as ``closing`` says; without ``duration_s``, from its start to now."""
+    values = closing(outcome, recovered, error, **how)
+    if values["duration_s"] is None and run.started_at is not None:
+        values["duration_s"] = round((values["ended_at"] - run.started_at).total_seconds(), 3)
+    for name, value in values.items():
+        setattr(run, name, value)
     return run
+
+
+_runs = FillRun.__table__
+_CLOSE_BY_ID = update(_runs).where(_runs.c.id == bindparam("run_key"))  # built once
+
+
+def close_run_id(run_id: int, outcome: str, recovered: float | None = 0.0,
+                 error: str | None = None, **how) -> None:  # fmt: skip
+    """``close_run`` by the run's id in one UPDATE, without loading the row (the worker ends a
+    run per fill); a run deleted meanwhile (its camera was) is left alone."""
+    values = closing(outcome, recovered, error, **how)
+    db.session.execute(_CLOSE_BY_ID, {"run_key": run_id, **values})
 
 
 def close_lost_runs(gap_id: str, worker_id: str | None, now: datetime, error: str) -> None:

@@ -9,6 +9,7 @@ Segment's column values are copied as they are, so a new column needs no change 
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy import or_
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,26 +19,35 @@ from ..extensions import db
 from ..models import Camera
 from ..models import Segment
 
+# The statements are built once: a worker adds a segment per fill, and building one costs more
+# than running it (the values go in as parameters; a column left None keeps its default).
+_INSERTS = {
+    dialect: insert(Segment.__table__)
+    .on_conflict_do_nothing(index_elements=["camera_id", "path"])
+    .returning(Segment.__table__.c.id)
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sq_insert))
+}
+_cameras = Camera.__table__
+_ADVANCE = (
+    update(_cameras)
+    .where(
+        _cameras.c.id == bindparam("camera_id"),
+        or_(_cameras.c.last_segment_end.is_(None), _cameras.c.last_segment_end < bindparam("end")),
+    )
+    .values(last_segment_end=bindparam("end"))
+)
+
 
 def add_segments(segments: Iterable[Segment]) -> int:
     """Insert segments unless their file is already indexed; returns how many were new."""
-    table = Segment.__table__
+    columns = [c.key for c in Segment.__table__.columns]
     dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sq_insert
+    statement = _INSERTS["postgresql" if dialect == "postgresql" else "sqlite"]
     newest: dict[str, datetime] = {}
     added = 0
     for segment in segments:
-        values = {
-            c.key: getattr(segment, c.key)
-            for c in table.columns
-            if getattr(segment, c.key) is not None
-        }
-        inserted = db.session.execute(
-            insert(table)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["camera_id", "path"])
-            .returning(table.c.id)
-        ).first()
+        values = {key: value for key in columns if (value := getattr(segment, key)) is not None}
+        inserted = db.session.execute(statement, values).first()
         if inserted is None:
             continue
         added += 1
@@ -56,12 +66,4 @@ def add_segment(segment: Segment) -> bool:
 
 def advance_last_segment_end(camera_id: str, end: datetime) -> None:
     """Move the camera's newest footage to ``end`` if that is later (never backwards)."""
-    db.session.execute(
-        update(Camera)
-        .where(
-            Camera.id == camera_id,
-            or_(Camera.last_segment_end.is_(None), Camera.last_segment_end < end),
-        )
-        .values(last_segment_end=end)
-        .execution_options(synchronize_session=False)
-    )
+    db.session.execute(_ADVANCE, {"camera_id": camera_id, "end": end})
