@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+from functools import lru_cache
 
 from cryptography.fernet import Fernet
 from cryptography.fernet import InvalidToken
@@ -9,7 +10,12 @@ from flask import current_app
 
 
 def _fernet(secret_key: str | None = None) -> Fernet:
-    secret = secret_key or current_app.config["SECRET_KEY"]
+    return _fernet_for(secret_key or current_app.config["SECRET_KEY"])
+
+
+@lru_cache(maxsize=8)
+def _fernet_for(secret: str) -> Fernet:
+    """The key of one SECRET_KEY, derived once (the worker decrypts a password per fill)."""
     digest = hashlib.sha256(b"replenish camera password v1|" + secret.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 

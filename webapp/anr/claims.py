@@ -26,7 +26,6 @@ from ..domain.fill_schedule import in_fill_window
 from ..domain.fill_schedule import parse_fill_window
 from ..domain.states import GapState
 from ..extensions import db
-from ..extensions import rows_matched
 from ..models import Camera
 from ..models import RecordingGap
 from ..models import utcnow
@@ -151,10 +150,12 @@ def claim(
     lease_seconds: float,
     fill_window: str = "",
     now: datetime | None = None,
+    cameras: dict[str, Camera] | None = None,
 ) -> list[RecordingGap]:
     """Claim up to ``slots`` pending gaps in claim order, ``per_camera`` at most per camera.
 
-    The caller commits (that releases the row locks).
+    The caller commits (that releases the row locks). ``cameras``, when given, receives the
+    camera row of each claimed gap as the claim read it (the worker builds its jobs from them).
     """
     if slots <= 0:
         return []
@@ -211,7 +212,22 @@ def claim(
                 last_attempt_at=now,
             ):
                 claimed.append(gap)
+                if cameras is not None:
+                    cameras[camera_id] = held
     return claimed
+
+
+_gaps = RecordingGap.__table__
+# One statement a renewal (built once): the lease and progress go in, a Stop asked comes back.
+_RENEW = (
+    update(_gaps)
+    .where(
+        _gaps.c.id == bindparam("gap_id"),
+        _gaps.c.claimed_by == bindparam("worker_id"),
+        _gaps.c.fill_state == GapState.FILLING,
+    )
+    .returning(_gaps.c.stop_requested_by)
+)
 
 
 def renew(
@@ -223,22 +239,12 @@ def renew(
     }
     if progress is not None:
         values["progress"] = round(min(max(progress, 0.0), 1.0), 4)
-    result = db.session.execute(
-        update(RecordingGap)
-        .where(
-            RecordingGap.id == gap_id,
-            RecordingGap.claimed_by == worker_id,
-            RecordingGap.fill_state == GapState.FILLING,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if rows_matched(result) == 0:
+    row = db.session.execute(
+        _RENEW, {"gap_id": gap_id, "worker_id": worker_id, **values}
+    ).one_or_none()
+    if row is None:
         return False, None
-    stop_by = db.session.execute(
-        select(RecordingGap.stop_requested_by).where(RecordingGap.id == gap_id)
-    ).scalar_one_or_none()
-    return True, stop_by
+    return True, row.stop_requested_by
 
 
 _HELD_GAP = (  # built once: the worker asks it at every fill's end

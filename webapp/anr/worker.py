@@ -95,6 +95,15 @@ _CARD_ANSWERED = (
     .where(Camera.__table__.c.id == bindparam("camera_id"))
     .values(card_holds_from=bindparam("oldest"), card_checked_at=bindparam("now"))
 )
+# The span and number of a camera's open gaps near one gap (``Worker.outage_window``).
+_OUTAGE_AROUND = select(
+    func.min(RecordingGap.gap_start), func.max(RecordingGap.gap_end), func.count()
+).where(
+    RecordingGap.camera_id == bindparam("camera_id"),
+    RecordingGap.fill_state.in_((GapState.PENDING, GapState.FILLING)),
+    RecordingGap.gap_end >= bindparam("ends_after"),
+    RecordingGap.gap_start <= bindparam("starts_before"),
+)
 _SEGMENT_EXISTS = select(Segment.id).where(
     Segment.camera_id == bindparam("camera_id"), Segment.path == bindparam("path")
 )
@@ -275,12 +284,14 @@ class Worker:
         if self.stopping.is_set():
             return []
         free = int(cfg["ANR_CONCURRENCY"]) - len(self.jobs)
+        cameras: dict[str, Camera] = {}  # the claim's camera rows, held for the jobs
         claimed = queue.claim(
             self.worker_id,
             free,
             per_camera=int(cfg["ANR_PER_CAMERA"]),
             lease_seconds=self.lease_seconds,
             fill_window=cfg.get("ANR_FILL_WINDOW", ""),
+            cameras=cameras,
         )
         # Every free slot taken: more gaps likely wait, so a slot that frees claims at once
         # instead of idling until the next interval (download fills end in seconds). With no
@@ -293,7 +304,7 @@ class Worker:
         # Each job is built from its rows as the claim read them: after the commit they would
         # be read again, three queries a fill.
         planned = [
-            (gap.id, run.id, gap.camera_id, self._plan(gap))
+            (gap.id, run.id, gap.camera_id, self._plan(gap, cameras.get(gap.camera_id)))
             for gap, run in zip(claimed, runs, strict=True)
         ]
         db.session.commit()
@@ -328,10 +339,11 @@ class Worker:
             return
         self._start(self.edge_fill(gap, camera), run_id, camera.id)
 
-    def _plan(self, gap: RecordingGap) -> EdgeFill | None:
-        """The job for a claimed gap, built inside the claim's transaction; None when it cannot
-        be built (``start_fill`` then tries again after the commit, and reports why)."""
-        camera = db.session.get(Camera, gap.camera_id)
+    def _plan(self, gap: RecordingGap, camera: Camera | None = None) -> EdgeFill | None:
+        """The job for a claimed gap, built inside the claim's transaction from its camera's row
+        as the claim read it; None when it cannot be built (``start_fill`` then tries again
+        after the commit, and reports why)."""
+        camera = camera or db.session.get(Camera, gap.camera_id)
         if camera is None:
             return None
         try:
@@ -429,16 +441,12 @@ class Worker:
         if self.card_cache.get(gap.camera_id, gap.gap_start, gap.gap_end) is not None:
             return None
         lo, hi, count = db.session.execute(
-            select(
-                func.min(RecordingGap.gap_start),
-                func.max(RecordingGap.gap_end),
-                func.count(),
-            ).where(
-                RecordingGap.camera_id == gap.camera_id,
-                RecordingGap.fill_state.in_((GapState.PENDING, GapState.FILLING)),
-                RecordingGap.gap_end >= gap.gap_start - OUTAGE_GAP,
-                RecordingGap.gap_start <= gap.gap_end + OUTAGE_GAP,
-            )
+            _OUTAGE_AROUND,
+            {
+                "camera_id": gap.camera_id,
+                "ends_after": gap.gap_start - OUTAGE_GAP,
+                "starts_before": gap.gap_end + OUTAGE_GAP,
+            },
         ).one()
         if count <= 1 or lo is None or hi is None:
             return None

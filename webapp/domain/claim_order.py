@@ -67,6 +67,16 @@ def _base_clauses() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     return manual, automatic
 
 
+@cache
+def _schedule_queries():
+    """The cameras whose fill window decides (every eligible one, and those with their own
+    window): built once, as a claim asks one of them every time."""
+    eligible = select(Camera.id, Camera.timezone, Camera.fill_window).where(
+        Camera.enabled, Camera.anr_enabled
+    )
+    return eligible, eligible.where(Camera.fill_window.is_not(None))
+
+
 def _phases(window: Window | None, now: datetime, *, schedules: bool = True) -> Phases:
     """The two parts of the queue and the WHERE clause of a claimable gap in each.
 
@@ -76,12 +86,10 @@ def _phases(window: Window | None, now: datetime, *, schedules: bool = True) -> 
     leaves fill windows out (the queue page lists what waits, open or not).
     """
     manual, automatic = _base_clauses()
-    eligible = select(Camera.id, Camera.timezone, Camera.fill_window).where(
-        Camera.enabled, Camera.anr_enabled
-    )
+    eligible, scheduled_only = _schedule_queries()
     if schedules and window is None:
         # No fleet window: only cameras with their own window can be closed (usually few).
-        scheduled = db.session.execute(eligible.where(Camera.fill_window.is_not(None))).all()
+        scheduled = db.session.execute(scheduled_only).all()
         closed = [
             c.id
             for c in scheduled
