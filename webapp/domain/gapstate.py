@@ -62,9 +62,11 @@ _BUMP_SQL = text(
 
 # Leaving ``filling`` clears a Stop in the same statement: a Stop that raced the fill's end
 # cannot outlive it (request_stop is a compare-and-set on ``filling`` too).
-_MOVE_SQL = text(
-    "UPDATE recording_gaps SET fill_state = :new, stop_requested_by = CASE WHEN :filling"
-    " THEN stop_requested_by ELSE NULL END WHERE id = :id AND fill_state = :old"
+_gaps = RecordingGap.__table__
+# A state change in one statement, built once: the new state and the change's fields are its
+# parameters (a column named there is set), the stored state is the compare-and-set.
+_MOVE = update(_gaps).where(
+    _gaps.c.id == bindparam("gap_key"), _gaps.c.fill_state == bindparam("old_state")
 )
 
 # The fleet's attention order of a camera, from its statistics and its last recording status
@@ -140,28 +142,23 @@ def change_state(gap: RecordingGap, new_state: str, by: str = ENGINE, **fields) 
     old = gap.fill_state
     if not may_move(old, new_state, by):
         raise GapConflict(f"recording gap {gap.id} cannot go from {old} to {new_state}")
-    # Compare-and-set on the stored state: a change based on a stale read (another worker,
-    # the indexer or an operator got there first) fails here instead of overwriting theirs.
-    result = db.session.execute(
-        _MOVE_SQL,
-        {"id": gap.id, "old": old, "new": new_state, "filling": new_state == FILLING},
-    )
-    moved = rows_matched(result)
-    if moved != 1:
+    was_stopped = 1 if gap.stopped_by else 0
+    values: dict = {"fill_state": new_state}
+    if new_state in (GapState.PENDING, GapState.FILLING, GapState.FILLED):
+        values["stopped_by"] = None  # a new attempt (or success) ends the operator's Stop
+    values.update(fields)
+    if new_state != FILLING:
+        values.update(LEFT_FILLING)
+    # Compare-and-set on the stored state, the fields in the same statement: a change based on a
+    # stale read (another worker, the indexer or an operator got there first) fails here
+    # instead of overwriting theirs.
+    result = db.session.execute(_MOVE, {"gap_key": gap.id, "old_state": old, **values})
+    if rows_matched(result) != 1:
         raise GapConflict(
             f"recording gap {gap.id} changed while this request was running; reload and try again"
         )
-    set_committed_value(gap, "fill_state", new_state)
-    if new_state != FILLING:
-        set_committed_value(gap, "stop_requested_by", None)
-    was_stopped = 1 if gap.stopped_by else 0
-    if new_state in (GapState.PENDING, GapState.FILLING, GapState.FILLED):
-        gap.stopped_by = None  # a new attempt (or success) ends the operator's Stop
-    for name, value in fields.items():
-        setattr(gap, name, value)
-    if new_state != FILLING:
-        for name, value in LEFT_FILLING.items():
-            setattr(gap, name, value)
+    for name, value in values.items():  # written: the session has nothing left to flush
+        set_committed_value(gap, name, value)
     now_stopped = 1 if gap.stopped_by else 0
     if old != new_state or was_stopped != now_stopped:
         bump_stats(
