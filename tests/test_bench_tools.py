@@ -131,3 +131,32 @@ def test_settle_waits_for_a_busy_core_and_gives_up_at_its_limit():
         stop.set()
         spinner.join()
     assert 0 < busy["spinning"] <= 1
+
+
+def test_each_outage_side_leaves_no_files_for_the_other(tmp_path, monkeypatch):
+    """A side's output is removed after it (untimed), even when it fails: the side after it must
+    not pay for reclaiming the first one's cached pages."""
+    import pytest
+
+    from bench import outage
+    from bench import timing
+
+    monkeypatch.setattr(timing, "settle", lambda *a, **k: None)
+    out = tmp_path / "side"
+
+    def write(n):
+        out.mkdir()
+        (out / "file.mp4").write_bytes(b"x" * n)
+        return n
+
+    busy: dict[str, float] = {}
+    assert outage._timed_side(busy, "floor", out, write, 10) == 10
+    assert not out.exists()
+
+    def fail():
+        write(1)
+        raise RuntimeError("side failed")
+
+    with pytest.raises(RuntimeError):
+        outage._timed_side(busy, "worker", out, fail)
+    assert not out.exists()

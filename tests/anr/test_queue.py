@@ -90,6 +90,24 @@ def test_claims_soonest_card_deadline_first_within_limits(anr_app, anr_db, simca
     assert all(g.fill_attempts == 1 and g.claimed_by == "w1" for g in more)
 
 
+def test_a_camera_gets_its_share_when_the_candidate_list_cut_its_gaps_off(
+    anr_app, anr_db, simcam
+):
+    """The claim reads slots x 8 candidates; a camera with fewer of them than it has room for
+    is asked for its next gaps whole, so its share never depends on where the list was cut."""
+    for cam in ("a", "b"):
+        sim_camera(simcam, cam)
+    base = recent(minutes_ago=300)
+    b_first = factories.make_gap("b", base, seconds=30)
+    for i in range(claims.CANDIDATES_PER_SLOT * 2 - 1):  # fill the rest of the 16 candidates
+        factories.make_gap("a", base + timedelta(minutes=1 + i), seconds=30)
+    b_next = factories.make_gap("b", base + timedelta(minutes=100), seconds=30)
+
+    claimed = _claim(slots=2, per_camera=2)
+
+    assert [g.id for g in claimed] == [b_first.id, b_next.id]
+
+
 def test_automatic_gaps_of_disabled_or_non_anr_cameras_are_not_claimed(anr_app, anr_db, simcam):
     sim_camera(simcam, "off", anr_enabled=False)
     sim_camera(simcam, "down", enabled=False)

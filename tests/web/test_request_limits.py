@@ -183,3 +183,33 @@ def test_text_that_is_not_text_is_400(app, login_as, path, body):
     resp = admin.post(path, data=body, content_type="application/json")
     assert resp.status_code == 400, resp.get_data(as_text=True)
     assert resp.json["code"] == "invalid_characters"
+
+
+def test_answers_encode_as_flasks_own_encoder_would(app):
+    """orjson writes the API's answers; what it cannot write the standard encoder does, so no
+    answer changes meaning: times as Flask formats them, a huge integer, a non-string key."""
+    from dataclasses import dataclass
+    from datetime import UTC
+    from datetime import datetime
+    from flask.json.provider import DefaultJSONProvider
+
+    @dataclass
+    class Point:
+        x: int
+
+    flask_own = DefaultJSONProvider(app)
+    for value in (
+        {"gap": "é ✓", "n": 3, "f": 0.1, "none": None, "ok": True, "nested": [1, [2, {"a": []}]]},
+        {"at": datetime(2026, 12, 8, 1, 2, 3, tzinfo=UTC), "point": Point(4)},
+        {"big": 2**70},  # past 64 bits: the standard encoder's answer
+        {1: "integer key"},  # ditto
+    ):
+        with app.test_request_context():
+            ours = app.json.response(value)
+            theirs = flask_own.response(value)
+        assert ours.mimetype == "application/json"
+        assert ours.get_data().endswith(b"\n")
+        assert json.loads(ours.get_data()) == json.loads(theirs.get_data())
+    app.debug = True  # debug answers are indented, as Flask's are
+    with app.test_request_context():
+        assert app.json.response({"a": [1]}).get_data() == b'{\n  "a": [\n    1\n  ]\n}\n'
