@@ -90,9 +90,7 @@ def test_claims_soonest_card_deadline_first_within_limits(anr_app, anr_db, simca
     assert all(g.fill_attempts == 1 and g.claimed_by == "w1" for g in more)
 
 
-def test_a_camera_gets_its_share_when_the_candidate_list_cut_its_gaps_off(
-    anr_app, anr_db, simcam
-):
+def test_a_camera_gets_its_share_when_the_candidate_list_cut_its_gaps_off(anr_app, anr_db, simcam):
     """The claim reads slots x 8 candidates; a camera with fewer of them than it has room for
     is asked for its next gaps whole, so its share never depends on where the list was cut."""
     for cam in ("a", "b"):

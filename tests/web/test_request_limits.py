@@ -191,6 +191,7 @@ def test_answers_encode_as_flasks_own_encoder_would(app):
     from dataclasses import dataclass
     from datetime import UTC
     from datetime import datetime
+
     from flask.json.provider import DefaultJSONProvider
 
     @dataclass
