@@ -49,7 +49,8 @@ _ORJSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 class DepthLimitedJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, refusing documents nested deeper than ``MAX_JSON_DEPTH`` or not text (400).
+    """Flask's JSON, refusing documents nested deeper than ``MAX_JSON_DEPTH`` or not text (400),
+    and writing answers with orjson (``response``).
 
     The standard library's C decoder parses in linear time; nesting deep enough to exhaust its
     recursion guard is an error there, and the rest is checked on what it built. A ``Problem``
